@@ -1,0 +1,1 @@
+"""agentcoach's domain and infrastructure: nothing in here knows about Telegram."""

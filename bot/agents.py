@@ -1,0 +1,100 @@
+"""Agents and their settings: registration on first contact, onboarding progress, edits from /settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Final
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Agent
+
+DEFAULT_REFLECTION_TIME: Final = time(21, 0)
+# Agents work weekends; Monday to Saturday is the common roster, with one rest day.
+DEFAULT_WORK_DAYS: Final = "123456"
+DEFAULT_DIGEST_WEEKDAY: Final = 7
+DEFAULT_DIGEST_TIME: Final = time(20, 0)
+DEFAULT_TIP_TIME: Final = time(8, 30)
+
+# Onboarding asks these in order; Agent.setup_step holds the one still to answer.
+SETUP_STEPS: Final = ("language", "timezone", "reflection", "workdays", "digest_day", "digest_time", "tip")
+
+
+def next_setup_step(step: str) -> str | None:
+    index = SETUP_STEPS.index(step)
+    return SETUP_STEPS[index + 1] if index + 1 < len(SETUP_STEPS) else None
+
+
+@dataclass(frozen=True)
+class NewAgent:
+    """Who wrote to us for the first time, as Telegram tells it."""
+
+    telegram_user_id: int
+    chat_id: int
+    display_name: str
+    language: str
+    timezone: str
+
+
+async def find_agent(session: AsyncSession, telegram_user_id: int) -> Agent | None:
+    result = await session.execute(select(Agent).where(Agent.telegram_user_id == telegram_user_id))
+    return result.scalar_one_or_none()
+
+
+async def get_or_register(session: AsyncSession, who: NewAgent, now: datetime) -> Agent:
+    """The agent for this Telegram user, registered with defaults on first contact."""
+    agent = await find_agent(session, who.telegram_user_id)
+    if agent is None:
+        agent = Agent(
+            telegram_user_id=who.telegram_user_id,
+            chat_id=who.chat_id,
+            display_name=who.display_name[:128],
+            language=who.language,
+            timezone=who.timezone,
+            reflection_time=DEFAULT_REFLECTION_TIME,
+            work_days=DEFAULT_WORK_DAYS,
+            digest_weekday=DEFAULT_DIGEST_WEEKDAY,
+            digest_time=DEFAULT_DIGEST_TIME,
+            tip_time=DEFAULT_TIP_TIME,
+            setup_step=SETUP_STEPS[0],
+            active=True,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(agent)
+        await session.flush()
+    elif not agent.active or agent.chat_id != who.chat_id:
+        # Writing to us again means they unblocked the bot (or moved chats): deliver there again.
+        agent.active = True
+        agent.chat_id = who.chat_id
+        agent.updated_at = now
+    return agent
+
+
+def change_settings(agent: Agent, now: datetime, **values: object) -> None:
+    """Apply validated setting values; callers parse and validate first."""
+    for name, value in values.items():
+        if name not in EDITABLE_FIELDS:
+            raise ValueError(f"{name} is not an editable setting")
+        setattr(agent, name, value)
+    agent.updated_at = now
+
+
+EDITABLE_FIELDS: Final = frozenset(
+    {"language", "timezone", "reflection_time", "work_days", "digest_weekday", "digest_time", "tip_time"}
+)
+
+
+def advance_setup(agent: Agent, answered: str, now: datetime) -> str | None:
+    """Mark onboarding step `answered` done; returns the next step, or None when setup is complete."""
+    agent.setup_step = next_setup_step(answered)
+    agent.updated_at = now
+    return agent.setup_step
+
+
+def restart_setup(agent: Agent, now: datetime) -> None:
+    """Walk through onboarding again; current values stay and are offered as the defaults."""
+    agent.setup_step = SETUP_STEPS[0]
+    agent.updated_at = now

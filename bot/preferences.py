@@ -1,0 +1,263 @@
+"""The agent's settings as values: parsing what an agent types and formatting it back in their language.
+
+Parsers return None for anything they do not accept, so callers answer with the accepted form and change
+nothing. Day names come from CLDR (Babel), in every language we speak, so "sun", "周日", "週日" and
+"Sunday" all mean ISO weekday 7.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time
+from functools import cache
+from typing import Literal
+
+from babel.dates import get_day_names
+
+from bot.i18n import BABEL_LOCALES, EN, LANGUAGES, ZH_HANS, ZH_HANT
+
+ALL_DAYS = "1234567"
+DayWidth = Literal["abbreviated", "wide"]
+_FULLWIDTH = str.maketrans("０１２３４５６７８９：，－～", "0123456789:,-~")
+_CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?$", re.IGNORECASE)
+_CHINESE_CLOCK = re.compile(r"^(早上|上午|中午|下午|晚上)?(\d{1,2})(?:点|點|时|時)(半|(\d{1,2})分?)?$")
+_AFTERNOON = ("下午", "晚上")
+
+
+def parse_time_of_day(text: str) -> time | None:
+    """'21:30', '9:05', '9pm', '晚上9点', '21点半' → a time; anything else → None."""
+    text = text.strip().translate(_FULLWIDTH).replace(" ", "")
+    match = _CLOCK.match(text)
+    if match:
+        hour, minute = int(match.group(1)), int(match.group(2) or 0)
+        suffix = (match.group(3) or "").lower()
+        if suffix:
+            if not 1 <= hour <= 12:
+                return None
+            hour = hour % 12 + (12 if suffix == "pm" else 0)
+        elif match.group(2) is None:
+            return None  # a bare number is too ambiguous to save as a time
+        return _valid_time(hour, minute)
+    match = _CHINESE_CLOCK.match(text)
+    if match:
+        period, hour = match.group(1), int(match.group(2))
+        minute = 30 if match.group(3) == "半" else int(match.group(4) or 0)
+        if period in _AFTERNOON and hour < 12:
+            hour += 12
+        return _valid_time(hour, minute)
+    return None
+
+
+def _valid_time(hour: int, minute: int) -> time | None:
+    if 0 <= hour <= 23 and 0 <= minute <= 59:
+        return time(hour, minute)
+    return None
+
+
+def format_time(value: time) -> str:
+    return f"{value.hour:02d}:{value.minute:02d}"
+
+
+@cache
+def _weekday_words() -> dict[str, int]:
+    """Every way we accept to name a weekday, folded to lower case → ISO weekday."""
+    words: dict[str, int] = {}
+    for language in LANGUAGES:
+        for width in ("wide", "abbreviated"):
+            for index, name in get_day_names(width, locale=BABEL_LOCALES[language]).items():
+                words[str(name).lower()] = index + 1
+    chinese_digits = "一二三四五六日"
+    for iso, digit in enumerate(chinese_digits, start=1):
+        for prefix in ("周", "週", "星期", "礼拜", "禮拜"):
+            words[prefix + digit] = iso
+    for prefix in ("周", "週", "星期", "礼拜", "禮拜"):
+        words[prefix + "天"] = 7
+    for iso in range(1, 8):
+        words[str(iso)] = iso
+    return words
+
+
+def parse_weekday(text: str) -> int | None:
+    """'sun', 'Sunday', '周日', '星期天', '週日', '7' → 7 (ISO weekday)."""
+    return _weekday_words().get(text.strip().lower().translate(_FULLWIDTH).rstrip("."))
+
+
+def weekday_name(iso_weekday: int, language: str, width: DayWidth = "abbreviated") -> str:
+    return str(get_day_names(width, locale=BABEL_LOCALES[language])[iso_weekday - 1])
+
+
+def parse_work_days(text: str) -> str | None:
+    """'1-6', '1,2,3,4,5', '1-5 7', 'mon-fri', '周一至周六' → '123456' (ISO weekday digits, sorted)."""
+    text = text.strip().lower().translate(_FULLWIDTH)
+    text = re.sub(r"\s*(?:至|到|~|—|to)\s*", "-", text)
+    days: set[int] = set()
+    for part in filter(None, re.split(r"[\s,，、;/]+", text)):
+        first, dash, last = part.partition("-")
+        start = parse_weekday(first)
+        end = parse_weekday(last) if dash else start
+        if start is None or end is None or end < start:
+            return None
+        days.update(range(start, end + 1))
+    return "".join(str(day) for day in sorted(days)) or None
+
+
+def format_work_days(days: str, language: str) -> str:
+    """'123456' → '周一至周六' style ranges, in the agent's language."""
+    numbers = [int(day) for day in days]
+    runs: list[tuple[int, int]] = []
+    for day in numbers:
+        if runs and runs[-1][1] == day - 1:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    joiner = "–" if language == EN else "至"
+    separator = ", " if language == EN else "、"
+    parts = []
+    for start, end in runs:
+        if start == end:
+            parts.append(weekday_name(start, language))
+        elif end == start + 1:
+            parts.append(weekday_name(start, language) + separator + weekday_name(end, language))
+        else:
+            parts.append(weekday_name(start, language) + joiner + weekday_name(end, language))
+    return separator.join(parts)
+
+
+def toggle_work_day(days: str, day: int) -> str:
+    chosen = set(days) ^ {str(day)}
+    return "".join(sorted(chosen))
+
+
+@dataclass(frozen=True)
+class Digest:
+    weekday: int
+    at: time
+
+
+def parse_digest(text: str) -> Digest | None:
+    """'sun 20:00', '周日 20:00', 'Sunday 8pm' → Digest(7, 20:00)."""
+    parts = text.strip().translate(_FULLWIDTH).split()
+    if len(parts) != 2:
+        return None
+    weekday, at = parse_weekday(parts[0]), parse_time_of_day(parts[1])
+    if weekday is None or at is None:
+        return None
+    return Digest(weekday, at)
+
+
+OFF_WORDS = frozenset({"off", "no", "none", "关", "關", "关闭", "關閉", "不要", "停"})
+
+
+def is_off(text: str) -> bool:
+    return text.strip().lower() in OFF_WORDS
+
+
+_LANGUAGE_WORDS = {
+    "zh-hans": ZH_HANS,
+    "zh": ZH_HANS,
+    "zh-cn": ZH_HANS,
+    "cn": ZH_HANS,
+    "简体": ZH_HANS,
+    "简体中文": ZH_HANS,
+    "中文": ZH_HANS,
+    "简": ZH_HANS,
+    "en": EN,
+    "english": EN,
+    "英文": EN,
+    "英語": EN,
+    "英语": EN,
+    "zh-hant": ZH_HANT,
+    "zh-tw": ZH_HANT,
+    "zh-hk": ZH_HANT,
+    "tw": ZH_HANT,
+    "hk": ZH_HANT,
+    "繁體": ZH_HANT,
+    "繁体": ZH_HANT,
+    "繁體中文": ZH_HANT,
+    "繁体中文": ZH_HANT,
+    "繁": ZH_HANT,
+}
+
+
+def parse_language(text: str) -> str | None:
+    """'en', 'English', '简体中文', 'zh-Hant', '繁體' → one of our language codes."""
+    return _LANGUAGE_WORDS.get(text.strip().lower().replace("_", "-"))
+
+
+# Setting name → the Agent fields it sets; shared by onboarding, /settings buttons and one-line forms.
+SETTINGS: tuple[str, ...] = ("language", "timezone", "reflection", "workdays", "digest", "tip")
+
+
+def parse_setting(step: str, text: str) -> dict[str, object] | None:
+    """Validated Agent field values for what the agent typed at `step`, or None if it is not accepted.
+
+    `step` is an onboarding step or a /settings name: language, timezone, reflection, workdays,
+    digest (day and time), digest_day (a day, optionally with a time), digest_time, tip.
+    """
+    from bot.timezones import resolve_timezone
+
+    if step == "language":
+        language = parse_language(text)
+        return {"language": language} if language else None
+    if step == "timezone":
+        zone_name = resolve_timezone(text)
+        return {"timezone": zone_name} if zone_name else None
+    if step == "reflection":
+        at = parse_time_of_day(text)
+        return {"reflection_time": at} if at else None
+    if step == "workdays":
+        days = parse_work_days(text)
+        return {"work_days": days} if days else None
+    if step in ("digest", "digest_day"):
+        digest = parse_digest(text)
+        if digest:
+            return {"digest_weekday": digest.weekday, "digest_time": digest.at}
+        weekday = parse_weekday(text) if step == "digest_day" else None
+        return {"digest_weekday": weekday} if weekday else None
+    if step == "digest_time":
+        at = parse_time_of_day(text)
+        return {"digest_time": at} if at else None
+    if step == "tip":
+        if is_off(text):
+            return {"tip_time": None}
+        at = parse_time_of_day(text)
+        return {"tip_time": at} if at else None
+    raise ValueError(f"unknown setting {step!r}")
+
+
+_SETTING_WORDS = {
+    "lang": "language",
+    "language": "language",
+    "语言": "language",
+    "語言": "language",
+    "tz": "timezone",
+    "timezone": "timezone",
+    "zone": "timezone",
+    "时区": "timezone",
+    "時區": "timezone",
+    "reflect": "reflection",
+    "reflection": "reflection",
+    "复盘": "reflection",
+    "復盤": "reflection",
+    "反思": "reflection",
+    "digest": "digest",
+    "周报": "digest",
+    "週報": "digest",
+    "周总结": "digest",
+    "週總結": "digest",
+    "tip": "tip",
+    "tips": "tip",
+    "贴士": "tip",
+    "貼士": "tip",
+    "提示": "tip",
+    "workdays": "workdays",
+    "workday": "workdays",
+    "days": "workdays",
+    "工作日": "workdays",
+}
+
+
+def parse_setting_name(text: str) -> str | None:
+    """'/settings tz …' → 'timezone'; Chinese names work too ('时区')."""
+    return _SETTING_WORDS.get(text.strip().lower())

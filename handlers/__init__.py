@@ -1,0 +1,1 @@
+"""Thin Telegram glue: parse the update, call the domain in `bot/`, render with the catalogs, reply."""

@@ -1,0 +1,73 @@
+"""Wiring: the Application, its handlers in the order a conversation meets them, and its lifecycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from handlers import basics, settings, start
+from handlers.context import SERVICES_KEY, Services
+from handlers.errors import on_error
+from handlers.menus import set_default_menus
+
+LOCAL_TOKEN = "7000000001:LOCAL-SHELL"
+
+AgentApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def file_url(base_url: str) -> str:
+    """http://host:port/bot → http://host:port/file/bot (how Telegram and local Bot API servers lay it out)."""
+    root = base_url.removesuffix("/bot") if base_url.endswith("/bot") else base_url.rsplit("/", 1)[0]
+    return f"{root}/file/bot"
+
+
+def build_application(
+    services: Services, *, token: str, base_url: str | None = None, request: BaseRequest | None = None
+) -> AgentApplication:
+    """The bot with every handler registered; `request` replaces the network (shell, tests)."""
+    builder = Application.builder().token(token).defaults(Defaults(parse_mode=ParseMode.HTML))
+    if base_url:
+        builder = builder.base_url(base_url).base_file_url(file_url(base_url))
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    else:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]  # PTB's generic
+    app: AgentApplication = builder.build()
+    app.bot_data[SERVICES_KEY] = services
+    register_handlers(app)
+    return app
+
+
+def register_handlers(app: AgentApplication) -> None:
+    # Commands come first, so a command sent in the middle of a flow is that command, never an answer.
+    app.add_handler(CommandHandler("start", start.start))
+    app.add_handler(CommandHandler("settings", settings.show_settings))
+    app.add_handler(CommandHandler("help", basics.show_help))
+    app.add_handler(CommandHandler("cancel", basics.cancel))
+    app.add_handler(MessageHandler(filters.COMMAND, basics.unknown_command))
+    app.add_handler(CallbackQueryHandler(start.on_button, pattern=rf"^{start.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(settings.on_button, pattern=rf"^{settings.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(basics.unknown_button))
+    app.add_handler(MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, basics.on_text))
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE, basics.unsupported_message))
+    app.add_error_handler(on_error)
+
+
+async def prepare(app: AgentApplication) -> None:
+    """Things to do once the bot can talk to the Bot API, before the first update."""
+    await set_default_menus(app.bot)
+
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]

@@ -1,0 +1,66 @@
+"""/help, /cancel, and whatever matches no other handler: typed answers to a waiting flow, unknown commands."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.conversations import Waiting, stop_waiting, waiting_for
+from handlers import settings, start
+from handlers.context import Turn, turn
+
+TextAnswer = Callable[[Turn, Update, ContextTypes.DEFAULT_TYPE, Waiting], Awaitable[None]]
+# Each flow that waits for typed input names the function that takes it.
+FLOWS: dict[str, TextAnswer] = {
+    start.FLOW: start.answer_text,
+    settings.FLOW: settings.answer_text,
+}
+
+
+async def show_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: what the bot does and its commands."""
+    async with turn(update, context) as tn:
+        await context.bot.send_message(tn.agent.chat_id, tn.t("help.text"))
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel: leave whatever flow is waiting; answers given so far stay saved."""
+    async with turn(update, context) as tn:
+        had_flow = await stop_waiting(tn.session, tn.agent.chat_id)
+        key = "cancel.done" if had_flow else "cancel.nothing"
+        if tn.agent.setup_step is not None:
+            key = "cancel.setup_paused"
+        await context.bot.send_message(tn.agent.chat_id, tn.t(key))
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Plain text: the answer to the flow that waits for one, or a pointer to what the bot can do."""
+    async with turn(update, context) as tn:
+        waiting = await waiting_for(tn.session, tn.agent.chat_id)
+        answer = FLOWS.get(waiting.flow) if waiting else None
+        if waiting is not None and answer is not None:
+            await answer(tn, update, context, waiting)
+            return
+        key = "fallback.setup_first" if tn.agent.setup_step is not None else "fallback.text"
+        await context.bot.send_message(tn.agent.chat_id, tn.t(key))
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async with turn(update, context) as tn:
+        await context.bot.send_message(tn.agent.chat_id, tn.t("fallback.unknown_command"))
+
+
+async def unsupported_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos and the like: say what the bot understands instead of staying silent."""
+    async with turn(update, context) as tn:
+        await context.bot.send_message(tn.agent.chat_id, tn.t("fallback.unsupported"))
+
+
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A press whose data no handler knows (forged, or from an older version): refuse politely."""
+    query = update.callback_query
+    assert query is not None
+    async with turn(update, context) as tn:
+        await query.answer(tn.t("error.stale_button"))

@@ -1,0 +1,90 @@
+"""How each setting is asked and shown; onboarding and /settings ask the same questions with the same buttons."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from telegram import InlineKeyboardButton
+
+from bot.i18n import Html, t
+from bot.models import Agent
+from bot.preferences import format_time, format_work_days, weekday_name
+from bot.timezones import COMMON_ZONES, utc_offset_label
+from handlers.keyboards import button, language_rows, time_rows, timezone_rows, weekday_rows, workday_rows
+
+REFLECTION_TIMES = tuple(time(h, m) for h, m in ((18, 0), (19, 0), (20, 0), (21, 0), (21, 30), (22, 0)))
+DIGEST_DAYS = (5, 6, 7, 1)
+DIGEST_TIMES = tuple(time(h) for h in (9, 12, 18, 19, 20, 21))
+TIP_TIMES = tuple(time(h, m) for h, m in ((7, 30), (8, 0), (8, 30), (9, 0), (9, 30), (12, 0)))
+
+# Which setting (as /settings names it) each question belongs to.
+SETTING_OF_STEP = {
+    "language": "language",
+    "timezone": "timezone",
+    "reflection": "reflection",
+    "workdays": "workdays",
+    "digest_day": "digest",
+    "digest_time": "digest",
+    "tip": "tip",
+}
+
+
+def question(step: str, agent: Agent, prefix: str) -> tuple[str, list[list[InlineKeyboardButton]]]:
+    """The question for `step` and its buttons, with the agent's current value marked."""
+    lang = agent.language
+    text = t(lang, f"ask.{step}")
+    if step == "language":
+        return text, language_rows(prefix, agent.language)
+    if step == "timezone":
+        return text, timezone_rows(prefix, lang, agent.timezone)
+    if step == "reflection":
+        return text, time_rows(prefix, step, REFLECTION_TIMES, agent.reflection_time)
+    if step == "workdays":
+        return text, workday_rows(prefix, lang, agent.work_days)
+    if step == "digest_day":
+        return text, weekday_rows(prefix, step, lang, DIGEST_DAYS, agent.digest_weekday)
+    if step == "digest_time":
+        return text, time_rows(prefix, step, DIGEST_TIMES, agent.digest_time)
+    if step == "tip":
+        rows = time_rows(prefix, step, TIP_TIMES, agent.tip_time)
+        label = t(lang, "button.tip_off")
+        rows.append([button(("✓ " + label) if agent.tip_time is None else label, prefix, step, "off")])
+        return text, rows
+    raise ValueError(f"unknown step {step!r}")
+
+
+def zone_label(zone_name: str, lang: str, now: datetime) -> str:
+    offset = utc_offset_label(zone_name, now)
+    if zone_name in COMMON_ZONES:
+        return t(lang, "zone.with_city", city=t(lang, f"zone.{zone_name}"), zone=zone_name, offset=offset)
+    return t(lang, "zone.plain", zone=zone_name, offset=offset)
+
+
+def setting_value(agent: Agent, setting: str, now: datetime) -> str:
+    """The current value of a setting as the agent reads it (safe HTML)."""
+    lang = agent.language
+    if setting == "language":
+        return t(lang, "language.name")
+    if setting == "timezone":
+        return zone_label(agent.timezone, lang, now)
+    if setting == "reflection":
+        return t(lang, "value.reflection", time=format_time(agent.reflection_time))
+    if setting == "workdays":
+        return t(lang, "value.workdays", days=format_work_days(agent.work_days, lang))
+    if setting == "digest":
+        day = weekday_name(agent.digest_weekday, lang, "wide")
+        return t(lang, "value.digest", day=day, time=format_time(agent.digest_time))
+    if setting == "tip":
+        if agent.tip_time is None:
+            return t(lang, "value.tip_off")
+        return t(lang, "value.tip_on", time=format_time(agent.tip_time))
+    raise ValueError(f"unknown setting {setting!r}")
+
+
+def summary(agent: Agent, now: datetime) -> str:
+    """Every setting, one per line: shown at the end of onboarding and on /settings."""
+    values = {
+        name: Html(setting_value(agent, name, now))
+        for name in ("language", "timezone", "reflection", "workdays", "digest", "tip")
+    }
+    return t(agent.language, "settings.summary", **values)

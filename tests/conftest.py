@@ -1,0 +1,116 @@
+"""Fixtures: a real database on both backends (SQLite file, PostgreSQL), a controlled clock, and the bot
+wired to the in-process Bot API.
+
+PostgreSQL tests run against TEST_POSTGRES_URL (default: the local server, database `test`). Locally they are
+skipped when no server answers; with CI=true an unreachable server fails the run instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.db import create_engine, upgrade
+from bot.models import Base
+from tests.support import Harness, RenderedTexts, start_harness
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+# Wednesday 2026-11-25 09:00 in Shanghai.
+START = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+
+
+def _with_database(url: str, name: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+async def _create_postgres_database() -> str:
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"agentcoach_test_{uuid.uuid4().hex[:10]}"
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    url = _with_database(POSTGRES_URL, name)
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    return url
+
+
+async def _drop_postgres_database(url: str) -> None:
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    try:
+        url = asyncio.run(_create_postgres_database())
+    except Exception as error:  # no server, no permission: the reason goes into the skip/fail line
+        message = f"PostgreSQL at {POSTGRES_URL} is not usable: {error!r}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    yield url
+    asyncio.run(_drop_postgres_database(url))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/agentcoach.db"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty database on each backend."""
+    engine = create_engine(database_url)
+    if database_url.startswith("sqlite"):
+        await upgrade(engine)
+    else:
+        tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(_env_file=None, database_url=database_url)
+
+
+@pytest.fixture
+async def harness(
+    engine: AsyncEngine, clock: ManualClock, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Harness]:
+    """The bot with every handler, talking to the in-process Bot API; audits every text it sent."""
+    rendered = RenderedTexts()
+    rendered.install(monkeypatch)
+    async with start_harness(engine, clock, settings, rendered) as running:
+        yield running
+        running.assert_all_text_from_catalogs()

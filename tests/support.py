@@ -1,0 +1,119 @@
+"""Test helpers: the running bot, and the audit that every text the bot shows comes from the catalogs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import cache
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.agents import find_agent
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.conversations import Waiting, waiting_for
+from bot.db import session_factory
+from bot.i18n import LANGUAGES, Catalog
+from bot.models import Agent
+from bot.preferences import weekday_name
+from handlers.app import LOCAL_TOKEN, AgentApplication, build_application, prepare
+from handlers.context import Services
+from handlers.local_api import LocalBotAPI, LocalChat
+
+# Text with no letters of any script (times like 21:30, digits, emoji, punctuation) says nothing in a language.
+_LANGUAGE_NEUTRAL = re.compile(r"^[\W\d_]*$")
+
+
+@cache
+def _day_names() -> frozenset[str]:
+    return frozenset(
+        weekday_name(day, lang, width) for lang in LANGUAGES for day in range(1, 8) for width in ("abbreviated", "wide")
+    )
+
+
+class RenderedTexts:
+    """Records every string the catalogs render, by wrapping Catalog.text for the duration of a test."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        original = Catalog.text
+
+        def recording(catalog_: Catalog, language: str, key: str, /, **values: object) -> str:
+            rendered = original(catalog_, language, key, **values)
+            self.seen.add(rendered)
+            return rendered
+
+        monkeypatch.setattr(Catalog, "text", recording)
+
+    def accepts(self, text: str) -> bool:
+        """A rendered catalog message, a CLDR weekday name, or text without words (times, emoji)."""
+        if text in self.seen:
+            return True
+        text = text.removeprefix("✓ ")  # the selection mark on a button
+        return bool(_LANGUAGE_NEUTRAL.match(text)) or text in _day_names() or text in self.seen
+
+
+@dataclass
+class Harness:
+    app: AgentApplication
+    api: LocalBotAPI
+    services: Services
+    clock: ManualClock
+    rendered: RenderedTexts
+
+    def chat(self, user_id: int = 1001, first_name: str = "小王", language_code: str | None = "zh-hans") -> LocalChat:
+        return LocalChat(self.app, self.api, user_id=user_id, first_name=first_name, language_code=language_code)
+
+    async def agent(self, user_id: int = 1001) -> Agent:
+        async with self.services.sessions() as session:
+            agent = await find_agent(session, user_id)
+        assert agent is not None, f"no agent for user {user_id}"
+        return agent
+
+    async def agents(self) -> list[Agent]:
+        async with self.services.sessions() as session:
+            return list((await session.execute(select(Agent))).scalars())
+
+    async def waiting(self, chat_id: int = 1001) -> Waiting | None:
+        async with self.services.sessions() as session:
+            return await waiting_for(session, chat_id)
+
+    async def restart(self) -> Harness:
+        """A new process: a fresh Application and Bot API state over the same database."""
+        await self.app.shutdown()
+        api = LocalBotAPI()
+        app = build_application(self.services, token=LOCAL_TOKEN, request=api)
+        await app.initialize()
+        self.app, self.api = app, api
+        return self
+
+    def assert_all_text_from_catalogs(self) -> None:
+        """Fail on any message or button text the bot sent that the catalogs did not render."""
+        for method, raw, buttons in self.api.sent_texts():
+            if raw:
+                assert self.rendered.accepts(raw), f"{method} sent text that is not from the catalogs: {raw!r}"
+            for row in buttons:
+                for label, _ in row:
+                    assert self.rendered.accepts(label), f"{method} sent a button not from the catalogs: {label!r}"
+
+
+@asynccontextmanager
+async def start_harness(
+    engine: AsyncEngine, clock: ManualClock, settings: Settings, rendered: RenderedTexts
+) -> AsyncIterator[Harness]:
+    services = Services(settings, session_factory(engine), clock)
+    api = LocalBotAPI()
+    app = build_application(services, token=LOCAL_TOKEN, request=api)
+    await app.initialize()
+    await prepare(app)
+    harness = Harness(app, api, services, clock, rendered)
+    try:
+        yield harness
+    finally:
+        await harness.app.shutdown()
