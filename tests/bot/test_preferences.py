@@ -1,0 +1,152 @@
+"""Parsing what agents type for their settings: tables of accepted and refused input, and properties."""
+
+from __future__ import annotations
+
+from datetime import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.preferences import (
+    format_time,
+    format_work_days,
+    parse_digest,
+    parse_language,
+    parse_setting,
+    parse_setting_name,
+    parse_time_of_day,
+    parse_weekday,
+    parse_work_days,
+    toggle_work_day,
+    weekday_name,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("21:30", time(21, 30)),
+        ("9:05", time(9, 5)),
+        ("09.30", time(9, 30)),
+        ("２１：３０", time(21, 30)),
+        (" 7:00 ", time(7, 0)),
+        ("9pm", time(21, 0)),
+        ("9:30 PM", time(21, 30)),
+        ("12am", time(0, 0)),
+        ("12pm", time(12, 0)),
+        ("晚上9点", time(21, 0)),
+        ("下午3点半", time(15, 30)),
+        ("早上8点", time(8, 0)),
+        ("21点15分", time(21, 15)),
+        ("0:00", time(0, 0)),
+        ("23:59", time(23, 59)),
+    ],
+)
+def test_times_accepted(text: str, expected: time) -> None:
+    assert parse_time_of_day(text) == expected
+
+
+@pytest.mark.parametrize("text", ["24:00", "21:60", "21", "13pm", "0am", "", "soon", "21:3", "明天", "-1:00", "9:30:00"])
+def test_times_refused(text: str) -> None:
+    assert parse_time_of_day(text) is None
+
+
+@given(st.times())
+def test_formatted_times_parse_back(moment: time) -> None:
+    minute = moment.replace(second=0, microsecond=0)
+    assert parse_time_of_day(format_time(minute)) == minute
+
+
+@given(st.text(max_size=30))
+def test_time_parser_never_raises_and_only_returns_valid_times(text: str) -> None:
+    result = parse_time_of_day(text)
+    assert result is None or (0 <= result.hour <= 23 and 0 <= result.minute <= 59)
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [("sun", 7), ("Sunday", 7), ("周日", 7), ("星期天", 7), ("週日", 7), ("礼拜一", 1), ("Mon", 1), ("5", 5), ("sat.", 6)],
+)
+def test_weekdays(text: str, iso: int) -> None:
+    assert parse_weekday(text) == iso
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("1-6", "123456"),
+        ("1,2,3,4,5", "12345"),
+        ("1-5,7", "123457"),
+        ("1-5 7", "123457"),
+        ("mon-fri", "12345"),
+        ("周一至周六", "123456"),
+        ("周二、周四", "24"),
+        ("７", "7"),
+        ("1-7", "1234567"),
+    ],
+)
+def test_work_days_accepted(text: str, days: str) -> None:
+    assert parse_work_days(text) == days
+
+
+@pytest.mark.parametrize("text", ["", "0", "8", "6-1", "1-", "weekdays", "1--3", "周八"])
+def test_work_days_refused(text: str) -> None:
+    assert parse_work_days(text) is None
+
+
+@given(st.sets(st.integers(1, 7), min_size=1))
+def test_any_set_of_days_round_trips_through_digits(days: set[int]) -> None:
+    digits = "".join(str(d) for d in sorted(days))
+    assert parse_work_days(",".join(digits)) == digits
+
+
+@given(st.sets(st.integers(1, 7), min_size=1), st.integers(1, 7))
+def test_toggling_twice_is_identity(days: set[int], day: int) -> None:
+    digits = "".join(str(d) for d in sorted(days))
+    assert toggle_work_day(toggle_work_day(digits, day), day) == digits
+
+
+@pytest.mark.parametrize(
+    ("days", "language", "shown"),
+    [
+        ("123456", "zh-Hans", "周一至周六"),
+        ("124567", "zh-Hans", "周一、周二、周四至周日"),
+        ("12345", "en", "Mon–Fri"),
+        ("17", "en", "Mon, Sun"),
+        ("123456", "zh-Hant", "週一至週六"),
+    ],
+)
+def test_work_days_are_shown_as_ranges(days: str, language: str, shown: str) -> None:
+    assert format_work_days(days, language) == shown
+
+
+def test_digest_needs_day_and_time() -> None:
+    assert parse_digest("sun 20:00") is not None
+    assert parse_digest("周五 8pm") is not None
+    assert parse_digest("sun") is None
+    assert parse_digest("20:00") is None
+    assert parse_digest("sun 20:00 extra") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "language"), [("en", "en"), ("English", "en"), ("简体中文", "zh-Hans"), ("zh-Hant", "zh-Hant"), ("繁體", "zh-Hant")]
+)
+def test_languages(text: str, language: str) -> None:
+    assert parse_language(text) == language
+
+
+def test_setting_names_in_every_language() -> None:
+    assert parse_setting_name("tz") == parse_setting_name("时区") == parse_setting_name("時區") == "timezone"
+    assert parse_setting_name("colour") is None
+
+
+def test_digest_day_accepts_a_day_or_day_and_time() -> None:
+    assert parse_setting("digest_day", "sat") == {"digest_weekday": 6}
+    assert parse_setting("digest_day", "sat 9:00") == {"digest_weekday": 6, "digest_time": time(9, 0)}
+    assert parse_setting("digest", "sat") is None
+
+
+def test_weekday_names_come_from_cldr() -> None:
+    assert [weekday_name(d, "zh-Hans") for d in (1, 7)] == ["周一", "周日"]
+    assert weekday_name(7, "en", "wide") == "Sunday"

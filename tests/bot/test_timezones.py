@@ -1,0 +1,61 @@
+"""Resolving typed time zones, and local-time math across DST changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import pytest
+
+from bot.timezones import local_datetime, resolve_timezone, to_utc, utc_offset_label
+
+
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [
+        ("Asia/Shanghai", "Asia/Shanghai"),
+        ("asia/hong_kong", "Asia/Hong_Kong"),
+        ("Hong Kong", "Asia/Hong_Kong"),
+        ("hongkong", "Asia/Hong_Kong"),
+        ("深圳", "Asia/Shanghai"),
+        ("廣州", "Asia/Shanghai"),
+        ("香港", "Asia/Hong_Kong"),
+        ("台北", "Asia/Taipei"),
+        ("温哥华", "America/Vancouver"),
+        ("Vancouver", "America/Vancouver"),
+        ("London", "Europe/London"),
+        ("悉尼", "Australia/Sydney"),
+        ("UTC+8", "Etc/GMT-8"),
+        ("gmt-5", "Etc/GMT+5"),
+        ("UTC", "UTC"),
+    ],
+)
+def test_resolves(text: str, zone: str) -> None:
+    assert resolve_timezone(text) == zone
+
+
+@pytest.mark.parametrize("text", ["", "火星", "Mars/Base", "UTC+15", "x" * 100, "/"])
+def test_refuses(text: str) -> None:
+    assert resolve_timezone(text) is None
+
+
+def test_offset_label_follows_dst() -> None:
+    assert utc_offset_label("America/New_York", datetime(2026, 7, 1, tzinfo=UTC)) == "UTC-04:00"
+    assert utc_offset_label("America/New_York", datetime(2026, 12, 1, tzinfo=UTC)) == "UTC-05:00"
+    assert utc_offset_label("Asia/Kolkata", datetime(2026, 12, 1, tzinfo=UTC)) == "UTC+05:30"
+
+
+def test_same_wall_clock_time_on_both_sides_of_a_dst_change() -> None:
+    before = to_utc(date(2026, 3, 28), time(9, 0), "Europe/Berlin")
+    after = to_utc(date(2026, 3, 29), time(9, 0), "Europe/Berlin")
+    assert (before.hour, after.hour) == (8, 7)
+    assert local_datetime(after, "Europe/Berlin").hour == 9
+
+
+def test_a_skipped_local_time_moves_past_the_gap() -> None:
+    moment = to_utc(date(2026, 3, 29), time(2, 30), "Europe/Berlin")
+    assert local_datetime(moment, "Europe/Berlin").time() == time(3, 30)
+
+
+def test_a_repeated_local_time_is_its_first_occurrence() -> None:
+    moment = to_utc(date(2026, 11, 1), time(1, 30), "America/New_York")
+    assert moment == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # EDT, before clocks fall back

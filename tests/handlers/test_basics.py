@@ -1,0 +1,119 @@
+"""/help, /cancel, the command menus, what happens to unexpected input, and the global error handler."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.handlers.test_onboarding import onboard
+from tests.support import Harness
+
+
+async def test_help_lists_the_commands_in_the_agents_language(harness: Harness) -> None:
+    reply = await harness.chat(language_code="en").send("/help")
+    [text] = reply.texts
+    assert text.startswith("What I can do for you")
+    for command in ("/start", "/settings", "/cancel", "/help"):
+        assert command in text
+
+
+async def test_default_menus_are_set_for_zh_and_en(harness: Harness) -> None:
+    menus = harness.api.commands
+    default = menus[('{"type": "default"}', "")]
+    assert [c["description"] for c in default] == ["开始设置", "查看和修改设置", "我能做什么", "退出当前操作"]
+    assert menus[('{"type": "default"}', "zh")] == default
+    assert menus[('{"type": "default"}', "en")][0]["description"] == "Set up the bot"
+
+
+async def test_traditional_chinese_agent_gets_a_menu_for_their_chat(harness: Harness) -> None:
+    await harness.chat(language_code="zh-hant").send("/start")
+    menu = harness.api.commands[('{"chat_id": 1001, "type": "chat"}', "")]
+    assert [c["description"] for c in menu] == ["開始設定", "查看和修改設定", "我能做什麼", "退出當前操作"]
+
+
+async def test_cancel_with_nothing_to_cancel(harness: Harness) -> None:
+    chat = harness.chat()
+    await onboard(chat)
+    reply = await chat.send("/cancel")
+    assert reply.texts == ["现在没有进行中的操作。需要帮助请发 /help。"]
+
+
+async def test_cancel_leaves_a_settings_question(harness: Harness) -> None:
+    chat = harness.chat()
+    await onboard(chat)
+    await chat.send("/settings")
+    await chat.press("🕒 时区")
+    reply = await chat.send("/cancel")
+    assert reply.texts == ["好的，已取消。"]
+    reply = await chat.send("东京")
+    assert reply.texts[0].startswith("收到！目前我还不能理解自由输入的消息")
+    assert (await harness.agent()).timezone == "Asia/Hong_Kong"
+
+
+async def test_unknown_command_and_unsupported_messages_get_a_pointer(harness: Harness) -> None:
+    chat = harness.chat()
+    await onboard(chat)
+    assert (await chat.send("/dance")).texts == ["我不认识这个命令。发 /help 看看可用的命令。"]
+    assert (await chat.send_sticker()).texts == ["这类消息我还看不懂，请发文字或使用按钮。"]
+
+
+@pytest.mark.parametrize("data", ["zz:1:2", "ob:language:klingon", "st:open:nothing", "st:reflection:99.99", "ob", "::"])
+async def test_forged_buttons_are_refused_politely_and_change_nothing(harness: Harness, data: str) -> None:
+    chat = harness.chat()
+    await onboard(chat)
+    before = await harness.agent()
+    reply = await chat.press_data(data)
+    assert reply.toast in ("这个按钮已经过期了，请用最新的消息操作。", "这一步已经完成了，可以用 /settings 修改。")
+    assert reply.sent == [] and reply.edited == []
+    after = await harness.agent()
+    assert (after.language, after.reflection_time, after.updated_at) == (
+        before.language,
+        before.reflection_time,
+        before.updated_at,
+    )
+
+
+async def test_forged_value_during_onboarding_is_refused(harness: Harness) -> None:
+    chat = harness.chat()
+    await chat.send("/start")
+    reply = await chat.press_data("ob:language:klingon")
+    assert reply.toast == "这个按钮已经过期了，请用最新的消息操作。"
+    assert (await harness.agent()).setup_step == "language"
+
+
+async def test_a_failing_handler_apologises_in_the_agents_language_and_logs_the_update(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = harness.chat(language_code="en")
+    await chat.send("/start")
+    harness.api.fail_next("sendMessage", 400, "Bad Request: chat not found")
+    with caplog.at_level(logging.ERROR, logger="handlers.errors"):
+        reply = await chat.send("/help")
+    assert reply.texts == [
+        "😥 Sorry, something went wrong on my side and that didn't go through. "
+        "Please try again in a moment; everything you saved before is safe."
+    ]
+    [record] = [r for r in caplog.records if r.name == "handlers.errors"]
+    assert record.getMessage().startswith("error while handling update ")
+    assert record.exc_info is not None and "Chat not found" in str(record.exc_info[1])
+    # The bot keeps running: the next message is handled normally.
+    assert (await chat.send("/help")).texts[0].startswith("What I can do for you")
+
+
+async def test_a_failed_answer_rolls_back_so_nothing_half_done_is_stored(harness: Harness) -> None:
+    chat = harness.chat()
+    await chat.send("/start")
+    harness.api.fail_next("editMessageText", 400, "Bad Request: message to edit not found")
+    await chat.press("简体中文")
+    assert (await harness.agent()).setup_step == "language"  # the answer can simply be given again
+    reply = await chat.press("简体中文")
+    assert reply.sent[0].text.startswith("🕒 你在哪个时区")
+
+
+async def test_blocked_bot_gets_no_apology(harness: Harness) -> None:
+    chat = harness.chat()
+    harness.api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    reply = await chat.send("/help")
+    assert reply.sent == []
+    assert [c.method for c in harness.api.calls].count("sendMessage") == 1

@@ -1,0 +1,82 @@
+"""The `agentcoach` command as an operator and a newcomer use it: help, bad settings, migrations, the shell."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+AGENTCOACH = str(Path(sys.executable).parent / "agentcoach")
+SETTINGS = ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "TELEGRAM_API_BASE_URL", "DEFAULT_TIMEZONE", "DEFAULT_LANGUAGE",
+            "LOG_LEVEL")
+
+
+def agentcoach(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    environment.update(env)
+    return subprocess.run([AGENTCOACH, *args], input=stdin, capture_output=True, text=True, cwd=tmp_path,
+                          env=environment, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["shell", "--help"], ["db", "--help"],
+                                  ["db", "upgrade", "--help"]])
+def test_help_everywhere(tmp_path: Path, args: list[str]) -> None:
+    result = agentcoach(tmp_path, *args)
+    assert result.returncode == 0 and result.stdout.startswith("usage: agentcoach")
+
+
+def test_a_bad_setting_stops_with_one_line(tmp_path: Path) -> None:
+    result = agentcoach(tmp_path, "shell", DEFAULT_TIMEZONE="Mars/Base")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "agentcoach: invalid setting DEFAULT_TIMEZONE: 'Mars/Base' is not an IANA time zone such as Asia/Shanghai"
+    ]
+
+
+def test_run_needs_a_token(tmp_path: Path) -> None:
+    result = agentcoach(tmp_path, "run")
+    assert result.returncode == 2 and "TELEGRAM_BOT_TOKEN is not set" in result.stderr
+
+
+def test_db_upgrade_creates_the_schema_in_the_default_place(tmp_path: Path) -> None:
+    result = agentcoach(tmp_path, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "data" / "agentcoach.db") as db:
+        tables = {row[0] for row in db.execute("select name from sqlite_master where type = 'table'")}
+    assert {"agents", "conversation_states", "alembic_version"} <= tables
+
+
+ONBOARDING = "\n".join(["/start", "1", "香港", "5", "7", "8", "3", "5", "3", "/settings", "/quit"]) + "\n"
+
+
+def test_the_shell_runs_start_through_to_the_confirmation(tmp_path: Path) -> None:
+    result = agentcoach(tmp_path, "shell", "--name", "小李", stdin=ONBOARDING)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "👋 你好，小李！" in out
+    assert "[1] ✓ 简体中文   [2] English   [3] 繁體中文" in out
+    assert "✓ 时区：香港（Asia/Hong_Kong，UTC+08:00）" in out
+    assert "🎉 设置完成" in out
+    assert "📅 工作日：周一至周日" in out and "📝 每日复盘：每个工作日 21:30" in out
+    assert "⚙️ 设置" in out.split("🎉 设置完成")[1]
+    with sqlite3.connect(tmp_path / "data" / "agentcoach.db") as db:
+        row = db.execute("select timezone, reflection_time, work_days, setup_step from agents").fetchone()
+    assert row == ("Asia/Hong_Kong", "21:30:00.000000", "1234567", None)
+
+
+def test_without_a_token_the_bare_command_says_so_and_opens_the_shell(tmp_path: Path) -> None:
+    result = agentcoach(tmp_path, stdin="/help\n")
+    assert result.returncode == 0, result.stderr
+    first, *rest = result.stdout.splitlines()
+    assert first == "agentcoach: TELEGRAM_BOT_TOKEN is not set, so opening the local chat shell (Ctrl-D to leave)."
+    assert any("我能帮你做什么" in line for line in rest)
+
+
+def test_a_number_is_text_when_no_buttons_are_shown_and_quoted_numbers_are_text(tmp_path: Path) -> None:
+    result = agentcoach(tmp_path, "shell", stdin="/help\n5\n'1\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("我们先把设置做完吧") == 2
