@@ -20,10 +20,13 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling update %s", update_id, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None or isinstance(context.error, Forbidden):
         return
+    if update.callback_query is not None:
+        try:
+            await update.callback_query.answer()  # stop the button's spinner; it may have been answered already
+        except Exception:
+            log.debug("callback query of update %s already answered", update_id)
     try:
         language = await agent_language(update, context)
-        if update.callback_query is not None:
-            await update.callback_query.answer()
         await context.bot.send_message(update.effective_chat.id, t(language, "error.generic"))
     except Exception:  # the apology itself failed (network, blocked): the log already has the cause
         log.warning("could not apologise for update %s", update_id, exc_info=True)

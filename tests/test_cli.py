@@ -11,19 +11,34 @@ from pathlib import Path
 import pytest
 
 AGENTCOACH = str(Path(sys.executable).parent / "agentcoach")
-SETTINGS = ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "TELEGRAM_API_BASE_URL", "DEFAULT_TIMEZONE", "DEFAULT_LANGUAGE",
-            "LOG_LEVEL")
+SETTINGS = (
+    "TELEGRAM_BOT_TOKEN",
+    "DATABASE_URL",
+    "TELEGRAM_API_BASE_URL",
+    "DEFAULT_TIMEZONE",
+    "DEFAULT_LANGUAGE",
+    "LOG_LEVEL",
+)
 
 
 def agentcoach(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in SETTINGS}
     environment.update(env)
-    return subprocess.run([AGENTCOACH, *args], input=stdin, capture_output=True, text=True, cwd=tmp_path,
-                          env=environment, timeout=120, check=False)
+    return subprocess.run(
+        [AGENTCOACH, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["shell", "--help"], ["db", "--help"],
-                                  ["db", "upgrade", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["run", "--help"], ["shell", "--help"], ["db", "--help"], ["db", "upgrade", "--help"]]
+)
 def test_help_everywhere(tmp_path: Path, args: list[str]) -> None:
     result = agentcoach(tmp_path, *args)
     assert result.returncode == 0 and result.stdout.startswith("usage: agentcoach")

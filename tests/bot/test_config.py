@@ -13,8 +13,14 @@ from bot.logs import REDACTED, RedactSecrets
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    for name in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "TELEGRAM_API_BASE_URL", "DEFAULT_TIMEZONE",
-                 "DEFAULT_LANGUAGE", "LOG_LEVEL"):
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "DATABASE_URL",
+        "TELEGRAM_API_BASE_URL",
+        "DEFAULT_TIMEZONE",
+        "DEFAULT_LANGUAGE",
+        "LOG_LEVEL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(str(tmp_path))  # no stray .env
 
@@ -24,12 +30,14 @@ def test_defaults() -> None:
     assert settings.token() is None
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert (settings.default_timezone, settings.default_language, settings.log_level) == (
-        "Asia/Shanghai", "zh-Hans", "INFO")
+        "Asia/Shanghai",
+        "zh-Hans",
+        "INFO",
+    )
 
 
 def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    (Path(str(tmp_path)) / ".env").write_text(
-        "TELEGRAM_BOT_TOKEN=123:ABC\nDEFAULT_LANGUAGE=en\n", encoding="utf-8")
+    (Path(str(tmp_path)) / ".env").write_text("TELEGRAM_BOT_TOKEN=123:ABC\nDEFAULT_LANGUAGE=en\n", encoding="utf-8")
     monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1/test")
     settings = load_settings()
     assert settings.token() == "123:ABC" and settings.default_language == "en"

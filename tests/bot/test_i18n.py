@@ -76,8 +76,10 @@ def _keys_used_in_code() -> set[str]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "t":
                 for arg in node.args:
-                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and re.fullmatch(
-                        r"[a-z_]+(\.[A-Za-z_/]+)+", arg.value
+                    if (
+                        isinstance(arg, ast.Constant)
+                        and isinstance(arg.value, str)
+                        and re.fullmatch(r"[a-z_]+(\.[A-Za-z_/]+)+", arg.value)
                     ):
                         used.add(arg.value)
     return used

@@ -47,7 +47,9 @@ def test_times_accepted(text: str, expected: time) -> None:
     assert parse_time_of_day(text) == expected
 
 
-@pytest.mark.parametrize("text", ["24:00", "21:60", "21", "13pm", "0am", "", "soon", "21:3", "明天", "-1:00", "9:30:00"])
+@pytest.mark.parametrize(
+    "text", ["24:00", "21:60", "21", "13pm", "0am", "", "soon", "21:3", "明天", "-1:00", "9:30:00"]
+)
 def test_times_refused(text: str) -> None:
     assert parse_time_of_day(text) is None
 
@@ -66,7 +68,17 @@ def test_time_parser_never_raises_and_only_returns_valid_times(text: str) -> Non
 
 @pytest.mark.parametrize(
     ("text", "iso"),
-    [("sun", 7), ("Sunday", 7), ("周日", 7), ("星期天", 7), ("週日", 7), ("礼拜一", 1), ("Mon", 1), ("5", 5), ("sat.", 6)],
+    [
+        ("sun", 7),
+        ("Sunday", 7),
+        ("周日", 7),
+        ("星期天", 7),
+        ("週日", 7),
+        ("礼拜一", 1),
+        ("Mon", 1),
+        ("5", 5),
+        ("sat.", 6),
+    ],
 )
 def test_weekdays(text: str, iso: int) -> None:
     assert parse_weekday(text) == iso
@@ -130,7 +142,8 @@ def test_digest_needs_day_and_time() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "language"), [("en", "en"), ("English", "en"), ("简体中文", "zh-Hans"), ("zh-Hant", "zh-Hant"), ("繁體", "zh-Hant")]
+    ("text", "language"),
+    [("en", "en"), ("English", "en"), ("简体中文", "zh-Hans"), ("zh-Hant", "zh-Hant"), ("繁體", "zh-Hant")],
 )
 def test_languages(text: str, language: str) -> None:
     assert parse_language(text) == language

@@ -22,8 +22,14 @@ async def test_panel_shows_every_setting_with_a_button_each(harness: Harness) ->
     reply = await chat.send("/settings")
     panel = reply.sent[0]
     assert panel.text.startswith("⚙️ 设置")
-    for line in ("🌐 语言：简体中文", "🕒 时区：香港（Asia/Hong_Kong，UTC+08:00）", "📝 每日复盘：每个工作日 21:30",
-                 "📅 工作日：周一至周六", "📊 周总结：星期日 20:00", "💡 每日贴士：工作日 08:30"):
+    for line in (
+        "🌐 语言：简体中文",
+        "🕒 时区：香港（Asia/Hong_Kong，UTC+08:00）",
+        "📝 每日复盘：每个工作日 21:30",
+        "📅 工作日：周一至周六",
+        "📊 周总结：星期日 20:00",
+        "💡 每日贴士：工作日 08:30",
+    ):
         assert line in panel.text
     assert panel.labels == ["🌐 语言", "🕒 时区", "📝 复盘时间", "📅 工作日", "📊 周总结", "💡 每日贴士", "✖️ 关闭"]
 
@@ -96,14 +102,22 @@ ONE_LINE_FORMS = [
     ("/settings lang en", "✅ Language updated: English", {"language": "en"}),
     ("/settings lang zh-Hant", "✅ 已更新 語言：繁體中文", {"language": "zh-Hant"}),
     ("/settings 语言 English", "✅ Language updated: English", {"language": "en"}),
-    ("/settings tz Asia/Hong_Kong", "✅ 已更新 时区：香港（Asia/Hong_Kong，UTC+08:00）", {"timezone": "Asia/Hong_Kong"}),
+    (
+        "/settings tz Asia/Hong_Kong",
+        "✅ 已更新 时区：香港（Asia/Hong_Kong，UTC+08:00）",
+        {"timezone": "Asia/Hong_Kong"},
+    ),
     ("/settings tz 深圳", "✅ 已更新 时区：北京 / 上海（Asia/Shanghai，UTC+08:00）", {"timezone": "Asia/Shanghai"}),
     ("/settings tz new york", "✅ 已更新 时区：纽约（America/New_York，UTC-05:00）", {"timezone": "America/New_York"}),
     ("/settings tz UTC+9", "✅ 已更新 时区：Etc/GMT-9（UTC+09:00）", {"timezone": "Etc/GMT-9"}),
     ("/settings reflect 21:30", "✅ 已更新 每日复盘：每个工作日 21:30", {"reflection_time": time(21, 30)}),
     ("/settings reflect 晚上9点半", "✅ 已更新 每日复盘：每个工作日 21:30", {"reflection_time": time(21, 30)}),
     ("/settings digest sun 20:00", "✅ 已更新 周总结：星期日 20:00", {"digest_weekday": 7, "digest_time": time(20)}),
-    ("/settings digest 周五 18:30", "✅ 已更新 周总结：星期五 18:30", {"digest_weekday": 5, "digest_time": time(18, 30)}),
+    (
+        "/settings digest 周五 18:30",
+        "✅ 已更新 周总结：星期五 18:30",
+        {"digest_weekday": 5, "digest_time": time(18, 30)},
+    ),
     ("/settings tip 08:30", "✅ 已更新 每日贴士：工作日 08:30", {"tip_time": time(8, 30)}),
     ("/settings tip off", "✅ 已更新 每日贴士：关闭", {"tip_time": None}),
     ("/settings tip 关闭", "✅ 已更新 每日贴士：关闭", {"tip_time": None}),
@@ -166,8 +180,10 @@ async def test_one_line_forms_answer_in_english(harness: Harness) -> None:
     reply = await chat.send("/settings reflect 7pm")
     assert reply.texts == ["✅ Daily reflection updated: work days at 19:00"]
     reply = await chat.send("/settings tip later")
-    assert reply.texts[0] == "⚠️ Type a time (e.g. 08:30), or off to turn the daily tip off.\n\n" \
+    assert (
+        reply.texts[0] == "⚠️ Type a time (e.g. 08:30), or off to turn the daily tip off.\n\n"
         "Form: /settings tip 08:30, or /settings tip off\nNothing was changed."
+    )
 
 
 async def test_settings_before_onboarding_works_and_setup_continues(harness: Harness) -> None:
