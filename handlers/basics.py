@@ -22,7 +22,7 @@ FLOWS: dict[str, TextAnswer] = {
 async def show_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/help: what the bot does and its commands."""
     async with turn(update, context) as tn:
-        await context.bot.send_message(tn.agent.chat_id, tn.t("help.text"))
+        tn.send(tn.t("help.text"))
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -32,7 +32,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         key = "cancel.done" if had_flow else "cancel.nothing"
         if tn.agent.setup_step is not None:
             key = "cancel.setup_paused"
-        await context.bot.send_message(tn.agent.chat_id, tn.t(key))
+        tn.send(tn.t(key))
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -44,23 +44,21 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await answer(tn, update, context, waiting)
             return
         key = "fallback.setup_first" if tn.agent.setup_step is not None else "fallback.text"
-        await context.bot.send_message(tn.agent.chat_id, tn.t(key))
+        tn.send(tn.t(key))
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     async with turn(update, context) as tn:
-        await context.bot.send_message(tn.agent.chat_id, tn.t("fallback.unknown_command"))
+        tn.send(tn.t("fallback.unknown_command"))
 
 
 async def unsupported_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos and the like: say what the bot understands instead of staying silent."""
     async with turn(update, context) as tn:
-        await context.bot.send_message(tn.agent.chat_id, tn.t("fallback.unsupported"))
+        tn.send(tn.t("fallback.unsupported"))
 
 
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press whose data no handler knows (forged, or from an older version): refuse politely."""
-    query = update.callback_query
-    assert query is not None
     async with turn(update, context) as tn:
-        await query.answer(tn.t("error.stale_button"))
+        tn.toast(tn.t("error.stale_button"))

@@ -35,8 +35,14 @@ INSTALL_TIMEOUT = 300.0  # npm ci on a cold cache; every other wait is far short
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 # Settings the bot reads from the environment; the tests set what they need and drop the rest.
-_BOT_SETTINGS = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_BASE_URL", "DATABASE_URL", "DEFAULT_TIMEZONE",
-                 "DEFAULT_LANGUAGE", "LOG_LEVEL")
+_BOT_SETTINGS = (
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_API_BASE_URL",
+    "DATABASE_URL",
+    "DEFAULT_TIMEZONE",
+    "DEFAULT_LANGUAGE",
+    "LOG_LEVEL",
+)
 _PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 Message = dict[str, Any]
@@ -45,15 +51,24 @@ Message = dict[str, Any]
 class Emulator(Protocol):
     """The part of tg_user.Emulator the tests use (tg_user is loaded from the copy at run time)."""
 
-    def set_user(self, chat: int, first_name: str = ..., *, username: str | None = ...,
-                 language_code: str | None = ..., last_name: str | None = ...) -> None: ...
+    def set_user(
+        self,
+        chat: int,
+        first_name: str = ...,
+        *,
+        username: str | None = ...,
+        language_code: str | None = ...,
+        last_name: str | None = ...,
+    ) -> None: ...
     def send_text(self, chat: int, text: str, *, reply_to: int | None = ...) -> dict[str, Any]: ...
-    def press(self, chat: int, callback_data: str, message_id: int | None = ..., *,
-              force: bool = ...) -> dict[str, Any]: ...
+    def press(
+        self, chat: int, callback_data: str, message_id: int | None = ..., *, force: bool = ...
+    ) -> dict[str, Any]: ...
     def messages(self, chat: int | None = ..., *, include_deleted: bool = ...) -> list[Message]: ...
     def message(self, chat: int, message_id: int) -> Message | None: ...
-    def wait_for(self, what: Callable[[], Any], timeout: float = ..., describe: str = ...,
-                 chat: int | None = ...) -> Any: ...
+    def wait_for(
+        self, what: Callable[[], Any], timeout: float = ..., describe: str = ..., chat: int | None = ...
+    ) -> Any: ...
     def wait_replies(self, chat: int, n: int = ..., timeout: float = ...) -> list[Message]: ...
     def wait_quiet(self, chat: int, quiet: float = ..., timeout: float = ...) -> list[Message]: ...
     def wait_edit(self, chat: int, message_id: int, timeout: float = ..., *, after: int = ...) -> Message: ...
@@ -76,7 +91,7 @@ class EmulatorServer:
         return f"http://127.0.0.1:{self.port}"
 
     def client(self) -> Emulator:
-        emulator: Emulator = self.tg_user.Emulator(self.base, TOKEN, poll=0.05)
+        emulator: Emulator = self.tg_user.Emulator(self.base, TOKEN, poll=0.005)
         return emulator
 
     def buttons(self, message: Message | None) -> list[tuple[str, str]]:
@@ -132,8 +147,14 @@ def _installed_copy() -> Path:
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(EMULATOR_SOURCE, target, ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
         try:
-            done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=target, capture_output=True,
-                                  text=True, timeout=INSTALL_TIMEOUT, check=False)
+            done = subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund"],
+                cwd=target,
+                capture_output=True,
+                text=True,
+                timeout=INSTALL_TIMEOUT,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             pytest.fail(f"npm ci in {target} took over {INSTALL_TIMEOUT:.0f}s", pytrace=False)
         if done.returncode != 0:
@@ -184,8 +205,14 @@ def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulat
     for _attempt in range(3):  # the free port may be taken between probing and binding it
         port = _free_port()
         with log_path.open("ab") as log:
-            process = subprocess.Popen(["node", "server.js", str(port)], cwd=copy, stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_child_env({}))
+            process = subprocess.Popen(
+                ["node", "server.js", str(port)],
+                cwd=copy,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=_child_env({}),
+            )
         server = EmulatorServer(port, tg_user)
         probe = server.client()
         deadline = time.monotonic() + START_TIMEOUT
@@ -246,17 +273,25 @@ class BotRunner:
         """Start the bot and return once it polls for updates, so a start-up crash fails here, with its log."""
         script = Path(sys.executable).parent / "agentcoach"
         log_path = self.workdir / f"bot-run-{len(self.runs) + 1}.log"
-        env = _child_env({
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE_URL": f"{self.server.base}/bot",
-            "DATABASE_URL": self.database_url,
-            "LOG_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env = _child_env(
+            {
+                "TELEGRAM_BOT_TOKEN": TOKEN,
+                "TELEGRAM_API_BASE_URL": f"{self.server.base}/bot",
+                "DATABASE_URL": self.database_url,
+                "LOG_LEVEL": "INFO",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         since = max((call["seq"] for call in self.emu.calls()), default=0)
         with log_path.open("wb") as log:
-            process = subprocess.Popen([str(script), "run"], cwd=self.workdir, env=env, stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                [str(script), "run"],
+                cwd=self.workdir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         run = BotProcess(process, log_path)
         self.runs.append(run)
 
@@ -270,8 +305,11 @@ class BotRunner:
 
     def logs(self) -> str:
         """Everything every run printed, run by run."""
-        return "\n".join(f"===== {run.log_path.name} (status {run.process.poll()}) =====\n"
-                         + run.log_path.read_text(errors="replace") for run in self.runs)
+        return "\n".join(
+            f"===== {run.log_path.name} (status {run.process.poll()}) =====\n"
+            + run.log_path.read_text(errors="replace")
+            for run in self.runs
+        )
 
     def close(self) -> None:
         for run in self.runs:

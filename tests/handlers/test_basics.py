@@ -104,14 +104,19 @@ async def test_a_failing_handler_apologises_in_the_agents_language_and_logs_the_
     assert (await chat.send("/help")).texts[0].startswith("What I can do for you")
 
 
-async def test_a_failed_answer_rolls_back_so_nothing_half_done_is_stored(harness: Harness) -> None:
+async def test_a_failed_reply_never_loses_the_answer(harness: Harness) -> None:
     chat = harness.chat()
     await chat.send("/start")
     harness.api.fail_next("editMessageText", 400, "Bad Request: message to edit not found")
-    await chat.press("简体中文")
-    assert (await harness.agent()).setup_step == "language"  # the answer can simply be given again
-    reply = await chat.press("简体中文")
-    assert reply.sent[0].text.startswith("🕒 你在哪个时区")
+    reply = await chat.press("English")
+    assert reply.texts == [
+        "😥 Sorry, something went wrong on my side and that didn't go through. "
+        "Please try again in a moment; everything you saved before is safe."
+    ]
+    agent = await harness.agent()
+    assert (agent.language, agent.setup_step) == ("en", "timezone")  # saved before any reply was sent
+    reply = await chat.send("/start")
+    assert reply.sent[-1].text.startswith("🕒 Which time zone")
 
 
 async def test_a_failing_button_press_still_gets_an_apology(harness: Harness) -> None:
