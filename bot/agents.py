@@ -65,10 +65,11 @@ async def get_or_register(session: AsyncSession, who: NewAgent, now: datetime) -
         )
         session.add(agent)
         await session.flush()
-    elif not agent.active or agent.chat_id != who.chat_id:
+    elif not agent.active or agent.chat_id != who.chat_id or agent.display_name != who.display_name[:128]:
         # Writing to us again means they unblocked the bot (or moved chats): deliver there again.
         agent.active = True
         agent.chat_id = who.chat_id
+        agent.display_name = who.display_name[:128]
         agent.updated_at = now
     return agent
 
