@@ -276,5 +276,5 @@ async def test_start_after_setup_welcomes_back_and_loses_nothing(harness: Harnes
 async def test_a_renamed_agent_is_greeted_by_the_new_name(harness: Harness) -> None:
     await harness.chat(first_name="小王").send("/start")
     reply = await harness.chat(first_name="王经理").send("/start")
-    assert reply.texts[0].startswith("👋 欢迎回来，王经理！")
+    assert reply.texts[0].startswith("👋 你好，王经理！")
     assert [a.display_name for a in await harness.agents()] == ["王经理"]
