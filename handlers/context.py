@@ -88,6 +88,15 @@ class Turn:
         bot, chat_id, language = self.bot, self.agent.chat_id, self.agent.language
         self._replies.append(lambda: set_chat_menu(bot, chat_id, language))
 
+    def pressed(self, parts: int = 3) -> list[str] | None:
+        """The pressed button's fields; a malformed one (forged, or from an old version) is refused here."""
+        from handlers.keyboards import unpack
+
+        fields = unpack(self._pressed().data, parts)
+        if fields is None:
+            self.toast(self.t("error.stale_button"))
+        return fields
+
     def _pressed(self) -> CallbackQuery:
         if self.query is None:
             raise RuntimeError("only a button press can be answered or edited")

@@ -16,7 +16,7 @@ from bot.conversations import Waiting, stop_waiting, wait_for
 from bot.i18n import Html
 from bot.preferences import SETTINGS, parse_setting, parse_setting_name, toggle_work_day
 from handlers.context import Turn, turn
-from handlers.keyboards import button, grid, unpack
+from handlers.keyboards import button, grid
 from handlers.setting_views import question, setting_value, summary
 
 PREFIX = "st"
@@ -86,11 +86,9 @@ def question_rows(tn: Turn, step: str) -> list[list[InlineKeyboardButton]]:
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press on the panel or on one of its questions (`st:<step>:<value>`)."""
-    assert update.callback_query is not None
-    fields = unpack(update.callback_query.data, 3)
     async with turn(update, context) as tn:
+        fields = tn.pressed()
         if fields is None:
-            tn.toast(tn.t("error.stale_button"))
             return
         _, step, value = fields
         if step == "open" and value == "panel":

@@ -17,7 +17,7 @@ from bot.conversations import Waiting, stop_waiting, wait_for
 from bot.i18n import Html
 from bot.preferences import parse_setting, toggle_work_day
 from handlers.context import Turn, turn
-from handlers.keyboards import button, unpack
+from handlers.keyboards import button
 from handlers.setting_views import SETTING_OF_STEP, question, setting_value, summary
 
 PREFIX = "ob"
@@ -52,11 +52,9 @@ async def ask(tn: Turn, step: str) -> None:
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press on an onboarding question (`ob:<step>:<value>`)."""
-    assert update.callback_query is not None
-    fields = unpack(update.callback_query.data, 3)
     async with turn(update, context) as tn:
+        fields = tn.pressed()
         if fields is None:
-            tn.toast(tn.t("error.stale_button"))
             return
         _, step, value = fields
         if step == "restart":
