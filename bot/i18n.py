@@ -1,6 +1,7 @@
 """Message catalogs: every user-visible string comes from here, in zh-Hans, en and zh-Hant.
 
-The catalogs are gettext PO files under `content/locales/<folder>/LC_MESSAGES/messages.po`, read with Babel.
+The catalogs are gettext PO files under `content/locales/<folder>/LC_MESSAGES/*.po` (one file per concept), read
+with Babel.
 Message ids are keys (`settings.saved`), so a missing translation is a test failure instead of English
 leaking into a Chinese chat. zh-Hant is derived from zh-Hans with OpenCC (s2tw) unless its own catalog has a
 hand-written entry, which wins.
@@ -91,16 +92,22 @@ class Catalog:
 
 
 def _read_catalog(folder: str) -> dict[str, str]:
-    node = content_path("locales", folder, "LC_MESSAGES", "messages.po")
-    with node.open("rb") as stream:
-        po = read_po(stream, locale=folder)
+    """Every `*.po` file of a language (one per concept: messages, clients, follow-ups …) as one table."""
     table: dict[str, str] = {}
-    for message in po:
-        if not message.id or not isinstance(message.id, str) or not isinstance(message.string, str):
+    directory = content_path("locales", folder, "LC_MESSAGES")
+    for node in sorted(directory.iterdir(), key=lambda n: n.name):
+        if not node.name.endswith(".po"):
             continue
-        if message.fuzzy or not message.string:
-            continue  # unreviewed or empty: treated as missing, which the catalog test reports
-        table[message.id] = message.string
+        with node.open("rb") as stream:
+            po = read_po(stream, locale=folder)
+        for message in po:
+            if not message.id or not isinstance(message.id, str) or not isinstance(message.string, str):
+                continue
+            if message.fuzzy or not message.string:
+                continue  # unreviewed or empty: treated as missing, which the catalog test reports
+            if message.id in table:
+                raise ValueError(f"message {message.id!r} is defined twice in {folder} ({node.name})")
+            table[message.id] = message.string
     return table
 
 

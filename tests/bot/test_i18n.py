@@ -17,8 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def po(folder: str) -> list[tuple[str, str, bool]]:
-    with content_path("locales", folder, "LC_MESSAGES", "messages.po").open("rb") as stream:
-        return [(m.id, m.string, m.fuzzy) for m in read_po(stream) if m.id]  # type: ignore[misc]
+    entries: list[tuple[str, str, bool]] = []
+    for node in content_path("locales", folder, "LC_MESSAGES").iterdir():
+        if node.name.endswith(".po"):
+            with node.open("rb") as stream:
+                entries += [(m.id, m.string, m.fuzzy) for m in read_po(stream) if m.id]  # type: ignore[misc]
+    return entries
 
 
 @pytest.mark.parametrize("folder", ["zh_Hans", "en"])
