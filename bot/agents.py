@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Agent
+from bot.scheduler import resume_agent
 
 DEFAULT_REFLECTION_TIME: Final = time(21, 0)
 # Agents work weekends; Monday to Saturday is the common roster, with one rest day.
@@ -17,6 +18,7 @@ DEFAULT_WORK_DAYS: Final = "123456"
 DEFAULT_DIGEST_WEEKDAY: Final = 7
 DEFAULT_DIGEST_TIME: Final = time(20, 0)
 DEFAULT_TIP_TIME: Final = time(8, 30)
+DEFAULT_FOLLOWUP_TIME: Final = time(10, 0)
 
 # Onboarding asks these in order; Agent.setup_step holds the one still to answer.
 SETUP_STEPS: Final = ("language", "timezone", "reflection", "workdays", "digest_day", "digest_time", "tip")
@@ -58,6 +60,7 @@ async def get_or_register(session: AsyncSession, who: NewAgent, now: datetime) -
             digest_weekday=DEFAULT_DIGEST_WEEKDAY,
             digest_time=DEFAULT_DIGEST_TIME,
             tip_time=DEFAULT_TIP_TIME,
+            followup_time=DEFAULT_FOLLOWUP_TIME,
             setup_step=SETUP_STEPS[0],
             active=True,
             created_at=now,
@@ -67,6 +70,8 @@ async def get_or_register(session: AsyncSession, who: NewAgent, now: datetime) -
         await session.flush()
     elif not agent.active or agent.chat_id != who.chat_id or agent.display_name != who.display_name[:128]:
         # Writing to us again means they unblocked the bot (or moved chats): deliver there again.
+        if not agent.active:
+            await resume_agent(session, agent.id)
         agent.active = True
         agent.chat_id = who.chat_id
         agent.display_name = who.display_name[:128]

@@ -53,6 +53,8 @@ class Agent(Base):
     digest_time: Mapped[time] = mapped_column(Time)
     # None means the daily tip is off.
     tip_time: Mapped[time | None] = mapped_column(Time, nullable=True)
+    # When a follow-up given only a day ("明天", "friday") is due.
+    followup_time: Mapped[time] = mapped_column(Time, default=time(10, 0))
     # The onboarding step still to answer; None once setup is complete.
     setup_step: Mapped[str | None] = mapped_column(String(32), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

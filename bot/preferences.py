@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 from functools import cache
 from typing import Literal
 
@@ -261,3 +261,20 @@ _SETTING_WORDS = {
 def parse_setting_name(text: str) -> str | None:
     """'/settings tz …' → 'timezone'; Chinese names work too ('时区')."""
     return _SETTING_WORDS.get(text.strip().lower())
+
+
+_MOMENT_PATTERNS = {EN: ("EEE d MMM, HH:mm", "EEE d MMM y, HH:mm")}
+_CHINESE_MOMENT_PATTERNS = ("M月d日 EEE HH:mm", "y年M月d日 EEE HH:mm")
+
+
+def format_moment(moment: datetime, zone_name: str, language: str, now: datetime | None = None) -> str:
+    """'11月27日 周五 15:00' / 'Fri 27 Nov, 15:00' in the agent's zone; the year only when it is not this one."""
+    from babel.dates import format_datetime
+
+    from bot.timezones import local_datetime
+
+    local = local_datetime(moment, zone_name)
+    this_year, other_year = _MOMENT_PATTERNS.get(language, _CHINESE_MOMENT_PATTERNS)
+    same_year = now is None or local_datetime(now, zone_name).year == local.year
+    pattern = this_year if same_year else other_year
+    return str(format_datetime(local, pattern, locale=BABEL_LOCALES[language]))

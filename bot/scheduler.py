@@ -135,13 +135,29 @@ class Engine:
             return report
         semaphore = asyncio.Semaphore(self.settings.concurrency)
 
-        async def one(item: Claimed) -> SweepReport:
+        async def one(item: Claimed) -> None:
             async with semaphore:
-                return await self.deliver(item)
+                report.add(await self.deliver_safely(item))
 
-        for outcome in await asyncio.gather(*(one(item) for item in claimed)):
-            report.add(outcome)
+        async with asyncio.TaskGroup() as group:  # in due order, `concurrency` at a time
+            for item in claimed:
+                group.create_task(one(item))
         return report
+
+    async def deliver_safely(self, item: Claimed) -> SweepReport:
+        """A bug while rendering or sending one delivery must not stop the others: retry it, bounded."""
+        try:
+            return await self.deliver(item)
+        except Exception as error:
+            log.exception("delivery %s: unexpected error", item.id)
+            report = SweepReport()
+            if item.attempts >= self.settings.max_attempts:
+                await self._fail(item, f"gave up after {item.attempts} attempts: {error!r}")
+                report.failed += 1
+            else:
+                await self._again(item, self.settings.backoff * 2 ** (item.attempts - 1), True, repr(error))
+                report.retried += 1
+            return report
 
     async def claim(self) -> list[Claimed]:
         """Mark up to `batch` due rows as ours (oldest first), one per agent; commit before anything is sent."""

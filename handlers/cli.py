@@ -116,6 +116,7 @@ def _login_name() -> str:
 def serve(settings: Settings) -> int:
     from handlers.app import ALLOWED_UPDATES, AgentApplication, build_application, prepare
     from handlers.context import Services
+    from handlers.delivery import start_sweeping
 
     asyncio.run(migrate(settings))
     engine = engine_from_settings(settings)
@@ -127,7 +128,11 @@ def serve(settings: Settings) -> int:
     async def dispose(_: AgentApplication) -> None:
         await engine.dispose()
 
-    app.post_init = prepare
+    async def start(app: AgentApplication) -> None:
+        await prepare(app)
+        start_sweeping(app)
+
+    app.post_init = start
     app.post_shutdown = dispose
     log.info(
         "serving Telegram by long polling%s",

@@ -57,6 +57,7 @@ _ALLOWED_TAGS = {
 class ApiCall:
     method: str
     params: dict[str, Any]
+    ok: bool = True
 
 
 @dataclass
@@ -176,7 +177,6 @@ class LocalBotAPI(BaseRequest):
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
-        self.calls.append(ApiCall(name, params))
         try:
             failure = self._take_failure(name)
             if failure:
@@ -186,10 +186,12 @@ class LocalBotAPI(BaseRequest):
                 raise TelegramError(400, f"Bad Request: method {name} is not implemented here")
             result = handler(params)
         except TelegramError as error:
+            self.calls.append(ApiCall(name, params, ok=False))
             body: dict[str, Any] = {"ok": False, "error_code": error.code, "description": error.description}
             if error.retry_after is not None:
                 body["parameters"] = {"retry_after": error.retry_after}
             return error.code, json.dumps(body).encode()
+        self.calls.append(ApiCall(name, params))
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
     # -- test controls -------------------------------------------------------------------------

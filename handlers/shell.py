@@ -14,8 +14,9 @@ from bot.clock import SystemClock
 from bot.config import Settings
 from bot.db import engine_from_settings, session_factory, upgrade
 from bot.i18n import t
-from handlers.app import LOCAL_TOKEN, build_application, prepare
+from handlers.app import LOCAL_TOKEN, AgentApplication, build_application, prepare
 from handlers.context import Services
+from handlers.delivery import SWEEP_INTERVAL_SECONDS, engine_of
 from handlers.local_api import LocalBotAPI, LocalChat, Reply
 
 QUIT = ("/quit", "/exit")
@@ -58,22 +59,43 @@ async def run_shell(
             chat = LocalChat(app, api, user_id=user_id, first_name=name, language_code=language_code)
             stdout.write(t(language, "shell.intro") + "\n")
             stdout.flush()
-            while True:
-                stdout.write("> ")
-                stdout.flush()
-                line = await asyncio.to_thread(stdin.readline)
-                if not line:
-                    break
-                line = line.strip()
-                if not line:
-                    continue
-                if line in QUIT:
-                    break
-                reply = await act(chat, line)
-                stdout.write(render(reply, language) + "\n")
-                stdout.flush()
+            sweeper = asyncio.create_task(sweep_forever(app, chat, stdout, language))
+            try:
+                await converse(chat, stdin, stdout, language)
+            finally:
+                sweeper.cancel()
     finally:
         await engine.dispose()
+
+
+async def converse(chat: LocalChat, stdin: TextIO, stdout: TextIO, language: str) -> None:
+    while True:
+        stdout.write("> ")
+        stdout.flush()
+        line = await asyncio.to_thread(stdin.readline)
+        if not line:
+            return
+        line = line.strip()
+        if not line:
+            continue
+        if line in QUIT:
+            return
+        reply = await act(chat, line)
+        stdout.write(render(reply, language) + "\n")
+        stdout.flush()
+
+
+async def sweep_forever(app: AgentApplication, chat: LocalChat, stdout: TextIO, language: str) -> None:
+    """What the bot sends on its own (follow-up nudges) appears while the agent types, as in Telegram."""
+    engine = engine_of(app)
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+        known = {shown.message_id for shown in chat.messages()}
+        report = await engine.sweep()
+        if report.sent:
+            fresh = [shown for shown in chat.messages() if shown.message_id not in known]
+            stdout.write("\n" + render(Reply(fresh, []), language) + "\n> ")
+            stdout.flush()
 
 
 async def act(chat: LocalChat, line: str) -> Reply:

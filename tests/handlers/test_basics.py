@@ -22,7 +22,28 @@ async def test_help_lists_the_commands_in_the_agents_language(harness: Harness) 
 async def test_default_menus_are_set_for_zh_and_en(harness: Harness) -> None:
     menus = harness.api.commands
     default = menus[('{"type": "default"}', "")]
-    assert [c["description"] for c in default] == ["开始设置", "查看和修改设置", "我能做什么", "退出当前操作"]
+    assert [c["command"] for c in default] == [
+        "start",
+        "client",
+        "clients",
+        "followup",
+        "today",
+        "overdue",
+        "settings",
+        "help",
+        "cancel",
+    ]
+    assert [c["description"] for c in default] == [
+        "开始设置",
+        "登记新客户",
+        "我的客户",
+        "安排客户跟进",
+        "今天要跟进的客户",
+        "逾期的跟进",
+        "查看和修改设置",
+        "我能做什么",
+        "退出当前操作",
+    ]
     assert menus[('{"type": "default"}', "zh")] == default
     assert menus[('{"type": "default"}', "en")][0]["description"] == "Set up the bot"
 
@@ -30,7 +51,17 @@ async def test_default_menus_are_set_for_zh_and_en(harness: Harness) -> None:
 async def test_traditional_chinese_agent_gets_a_menu_for_their_chat(harness: Harness) -> None:
     await harness.chat(language_code="zh-hant").send("/start")
     menu = harness.api.commands[('{"chat_id": 1001, "type": "chat"}', "")]
-    assert [c["description"] for c in menu] == ["開始設定", "查看和修改設定", "我能做什麼", "退出當前操作"]
+    assert [c["description"] for c in menu] == [
+        "開始設定",
+        "登記新客戶",
+        "我的客戶",
+        "安排客戶跟進",
+        "今天要跟進的客戶",
+        "逾期的跟進",
+        "查看和修改設定",
+        "我能做什麼",
+        "退出當前操作",
+    ]
 
 
 async def test_cancel_with_nothing_to_cancel(harness: Harness) -> None:

@@ -157,12 +157,9 @@ async def test_choosing_a_language_switches_the_conversation_and_the_menu(harnes
     assert reply.edited[0].text == "✓ Language: English"
     assert reply.sent[0].text.startswith("🕒 Which time zone")
     chat_scope = '{"chat_id": 1001, "type": "chat"}'
-    assert [c["command"] for c in harness.api.commands[(chat_scope, "")]] == [
-        "start",
-        "settings",
-        "help",
-        "cancel",
-    ]
+    menu = harness.api.commands[(chat_scope, "")]
+    assert [c["command"] for c in menu][:3] == ["start", "client", "clients"]
+    assert menu[1]["description"] == "Register a new client"
     assert harness.api.commands[(chat_scope, "")][0]["description"] == "Set up the bot"
 
 

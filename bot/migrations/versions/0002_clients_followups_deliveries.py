@@ -19,6 +19,8 @@ TIMESTAMP = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("agents") as agents:
+        agents.add_column(sa.Column("followup_time", sa.Time(), nullable=False, server_default="10:00:00"))
     op.create_table(
         "clients",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -80,6 +82,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("agents") as agents:
+        agents.drop_column("followup_time")
     op.drop_table("deliveries")
     op.drop_table("follow_ups")
     op.drop_table("contact_logs")

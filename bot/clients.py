@@ -1,0 +1,406 @@
+"""Clients: registering them, their stages, the contact log, and reading what an agent types about them.
+
+Phone numbers are validated with `phonenumbers` (Google's libphonenumber) and stored in E.164; a number without
+a country code is read as mainland China first, then Hong Kong, where most of our agents and their clients are.
+Every lookup of a client by id goes through `owned_client`, so an agent only ever reaches their own clients
+(a forged or stale button lands on None, like a client that does not exist).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+import phonenumbers
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Client, ContactLog, FollowUp
+
+# 新客户 / 意向 / 带看 / 下定 / 成交 / 流失, in the order a sale moves.
+STAGES: Final = ("new", "interested", "viewing", "deposit", "closed", "lost")
+CONTACT_KINDS: Final = ("call", "message", "visit", "viewing")
+# Where a number without a country code is tried, in order.
+HOME_REGIONS: Final = ("CN", "HK")
+
+NAME_LIMIT: Final = 64
+BUDGET_LIMIT: Final = 64
+SOURCE_LIMIT: Final = 64
+TEXT_LIMIT: Final = 1000
+MAX_ID: Final = 2**31
+
+_FULLWIDTH = str.maketrans("０１２３４５６７８９＋－（）：．　", "0123456789+-():. ")
+# Characters a typed phone number is made of; letters (vanity numbers) are not accepted.
+_PHONE_CHARS = re.compile(r"^[\d+\-().\s]+$")
+_PHONE_TOKEN = re.compile(r"^\+?[\d\-().]+$")
+_PHONE_INSIDE = re.compile(r"(?:\+|00)?\d[\d\-]{6,18}\d")
+_PHONE_LABEL = re.compile(r"^(?:电话|電話|手机|手機|tel|phone|mobile)[:：]?(?=$|[+\d(])", re.IGNORECASE)
+_DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$")
+_AMOUNT = (
+    r"(?:HK\$|US\$|RMB|CNY|HKD|USD|[$¥￥£€])?\s*\d+(?:\.\d+)?"
+    r"(?:\s*[-~至到]\s*\d+(?:\.\d+)?)?"
+    r"\s*(?:万|萬|千|亿|億|[kKmMwW])?"
+    r"(?:元|块|塊|港币|港幣|美元|刀|RMB|HKD|USD)?"
+)
+_BUDGET_LABEL = r"(?:预算|預算|budget)"
+_LABELLED_BUDGET = re.compile(rf"{_BUDGET_LABEL}\s*[:：]?\s*({_AMOUNT})", re.IGNORECASE)
+_BUDGET_ONLY_LABEL = re.compile(rf"^{_BUDGET_LABEL}[:：]?$", re.IGNORECASE)
+# Without the label, an amount needs a currency or a unit to be a budget: "3" alone could be bedrooms.
+_BARE_BUDGET = re.compile(
+    r"(?:HK\$|US\$|[$¥￥£€])\s*\d+(?:\.\d+)?(?:\s*[-~]\s*\d+(?:\.\d+)?)?\s*[kKmMwW万萬]?"
+    r"|\d+(?:\.\d+)?(?:\s*[-~至到]\s*\d+(?:\.\d+)?)?\s*(?:万|萬|亿|億|[kKmMwW](?![a-zA-Z²]))"
+    r"(?:元|块|塊|港币|港幣|美元|刀)?"
+)
+_SOURCE = re.compile(r"(?:来源|來源|source)\s*[:：]\s*(\S+)", re.IGNORECASE)
+_NOTES = re.compile(r"(?:备注|備註|notes?)\s*[:：]\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "mx"})
+_SEPARATORS = re.compile(r"[\s,，、;；]+")
+
+
+def normalise_phone(text: str) -> str | None:
+    """What an agent typed → E.164 ('+8613800138000'), or None if it is not a valid number.
+
+    Accepts mainland mobiles and landlines (13800138000, 010-12345678), Hong Kong (5123 4567) and any number
+    with its country code (+1 604 555 0199, 0044 20 7946 0958).
+    """
+    cleaned = text.translate(_FULLWIDTH).strip()
+    if not cleaned or len(cleaned) > 32 or not _PHONE_CHARS.match(cleaned):
+        return None
+    if sum(ch.isdigit() for ch in cleaned) < 7:
+        return None
+    for region in HOME_REGIONS:
+        try:
+            number = phonenumbers.parse(cleaned, region)
+        except phonenumbers.NumberParseException:
+            return None
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if cleaned.startswith("+"):
+            return None  # the country code is given, so no other region can make it valid
+    return None
+
+
+def format_phone(e164: str) -> str:
+    """'+8613800138000' → '+86 138 0013 8000', readable and still dialable from anywhere."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def parse_budget(text: str) -> str | None:
+    """'预算300万', '300万', 'budget 3M', '$800k' → the amount as written ('300万', '3M', '$800k'); else None."""
+    text = text.translate(_FULLWIDTH).strip()
+    labelled = _LABELLED_BUDGET.fullmatch(text)
+    if labelled:
+        return _tidy_amount(labelled.group(1))
+    bare = _BARE_BUDGET.fullmatch(text)
+    return _tidy_amount(bare.group(0)) if bare else None
+
+
+def _tidy_amount(amount: str) -> str | None:
+    amount = re.sub(r"\s+", "", amount)
+    return amount[:BUDGET_LIMIT] if any(ch.isdigit() for ch in amount) else None
+
+
+def parse_stage(text: str) -> str | None:
+    """'interested', '意向', '带看', 'closed' … → a stage, or None."""
+    return _STAGE_WORDS.get(text.strip().lower())
+
+
+_STAGE_WORDS: Final = {
+    **{stage: stage for stage in STAGES},
+    "新客户": "new",
+    "新客戶": "new",
+    "意向": "interested",
+    "带看": "viewing",
+    "帶看": "viewing",
+    "看房": "viewing",
+    "下定": "deposit",
+    "定金": "deposit",
+    "成交": "closed",
+    "流失": "lost",
+}
+
+
+@dataclass(frozen=True)
+class ClientDraft:
+    """A client as read from one line; `bad_phone` is text that looks like a phone number but is not valid."""
+
+    name: str
+    phone: str | None = None
+    needs: str | None = None
+    budget: str | None = None
+    source: str | None = None
+    notes: str | None = None
+    bad_phone: str | None = None
+
+
+def parse_client_line(text: str) -> ClientDraft | None:
+    """`王先生 13800138000 三居 预算300万 来源:朋友介绍 备注:周末有空` → a draft; None without a name.
+
+    The phone and budget are recognised anywhere in the line; `来源:`/`source:` names the source and everything
+    after `备注:`/`notes:` is the notes; the first word left is the name ("Mr Chan": a title takes the next word
+    along) and the other words are the needs.
+    """
+    text = text.translate(_FULLWIDTH).strip()
+    notes = None
+    found_notes = _NOTES.search(text)
+    if found_notes:
+        notes = found_notes.group(1).strip()[:TEXT_LIMIT] or None
+        text = text[: found_notes.start()]
+    source = None
+    found_source = _SOURCE.search(text)
+    if found_source:
+        source = found_source.group(1)[:SOURCE_LIMIT]
+        text = text[: found_source.start()] + " " + text[found_source.end() :]
+    words = _without_phone_labels([word for word in _SEPARATORS.split(text) if word])
+    phone, words = _take_phone(words)
+    budget, words = _take_budget(words)
+    bad_phone = next((word for word in words if _looks_like_phone(word)), None)
+    words = [word for word in words if word]
+    if not words:
+        return None
+    if len(words) > 1 and words[0].lower().rstrip(".") in _TITLES:
+        words = [f"{words[0]} {words[1]}", *words[2:]]  # "Mr Chan" is one name
+    name, needs = words[0][:NAME_LIMIT], " ".join(words[1:])[:TEXT_LIMIT] or None
+    return ClientDraft(name, phone, needs, budget, source, notes, bad_phone)
+
+
+def _without_phone_labels(words: list[str]) -> list[str]:
+    """'电话13800138000' → '13800138000'; a label standing alone ('手机：') goes; 'Telford' stays as it is."""
+    kept = []
+    for word in words:
+        bare = _PHONE_LABEL.sub("", word)
+        if bare or not _PHONE_LABEL.match(word):
+            kept.append(bare)
+    return kept
+
+
+def _take_phone(words: list[str]) -> tuple[str | None, list[str]]:
+    """The first valid number: whole words first ('+86 138 0013 8000' spans four), then inside a word."""
+    for start in range(len(words)):
+        for end in range(min(len(words), start + 5), start, -1):
+            span = words[start:end]
+            if not all(_PHONE_TOKEN.match(word) for word in span):
+                continue
+            phone = normalise_phone(" ".join(span))
+            if phone:
+                return phone, words[:start] + words[end:]
+    for index, word in enumerate(words):
+        for found in _PHONE_INSIDE.finditer(word):
+            phone = normalise_phone(found.group(0))
+            if phone:
+                rest = [word[: found.start()], word[found.end() :]]
+                return phone, words[:index] + [part for part in rest if part] + words[index + 1 :]
+    return None, words
+
+
+def _take_budget(words: list[str]) -> tuple[str | None, list[str]]:
+    """'预算300万' in one word, '预算 300万' / 'budget 3M' in two, or an amount with a unit ('300万', '$800k')."""
+    for index, word in enumerate(words):
+        if _BUDGET_ONLY_LABEL.match(word) and index + 1 < len(words):
+            amount = _LABELLED_BUDGET.fullmatch("预算" + words[index + 1])
+            if amount:
+                return _tidy_amount(amount.group(1)), words[:index] + words[index + 2 :]
+    for pattern in (_LABELLED_BUDGET, _BARE_BUDGET):
+        for index, word in enumerate(words):
+            found = pattern.search(word)
+            if found is None or not any(ch.isdigit() for ch in found.group(0)):
+                continue
+            written = found.group(1) if pattern is _LABELLED_BUDGET else found.group(0)
+            rest = [word[: found.start()], word[found.end() :]]
+            return _tidy_amount(written), words[:index] + [part for part in rest if part] + words[index + 1 :]
+    return None, words
+
+
+def _looks_like_phone(word: str) -> bool:
+    """Seven or more digits written like a number: meant as a phone, so an invalid one must not pass silently."""
+    digits = sum(ch.isdigit() for ch in word)
+    return bool(_PHONE_TOKEN.match(word)) and digits >= 7 and not _DATE.match(word)
+
+
+# -- storage --------------------------------------------------------------------------------------------
+
+
+async def add_client(session: AsyncSession, agent_id: int, draft: ClientDraft, now: datetime) -> Client:
+    client = Client(
+        agent_id=agent_id,
+        name=draft.name[:NAME_LIMIT],
+        phone=draft.phone,
+        needs=draft.needs,
+        budget=draft.budget,
+        source=draft.source,
+        notes=draft.notes,
+        stage=STAGES[0],
+        archived=False,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(client)
+    await session.flush()
+    return client
+
+
+async def owned_client(session: AsyncSession, agent_id: int, client_id: int) -> Client | None:
+    """The client if it is this agent's and not archived; None otherwise (another agent's, gone, or forged)."""
+    if not 0 < client_id < MAX_ID:
+        return None  # a forged id the database's integer column could not even hold
+    client = await session.get(Client, client_id)
+    if client is None or client.agent_id != agent_id or client.archived:
+        return None
+    return client
+
+
+async def client_with_phone(session: AsyncSession, agent_id: int, phone: str) -> Client | None:
+    """The agent's client already registered with this number (the same lead often comes in twice)."""
+    result = await session.execute(
+        select(Client)
+        .where(Client.agent_id == agent_id, Client.phone == phone, Client.archived.is_(False))
+        .order_by(Client.id)
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+def update_details(client: Client, now: datetime, **details: str | None) -> None:
+    """Fill in details the guided flow asked for (phone, needs, budget…)."""
+    for name, value in details.items():
+        if name not in ("name", "phone", "needs", "budget", "source", "notes"):
+            raise ValueError(f"not a client detail: {name}")
+        setattr(client, name, value)
+    client.updated_at = now
+
+
+@dataclass(frozen=True)
+class ClientPage:
+    clients: list[Client]
+    total: int
+    page: int
+    pages: int
+
+
+def _listed(agent_id: int, stage: str | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Client.agent_id == agent_id, Client.archived.is_(False)]
+    if stage is not None:
+        conditions.append(Client.stage == stage)
+    return conditions
+
+
+async def clients_page(session: AsyncSession, agent_id: int, stage: str | None, page: int, size: int) -> ClientPage:
+    """One page of the agent's clients (of one stage, or all), most recently active first.
+
+    A page past the end shows the last one, so a button from before a client was archived still lands somewhere.
+    """
+    conditions = _listed(agent_id, stage)
+    total = int((await session.execute(select(func.count(Client.id)).where(*conditions))).scalar_one())
+    pages = max(1, -(-total // size))
+    page = min(max(page, 0), pages - 1)
+    result = await session.execute(
+        select(Client)
+        .where(*conditions)
+        .order_by(Client.updated_at.desc(), Client.id.desc())
+        .offset(page * size)
+        .limit(size)
+    )
+    return ClientPage(list(result.scalars()), total, page, pages)
+
+
+async def search_clients(session: AsyncSession, agent_id: int, text: str, limit: int = 10) -> list[Client]:
+    """The agent's clients whose name (or phone) contains `text`, most recently active first."""
+    text = text.strip()
+    if not text:
+        return []
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    phone = normalise_phone(text)
+    matches: list[ColumnElement[bool]] = [Client.name.ilike(pattern, escape="\\")]
+    if phone:
+        matches.append(Client.phone == phone)
+    result = await session.execute(
+        select(Client)
+        .where(Client.agent_id == agent_id, Client.archived.is_(False), or_(*matches))
+        .order_by(Client.updated_at.desc(), Client.id.desc())
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def counts_by_stage(session: AsyncSession, agent_id: int) -> dict[str, int]:
+    """How many of the agent's (not archived) clients are in each stage; every stage present, in order."""
+    result = await session.execute(
+        select(Client.stage, func.count(Client.id))
+        .where(Client.agent_id == agent_id, Client.archived.is_(False))
+        .group_by(Client.stage)
+    )
+    found = {stage: int(count) for stage, count in result.all()}
+    return {stage: found.get(stage, 0) for stage in STAGES}
+
+
+async def log_contact(session: AsyncSession, client: Client, kind: str, note: str | None, now: datetime) -> ContactLog:
+    """Record a contact. A viewing moves a new or interested client on to 带看, since that is where they are now."""
+    if kind not in CONTACT_KINDS:
+        raise ValueError(f"unknown contact kind {kind!r}")
+    entry = ContactLog(client_id=client.id, kind=kind, note=(note or "").strip()[:TEXT_LIMIT] or None, at=now)
+    session.add(entry)
+    if kind == "viewing" and client.stage in ("new", "interested"):
+        client.stage = "viewing"
+    client.updated_at = now
+    await session.flush()
+    return entry
+
+
+def change_stage(client: Client, stage: str, now: datetime) -> bool:
+    """Move the client to `stage`; False if it already is there."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}")
+    if client.stage == stage:
+        return False
+    client.stage, client.updated_at = stage, now
+    return True
+
+
+async def archive_client(session: AsyncSession, client: Client, now: datetime) -> int:
+    """Archive the client and cancel their open follow-ups (and the nudges waiting to be sent); returns how many.
+
+    Archiving hides the client everywhere; a nudge about a client the agent put away would only confuse.
+    """
+    from bot.followups import CANCELLED, KIND, OPEN
+    from bot.scheduler import cancel
+
+    client.archived, client.updated_at = True, now
+    result = await session.execute(select(FollowUp).where(FollowUp.client_id == client.id, FollowUp.status == OPEN))
+    follow_ups = list(result.scalars())
+    for follow_up in follow_ups:
+        await cancel(session, KIND, follow_up.id)
+        follow_up.status, follow_up.updated_at = CANCELLED, now
+    await session.flush()
+    return len(follow_ups)
+
+
+async def recent_contacts(session: AsyncSession, client_id: int, limit: int = 3) -> list[ContactLog]:
+    result = await session.execute(
+        select(ContactLog)
+        .where(ContactLog.client_id == client_id)
+        .order_by(ContactLog.at.desc(), ContactLog.id.desc())
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def last_contact(session: AsyncSession, client_id: int) -> ContactLog | None:
+    found = await recent_contacts(session, client_id, limit=1)
+    return found[0] if found else None
+
+
+async def next_follow_up(session: AsyncSession, client_id: int) -> FollowUp | None:
+    """The client's earliest open follow-up."""
+    result = await session.execute(
+        select(FollowUp)
+        .where(FollowUp.client_id == client_id, FollowUp.status == "open")
+        .order_by(FollowUp.due_at, FollowUp.id)
+        .limit(1)
+    )
+    return result.scalar_one_or_none()

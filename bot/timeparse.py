@@ -1,0 +1,238 @@
+"""Reading the follow-up times agents type ("明天下午3点", "tomorrow 3pm", "3天后") as UTC instants.
+
+Text with a CJK ideograph goes to jionlp, everything else to dateparser: together they got 27 of 31 phrases
+right and gave no wrong future date (shared/notes/time-parsing.md). Both work in naive wall-clock time, so we
+hand them the agent's local "now" and read their answer as the agent's wall time, which zoneinfo turns into
+UTC. Three rules are ours, not the libraries':
+- a phrase naming only a day ("明天", "in 3 days") gets the agent's default hour;
+- a duration ("两小时后", "in 2 hours") is added to the instant, not to the wall clock, so it stays right
+  across a DST change; we tell one apart by its answer moving with the base clock;
+- past results are returned, not refused: the caller tells the agent (`is_past`).
+
+Both are imported on first use, or by `warm_up` at start (about 1 s for the two imports and first parses,
+and ~40 MiB of memory). jionlp prints two lines to stdout on import, which we swallow, and on its very first
+import unpacks ~51 MiB of dictionaries into its package folder. Its time parser is shared module state that
+gives wrong answers under concurrent use, so every jionlp call holds `_JIONLP_LOCK`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.timezones import to_utc
+
+DEFAULT_TIME = time(10, 0)
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Time phrases are short; longer text only slows the parsers down (jionlp's search is quadratic).
+_MAX_PHRASE_CHARS = 64
+_MAX_MESSAGE_CHARS = 500
+# jionlp's extractor tries every substring of each run of time-like characters: ~1 ms on real notes, but
+# ~0.2 s (up to ~1 s) on 40 random time-like characters ("明天后下周一二三…"), all under the lock. The time
+# comes first in one-line commands, so only the start is searched.
+_MAX_SCAN_CHARS = 40
+# In English one-line commands the time phrase is this many words at most ("next friday at 10 am").
+_MAX_PHRASE_WORDS = 5
+# An odd shift that no calendar phrase moves by: a result that moves by exactly this much with the base
+# clock was computed from the clock, i.e. the phrase is a duration.
+_PROBE_SHIFT = timedelta(hours=1, minutes=7)
+# Separators agents put between the time and the note: "明天下午3点，带看", "tomorrow 3pm: call".
+_SEPARATORS = " \t,.;:!?-–—，。；：！？、"
+
+_JIONLP_LOCK = threading.Lock()
+_jionlp: Any = None
+
+
+@dataclass(frozen=True)
+class When:
+    at: datetime
+    """Aware, UTC."""
+    had_time: bool
+    """False: the phrase named only a day, so the default hour was applied."""
+    local: datetime
+    """The same instant in the agent's zone, for echoing back with the weekday."""
+
+
+def parse_when(text: str, now: datetime, zone: str, default_time: time = DEFAULT_TIME) -> When | None:
+    """What an agent typed ("明天下午3点", "tomorrow 3pm", "3天后", "2026-12-05 18:00") as an instant, or None.
+
+    The whole text must be a time phrase. `now` is aware; `zone` is the agent's IANA zone.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    text = " ".join(text.split()).strip(_SEPARATORS)
+    if not text or len(text) > _MAX_PHRASE_CHARS or text.isdigit():
+        return None  # "3" or "10" is a count or a price far more often than a date (dateparser: 2027-03-25)
+    tz = ZoneInfo(zone)
+    # Whole seconds: jionlp drops microseconds, and durations are measured from this base.
+    base = now.astimezone(tz).replace(tzinfo=None, microsecond=0)
+    reading = _read(text, base, zone)
+    if reading is None:
+        return None
+    wall, had_time = reading
+    if not had_time:
+        at = to_utc(wall.date(), default_time.replace(tzinfo=None), zone)
+    elif _is_duration(text, base, zone, wall):
+        at = now.astimezone(UTC) + (wall - base)
+    else:
+        at = to_utc(wall.date(), wall.time(), zone)
+    return When(at=at, had_time=had_time, local=at.astimezone(tz))
+
+
+def find_when(text: str, now: datetime, zone: str, default_time: time = DEFAULT_TIME) -> tuple[When, str] | None:
+    """For one-line commands: find the time phrase inside free text and return it with the rest of the text
+    (the note), e.g. "明天下午3点 带看新房" -> (When(tomorrow 15:00), "带看新房"); "tomorrow 3pm call about the loan"
+    -> (When(...), "call about the loan"). None if no time phrase is found."""
+    text = " ".join(text.split())
+    if not text or len(text) > _MAX_MESSAGE_CHARS:
+        return None
+    if _CJK.search(text):
+        found = _find_chinese(text, now, zone, default_time)
+        if found is not None:
+            return found
+    # English, or Chinese notes with an English time ("tomorrow 3pm 带看新房").
+    return _find_by_words(text, now, zone, default_time)
+
+
+def is_past(when: When, now: datetime) -> bool:
+    """Whether the instant is already due: the caller refuses it and offers a later one."""
+    return when.at <= now
+
+
+def warm_up() -> None:
+    """Import both parsers and run one parse each, so the first agent after a start does not wait."""
+    now = datetime.now(UTC)
+    parse_when("明天下午3点", now, "Asia/Shanghai")
+    parse_when("tomorrow 3pm", now, "Asia/Shanghai")
+    find_when("明天下午3点 带看", now, "Asia/Shanghai")
+
+
+@contextlib.contextmanager
+def _locked_jionlp() -> Iterator[Any]:
+    """jionlp, imported on first use with its stdout banner swallowed, held under its lock."""
+    global _jionlp
+    with _JIONLP_LOCK:
+        if _jionlp is None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                _jionlp = importlib.import_module("jionlp")
+        yield _jionlp
+
+
+def _read(text: str, base: datetime, zone: str) -> tuple[datetime, bool] | None:
+    """(naive wall time in the agent's zone, whether the phrase had a time of day), or None."""
+    return _read_chinese(text, base) if _CJK.search(text) else _read_english(text, base, zone)
+
+
+def _read_chinese(text: str, base: datetime) -> tuple[datetime, bool] | None:
+    with _locked_jionlp() as jio:  # outside the try: a failed import must not read as "no time found"
+        try:
+            # strict: refuse text with words that are not part of the time ("不是明天" is not tomorrow).
+            # A naive base: jionlp ignores tzinfo, and reads a timestamp in the server's zone.
+            result = jio.parse_time(text, time_base=base, strict=True)
+        except Exception:  # ValueError mostly, TypeError for ''; the messages can embed tracebacks
+            return None
+    try:
+        # Spans (明天到后天), deltas (1小时), periods (每周五) and vague points (下午, 下周) are no instant.
+        if result["type"] != "time_point" or result["definition"] != "accurate":
+            return None
+        start, end = result["time"]
+        wall = datetime.fromisoformat(start)
+        whole_days = start[11:] == "00:00:00" and end[11:] == "23:59:59"
+    except (KeyError, TypeError, ValueError):  # a result shape we do not know is no time either
+        return None
+    if whole_days and start[:10] != end[:10]:
+        return None  # several days (12月, 下个月初)
+    return wall, not whole_days
+
+
+def _read_english(text: str, base: datetime, zone: str) -> tuple[datetime, bool] | None:
+    from dateparser.date import DateDataParser
+
+    settings = {
+        "RELATIVE_BASE": base,
+        "TIMEZONE": zone,  # only for phrases naming a zone ("3pm UTC"): converts them to the agent's
+        # Naive wall time: the aware results carry the base's DST offset even for dates after a change.
+        "RETURN_AS_TIMEZONE_AWARE": False,
+        "PREFER_DATES_FROM": "future",
+        "RETURN_TIME_AS_PERIOD": True,
+    }
+    try:
+        data = DateDataParser(languages=["en"], settings=settings).get_date_data(text)
+    except Exception:  # an input dateparser chokes on is just not a time
+        return None
+    wall = data.date_obj
+    # 'part_of_day' ("tonight at 8") comes back as the base time; 'month'/'year' ("may") is no day.
+    if not isinstance(wall, datetime) or data.period not in ("day", "time"):
+        return None
+    if wall.tzinfo is not None:
+        wall = wall.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    return wall, data.period == "time"
+
+
+def _is_duration(text: str, base: datetime, zone: str, wall: datetime) -> bool:
+    """Whether the reading was the base clock plus a duration ("两小时后", "in 2 hours").
+
+    Both parsers add durations to the wall clock, which is an hour off across a DST change; the caller adds
+    them to the instant instead.
+    """
+    probe = _read(text, base + _PROBE_SHIFT, zone)
+    return probe is not None and probe[0] - wall == _PROBE_SHIFT
+
+
+def _find_chinese(text: str, now: datetime, zone: str, default_time: time) -> tuple[When, str] | None:
+    """jionlp's time entity extraction finds the span; our own rules then read it."""
+    base = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None, microsecond=0)
+    with _locked_jionlp() as jio:
+        try:
+            entities = jio.ner.extract_time(text[:_MAX_SCAN_CHARS], time_base=base, with_parsing=False)
+            spans = [(int(entity["offset"][0]), int(entity["offset"][1])) for entity in entities]
+        except Exception:
+            return None
+    for start, end in spans:
+        if end == _MAX_SCAN_CHARS < len(text):
+            continue  # maybe cut short by the scan limit
+        # Read the span itself: the extractor drops spaces before parsing ("12/1 9:30" → 12/19 19:30).
+        when = parse_when(text[start:end], now, zone, default_time)
+        if when is not None:
+            return when, _join_note(text[:start], text[end:])
+    return None
+
+
+def _find_by_words(text: str, now: datetime, zone: str, default_time: time) -> tuple[When, str] | None:
+    """The longest run of leading words that is a time phrase, else the longest run of trailing words."""
+    words = text.split(" ")
+    for count in range(min(len(words), _MAX_PHRASE_WORDS), 0, -1):
+        when = _parse_words(words[:count], now, zone, default_time)
+        if when is not None:
+            return when, _join_note("", " ".join(words[count:]))
+    for count in range(min(len(words) - 1, _MAX_PHRASE_WORDS), 0, -1):
+        when = _parse_words(words[-count:], now, zone, default_time)
+        if when is not None:
+            return when, _join_note(" ".join(words[:-count]), "")
+    return None
+
+
+def _parse_words(words: list[str], now: datetime, zone: str, default_time: time) -> When | None:
+    # A lone short word inside a sentence is a name far more often than a weekday: "Sun" (孙) is a surname.
+    word = words[0].strip(_SEPARATORS)
+    if len(words) == 1 and len(word) <= 3 and word.isascii() and word.isalpha():
+        return None
+    return parse_when(" ".join(words), now, zone, default_time)
+
+
+def _join_note(before: str, after: str) -> str:
+    """What is left once the time phrase is cut out, without the separators that stood next to it."""
+    before, after = before.rstrip(_SEPARATORS), after.lstrip(_SEPARATORS)
+    if not before or not after:
+        return before or after
+    glue = "" if _CJK.match(before[-1]) and _CJK.match(after[0]) else " "
+    return before + glue + after

@@ -1,0 +1,475 @@
+"""Clients: registering them, the client list, and the client card.
+
+`/client 王先生 13800138000 三居 预算300万` registers a client in one line and answers with their card. `/client`
+alone asks step by step: the name first (the client is saved as soon as it has one), then phone, needs and budget,
+each with a ⏭ Skip button and each answered by typing; /cancel leaves, and what was entered stays saved. A phone
+number that is not valid gets the accepted forms back and saves nothing.
+
+`/clients` shows the counts per stage and a page of clients as buttons (◀ ▶ to page, a button per stage to
+filter); `/clients 意向` opens one stage and `/clients 王` searches names and phones. Tapping a client opens the
+card: details, the last contacts, the next open follow-up, and buttons to log a contact (kind, then a note typed
+or skipped, then `handlers.followups.offer_follow_up` suggests the next follow-up), change the stage, schedule a
+follow-up (`fu:new:<id>`, handled by the follow-ups module) or archive (after a confirm step).
+
+Buttons carry `cl:<action>:<a>:<b>`. Every press that names a client re-checks it with `owned_client`, so a forged
+or stale button (another agent's client, an archived one, garbage) gets the polite refusal and reveals nothing.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, Update
+from telegram.ext import ContextTypes
+
+from bot.clients import (
+    BUDGET_LIMIT,
+    CONTACT_KINDS,
+    STAGES,
+    TEXT_LIMIT,
+    ClientDraft,
+    add_client,
+    archive_client,
+    change_stage,
+    client_with_phone,
+    clients_page,
+    counts_by_stage,
+    format_phone,
+    log_contact,
+    next_follow_up,
+    normalise_phone,
+    owned_client,
+    parse_budget,
+    parse_client_line,
+    parse_stage,
+    recent_contacts,
+    search_clients,
+    update_details,
+)
+from bot.conversations import Waiting, stop_waiting, wait_for, waiting_for
+from bot.i18n import Html
+from bot.models import Client
+from bot.preferences import format_moment
+from handlers.context import Turn, turn
+from handlers.keyboards import button, grid, mark
+
+PREFIX = "cl"
+FLOW = "clients"
+PAGE_SIZE = 8
+RECENT_CONTACTS = 3
+# The guided flow's optional questions, in the order asked.
+DETAIL_STEPS = ("phone", "needs", "budget")
+ALL = "all"
+NO_VALUE = "-"
+# How much of long texts the card shows: with three contacts it stays well under Telegram's 4096 characters.
+LONG_TEXT = 500
+SHORT_TEXT = 200
+
+Rows = list[list[InlineKeyboardButton]]
+
+
+# -- registering -----------------------------------------------------------------------------------------
+
+
+async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/client <line> registers at once; /client alone starts the guided flow with the name."""
+    async with turn(update, context) as tn:
+        line = " ".join(context.args or [])
+        if not line.strip():
+            await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "name"), tn.now)
+            tn.send(tn.t("clients.ask_name"))
+            return
+        draft = await checked_draft(tn, line)
+        if draft is None:
+            return
+        client = await add_client(tn.session, tn.agent.id, draft, tn.now)
+        text, rows = await card(tn, client)
+        tn.send(tn.t("clients.added", card=Html(text)), rows)
+
+
+async def checked_draft(tn: Turn, line: str) -> ClientDraft | None:
+    """The client a line describes, or None after telling the agent what was wrong (nothing is saved then)."""
+    draft = parse_client_line(line)
+    usage = Html(tn.t("clients.usage"))
+    if draft is None:
+        tn.send(tn.t("clients.name_missing", usage=usage))
+        return None
+    if draft.bad_phone is not None:
+        tn.send(tn.t("clients.bad_phone_line", phone=draft.bad_phone, usage=usage))
+        return None
+    if draft.phone is not None and await refused_duplicate(tn, draft.phone, "clients.duplicate_phone"):
+        return None
+    return draft
+
+
+async def refused_duplicate(tn: Turn, phone: str, key: str) -> bool:
+    """Point to the client already registered with this number, instead of registering them twice."""
+    existing = await client_with_phone(tn.session, tn.agent.id, phone)
+    if existing is None:
+        return False
+    label = tn.t("clients.button.open_existing", name=Html(existing.name))
+    tn.send(tn.t(key, name=existing.name), [[button(label, PREFIX, "card", existing.id, "new")]])
+    return True
+
+
+async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TYPE, waiting: Waiting) -> None:
+    """Typed text while a clients question waits: the name, a detail, or a contact's note."""
+    assert update.effective_message is not None and update.effective_message.text is not None
+    text = update.effective_message.text.strip()
+    if waiting.step == "name":
+        await answer_name(tn, text)
+        return
+    client = await waited_client(tn, waiting)
+    if client is None:
+        return
+    if waiting.step == "note":
+        kind = str(waiting.data.get("kind"))
+        if kind in CONTACT_KINDS:
+            await contact_logged(tn, client, kind, text, in_place=False)
+        else:
+            await stop_waiting(tn.session, tn.agent.chat_id)
+        return
+    if waiting.step == "phone":
+        phone = normalise_phone(text)
+        if phone is None:
+            tn.send(tn.t("clients.bad_phone", phone=text))
+            return
+        if phone != client.phone and await refused_duplicate(tn, phone, "clients.duplicate_phone_step"):
+            return
+        update_details(client, tn.now, phone=phone)
+    elif waiting.step == "needs":
+        update_details(client, tn.now, needs=text[:TEXT_LIMIT])
+    elif waiting.step == "budget":
+        update_details(client, tn.now, budget=parse_budget(text) or text[:BUDGET_LIMIT])
+    await ask_next_detail(tn, client, after=waiting.step)
+
+
+async def answer_name(tn: Turn, text: str) -> None:
+    """The name (or a whole one-line client) saves the client; then the details not given yet."""
+    draft = await checked_draft(tn, text)
+    if draft is None:
+        return
+    client = await add_client(tn.session, tn.agent.id, draft, tn.now)
+    tn.send(tn.t("clients.name_saved", name=client.name))
+    await ask_next_detail(tn, client, after=None)
+
+
+async def waited_client(tn: Turn, waiting: Waiting) -> Client | None:
+    """The client a waiting question is about, if it is still the agent's; else the flow ends here."""
+    client_id = waiting.data.get("client_id")
+    client = await owned_client(tn.session, tn.agent.id, client_id) if isinstance(client_id, int) else None
+    if client is None:
+        await stop_waiting(tn.session, tn.agent.chat_id)
+        tn.send(tn.t("clients.gone"))
+    return client
+
+
+async def ask_next_detail(tn: Turn, client: Client, after: str | None) -> None:
+    """Ask the next detail still empty; when none is left, show the card."""
+    following = DETAIL_STEPS[DETAIL_STEPS.index(after) + 1 :] if after in DETAIL_STEPS else DETAIL_STEPS
+    for step in following:
+        if getattr(client, step) is None:
+            await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, step, {"client_id": client.id}), tn.now)
+            skip = button(tn.t("clients.button.skip"), PREFIX, "skip", client.id, step)
+            tn.send(tn.t(f"clients.ask_{step}", name=client.name), [[skip]])
+            return
+    await stop_waiting(tn.session, tn.agent.chat_id)
+    text, rows = await card(tn, client)
+    tn.send(tn.t("clients.added", card=Html(text)), rows)
+
+
+# -- the list --------------------------------------------------------------------------------------------
+
+
+async def show_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/clients: counts and the first page; /clients <stage> one stage; /clients <text> a search."""
+    async with turn(update, context) as tn:
+        query = " ".join(context.args or []).strip()
+        stage = parse_stage(query) if query else None
+        if query and stage is None:
+            await show_search(tn, query)
+            return
+        text, rows = await list_view(tn, stage, 0)
+        tn.send(text, rows)
+
+
+async def show_search(tn: Turn, query: str) -> None:
+    found = await search_clients(tn.session, tn.agent.id, query)
+    if not found:
+        tn.send(tn.t("clients.search_none", text=query))
+        return
+    tn.send(tn.t("clients.search_results", text=query, count=len(found)), client_rows(tn, found, "new"))
+
+
+async def list_view(tn: Turn, stage: str | None, page_number: int) -> tuple[str, Rows]:
+    """The list message: counts per stage, one page of clients, paging and stage filters."""
+    counts = await counts_by_stage(tn.session, tn.agent.id)
+    total = sum(counts.values())
+    if total == 0:
+        return tn.t("clients.list_empty", usage=Html(tn.t("clients.usage"))), []
+    page = await clients_page(tn.session, tn.agent.id, stage, page_number, PAGE_SIZE)
+    counts_line = " · ".join(tn.t("clients.list_count", stage=stage_name(tn, s), count=n) for s, n in counts.items())
+    showing = stage_name(tn, stage) if stage else tn.t("clients.list_all")
+    hint = tn.t("clients.list_hint") if page.clients else tn.t("clients.list_empty_stage", stage=showing)
+    text = tn.t(
+        "clients.list",
+        total=total,
+        counts=Html(counts_line),
+        showing=showing,
+        page=page.page + 1,
+        pages=page.pages,
+        hint=Html(hint),
+    )
+    rows = client_rows(tn, page.clients, "edit")
+    filter_value = stage or ALL
+    paging = []
+    if page.page > 0:
+        paging.append(button(tn.t("clients.button.prev"), PREFIX, "list", filter_value, page.page - 1))
+    if page.page < page.pages - 1:
+        paging.append(button(tn.t("clients.button.next"), PREFIX, "list", filter_value, page.page + 1))
+    if paging:
+        rows.append(paging)
+    filters = [
+        button(
+            mark(tn.t("clients.filter", stage=tn.t("clients.list_all"), count=total), stage is None),
+            PREFIX,
+            "list",
+            ALL,
+            0,
+        )
+    ]
+    for value in STAGES:
+        label = tn.t("clients.filter", stage=stage_name(tn, value), count=counts[value])
+        filters.append(button(mark(label, value == stage), PREFIX, "list", value, 0))
+    return text, [*rows, *grid(filters, 4)]
+
+
+def client_rows(tn: Turn, clients: list[Client], show: str) -> Rows:
+    """A button per client (two a row); `show` says whether the card replaces the list or comes as a new message."""
+    buttons = [
+        button(tn.t("clients.list_item", name=Html(c.name), stage=stage_name(tn, c.stage)), PREFIX, "card", c.id, show)
+        for c in clients
+    ]
+    return grid(buttons, 2)
+
+
+# -- the card --------------------------------------------------------------------------------------------
+
+
+async def card(tn: Turn, client: Client) -> tuple[str, Rows]:
+    """The client card and its buttons (also for other modules, e.g. a follow-up's 👤 button)."""
+    missing = tn.t("clients.detail.missing")
+    details = [
+        tn.t("clients.detail.phone", value=format_phone(client.phone) if client.phone else missing),
+        tn.t("clients.detail.needs", value=clip(client.needs, LONG_TEXT) if client.needs else missing),
+        tn.t("clients.detail.budget", value=client.budget or missing),
+    ]
+    details += [
+        tn.t(f"clients.detail.{name}", value=clip(value, LONG_TEXT))
+        for name in ("source", "notes")
+        if (value := getattr(client, name))
+    ]
+    contacts = [
+        tn.t("clients.contact_line", when=moment, kind=tn.t(f"contact.{c.kind}"), note=clip(c.note, SHORT_TEXT))
+        if c.note
+        else tn.t("clients.contact_line_plain", when=moment, kind=tn.t(f"contact.{c.kind}"))
+        for c in await recent_contacts(tn.session, client.id, RECENT_CONTACTS)
+        for moment in [format_moment(c.at, tn.agent.timezone, tn.lang, tn.now)]
+    ]
+    follow_up = await next_follow_up(tn.session, client.id)
+    if follow_up is None:
+        planned = tn.t("clients.no_follow_up")
+    else:
+        when = format_moment(follow_up.due_at, tn.agent.timezone, tn.lang, tn.now)
+        planned = (
+            tn.t("clients.follow_up_line", when=when, note=clip(follow_up.note, SHORT_TEXT))
+            if follow_up.note
+            else tn.t("clients.follow_up_plain", when=when)
+        )
+    text = tn.t(
+        "clients.card",
+        name=client.name,
+        stage=stage_name(tn, client.stage),
+        details=Html("\n".join(details)),
+        contacts=Html("\n".join(contacts) if contacts else tn.t("clients.no_contacts")),
+        follow_up=Html(planned),
+    )
+    return text, card_rows(tn, client)
+
+
+def clip(text: str, limit: int) -> str:
+    """Long notes are cut on the card, so that it always fits in one Telegram message (4096 characters)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def card_rows(tn: Turn, client: Client) -> Rows:
+    return [
+        [
+            button(tn.t("clients.button.log"), PREFIX, "log", client.id, NO_VALUE),
+            button(tn.t("clients.button.stage"), PREFIX, "stage", client.id, NO_VALUE),
+        ],
+        [
+            button(tn.t("clients.button.follow_up"), "fu", "new", client.id),
+            button(tn.t("clients.button.archive"), PREFIX, "archive", client.id, "ask"),
+        ],
+        [button(tn.t("clients.button.list"), PREFIX, "list", ALL, 0)],
+    ]
+
+
+def back_row(tn: Turn, client: Client) -> list[InlineKeyboardButton]:
+    return [button(tn.t("clients.button.back"), PREFIX, "card", client.id, "edit")]
+
+
+def stage_name(tn: Turn, stage: str) -> str:
+    return tn.t(f"stage.{stage}")
+
+
+# -- buttons ---------------------------------------------------------------------------------------------
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A press on a clients button (`cl:<action>:<a>:<b>`)."""
+    async with turn(update, context) as tn:
+        # `cl:card:<id>` (no last field) is how other modules, e.g. a follow-up's nudge, open a card.
+        short = tn.query is not None and (tn.query.data or "").count(":") == 2
+        fields = tn.pressed(3 if short else 4)
+        if fields is None:
+            return
+        _, action, first, second = fields if not short else [*fields, "new"]
+        if short and action != "card":
+            tn.toast(tn.t("error.stale_button"))
+            return
+        if action == "list":
+            await on_list(tn, first, second)
+            return
+        client = await owned_client(tn.session, tn.agent.id, int(first)) if first.isdigit() else None
+        handler = CLIENT_ACTIONS.get(action)
+        if client is None or handler is None or not await handler(tn, client, second):
+            tn.toast(tn.t("error.stale_button"))
+
+
+async def on_list(tn: Turn, stage: str, page: str) -> None:
+    if (stage != ALL and stage not in STAGES) or not page.isdigit():
+        tn.toast(tn.t("error.stale_button"))
+        return
+    text, rows = await list_view(tn, None if stage == ALL else stage, int(page))
+    tn.edit(text, rows)
+
+
+async def on_card(tn: Turn, client: Client, show: str) -> bool:
+    """Open the card: in place of the pressed message (from the list), or as a new message."""
+    if show not in ("edit", "new"):
+        return False
+    text, rows = await card(tn, client)
+    (tn.edit if show == "edit" else tn.send)(text, rows)
+    return True
+
+
+async def on_skip(tn: Turn, client: Client, step: str) -> bool:
+    """⏭ on a guided question: only the question the flow waits for right now can be skipped."""
+    waiting = await waiting_for(tn.session, tn.agent.chat_id)
+    if not is_waiting(waiting, step, client) or step not in DETAIL_STEPS:
+        return False
+    tn.edit(tn.t("clients.skipped", field=tn.t(f"clients.field.{step}")))
+    await ask_next_detail(tn, client, after=step)
+    return True
+
+
+async def on_log(tn: Turn, client: Client, _: str) -> bool:
+    """📞 Log contact: how the agent got in touch."""
+    kinds = [button(tn.t(f"contact.{kind}"), PREFIX, "kind", client.id, kind) for kind in CONTACT_KINDS]
+    tn.edit(tn.t("clients.ask_kind", name=client.name), [*grid(kinds, 2), back_row(tn, client)])
+    return True
+
+
+async def on_kind(tn: Turn, client: Client, kind: str) -> bool:
+    """A kind was chosen: wait for the note (typed) or ⏭ Skip."""
+    if kind not in CONTACT_KINDS:
+        return False
+    waiting = Waiting(FLOW, "note", {"client_id": client.id, "kind": kind})
+    await wait_for(tn.session, tn.agent.chat_id, waiting, tn.now)
+    skip = button(tn.t("clients.button.skip"), PREFIX, "nonote", client.id, kind)
+    tn.edit(tn.t("clients.ask_note", name=client.name, kind=tn.t(f"contact.{kind}")), [[skip]])
+    return True
+
+
+async def on_no_note(tn: Turn, client: Client, kind: str) -> bool:
+    """⏭ on the note question: log the contact without one (once: a second press is stale)."""
+    waiting = await waiting_for(tn.session, tn.agent.chat_id)
+    if not is_waiting(waiting, "note", client) or waiting is None or waiting.data.get("kind") != kind:
+        return False
+    await contact_logged(tn, client, kind, None, in_place=True)
+    return True
+
+
+async def contact_logged(tn: Turn, client: Client, kind: str, note: str | None, *, in_place: bool) -> None:
+    """Save the contact, say so, and let the follow-ups module suggest the next one."""
+    from handlers.followups import offer_follow_up  # imported here: that module opens client cards from here
+
+    stage_before = client.stage
+    await log_contact(tn.session, client, kind, note, tn.now)
+    await stop_waiting(tn.session, tn.agent.chat_id)
+    label = tn.t(f"contact.{kind}")
+    if client.stage != stage_before:
+        text = tn.t("clients.contact_logged_stage", name=client.name, kind=label, stage=stage_name(tn, client.stage))
+    else:
+        text = tn.t("clients.contact_logged", name=client.name, kind=label)
+    (tn.edit if in_place else tn.send)(text)
+    await offer_follow_up(tn, client)
+
+
+async def on_stage(tn: Turn, client: Client, _: str) -> bool:
+    """🔀 Stage: a button per stage, the current one marked."""
+    stages = [
+        button(mark(stage_name(tn, stage), stage == client.stage), PREFIX, "setstage", client.id, stage)
+        for stage in STAGES
+    ]
+    tn.edit(tn.t("clients.ask_stage", name=client.name), [*grid(stages, 3), back_row(tn, client)])
+    return True
+
+
+async def on_set_stage(tn: Turn, client: Client, stage: str) -> bool:
+    """A stage was chosen: the card again, saying what changed."""
+    if stage not in STAGES:
+        return False
+    before = client.stage
+    changed = change_stage(client, stage, tn.now)
+    text, rows = await card(tn, client)
+    if changed:
+        change = tn.t("clients.stage_changed", old=stage_name(tn, before), new=stage_name(tn, client.stage))
+        text = tn.t("clients.card_after_change", change=Html(change), card=Html(text))
+    tn.edit(text, rows)
+    return True
+
+
+async def on_archive(tn: Turn, client: Client, step: str) -> bool:
+    """🗄 Archive asks first; only the confirm button archives."""
+    if step == "ask":
+        confirm = button(tn.t("clients.button.archive_confirm"), PREFIX, "archive", client.id, "yes")
+        tn.edit(tn.t("clients.archive_confirm", name=client.name), [[confirm], back_row(tn, client)])
+        return True
+    if step == "yes":
+        await archive_client(tn.session, client, tn.now)
+        tn.edit(
+            tn.t("clients.archived", name=client.name), [[button(tn.t("clients.button.list"), PREFIX, "list", ALL, 0)]]
+        )
+        return True
+    return False
+
+
+def is_waiting(waiting: Waiting | None, step: str, client: Client) -> bool:
+    return (
+        waiting is not None
+        and (waiting.flow, waiting.step) == (FLOW, step)
+        and (waiting.data.get("client_id") == client.id)
+    )
+
+
+CLIENT_ACTIONS = {
+    "card": on_card,
+    "skip": on_skip,
+    "log": on_log,
+    "kind": on_kind,
+    "nonote": on_no_note,
+    "stage": on_stage,
+    "setstage": on_set_stage,
+    "archive": on_archive,
+}

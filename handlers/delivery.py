@@ -1,0 +1,85 @@
+"""The scheduling engine's link to Telegram: sending an `Outgoing`, and the APScheduler tick that sweeps.
+
+Telegram's answers become the engine's vocabulary: 403 → the agent is unreachable, 429 → retry later,
+network trouble → transient, any other 400 → permanent. The tick is the only in-memory job and holds no
+reminder itself: it asks the database what is due, every second, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.ext import Application, ContextTypes
+
+from bot.scheduler import AgentUnreachable, Engine, Outgoing, PermanentFailure, RetryLater, TransientFailure
+
+log = logging.getLogger(__name__)
+
+ENGINE_KEY = "engine"
+SWEEP_INTERVAL_SECONDS = 1.0
+# Telegram's words for a chat that is gone for good; everything else in a 400 is about the message.
+_GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot can't initiate conversation")
+
+
+class TelegramSender:
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: int, message: Outgoing) -> int:
+        markup = None
+        if message.buttons:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in message.buttons]
+            )
+        try:
+            sent = await self.bot.send_message(chat_id, message.text, reply_markup=markup)
+        except Forbidden as error:
+            raise AgentUnreachable(error.message) from error
+        except RetryAfter as error:
+            wait = error.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            raise RetryLater(seconds) from error
+        except BadRequest as error:  # a subclass of NetworkError, so it must come first
+            if any(words in error.message.lower() for words in _GONE):
+                raise AgentUnreachable(error.message) from error
+            raise PermanentFailure(error.message) from error
+        except NetworkError as error:
+            raise TransientFailure(error.message) from error
+        return sent.message_id
+
+
+def engine_of(app: Application[Any, Any, Any, Any, Any, Any]) -> Engine:
+    found = app.bot_data[ENGINE_KEY]
+    assert isinstance(found, Engine)
+    return found
+
+
+async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """One sweep; APScheduler runs it every second (never two at once, never skipped for being late)."""
+    report = await engine_of(context.application).sweep()
+    if report.claimed:
+        log.info(
+            "sweep: %d claimed, %d sent (%d late), %d retried, %d failed, %d cancelled",
+            report.claimed,
+            report.sent,
+            report.late,
+            report.retried,
+            report.failed,
+            report.cancelled,
+        )
+
+
+def start_sweeping(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Tick the engine from PTB's JobQueue (APScheduler); the first sweep runs at once to catch up on downtime."""
+    assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
+    app.job_queue.run_repeating(
+        sweep_tick,
+        interval=SWEEP_INTERVAL_SECONDS,
+        first=0,
+        name="sweep",
+        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+    )

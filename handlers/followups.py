@@ -1,0 +1,467 @@
+"""Follow-ups: scheduling them, the nudge when one falls due, and what the agent does with it.
+
+/followup picks a client (buttons, or a typed name) and asks when; `/followup 王先生 明天下午3点 带看新房`
+takes client, time and note at once. The time is read from plain words (Chinese or English) and always
+echoed back with weekday and local time, with a confirm button, before anything is saved. When a
+follow-up falls due the engine sends its nudge: ✅ Done (then an optional outcome note and the next
+follow-up suggestion), ⏰ Snooze (1 h / this evening / tomorrow morning), 📅 Reschedule (type a time),
+👤 Client card. /today and /overdue list open follow-ups with the same buttons.
+
+Every button carries ids that are checked against the pressing agent; a forged or stale one is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, Update
+from telegram.ext import ContextTypes
+
+from bot import followups
+from bot.clients import owned_client
+from bot.conversations import Waiting, stop_waiting, wait_for
+from bot.i18n import Html, t
+from bot.models import Agent, Client, Delivery, FollowUp
+from bot.preferences import format_moment
+from bot.scheduler import Outgoing
+from bot.timeparse import When, find_when, is_past, parse_when
+from handlers.context import Turn, turn
+from handlers.keyboards import button, pack
+
+KIND = followups.KIND
+
+PREFIX = "fu"
+FLOW = "followup"
+LIST_LIMIT = 10
+
+
+def minutes(moment: datetime) -> int:
+    """An instant as whole minutes since the epoch: short enough for callback data."""
+    return int(moment.timestamp() // 60)
+
+
+def from_minutes(value: str) -> datetime | None:
+    return datetime.fromtimestamp(int(value) * 60, UTC) if value.isdigit() else None
+
+
+def when_text(tn: Turn, moment: datetime) -> str:
+    return format_moment(moment, tn.agent.timezone, tn.lang, tn.now)
+
+
+def stage_name(language: str, stage: str) -> str:
+    return t(language, f"stage.{stage}")
+
+
+# ---------------------------------------------------------------------------------------------- scheduling
+
+
+async def new_follow_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/followup: pick a client, or `/followup <name> <when> [note]` at once."""
+    async with turn(update, context) as tn:
+        args = context.args or []
+        if args:
+            await follow_up_by_line(tn, args[0], " ".join(args[1:]))
+            return
+        clients = await recent_clients(tn.session, tn.agent.id)
+        if not clients:
+            tn.send(tn.t("followup.no_clients"))
+            return
+        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "client"), tn.now)
+        tn.send(tn.t("followup.pick_client"), client_rows(tn, clients))
+
+
+def client_rows(tn: Turn, clients: list[Client]) -> list[list[InlineKeyboardButton]]:
+    # Button labels are not HTML: the name goes in as it is (Html marks it as not to be escaped).
+    return [
+        [button(tn.t("clients.list_item", name=Html(c.name), stage=stage_name(tn.lang, c.stage)), PREFIX, "new", c.id)]
+        for c in clients
+    ]
+
+
+async def recent_clients(session: AsyncSession, agent_id: int, limit: int = 8) -> list[Client]:
+    result = await session.execute(
+        select(Client)
+        .where(Client.agent_id == agent_id, Client.archived.is_(False))
+        .order_by(Client.updated_at.desc())
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def clients_named(session: AsyncSession, agent_id: int, name: str) -> list[Client]:
+    """The agent's active clients whose name is `name`, or failing that, contains it."""
+    result = await session.execute(
+        select(Client).where(Client.agent_id == agent_id, Client.archived.is_(False)).order_by(Client.name)
+    )
+    clients = list(result.scalars())
+    wanted = name.strip().casefold()
+    exact = [client for client in clients if client.name.casefold() == wanted]
+    return exact or [client for client in clients if wanted and wanted in client.name.casefold()]
+
+
+async def follow_up_by_line(tn: Turn, name: str, rest: str) -> None:
+    matches = await clients_named(tn.session, tn.agent.id, name)
+    if not matches:
+        tn.send(tn.t("followup.unknown_client", name=name))
+        return
+    if len(matches) > 1:
+        tn.send(tn.t("followup.which_client", name=name), client_rows(tn, matches[:8]))
+        return
+    if not rest.strip():
+        await ask_when(tn, matches[0], in_place=False)
+        return
+    await read_when(tn, matches[0], rest)
+
+
+async def ask_when(tn: Turn, client: Client, *, in_place: bool) -> None:
+    """Ask when to follow up with `client`, offering the suggestion for its stage as a button."""
+    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "when", {"client": client.id}), tn.now)
+    suggested = followups.suggested_time(tn.agent, client.stage, tn.now)
+    rows = [
+        [
+            button(
+                tn.t("followup.use_suggestion", when=when_text(tn, suggested)),
+                PREFIX,
+                "acc",
+                client.id,
+                minutes(suggested),
+            )
+        ]
+    ]
+    text = tn.t("followup.ask_when", name=client.name)
+    (tn.edit if in_place else tn.send)(text, rows)
+
+
+async def read_when(tn: Turn, client: Client, text: str) -> None:
+    """Read a time (and note) the agent typed for `client`; echo it back with a confirm button."""
+    found = find_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time)
+    if found is None:
+        tn.send(tn.t("followup.unreadable_time", text=text))
+        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "when", {"client": client.id}), tn.now)
+        return
+    when, note = found
+    if is_past(when, tn.now):
+        tn.send(tn.t("followup.past_time", when=when_text(tn, when.at)))
+        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "when", {"client": client.id}), tn.now)
+        return
+    await confirm_draft(tn, client, when, note.strip())
+
+
+async def confirm_draft(tn: Turn, client: Client, when: When, note: str) -> None:
+    draft = {"client": client.id, "at": minutes(when.at), "note": note}
+    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "confirm", draft), tn.now)
+    key = "followup.confirm_with_note" if note else "followup.confirm"
+    tn.send(
+        tn.t(key, name=client.name, when=when_text(tn, when.at), note=note),
+        [
+            [
+                button(tn.t("button.confirm"), PREFIX, "ok", client.id),
+                button(tn.t("followup.change_time"), PREFIX, "new", client.id),
+            ]
+        ],
+    )
+
+
+async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TYPE, waiting: Waiting) -> None:
+    """Typed text while a follow-up flow waits: a client's name, a time, an outcome note, a new time."""
+    assert update.effective_message is not None and update.effective_message.text is not None
+    text = update.effective_message.text.strip()
+    if waiting.step == "client":
+        await stop_waiting(tn.session, tn.agent.chat_id)
+        await follow_up_by_line(tn, text.split()[0], " ".join(text.split()[1:]))
+    elif waiting.step in ("when", "confirm"):
+        client = await owned_client(tn.session, tn.agent.id, int(waiting.data.get("client", 0)))
+        if client is None:
+            await stop_waiting(tn.session, tn.agent.chat_id)
+            tn.send(tn.t("error.stale_button"))
+            return
+        await read_when(tn, client, text)
+    elif waiting.step == "outcome":
+        follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, int(waiting.data.get("follow_up", 0)))
+        await stop_waiting(tn.session, tn.agent.chat_id)
+        if follow_up is not None:
+            await followups.set_outcome(follow_up, text, tn.now)
+            tn.send(tn.t("followup.outcome_saved"))
+            await offer_after_done(tn, follow_up)
+    elif waiting.step == "move":
+        follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, int(waiting.data.get("follow_up", 0)))
+        if follow_up is None:
+            await stop_waiting(tn.session, tn.agent.chat_id)
+            tn.send(tn.t("error.stale_button"))
+            return
+        when = parse_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time)
+        if when is None or is_past(when, tn.now):
+            key = "followup.unreadable_time" if when is None else "followup.past_time"
+            tn.send(tn.t(key, text=text, when=when_text(tn, when.at) if when else ""))
+            return
+        await stop_waiting(tn.session, tn.agent.chat_id)
+        await followups.move(tn.session, follow_up, when.at, tn.now)
+        client = await tn.session.get(Client, follow_up.client_id)
+        tn.send(tn.t("followup.moved", name=client.name if client else "", when=when_text(tn, when.at)))
+
+
+async def offer_follow_up(tn: Turn, client: Client) -> None:
+    """Suggest the next follow-up for `client` by its stage; one tap accepts, another asks for a time."""
+    suggested = followups.suggested_time(tn.agent, client.stage, tn.now)
+    days = followups.CADENCE_DAYS.get(client.stage, 1)
+    tn.send(
+        tn.t(
+            "followup.suggest",
+            name=client.name,
+            stage=stage_name(tn.lang, client.stage),
+            days=days,
+            when=when_text(tn, suggested),
+        ),
+        [
+            [
+                button(tn.t("followup.accept"), PREFIX, "acc", client.id, minutes(suggested)),
+                button(tn.t("followup.other_time"), PREFIX, "new", client.id),
+            ]
+        ],
+    )
+
+
+async def offer_after_done(tn: Turn, follow_up: FollowUp) -> None:
+    client = await owned_client(tn.session, tn.agent.id, follow_up.client_id)
+    if client is not None:
+        await offer_follow_up(tn, client)
+
+
+# ---------------------------------------------------------------------------------------------- the nudge
+
+
+def nudge_buttons(language: str, follow_up: FollowUp) -> list[list[tuple[str, str]]]:
+    return [
+        [
+            (t(language, "nudge.done"), pack(PREFIX, "done", follow_up.id)),
+            (t(language, "nudge.snooze"), pack(PREFIX, "snooze", follow_up.id)),
+        ],
+        [
+            (t(language, "nudge.reschedule"), pack(PREFIX, "move", follow_up.id)),
+            (t(language, "nudge.card"), pack("cl", "card", follow_up.client_id)),
+        ],
+    ]
+
+
+def nudge_text(language: str, agent: Agent, nudge: followups.Nudge, now: datetime, late: bool) -> str:
+    follow_up, client = nudge.follow_up, nudge.client
+    lines = [t(language, "nudge.title", name=client.name, stage=stage_name(language, client.stage))]
+    if late:
+        lines.append(t(language, "nudge.late", when=format_moment(follow_up.due_at, agent.timezone, language, now)))
+    if follow_up.note:
+        lines.append(t(language, "nudge.note", note=follow_up.note))
+    if nudge.last_contact is not None:
+        moment = format_moment(nudge.last_contact.at, agent.timezone, language, now)
+        lines.append(
+            t(language, "nudge.last_contact", when=moment, kind=t(language, f"contact.{nudge.last_contact.kind}"))
+        )
+    else:
+        lines.append(t(language, "nudge.no_contact"))
+    return t(language, "nudge.body", lines=Html("\n".join(lines)))
+
+
+async def render_nudge(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing | None:
+    """The engine's renderer for kind "followup": None once the follow-up is no longer open."""
+    nudge = await followups.nudge_for(session, delivery.subject_id or 0)
+    if nudge is None or nudge.follow_up.status != followups.OPEN or nudge.follow_up.agent_id != agent.id:
+        return None
+    text = nudge_text(agent.language, agent, nudge, now, delivery.late)
+    return Outgoing(text, nudge_buttons(agent.language, nudge.follow_up))
+
+
+# ---------------------------------------------------------------------------------------------- buttons
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """fu:new|acc|ok|done|skip|snooze|sz|move|back:<id>[:value]"""
+    async with turn(update, context) as tn:
+        query = update.callback_query
+        short = query is not None and (query.data or "").count(":") == 2  # fu:<action>:<id> has no value
+        fields = tn.pressed(parts=3 if short else 4)
+        if fields is None:
+            return
+        action, ident, value = fields[1], fields[2], "" if short else fields[3]
+        if not ident.isdigit():
+            tn.toast(tn.t("error.stale_button"))
+            return
+        handler = BUTTONS.get(action)
+        if handler is None or not await handler(tn, int(ident), value):
+            tn.toast(tn.t("error.stale_button"))
+
+
+async def press_new(tn: Turn, client_id: int, _: str) -> bool:
+    client = await owned_client(tn.session, tn.agent.id, client_id)
+    if client is None:
+        return False
+    await ask_when(tn, client, in_place=False)
+    return True
+
+
+async def press_accept(tn: Turn, client_id: int, value: str) -> bool:
+    client = await owned_client(tn.session, tn.agent.id, client_id)
+    due = from_minutes(value)
+    if client is None or due is None:
+        return False
+    if due <= tn.now:
+        tn.toast(tn.t("followup.suggestion_passed"))
+        await ask_when(tn, client, in_place=False)
+        return True
+    await save_follow_up(tn, client, due, None)
+    return True
+
+
+async def press_confirm(tn: Turn, client_id: int, _: str) -> bool:
+    from bot.conversations import waiting_for
+
+    waiting = await waiting_for(tn.session, tn.agent.chat_id)
+    client = await owned_client(tn.session, tn.agent.id, client_id)
+    if (
+        client is None
+        or waiting is None
+        or waiting.flow != FLOW
+        or waiting.step != "confirm"
+        or waiting.data.get("client") != client_id
+    ):
+        return False
+    due = from_minutes(str(waiting.data.get("at", "")))
+    if due is None:
+        return False
+    if due <= tn.now:
+        tn.toast(tn.t("followup.suggestion_passed"))
+        await ask_when(tn, client, in_place=False)
+        return True
+    await stop_waiting(tn.session, tn.agent.chat_id)
+    await save_follow_up(tn, client, due, str(waiting.data.get("note") or "") or None, in_place=True)
+    return True
+
+
+async def save_follow_up(tn: Turn, client: Client, due: datetime, note: str | None, in_place: bool = False) -> None:
+    await followups.add_follow_up(tn.session, tn.agent, client, due, note, tn.now)
+    client.updated_at = tn.now
+    text = tn.t("followup.saved", name=client.name, when=when_text(tn, due))
+    (tn.edit if in_place else tn.send)(text, None)
+
+
+async def press_done(tn: Turn, follow_up_id: int, _: str) -> bool:
+    follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
+    if follow_up is None or follow_up.status != followups.OPEN:
+        return False
+    await followups.mark_done(tn.session, follow_up, tn.now)
+    client = await tn.session.get(Client, follow_up.client_id)
+    tn.edit(tn.t("followup.done", name=client.name if client else ""))
+    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "outcome", {"follow_up": follow_up.id}), tn.now)
+    tn.send(tn.t("followup.ask_outcome"), [[button(tn.t("followup.skip"), PREFIX, "skip", follow_up.id)]])
+    return True
+
+
+async def press_skip_outcome(tn: Turn, follow_up_id: int, _: str) -> bool:
+    follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
+    if follow_up is None:
+        return False
+    await stop_waiting(tn.session, tn.agent.chat_id)
+    tn.edit_buttons(None)
+    await offer_after_done(tn, follow_up)
+    return True
+
+
+async def press_snooze(tn: Turn, follow_up_id: int, _: str) -> bool:
+    follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
+    if follow_up is None or follow_up.status != followups.OPEN:
+        return False
+    options = followups.snooze_options(tn.agent, tn.now)
+    rows = [
+        [button(tn.t(f"snooze.{name}", when=when_text(tn, moment)), PREFIX, "sz", follow_up.id, name)]
+        for name, moment in options.items()
+    ]
+    rows.append([button(tn.t("button.back"), PREFIX, "back", follow_up.id)])
+    tn.edit_buttons(rows)
+    return True
+
+
+async def press_snooze_option(tn: Turn, follow_up_id: int, value: str) -> bool:
+    follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
+    if follow_up is None or follow_up.status != followups.OPEN:
+        return False
+    due = followups.snooze_options(tn.agent, tn.now).get(value)
+    if due is None:
+        return False
+    await followups.move(tn.session, follow_up, due, tn.now)
+    client = await tn.session.get(Client, follow_up.client_id)
+    tn.edit(tn.t("followup.snoozed", name=client.name if client else "", when=when_text(tn, due)))
+    return True
+
+
+async def press_back(tn: Turn, follow_up_id: int, _: str) -> bool:
+    follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
+    if follow_up is None:
+        return False
+    tn.edit_buttons(
+        [
+            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+            for row in nudge_buttons(tn.lang, follow_up)
+        ]
+    )
+    return True
+
+
+async def press_move(tn: Turn, follow_up_id: int, _: str) -> bool:
+    follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
+    if follow_up is None or follow_up.status != followups.OPEN:
+        return False
+    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "move", {"follow_up": follow_up.id}), tn.now)
+    tn.send(tn.t("followup.ask_new_time"))
+    return True
+
+
+BUTTONS = {
+    "new": press_new,
+    "acc": press_accept,
+    "ok": press_confirm,
+    "done": press_done,
+    "skip": press_skip_outcome,
+    "snooze": press_snooze,
+    "sz": press_snooze_option,
+    "back": press_back,
+    "move": press_move,
+}
+
+
+# ---------------------------------------------------------------------------------------------- lists
+
+
+async def today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/today: open follow-ups due today, in order, each with the nudge's buttons."""
+    async with turn(update, context) as tn:
+        items = await followups.due_today(tn.session, tn.agent, tn.now)
+        show_list(tn, items, "today")
+
+
+async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/overdue: open follow-ups whose time has passed."""
+    async with turn(update, context) as tn:
+        items = await followups.overdue(tn.session, tn.agent, tn.now)
+        show_list(tn, items, "overdue")
+
+
+def show_list(tn: Turn, items: list[tuple[FollowUp, Client]], which: str) -> None:
+    if not items:
+        tn.send(tn.t(f"list.{which}_empty"))
+        return
+    tn.send(tn.t(f"list.{which}_title", count=len(items)))
+    for follow_up, client in items[:LIST_LIMIT]:
+        text = tn.t(
+            "list.item",
+            when=when_text(tn, follow_up.due_at),
+            name=client.name,
+            stage=stage_name(tn.lang, client.stage),
+            note=follow_up.note or "—",
+        )
+        rows = [
+            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+            for row in nudge_buttons(tn.lang, follow_up)
+        ]
+        tn.send(text, rows)
+    if len(items) > LIST_LIMIT:
+        tn.send(tn.t("list.more", count=len(items) - LIST_LIMIT))

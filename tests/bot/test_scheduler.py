@@ -1,0 +1,256 @@
+"""The scheduling engine against a real database and the in-process Bot API answering like Telegram.
+
+Time is a ManualClock: a test moves it and runs a sweep, nothing sleeps for a schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram import Bot
+
+from bot.agents import NewAgent, get_or_register
+from bot.clock import ManualClock
+from bot.db import create_engine, session_factory
+from bot.models import Agent, Base, Delivery
+from bot.scheduler import Engine, EngineSettings, Kind, Outgoing, schedule
+from handlers.app import LOCAL_TOKEN
+from handlers.delivery import TelegramSender
+from handlers.local_api import LocalBotAPI
+from tests.conftest import START
+
+KIND = "test"
+
+
+async def render(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing | None:
+    marker = " (late)" if delivery.late else ""
+    return Outgoing(f"delivery {delivery.id}{marker}", [[("ok", f"t:{delivery.id}")]])
+
+
+@dataclass
+class Rig:
+    engine: Engine
+    sessions: async_sessionmaker[AsyncSession]
+    clock: ManualClock
+    api: LocalBotAPI
+
+    def sent(self) -> list[str]:
+        return [str(call.params["text"]) for call in self.api.calls if call.method == "sendMessage" and call.ok]
+
+    async def add_agent(self, user_id: int, zone: str = "Asia/Shanghai") -> int:
+        async with self.sessions() as session, session.begin():
+            agent = await get_or_register(session, NewAgent(user_id, user_id, f"A{user_id}", "en", zone), START)
+            return agent.id
+
+    async def due(self, agent_id: int, at: datetime) -> int:
+        async with self.sessions() as session, session.begin():
+            return (await schedule(session, agent_id=agent_id, kind=KIND, due_at=at, now=self.clock.now())).id
+
+    async def statuses(self) -> dict[int, str]:
+        async with self.sessions() as session:
+            rows = (await session.execute(select(Delivery.id, Delivery.status))).all()
+            return {row[0]: row[1] for row in rows}
+
+    async def delivery(self, delivery_id: int) -> Delivery:
+        async with self.sessions() as session:
+            found = await session.get(Delivery, delivery_id)
+        assert found is not None
+        return found
+
+
+@pytest.fixture
+async def rig(engine: AsyncEngine, clock: ManualClock) -> AsyncIterator[Rig]:
+    api = LocalBotAPI()
+    bot = Bot(LOCAL_TOKEN, request=api, get_updates_request=api)
+    await bot.initialize()
+    sessions = session_factory(engine)
+    settings = EngineSettings(backoff=timedelta(seconds=10), max_attempts=3)
+    yield Rig(Engine(sessions, clock, TelegramSender(bot), {KIND: Kind(render)}, settings), sessions, clock, api)
+    await bot.shutdown()
+
+
+async def test_sends_what_is_due_once_and_only_when_due(rig: Rig) -> None:
+    agent = await rig.add_agent(1)
+    first = await rig.due(agent, START + timedelta(minutes=1))
+    assert (await rig.engine.sweep()).claimed == 0
+    rig.clock.advance(timedelta(minutes=1))
+    report = await rig.engine.sweep()
+    assert (report.sent, report.late) == (1, 0)
+    assert rig.sent() == [f"delivery {first}"]
+    assert (await rig.engine.sweep()).claimed == 0
+    done = await rig.delivery(first)
+    assert (done.status, done.sent_at, done.message_id) == ("sent", START + timedelta(minutes=1), 1)
+
+
+async def test_one_message_per_chat_per_sweep_oldest_first(rig: Rig) -> None:
+    one, two = await rig.add_agent(1), await rig.add_agent(2)
+    later = await rig.due(one, START - timedelta(minutes=1))
+    earlier = await rig.due(one, START - timedelta(minutes=5))
+    other = await rig.due(two, START - timedelta(minutes=3))
+    assert (await rig.engine.sweep()).sent == 2
+    assert sorted(rig.sent()) == sorted([f"delivery {earlier} (late)", f"delivery {other} (late)"])
+    assert (await rig.engine.sweep()).sent == 1
+    assert rig.sent()[-1] == f"delivery {later}"  # one minute late is not "late" yet
+    assert set((await rig.statuses()).values()) == {"sent"}
+
+
+async def test_downtime_catch_up_is_sent_at_start_marked_late_oldest_first(rig: Rig) -> None:
+    rig.engine.settings.batch = 2  # more fell due than one sweep takes: the oldest go first
+    agents = [await rig.add_agent(user) for user in range(1, 6)]
+    ids = {
+        minutes: await rig.due(agent, START - timedelta(minutes=minutes))
+        for minutes, agent in zip((50, 10, 30, 40, 20), agents, strict=True)
+    }
+    batches = []
+    for _ in range(3):
+        before = len(rig.sent())
+        report = await rig.engine.sweep()
+        assert report.late == report.sent
+        batches.append(sorted(rig.sent()[before:]))
+    assert batches == [sorted(f"delivery {ids[m]} (late)" for m in group) for group in ((50, 40), (30, 20), (10,))]
+
+
+async def test_a_blocked_bot_marks_the_agent_inactive_and_holds_their_nudges(rig: Rig) -> None:
+    agent = await rig.add_agent(1)
+    blocked = await rig.due(agent, START)
+    held = await rig.due(agent, START + timedelta(hours=1))
+    rig.api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    assert (await rig.engine.sweep()).failed == 1
+    assert await rig.statuses() == {blocked: "failed", held: "held"}
+    async with rig.sessions() as session:
+        assert (await session.get(Agent, agent)).active is False  # type: ignore[union-attr]
+    rig.clock.advance(timedelta(hours=2))
+    assert (await rig.engine.sweep()).claimed == 0  # nothing is sent to someone who blocked us
+
+    async with rig.sessions() as session, session.begin():  # they write to the bot again
+        await get_or_register(session, NewAgent(1, 1, "A1", "en", "Asia/Shanghai"), rig.clock.now())
+    report = await rig.engine.sweep()
+    assert (report.sent, report.late) == (1, 1)
+    assert rig.sent() == [f"delivery {held} (late)"]
+
+
+async def test_retry_after_is_honoured_without_losing_or_counting(rig: Rig) -> None:
+    agent = await rig.add_agent(1)
+    item = await rig.due(agent, START)
+    rig.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
+    assert (await rig.engine.sweep()).retried == 1
+    waiting = await rig.delivery(item)
+    assert (waiting.status, waiting.attempts, waiting.lease_until) == ("pending", 0, START + timedelta(seconds=7))
+    rig.clock.advance(timedelta(seconds=6))
+    assert (await rig.engine.sweep()).claimed == 0
+    rig.clock.advance(timedelta(seconds=1))
+    assert (await rig.engine.sweep()).sent == 1
+    assert rig.sent() == [f"delivery {item}"]
+
+
+async def test_network_errors_back_off_and_give_up_after_a_bound(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    agent = await rig.add_agent(1)
+    item = await rig.due(agent, START)
+    for _ in range(3):
+        rig.api.fail_next("sendMessage", 502, "Bad Gateway")
+    assert (await rig.engine.sweep()).retried == 1
+    assert (await rig.delivery(item)).lease_until == START + timedelta(seconds=10)
+    rig.clock.advance(timedelta(seconds=10))
+    assert (await rig.engine.sweep()).retried == 1
+    assert (await rig.delivery(item)).lease_until == START + timedelta(seconds=30)  # 10 s, then 20 s
+    rig.clock.advance(timedelta(seconds=20))
+    with caplog.at_level(logging.ERROR, logger="bot.scheduler"):
+        assert (await rig.engine.sweep()).failed == 1
+    failed = await rig.delivery(item)
+    assert failed.status == "failed" and "gave up after 3 attempts" in (failed.last_error or "")
+    assert f"delivery {item} failed" in caplog.text
+    assert rig.sent() == []
+
+
+async def test_a_network_error_then_success_sends_once(rig: Rig) -> None:
+    agent = await rig.add_agent(1)
+    item = await rig.due(agent, START)
+    rig.api.fail_next("sendMessage", 502, "Bad Gateway")
+    await rig.engine.sweep()
+    rig.clock.advance(timedelta(seconds=10))
+    assert (await rig.engine.sweep()).sent == 1
+    assert rig.sent() == [f"delivery {item}"]
+
+
+async def test_a_rejected_message_fails_without_retrying(rig: Rig) -> None:
+    agent = await rig.add_agent(1)
+    item = await rig.due(agent, START)
+    rig.api.fail_next("sendMessage", 400, "Bad Request: can't parse entities")
+    assert (await rig.engine.sweep()).failed == 1
+    assert (await rig.delivery(item)).status == "failed"
+
+
+async def test_a_claim_whose_process_died_is_retried_after_its_lease(rig: Rig) -> None:
+    agent = await rig.add_agent(1)
+    item = await rig.due(agent, START)
+    assert [c.id for c in await rig.engine.claim()] == [item]  # claimed, then the process dies
+    assert (await rig.engine.sweep()).claimed == 0  # the lease still holds
+    rig.clock.advance(rig.engine.settings.lease + timedelta(seconds=1))
+    assert (await rig.engine.sweep()).sent == 1
+    assert rig.sent() == [f"delivery {item} (late)"]
+
+
+async def test_nothing_to_send_any_more_is_cancelled(rig: Rig) -> None:
+    async def gone(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing | None:
+        return None
+
+    rig.engine.kinds[KIND] = Kind(gone)
+    item = await rig.due(await rig.add_agent(1), START)
+    assert (await rig.engine.sweep()).cancelled == 1
+    assert await rig.statuses() == {item: "cancelled"}
+    assert rig.sent() == []
+
+
+async def test_after_sent_schedules_the_next_occurrence_in_the_same_transaction(rig: Rig) -> None:
+    async def again(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> None:
+        await schedule(session, agent_id=agent.id, kind=KIND, due_at=delivery.due_at + timedelta(days=1), now=now)
+
+    rig.engine.kinds[KIND] = Kind(render, after_sent=again)
+    await rig.due(await rig.add_agent(1), START)
+    await rig.engine.sweep()
+    async with rig.sessions() as session:
+        pending = (await session.execute(select(Delivery.due_at).where(Delivery.status == "pending"))).scalars()
+        assert list(pending) == [START + timedelta(days=1)]
+
+
+async def test_two_engines_on_one_postgresql_never_send_twice(postgres_url: str, clock: ManualClock) -> None:
+    """SQLite is the single-process path; processes that share work share PostgreSQL."""
+    database = create_engine(postgres_url)
+    async with database.begin() as connection:
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    sessions = session_factory(database)
+    sent: list[tuple[int, str]] = []
+
+    class Recorder:
+        async def send(self, chat_id: int, message: Outgoing) -> int:
+            await asyncio.sleep(0)  # let the other engine run in between
+            sent.append((chat_id, message.text))
+            return len(sent)
+
+    async with sessions() as session, session.begin():
+        for user in range(1, 41):
+            agent = await get_or_register(session, NewAgent(user, user, "A", "en", "UTC"), START)
+            for minute in range(5):
+                await schedule(
+                    session, agent_id=agent.id, kind=KIND, due_at=START - timedelta(minutes=minute), now=START
+                )
+    engines = [Engine(sessions, clock, Recorder(), {KIND: Kind(render)}, EngineSettings(batch=37)) for _ in range(2)]
+
+    async def drain(worker: Engine) -> None:
+        for _ in range(50):
+            await worker.sweep()
+
+    await asyncio.gather(*(drain(worker) for worker in engines))
+    texts = [text for _, text in sent]
+    assert len(texts) == 200 and len(set(texts)) == 200
+    async with sessions() as session:
+        assert (await session.execute(select(func.count()).where(Delivery.status != "sent"))).scalar_one() == 0
+    await database.dispose()

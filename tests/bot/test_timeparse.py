@@ -1,0 +1,324 @@
+"""Reading typed follow-up times: the phrase table, garbage, past times, DST, and finding the time in a note."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot import timeparse
+from bot.timeparse import When, find_when, is_past, parse_when, warm_up
+
+SHANGHAI = "Asia/Shanghai"
+NEW_YORK = "America/New_York"
+LONDON = "Europe/London"
+# Wednesday 2026-11-25 21:00 in Shanghai.
+NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
+ZONES = [SHANGHAI, NEW_YORK, LONDON, "Australia/Sydney", "America/Los_Angeles", "Asia/Kolkata"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm() -> None:
+    """The first parse imports jionlp (~0.3 s): keep it out of hypothesis' per-example deadline."""
+    warm_up()
+
+
+Wall = tuple[int, int, int, int, int]
+
+
+def local(zone: str, wall: Wall) -> datetime:
+    year, month, day, hour, minute = wall
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone))
+
+
+def parsed(text: str, now: datetime = NOW, zone: str = SHANGHAI) -> When:
+    when = parse_when(text, now, zone)
+    assert when is not None, text
+    return when
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "had_time"),
+    [
+        ("明天下午3点", (2026, 11, 26, 15, 0), True),
+        ("周五上午10点", (2026, 11, 27, 10, 0), True),
+        ("下周一早上9点", (2026, 11, 30, 9, 0), True),
+        ("11月30日 14:00", (2026, 11, 30, 14, 0), True),
+        ("3天后", (2026, 11, 28, 10, 0), False),
+        ("两小时后", (2026, 11, 25, 23, 0), True),
+        ("半小时后", (2026, 11, 25, 21, 30), True),
+        ("今晚10点", (2026, 11, 25, 22, 0), True),
+        ("tomorrow 3pm", (2026, 11, 26, 15, 0), True),
+        ("in 2 hours", (2026, 11, 25, 23, 0), True),
+        ("in 30 minutes", (2026, 11, 25, 21, 30), True),
+        ("next friday 10am", (2026, 11, 27, 10, 0), True),
+        ("Dec 5 6pm", (2026, 12, 5, 18, 0), True),
+        ("friday", (2026, 11, 27, 10, 0), False),
+        ("2026-12-05 18:00", (2026, 12, 5, 18, 0), True),
+        ("明天", (2026, 11, 26, 10, 0), False),
+        ("明天。", (2026, 11, 26, 10, 0), False),
+        ("后天上午10点", (2026, 11, 27, 10, 0), True),
+        ("12/1 9:30", (2026, 12, 1, 9, 30), True),
+        ("大后天", (2026, 11, 28, 10, 0), False),
+        ("下个月3号", (2026, 12, 3, 10, 0), False),
+        ("  tomorrow   3pm ", (2026, 11, 26, 15, 0), True),
+    ],
+)
+def test_phrase_table(text: str, expected: Wall, had_time: bool) -> None:
+    when = parsed(text)
+    assert when.local == local(SHANGHAI, expected)
+    assert when.at == when.local.astimezone(UTC)
+    assert when.at.tzinfo is UTC
+    assert when.local.tzinfo == ZoneInfo(SHANGHAI)
+    assert when.had_time is had_time
+    assert not is_past(when, NOW)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "asdfgh", "好的", "谢谢", "三室一厅", "100万", "王先生", "王先生302室", "5楼", "看房",
+        "3", "10", "302", "", "   ", "ok", "yes", "may", "Mr Wang", "room 302",
+        # Not one instant: a span, a vague part of the day, a whole week or month, a repetition.
+        "明天到后天", "下午", "下周", "12月", "每周五下午4点", "tonight at 8",
+        # Extra words make it no time phrase (find_when is for those).
+        "不是明天", "明天下午3点带看新房",
+    ],
+)  # fmt: skip
+def test_garbage_is_none(text: str) -> None:
+    assert parse_when(text, NOW, SHANGHAI) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("昨天", (2026, 11, 24, 10, 0)),
+        ("晚上8点", (2026, 11, 25, 20, 0)),  # at 21:00: today, already past; the caller offers tomorrow
+        ("今晚8点", (2026, 11, 25, 20, 0)),
+        ("今天", (2026, 11, 25, 10, 0)),  # a day only: the default hour, even when it has passed
+        ("yesterday 5pm", (2026, 11, 24, 17, 0)),
+    ],
+)
+def test_past_phrases_are_returned_and_flagged(text: str, expected: Wall) -> None:
+    when = parsed(text)
+    assert when.local == local(SHANGHAI, expected)
+    assert is_past(when, NOW)
+
+
+def test_now_is_already_past() -> None:
+    assert is_past(parsed("现在"), NOW)
+    assert not is_past(parsed("现在"), NOW - timedelta(seconds=1))
+
+
+def test_the_default_time_applies_to_a_day_only() -> None:
+    assert parse_when("明天", NOW, SHANGHAI, time(9, 15)) == When(
+        at=datetime(2026, 11, 26, 1, 15, tzinfo=UTC), had_time=False, local=local(SHANGHAI, (2026, 11, 26, 9, 15))
+    )
+    assert parsed("明天下午3点").local.hour == 15
+
+
+def test_naive_now_is_a_caller_bug() -> None:
+    with pytest.raises(ValueError):
+        parse_when("明天", datetime(2026, 11, 25, 13, 0), SHANGHAI)
+
+
+# New York falls back on Sunday 2026-11-01 at 02:00 EDT; London on Sunday 2026-10-25 at 02:00 BST.
+NY_SATURDAY = local(NEW_YORK, (2026, 10, 31, 21, 0)).astimezone(UTC)
+LONDON_SATURDAY = local(LONDON, (2026, 10, 24, 21, 0)).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "text", "expected", "utc_hour"),
+    [
+        (NEW_YORK, NY_SATURDAY, "tomorrow 9am", (2026, 11, 1, 9, 0), 14),
+        (NEW_YORK, NY_SATURDAY, "明天上午9点", (2026, 11, 1, 9, 0), 14),
+        (NEW_YORK, NY_SATURDAY, "明天下午3点", (2026, 11, 1, 15, 0), 20),
+        (NEW_YORK, NY_SATURDAY, "tomorrow 3pm", (2026, 11, 1, 15, 0), 20),
+        (NEW_YORK, NY_SATURDAY, "下周一早上9点", (2026, 11, 2, 9, 0), 14),
+        (NEW_YORK, NY_SATURDAY, "11月30日 14:00", (2026, 11, 30, 14, 0), 19),
+        (NEW_YORK, NY_SATURDAY, "3天后", (2026, 11, 3, 10, 0), 15),
+        (NEW_YORK, NY_SATURDAY, "in 3 days", (2026, 11, 3, 10, 0), 15),
+        (NEW_YORK, NY_SATURDAY, "两小时后", (2026, 10, 31, 23, 0), 3),
+        (NEW_YORK, NY_SATURDAY, "in 2 hours", (2026, 10, 31, 23, 0), 3),
+        (NEW_YORK, NY_SATURDAY, "next friday 10am", (2026, 11, 6, 10, 0), 15),
+        (NEW_YORK, NY_SATURDAY, "2026-12-05 18:00", (2026, 12, 5, 18, 0), 23),
+        (NEW_YORK, NY_SATURDAY, "明天", (2026, 11, 1, 10, 0), 15),
+        (NEW_YORK, NY_SATURDAY, "后天上午10点", (2026, 11, 2, 10, 0), 15),
+        (NEW_YORK, NY_SATURDAY, "12/1 9:30", (2026, 12, 1, 9, 30), 14),
+        (NEW_YORK, NY_SATURDAY, "大后天", (2026, 11, 3, 10, 0), 15),
+        (NEW_YORK, NY_SATURDAY, "下个月3号", (2026, 11, 3, 10, 0), 15),
+        (LONDON, LONDON_SATURDAY, "tomorrow 9am", (2026, 10, 25, 9, 0), 9),
+        (LONDON, LONDON_SATURDAY, "明天上午9点", (2026, 10, 25, 9, 0), 9),
+        (LONDON, LONDON_SATURDAY, "下周一早上9点", (2026, 10, 26, 9, 0), 9),
+        (LONDON, LONDON_SATURDAY, "3天后", (2026, 10, 27, 10, 0), 10),
+        (LONDON, LONDON_SATURDAY, "两小时后", (2026, 10, 24, 23, 0), 22),
+        (LONDON, LONDON_SATURDAY, "in 2 hours", (2026, 10, 24, 23, 0), 22),
+        (LONDON, LONDON_SATURDAY, "next friday 10am", (2026, 10, 30, 10, 0), 10),
+        (LONDON, LONDON_SATURDAY, "12/1 9:30", (2026, 12, 1, 9, 30), 9),
+        # Spring forward: New York on 2027-03-14, London on 2027-03-28.
+        (NEW_YORK, local(NEW_YORK, (2027, 3, 13, 21, 0)).astimezone(UTC), "tomorrow 9am", (2027, 3, 14, 9, 0), 13),
+        (LONDON, local(LONDON, (2027, 3, 27, 21, 0)).astimezone(UTC), "明天上午9点", (2027, 3, 28, 9, 0), 8),
+    ],
+)
+def test_wall_clock_times_across_dst(zone: str, now: datetime, text: str, expected: Wall, utc_hour: int) -> None:
+    when = parsed(text, now, zone)
+    assert when.local == local(zone, expected)
+    assert when.at == local(zone, expected).astimezone(UTC)
+    assert when.at.hour == utc_hour
+
+
+@pytest.mark.parametrize("text", ["in 2 hours", "两小时后", "2小时后", "in 120 minutes"])
+@pytest.mark.parametrize(
+    ("zone", "local_now"),
+    [
+        (NEW_YORK, (2026, 11, 1, 0, 30)),  # 00:30 EDT; two hours later is 01:30 EST, not 02:30
+        (LONDON, (2026, 10, 25, 0, 30)),
+        (NEW_YORK, (2027, 3, 14, 1, 30)),  # 01:30 EST; two hours later is 04:30 EDT
+    ],
+)
+def test_durations_count_real_hours_across_dst(text: str, zone: str, local_now: Wall) -> None:
+    now = local(zone, local_now).astimezone(UTC)
+    assert parsed(text, now, zone).at == now + timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "note"),
+    [
+        ("明天下午3点 带看新房", (2026, 11, 26, 15, 0), "带看新房"),
+        ("周五上午10点 回访", (2026, 11, 27, 10, 0), "回访"),
+        ("下周一早上9点给王先生打电话", (2026, 11, 30, 9, 0), "给王先生打电话"),
+        ("明天下午3点，带看新房", (2026, 11, 26, 15, 0), "带看新房"),
+        ("提醒我明天下午3点带看新房", (2026, 11, 26, 15, 0), "提醒我带看新房"),
+        ("回访王先生 后天上午10点", (2026, 11, 27, 10, 0), "回访王先生"),
+        ("11月30日 14:00 签约", (2026, 11, 30, 14, 0), "签约"),
+        ("12/1 9:30 看房", (2026, 12, 1, 9, 30), "看房"),
+        ("3天后 回访", (2026, 11, 28, 10, 0), "回访"),
+        ("tomorrow 3pm 带看新房", (2026, 11, 26, 15, 0), "带看新房"),
+        ("tomorrow 3pm call about the loan", (2026, 11, 26, 15, 0), "call about the loan"),
+        ("next friday 10am viewing at Park Lane", (2026, 11, 27, 10, 0), "viewing at Park Lane"),
+        ("next friday at 10am: viewing at Park Lane", (2026, 11, 27, 10, 0), "viewing at Park Lane"),
+        ("in 2 hours call back Mr Wang.", (2026, 11, 25, 23, 0), "call back Mr Wang."),
+        ("call about the loan tomorrow 3pm", (2026, 11, 26, 15, 0), "call about the loan"),
+        ("tomorrow call Mrs Lee", (2026, 11, 26, 10, 0), "call Mrs Lee"),
+        ("明天下午3点", (2026, 11, 26, 15, 0), ""),
+    ],
+)
+def test_find_when_splits_time_and_note(text: str, expected: Wall, note: str) -> None:
+    found = find_when(text, NOW, SHANGHAI)
+    assert found is not None, text
+    when, rest = found
+    assert when.local == local(SHANGHAI, expected)
+    assert rest == note
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["带看新房", "给王先生打电话", "100万 预算", "3 bedrooms at Park Lane", "Sun Hung Kai viewing", "call Mr Wang", ""],
+)
+def test_find_when_without_a_time_is_none(text: str) -> None:
+    assert find_when(text, NOW, SHANGHAI) is None
+
+
+def test_find_when_in_another_zone() -> None:
+    found = find_when("tomorrow 9am call the bank", NY_SATURDAY, NEW_YORK)
+    assert found is not None
+    assert (found[0].at, found[1]) == (datetime(2026, 11, 1, 14, 0, tzinfo=UTC), "call the bank")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(max_size=40))
+def test_parse_when_never_raises(text: str) -> None:
+    when = parse_when(text, NOW, SHANGHAI)
+    assert when is None or (when.at.utcoffset() == timedelta(0) and when.local == when.at)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(alphabet="明天后下周一二三五上午晚点半小时号月日 0123456789:/-年天前今早3pm", max_size=20))
+def test_parse_when_never_raises_on_near_misses(text: str) -> None:
+    when = parse_when(text, NOW, SHANGHAI)
+    assert when is None or when.at.tzinfo is UTC
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(max_size=80))
+def test_find_when_never_raises(text: str) -> None:
+    found = find_when(text, NOW, SHANGHAI)
+    assert found is None or found[0].at.tzinfo is UTC
+
+
+instants = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC))
+
+
+@settings(max_examples=50, deadline=None)
+@given(now=instants, zone=st.sampled_from(ZONES), hours=st.integers(1, 48), chinese=st.booleans())
+def test_in_n_hours_is_now_plus_n_hours(now: datetime, zone: str, hours: int, chinese: bool) -> None:
+    text = f"{hours}小时后" if chinese else f"in {hours} hour{'s' if hours > 1 else ''}"
+    when = parsed(text, now, zone)
+    assert when.at == now + timedelta(hours=hours)
+    assert when.had_time
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    now=instants,
+    zone=st.sampled_from(ZONES),
+    days=st.integers(1, 60),
+    chinese=st.booleans(),
+    default=st.times(min_value=time(6, 0), max_value=time(22, 0)),  # never inside a DST gap
+)
+def test_in_n_days_keeps_the_wall_clock_time(now: datetime, zone: str, days: int, chinese: bool, default: time) -> None:
+    text = f"{days}天后" if chinese else f"in {days} day{'s' if days > 1 else ''}"
+    when = parse_when(text, now, zone, default)
+    assert when is not None
+    assert when.local.date() == now.astimezone(ZoneInfo(zone)).date() + timedelta(days=days)
+    assert when.local.time() == default
+    assert not when.had_time
+
+
+def test_parallel_calls_agree_with_serial_ones() -> None:
+    """jionlp's parser is shared state: without the lock, threads get each other's answers."""
+    bases = [NOW, NOW + timedelta(days=3, hours=5)]
+    phrases = ["明天下午3点", "两小时后", "3天后", "周五上午10点", "下个月3号", "tomorrow 3pm"]
+    expected = {(phrase, base): parse_when(phrase, base, SHANGHAI) for phrase in phrases for base in bases}
+    wrong: list[tuple[str, datetime]] = []
+
+    def work(offset: int) -> None:
+        for i in range(60):
+            phrase, base = phrases[(i + offset) % len(phrases)], bases[(i // 2 + offset) % 2]
+            if parse_when(phrase, base, SHANGHAI) != expected[(phrase, base)]:
+                wrong.append((phrase, base))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+
+
+def test_a_broken_jionlp_install_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not "no time found" for every Chinese phrase: e.g. a read-only site-packages on the first import."""
+
+    def unpack_fails(name: str) -> None:
+        raise PermissionError(name)
+
+    monkeypatch.setattr(timeparse, "_jionlp", None)
+    monkeypatch.setattr(importlib, "import_module", unpack_fails)
+    with pytest.raises(PermissionError):
+        parse_when("明天", NOW, SHANGHAI)
+    with pytest.raises(PermissionError):
+        find_when("看房 明天", NOW, SHANGHAI)
+
+
+def test_warm_up_prints_nothing() -> None:
+    """jionlp and jiojio print a banner on import; the bot's stdout must stay clean."""
+    code = "from bot.timeparse import warm_up; warm_up()"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout == ""
