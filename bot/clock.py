@@ -17,6 +17,17 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class ShiftedClock:
+    """The system clock moved by a fixed offset: lets an end-to-end test (or a demo) restart the real process
+    "later" without waiting."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 class ManualClock:
     """A clock that only moves when told to (tests, the benchmark, the local shell's time travel)."""
 

@@ -6,12 +6,14 @@ rather than where it is first used.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.i18n import LANGUAGES
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/agentcoach.db"
@@ -29,6 +31,8 @@ class Settings(BaseSettings):
     default_timezone: str = "Asia/Shanghai"
     default_language: str = "zh-Hans"
     log_level: str = "INFO"
+    # For end-to-end tests and demos only: run as if it were this many seconds later.
+    clock_offset_seconds: float = 0.0
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -84,6 +88,11 @@ class Settings(BaseSettings):
         if value.upper() not in LOG_LEVELS:
             raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
         return value.upper()
+
+    def clock(self) -> Clock:
+        if self.clock_offset_seconds:
+            return ShiftedClock(timedelta(seconds=self.clock_offset_seconds))
+        return SystemClock()
 
     def token(self) -> str | None:
         return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None

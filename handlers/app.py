@@ -84,12 +84,23 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_error_handler(on_error)
 
 
-async def prepare(app: AgentApplication) -> None:
-    """Things to do once the bot can talk to the Bot API, before the first update."""
+async def prepare(app: AgentApplication, *, background: bool = False) -> None:
+    """Things to do once the bot can talk to the Bot API, before the first update.
+
+    The time parser's dictionaries and the city index take a second or two to load. They load off the event
+    loop; with `background` the bot does not even wait for them (serving: due nudges go out at once), otherwise
+    it does (the shell and the tests: the time parser swallows stdout while it imports).
+    """
     await set_default_menus(app.bot)
-    warm_up()  # the time parser loads its dictionaries now, not while the first agent waits
-    # Typed city names need an index that takes about a second to build: build it off the event loop.
-    asyncio.get_running_loop().run_in_executor(None, city_index)
+    loop = asyncio.get_running_loop()
+    loading = asyncio.gather(loop.run_in_executor(None, warm_up), loop.run_in_executor(None, city_index))
+    if background:
+        app.bot_data[WARM_UP_KEY] = loading  # keep a reference so the task is not collected
+    else:
+        await loading
+
+
+WARM_UP_KEY = "warm_up"
 
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]

@@ -13,7 +13,6 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.clock import SystemClock
 from bot.config import Settings, SettingsError, load_settings
 from bot.db import engine_from_settings, session_factory, upgrade
 from bot.logs import configure_logging
@@ -120,7 +119,7 @@ def serve(settings: Settings) -> int:
 
     asyncio.run(migrate(settings))
     engine = engine_from_settings(settings)
-    services = Services(settings, session_factory(engine), SystemClock())
+    services = Services(settings, session_factory(engine), settings.clock())
     token = settings.token()
     assert token is not None
     app = build_application(services, token=token, base_url=settings.telegram_api_base_url)
@@ -129,8 +128,8 @@ def serve(settings: Settings) -> int:
         await engine.dispose()
 
     async def start(app: AgentApplication) -> None:
-        await prepare(app)
         start_sweeping(app)
+        await prepare(app, background=True)
 
     app.post_init = start
     app.post_shutdown = dispose

@@ -269,8 +269,10 @@ class BotRunner:
     def database_url(self) -> str:
         return f"sqlite+aiosqlite:///{self.workdir}/e2e.db"
 
-    def start(self) -> BotProcess:
-        """Start the bot and return once it polls for updates, so a start-up crash fails here, with its log."""
+    def start(self, **settings: str) -> BotProcess:
+        """Start the bot and return once it polls for updates, so a start-up crash fails here, with its log.
+
+        `settings` adds environment settings, e.g. CLOCK_OFFSET_SECONDS="240" to start "four minutes later"."""
         script = Path(sys.executable).parent / "agentcoach"
         log_path = self.workdir / f"bot-run-{len(self.runs) + 1}.log"
         env = _child_env(
@@ -280,6 +282,7 @@ class BotRunner:
                 "DATABASE_URL": self.database_url,
                 "LOG_LEVEL": "INFO",
                 "PYTHONUNBUFFERED": "1",
+                **settings,
             }
         )
         since = max((call["seq"] for call in self.emu.calls()), default=0)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
+from handlers.menus import COMMANDS
 from tests.e2e.conftest import TOKEN, BotRunner, Emulator, EmulatorServer, Message
 
 pytestmark = pytest.mark.e2e
@@ -229,7 +230,7 @@ def test_onboarding_survives_a_crash(
     assert emu.wait_quiet(chat, quiet=0.5, timeout=WAIT) == [], "nothing may follow the confirmation"
     assert_every_press_answered(emu)
     menu = chat_menu(emu, chat)
-    assert [command["command"] for command in menu] == ["start", "settings", "help", "cancel"]
+    assert [command["command"] for command in menu] == list(COMMANDS)
     descriptions = " ".join(command["description"] for command in menu)
     assert not re.findall(case.foreign, descriptions), f"the chat's menu is not in {case.language}: {menu}"
 
@@ -269,3 +270,34 @@ def test_restart_in_the_middle_of_onboarding(emulator_server: EmulatorServer, em
     [panel] = emu.wait_replies(chat, 1, timeout=WAIT)
     assert "21:45" in str(panel["text"]) and "Asia/Shanghai" in str(panel["text"]), panel["text"]
     assert "E2E-TEST" not in bot.logs()
+
+
+def test_a_nudge_due_while_the_bot_was_dead_arrives_once_marked_late(
+    emulator_server: EmulatorServer, emu: Emulator, bot: BotRunner
+) -> None:
+    """Schedule a follow-up a minute ahead, kill -9 the bot, restart it after the due time (its clock set four
+    minutes on, so nobody waits): the nudge comes exactly once, marked late."""
+    server, chat = emulator_server, 710020
+    emu.set_user(chat, "小张", language_code="zh-hans")
+    first = bot.start()
+    onboard(server, emu, replace(CASES[0], chat=chat))
+    emu.send_text(chat, "/client 王先生 13800138000 三居 预算300万")
+    emu.wait_replies(chat, 1, timeout=WAIT)
+    emu.send_text(chat, "/followup 王先生 in 1 minute 带看新房")
+    [echo] = emu.wait_replies(chat, 1, timeout=WAIT)
+    assert "王先生" in str(echo["text"]) and "带看新房" in str(echo["text"]), echo["text"]
+    confirm = next(data for _, data in server.buttons(echo) if data.startswith("fu:ok:"))
+    emu.press(chat, confirm, echo["message_id"])
+    saved = emu.wait_edit(chat, echo["message_id"], timeout=WAIT, after=echo["edits"])
+    assert str(saved["text"]).startswith("✅ 已安排"), saved["text"]
+
+    first.crash()
+    bot.start(CLOCK_OFFSET_SECONDS="240")
+    [nudge] = emu.wait_replies(chat, 1, timeout=WAIT)
+    text = str(nudge["text"])
+    assert text.startswith("⏰ 跟进提醒：王先生") and "迟到的提醒" in text and "带看新房" in text, text
+    assert {data.split(":")[1] for _, data in server.buttons(nudge)} == {"done", "snooze", "move", "card"}
+    # Several sweeps later (one a second), still exactly one nudge.
+    assert emu.wait_quiet(chat, quiet=3.0, timeout=WAIT) == []
+    nudges = [m for m in emu.messages(chat) if str(m.get("text", "")).startswith("⏰ 跟进提醒")]
+    assert len(nudges) == 1
