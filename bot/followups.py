@@ -7,15 +7,16 @@ through the agent who owns it, so one agent can never act on another's follow-up
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clients import MAX_ID, last_contact
 from bot.models import Agent, Client, ContactLog, FollowUp
-from bot.scheduler import cancel, schedule
+from bot.scheduler import Planned, cancel, schedule, schedule_many
 from bot.timezones import local_datetime, to_utc
 
 KIND = "followup"
@@ -70,6 +71,40 @@ async def add_follow_up(
     await session.flush()
     await schedule(session, agent_id=agent.id, kind=KIND, subject_id=follow_up.id, due_at=due_at, now=now)
     return follow_up
+
+
+@dataclass(frozen=True)
+class PlannedFollowUp:
+    agent_id: int
+    client_id: int
+    due_at: datetime
+    note: str | None = None
+
+
+async def add_follow_ups(session: AsyncSession, planned: Sequence[PlannedFollowUp], now: datetime) -> list[int]:
+    """Many follow-ups and their nudges in two statements (an import, a team lead's hand-over)."""
+    if not planned:
+        return []
+    rows = [
+        {
+            "agent_id": p.agent_id,
+            "client_id": p.client_id,
+            "due_at": p.due_at,
+            "note": p.note,
+            "status": OPEN,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for p in planned
+    ]
+    result = await session.execute(insert(FollowUp).returning(FollowUp.id, sort_by_parameter_order=True), rows)
+    ids = [int(row[0]) for row in result.all()]
+    await schedule_many(
+        session,
+        [Planned(p.agent_id, KIND, p.due_at, follow_up_id) for p, follow_up_id in zip(planned, ids, strict=True)],
+        now,
+    )
+    return ids
 
 
 async def owned_follow_up(session: AsyncSession, agent_id: int, follow_up_id: int) -> FollowUp | None:

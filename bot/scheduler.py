@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -311,6 +311,36 @@ async def schedule(
     session.add(delivery)
     await session.flush()
     return delivery
+
+
+@dataclass(frozen=True)
+class Planned:
+    agent_id: int
+    kind: str
+    due_at: datetime
+    subject_id: int | None = None
+
+
+async def schedule_many(session: AsyncSession, planned: Sequence[Planned], now: datetime) -> None:
+    """Add many deliveries in one statement (imports, bulk follow-ups): the same rows as `schedule`, far faster."""
+    if not planned:
+        return
+    await session.execute(
+        insert(Delivery),
+        [
+            {
+                "agent_id": p.agent_id,
+                "kind": p.kind,
+                "subject_id": p.subject_id,
+                "due_at": p.due_at,
+                "status": PENDING,
+                "attempts": 0,
+                "late": False,
+                "created_at": now,
+            }
+            for p in planned
+        ],
+    )
 
 
 async def cancel(session: AsyncSession, kind: str, subject_id: int) -> int:

@@ -254,3 +254,23 @@ async def test_two_engines_on_one_postgresql_never_send_twice(postgres_url: str,
     async with sessions() as session:
         assert (await session.execute(select(func.count()).where(Delivery.status != "sent"))).scalar_one() == 0
     await database.dispose()
+
+
+async def test_bulk_follow_ups_become_the_same_deliveries(rig: Rig) -> None:
+    from bot.followups import PlannedFollowUp, add_follow_ups
+    from bot.models import Client, FollowUp
+
+    agent = await rig.add_agent(1)
+    async with rig.sessions() as session, session.begin():
+        client = Client(agent_id=agent, name="C", stage="new", archived=False, created_at=START, updated_at=START)
+        session.add(client)
+        await session.flush()
+        planned = [PlannedFollowUp(agent, client.id, START + timedelta(minutes=i), f"n{i}") for i in range(50)]
+        ids = await add_follow_ups(session, planned, START)
+    async with rig.sessions() as session:
+        follow_ups = (await session.execute(select(FollowUp).order_by(FollowUp.id))).scalars().all()
+        deliveries = (await session.execute(select(Delivery).order_by(Delivery.id))).scalars().all()
+    assert [f.id for f in follow_ups] == ids and [f.note for f in follow_ups] == [f"n{i}" for i in range(50)]
+    assert [(d.subject_id, d.due_at, d.status, d.kind) for d in deliveries] == [
+        (f.id, f.due_at, "pending", "followup") for f in follow_ups
+    ]
