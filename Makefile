@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# jionlp unpacks its dictionaries into site-packages on first import: do it once here, not at first start.
+	$(BIN)/python -c "import jionlp" >/dev/null
 	@touch $(STAMP)
 
 ## run: set up and start the bot (Telegram with TELEGRAM_BOT_TOKEN, else the local chat shell)

@@ -89,7 +89,16 @@ def change_settings(agent: Agent, now: datetime, **values: object) -> None:
 
 
 EDITABLE_FIELDS: Final = frozenset(
-    {"language", "timezone", "reflection_time", "work_days", "digest_weekday", "digest_time", "tip_time"}
+    {
+        "language",
+        "timezone",
+        "reflection_time",
+        "work_days",
+        "digest_weekday",
+        "digest_time",
+        "tip_time",
+        "followup_time",
+    }
 )
 
 

@@ -186,7 +186,7 @@ def parse_language(text: str) -> str | None:
 
 
 # Setting name → the Agent fields it sets; shared by onboarding, /settings buttons and one-line forms.
-SETTINGS: tuple[str, ...] = ("language", "timezone", "reflection", "workdays", "digest", "tip")
+SETTINGS: tuple[str, ...] = ("language", "timezone", "reflection", "workdays", "digest", "tip", "followup")
 
 
 def parse_setting(step: str, text: str) -> dict[str, object] | None:
@@ -218,6 +218,9 @@ def parse_setting(step: str, text: str) -> dict[str, object] | None:
     if step == "digest_time":
         at = parse_time_of_day(text)
         return {"digest_time": at} if at else None
+    if step == "followup":
+        at = parse_time_of_day(text)
+        return {"followup_time": at} if at else None
     if step == "tip":
         if is_off(text):
             return {"tip_time": None}
@@ -247,6 +250,10 @@ _SETTING_WORDS = {
     "周总结": "digest",
     "週總結": "digest",
     "tip": "tip",
+    "followup": "followup",
+    "follow-up": "followup",
+    "跟进": "followup",
+    "跟進": "followup",
     "tips": "tip",
     "贴士": "tip",
     "貼士": "tip",

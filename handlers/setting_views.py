@@ -8,13 +8,14 @@ from telegram import InlineKeyboardButton
 
 from bot.i18n import Html, t
 from bot.models import Agent
-from bot.preferences import format_time, format_work_days, weekday_name
+from bot.preferences import SETTINGS, format_time, format_work_days, weekday_name
 from bot.timezones import COMMON_ZONES, utc_offset_label
 from handlers.keyboards import button, language_rows, time_rows, timezone_rows, weekday_rows, workday_rows
 
 REFLECTION_TIMES = tuple(time(h, m) for h, m in ((18, 0), (19, 0), (20, 0), (21, 0), (21, 30), (22, 0)))
 DIGEST_DAYS = (5, 6, 7, 1)
 DIGEST_TIMES = tuple(time(h) for h in (9, 12, 18, 19, 20, 21))
+FOLLOWUP_TIMES = tuple(time(h) for h in (9, 10, 11, 14, 15, 16))
 TIP_TIMES = tuple(time(h, m) for h, m in ((7, 30), (8, 0), (8, 30), (9, 0), (9, 30), (12, 0)))
 
 # Which setting (as /settings names it) each question belongs to.
@@ -26,6 +27,7 @@ SETTING_OF_STEP = {
     "digest_day": "digest",
     "digest_time": "digest",
     "tip": "tip",
+    "followup": "followup",
 }
 
 
@@ -45,6 +47,8 @@ def question(step: str, agent: Agent, prefix: str) -> tuple[str, list[list[Inlin
         return text, weekday_rows(prefix, step, lang, DIGEST_DAYS, agent.digest_weekday)
     if step == "digest_time":
         return text, time_rows(prefix, step, DIGEST_TIMES, agent.digest_time)
+    if step == "followup":
+        return text, time_rows(prefix, step, FOLLOWUP_TIMES, agent.followup_time)
     if step == "tip":
         rows = time_rows(prefix, step, TIP_TIMES, agent.tip_time)
         label = t(lang, "button.tip_off")
@@ -74,6 +78,8 @@ def setting_value(agent: Agent, setting: str, now: datetime) -> str:
     if setting == "digest":
         day = weekday_name(agent.digest_weekday, lang, "wide")
         return t(lang, "value.digest", day=day, time=format_time(agent.digest_time))
+    if setting == "followup":
+        return t(lang, "value.followup", time=format_time(agent.followup_time))
     if setting == "tip":
         if agent.tip_time is None:
             return t(lang, "value.tip_off")
@@ -83,8 +89,5 @@ def setting_value(agent: Agent, setting: str, now: datetime) -> str:
 
 def summary(agent: Agent, now: datetime) -> str:
     """Every setting, one per line: shown at the end of onboarding and on /settings."""
-    values = {
-        name: Html(setting_value(agent, name, now))
-        for name in ("language", "timezone", "reflection", "workdays", "digest", "tip")
-    }
+    values = {name: Html(setting_value(agent, name, now)) for name in SETTINGS}
     return t(agent.language, "settings.summary", **values)

@@ -29,6 +29,7 @@ FIRST_STEP = {
     "workdays": "workdays",
     "digest": "digest_day",
     "tip": "tip",
+    "followup": "followup",
 }
 QUESTION_STEPS = frozenset({*FIRST_STEP.values(), "digest_time"})
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 WAIT = 30.0  # each wait for the bot; generous for a slow CI machine, normally well under a second
 # The summary shows one setting per line, each behind its emoji.
-SUMMARY_MARKS = ("🌐", "🕒", "📝", "📅", "📊", "💡")
+SUMMARY_MARKS = ("🌐", "🕒", "📝", "📅", "📊", "💡", "🔔")
 
 
 @dataclass(frozen=True)

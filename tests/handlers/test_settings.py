@@ -31,7 +31,16 @@ async def test_panel_shows_every_setting_with_a_button_each(harness: Harness) ->
         "💡 每日贴士：工作日 08:30",
     ):
         assert line in panel.text
-    assert panel.labels == ["🌐 语言", "🕒 时区", "📝 复盘时间", "📅 工作日", "📊 周总结", "💡 每日贴士", "✖️ 关闭"]
+    assert panel.labels == [
+        "🌐 语言",
+        "🕒 时区",
+        "📝 复盘时间",
+        "📅 工作日",
+        "📊 周总结",
+        "💡 每日贴士",
+        "🔔 跟进时间",
+        "✖️ 关闭",
+    ]
 
 
 async def test_edit_by_button_returns_to_the_panel_with_the_change(harness: Harness) -> None:
@@ -195,3 +204,17 @@ async def test_settings_before_onboarding_works_and_setup_continues(harness: Har
     assert reply.sent[-1].text.startswith("🌐 请选择语言")
     reply = await chat.press("简体中文")
     assert "✓ 香港" in reply.last.labels
+
+
+async def test_default_follow_up_hour_by_line_and_by_button(harness: Harness) -> None:
+    chat = await ready(harness)
+    reply = await chat.send("/settings followup 9:00")
+    assert reply.texts == ["✅ 已更新 默认跟进时间：只说日期时定在 09:00"]
+    assert (await harness.agent()).followup_time == time(9, 0)
+    reply = await chat.send("/settings followup later")
+    assert reply.texts[0].startswith("⚠️ 时间格式不对。请用 24 小时制，如 10:00")
+    await chat.send("/settings")
+    reply = await chat.press("🔔 跟进时间")
+    assert "✓ 09:00" in reply.edited[0].labels
+    reply = await chat.press("14:00")
+    assert "🔔 默认跟进时间：只说日期时定在 14:00" in reply.edited[0].text
