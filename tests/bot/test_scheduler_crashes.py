@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import ManualClock
@@ -81,30 +81,7 @@ async def run_world(
             await connection.run_sync(Base.metadata.create_all)
         sessions = session_factory(database)
         clock = ManualClock(START)
-        async with sessions() as session, session.begin():
-            for user in range(1, 5):
-                session.add(
-                    Agent(
-                        telegram_user_id=user,
-                        chat_id=user,
-                        display_name="A",
-                        language="en",
-                        timezone="UTC",
-                        reflection_time=START.time(),
-                        work_days="1234567",
-                        digest_weekday=7,
-                        digest_time=START.time(),
-                        setup_step=None,
-                        active=True,
-                        created_at=START,
-                        updated_at=START,
-                    )
-                )
-            await session.flush()
-            for agent_id, minutes in plan:
-                await schedule(
-                    session, agent_id=agent_id, kind=KIND, due_at=START + timedelta(minutes=minutes), now=START
-                )
+        await seed(sessions, plan, agents=4)
         telegram = Telegram()
         windows: Counter[str] = Counter()  # how often each message died between Telegram and our commit
         remaining_deaths = list(deaths)
@@ -140,6 +117,32 @@ async def run_world(
         await database.dispose()
 
 
+async def seed(sessions: async_sessionmaker[AsyncSession], plan: list[tuple[int, int]], agents: int) -> None:
+    """`agents` agents and a delivery for each (agent, minutes from START) in `plan`."""
+    async with sessions() as session, session.begin():
+        for user in range(1, agents + 1):
+            session.add(
+                Agent(
+                    telegram_user_id=user,
+                    chat_id=user,
+                    display_name="A",
+                    language="en",
+                    timezone="UTC",
+                    reflection_time=START.time(),
+                    work_days="1234567",
+                    digest_weekday=7,
+                    digest_time=START.time(),
+                    setup_step=None,
+                    active=True,
+                    created_at=START,
+                    updated_at=START,
+                )
+            )
+        await session.flush()
+        for agent_id, minutes in plan:
+            await schedule(session, agent_id=agent_id, kind=KIND, due_at=START + timedelta(minutes=minutes), now=START)
+
+
 async def sent_texts(sessions: async_sessionmaker[AsyncSession]) -> set[str]:
     async with sessions() as session:
         ids = (await session.execute(select(Delivery.id).where(Delivery.status == "sent"))).scalars().all()
@@ -150,3 +153,61 @@ async def all_done(sessions: async_sessionmaker[AsyncSession]) -> bool:
     async with sessions() as session:
         statuses = (await session.execute(select(Delivery.status))).scalars().all()
     return all(status == "sent" for status in statuses)
+
+
+class Recorder:
+    def __init__(self, telegram: Telegram) -> None:
+        self.telegram = telegram
+
+    async def send(self, chat_id: int, message: Outgoing) -> int:
+        await asyncio.sleep(0)  # let the other process run in between
+        self.telegram.received.append(message.text)
+        return len(self.telegram.received)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.tuples(st.integers(1, 12), st.integers(-30, 30)), min_size=1, max_size=60),
+    st.tuples(st.integers(1, 40), st.integers(1, 40)),
+    st.tuples(st.integers(1, 8), st.integers(1, 8)),
+)
+def test_two_processes_on_one_postgresql_never_send_twice(
+    postgres_url: str, plan: list[tuple[int, int]], batches: tuple[int, int], concurrency: tuple[int, int]
+) -> None:
+    asyncio.run(run_two_processes(postgres_url, plan, batches, concurrency))
+
+
+async def run_two_processes(
+    url: str, plan: list[tuple[int, int]], batches: tuple[int, int], concurrency: tuple[int, int]
+) -> None:
+    database = create_engine(url)
+    async with database.begin() as connection:
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    sessions = session_factory(database)
+    clock = ManualClock(START)
+    await seed(sessions, plan, agents=12)
+    telegram = Telegram()
+    processes = [
+        Engine(
+            sessions, clock, Recorder(telegram), {KIND: Kind(render)}, EngineSettings(batch=batch, concurrency=workers)
+        )
+        for batch, workers in zip(batches, concurrency, strict=True)
+    ]
+
+    async def run(process: Engine) -> None:
+        for _ in range(40):
+            await process.sweep()
+            await asyncio.sleep(0)
+
+    for _ in range(4):  # a while of both sweeping at once, then the clock moves on
+        await asyncio.gather(*(run(process) for process in processes))
+        clock.advance(timedelta(minutes=20))
+    counts = Counter(telegram.received)
+    async with sessions() as session:
+        ids = (await session.execute(select(Delivery.id))).scalars().all()
+    assert sorted(counts) == sorted(f"delivery {i}" for i in ids)
+    assert max(counts.values()) == 1, {text: n for text, n in counts.items() if n > 1}
+    await database.dispose()
