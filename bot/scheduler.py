@@ -151,12 +151,7 @@ class Engine:
         except Exception as error:
             log.exception("delivery %s: unexpected error", item.id)
             report = SweepReport()
-            if item.attempts >= self.settings.max_attempts:
-                await self._fail(item, f"gave up after {item.attempts} attempts: {error!r}")
-                report.failed += 1
-            else:
-                await self._again(item, self.settings.backoff * 2 ** (item.attempts - 1), True, repr(error))
-                report.retried += 1
+            await self._retry_or_fail(item, repr(error), report)
             return report
 
     async def claim(self) -> list[Claimed]:
@@ -232,12 +227,7 @@ class Engine:
             await self._again(item, timedelta(seconds=error.seconds), count_attempt=False, error=str(error))
             report.retried += 1
         except TransientFailure as error:
-            if item.attempts >= self.settings.max_attempts:
-                await self._fail(item, f"gave up after {item.attempts} attempts: {error}")
-                report.failed += 1
-            else:
-                await self._again(item, self.settings.backoff * 2 ** (item.attempts - 1), True, str(error))
-                report.retried += 1
+            await self._retry_or_fail(item, str(error), report)
         except PermanentFailure as error:
             await self._fail(item, str(error))
             report.failed += 1
@@ -246,6 +236,15 @@ class Engine:
             report.sent += 1
             report.late += int(late)
         return report
+
+    async def _retry_or_fail(self, item: Claimed, error: str, report: SweepReport) -> None:
+        """Back off exponentially (backoff, 2×, 4× …) and give up after `max_attempts`, logged."""
+        if item.attempts >= self.settings.max_attempts:
+            await self._fail(item, f"gave up after {item.attempts} attempts: {error}")
+            report.failed += 1
+        else:
+            await self._again(item, self.settings.backoff * 2 ** (item.attempts - 1), True, error)
+            report.retried += 1
 
     async def _confirm(self, item: Claimed, message_id: int) -> None:
         now = self.clock.now()
