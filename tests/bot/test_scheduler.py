@@ -274,3 +274,22 @@ async def test_bulk_follow_ups_become_the_same_deliveries(rig: Rig) -> None:
     assert [(d.subject_id, d.due_at, d.status, d.kind) for d in deliveries] == [
         (f.id, f.due_at, "pending", "followup") for f in follow_ups
     ]
+
+
+async def test_a_bug_in_one_delivery_does_not_stop_the_others(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    broken_id = await rig.due(await rig.add_agent(1), START)
+    fine_id = await rig.due(await rig.add_agent(2), START)
+
+    async def fragile(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing | None:
+        if delivery.id == broken_id:
+            raise ValueError("a bug while rendering")
+        return await render(session, delivery, agent, now)
+
+    rig.engine.kinds[KIND] = Kind(fragile)
+    with caplog.at_level(logging.ERROR, logger="bot.scheduler"):
+        report = await rig.engine.sweep()
+    assert (report.sent, report.retried) == (1, 1)
+    assert rig.sent() == [f"delivery {fine_id}"]
+    broken = await rig.delivery(broken_id)
+    assert (broken.status, broken.lease_until) == ("pending", START + timedelta(seconds=10))
+    assert "a bug while rendering" in (broken.last_error or "") and "unexpected error" in caplog.text
