@@ -87,15 +87,18 @@ async def converse(chat: LocalChat, stdin: TextIO, stdout: TextIO, language: str
 
 async def sweep_forever(app: AgentApplication, chat: LocalChat, stdout: TextIO, language: str) -> None:
     """What the bot sends on its own (follow-up nudges) appears while the agent types, as in Telegram."""
-    engine = engine_of(app)
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
-        known = {shown.message_id for shown in chat.messages()}
-        report = await engine.sweep()
-        if report.sent:
-            fresh = [shown for shown in chat.messages() if shown.message_id not in known]
-            stdout.write("\n" + render(Reply(fresh, []), language) + "\n> ")
-            stdout.flush()
+        await sweep_and_show(app, chat, stdout, language)
+
+
+async def sweep_and_show(app: AgentApplication, chat: LocalChat, stdout: TextIO, language: str) -> None:
+    known = {shown.message_id for shown in chat.messages()}
+    report = await engine_of(app).sweep()
+    if report.sent:
+        fresh = [shown for shown in chat.messages() if shown.message_id not in known]
+        stdout.write("\n" + render(Reply(fresh, []), language) + "\n> ")
+        stdout.flush()
 
 
 async def act(chat: LocalChat, line: str) -> Reply:

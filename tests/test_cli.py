@@ -6,9 +6,12 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from tests.support import Harness
 
 AGENTCOACH = str(Path(sys.executable).parent / "agentcoach")
 SETTINGS = (
@@ -95,3 +98,21 @@ def test_a_number_is_text_when_no_buttons_are_shown_and_quoted_numbers_are_text(
     result = agentcoach(tmp_path, "shell", stdin="/help\n5\n'1\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("我们先把设置做完吧") == 2
+
+
+async def test_the_shell_shows_a_nudge_when_it_falls_due(harness: Harness) -> None:
+    from io import StringIO
+
+    from handlers.shell import act, sweep_and_show
+    from tests.handlers.test_followups import agent_with_client
+
+    chat, _ = await agent_with_client(harness)
+    await act(chat, "/followup 王先生 两小时后 带看")
+    await act(chat, "1")  # the first button: confirm
+    out = StringIO()
+    await sweep_and_show(harness.app, chat, out, "zh-Hans")
+    assert out.getvalue() == ""
+    harness.clock.advance(timedelta(hours=2))
+    await sweep_and_show(harness.app, chat, out, "zh-Hans")
+    assert "🤖 ⏰ 跟进提醒：王先生（新客户）" in out.getvalue()
+    assert "[1] ✅ 完成   [2] ⏰ 稍后" in out.getvalue()
