@@ -48,7 +48,7 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     else:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]  # PTB's generic
+        builder = builder.rate_limiter(smooth_rate_limiter())  # type: ignore[arg-type]  # PTB's generic
     app: AgentApplication = builder.build()
     app.bot_data[SERVICES_KEY] = services
     app.bot_data[ENGINE_KEY] = build_engine(services, app)
@@ -60,6 +60,18 @@ def build_engine(services: Services, app: AgentApplication) -> Engine:
     """The scheduling engine with every kind of delivery the bot knows how to render."""
     kinds = {followups.KIND: Kind(render=followups.render_nudge)}
     return Engine(services.sessions, services.clock, TelegramSender(app.bot), kinds)
+
+
+def smooth_rate_limiter() -> AIORateLimiter:
+    """Telegram's ~30 messages/s, spaced evenly: one every 1/30 s, never a burst.
+
+    AIORateLimiter's default (30 per 1 s) lets a burst of 30 through at once, which Telegram (and the emulator)
+    answer with 429s and a pause for everyone; measured in docs/benchmarks.md, the even spacing sends more.
+    """
+    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / TELEGRAM_MESSAGES_PER_SECOND, max_retries=2)
+
+
+TELEGRAM_MESSAGES_PER_SECOND = 30
 
 
 def register_handlers(app: AgentApplication) -> None:
@@ -91,13 +103,19 @@ async def prepare(app: AgentApplication, *, background: bool = False) -> None:
     loop; with `background` the bot does not even wait for them (serving: due nudges go out at once), otherwise
     it does (the shell and the tests: the time parser swallows stdout while it imports).
     """
-    await set_default_menus(app.bot)
-    loop = asyncio.get_running_loop()
-    loading = asyncio.gather(loop.run_in_executor(None, warm_up), loop.run_in_executor(None, city_index))
     if background:
-        app.bot_data[WARM_UP_KEY] = loading  # keep a reference so the task is not collected
+        # Due nudges after a restart go first: menus and loading follow, the loading after a second's grace so
+        # it does not compete with the first sweep for the interpreter.
+        app.bot_data[WARM_UP_KEY] = asyncio.create_task(load_menus_and_parsers(app, delay=1.0))
     else:
-        await loading
+        await load_menus_and_parsers(app)
+
+
+async def load_menus_and_parsers(app: AgentApplication, delay: float = 0.0) -> None:
+    await set_default_menus(app.bot)
+    await asyncio.sleep(delay)
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(loop.run_in_executor(None, warm_up), loop.run_in_executor(None, city_index))
 
 
 WARM_UP_KEY = "warm_up"

@@ -59,18 +59,23 @@ def engine_of(app: Application[Any, Any, Any, Any, Any, Any]) -> Engine:
 
 
 async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """One sweep; APScheduler runs it every second (never two at once, never skipped for being late)."""
-    report = await engine_of(context.application).sweep()
-    if report.claimed:
-        log.info(
-            "sweep: %d claimed, %d sent (%d late), %d retried, %d failed, %d cancelled",
-            report.claimed,
-            report.sent,
-            report.late,
-            report.retried,
-            report.failed,
-            report.cancelled,
-        )
+    """Sweep; while sweeps come back full, sweep again at once (a backlog drains at Telegram's pace, not one
+    batch per tick). APScheduler runs this every second, never two at once, never skipped for being late."""
+    engine = engine_of(context.application)
+    while True:
+        report = await engine.sweep()
+        if report.claimed:
+            log.info(
+                "sweep: %d claimed, %d sent (%d late), %d retried, %d failed, %d cancelled",
+                report.claimed,
+                report.sent,
+                report.late,
+                report.retried,
+                report.failed,
+                report.cancelled,
+            )
+        if report.claimed < engine.settings.batch:
+            return
 
 
 def start_sweeping(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

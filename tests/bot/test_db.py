@@ -61,3 +61,17 @@ async def test_conversation_state_round_trip(engine: AsyncEngine) -> None:
     async with sessions() as session, session.begin():
         assert await stop_waiting(session, 7) is True
         assert await stop_waiting(session, 7) is False
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from bot.db import HEAD_REVISION, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
+
+
+async def test_a_database_at_head_is_recognised(engine: AsyncEngine) -> None:
+    from bot.db import HEAD_REVISION, current_revision
+
+    assert await current_revision(engine) == HEAD_REVISION
