@@ -24,7 +24,7 @@ from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -85,10 +85,14 @@ async def create(backend: str, workdir: Path) -> Database:
     return db
 
 
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 async def drop(db: Database) -> None:
     if db.path is not None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db.path}{suffix}").unlink(missing_ok=True)
+        _remove_sqlite(db.path)
         return
     admin = create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
     try:
@@ -300,8 +304,8 @@ async def restore(sessions: async_sessionmaker[AsyncSession], n: int, base: date
     """Deliveries 1..n back to their seeded state and (future) due time."""
     async with sessions() as session, session.begin():
         await session.execute(
-            update(Delivery.__table__)
-            .where(Delivery.__table__.c.id == bindparam("b_id"))
+            update(Base.metadata.tables["deliveries"])
+            .where(Base.metadata.tables["deliveries"].c.id == bindparam("b_id"))
             .values(
                 status=PENDING,
                 due_at=bindparam("b_due"),

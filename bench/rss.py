@@ -1,0 +1,101 @@
+"""Scenario 1: process memory (RSS) with 10k, 100k and 1M pending follow-ups, ours beside the JobQueue peer.
+
+Each point is a fresh process (`bench.rss_child`): ours is the bot built as `agentcoach run` builds it, idle
+over a database that holds N pending follow-ups, read after its sweeps have run; the peer is a PTB
+Application holding N in-memory JobQueue jobs. The database is seeded up to each point in turn by `run`.
+
+Goals: ours flat within ±10 % from the first to the last point, and at most 1/10 of the peer's at the last.
+The peer holds no database, so it is measured once per invocation and set beside each backend.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.children import run_python_child
+from bench.database import Database
+from bench.emulator import TOKEN, Emulator
+from bench.report import Goal, Result
+
+FLAT = 0.10
+RATIO = 10.0
+
+
+def measure_ours(db: Database, emulator: Emulator) -> dict[str, Any]:
+    env = {"DATABASE_URL": db.url, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": emulator.base_url}
+    return run_python_child("bench.rss_child", ["ours"], env, timeout=300)
+
+
+def measure_jobqueue(emulator: Emulator, count: int) -> dict[str, Any]:
+    env = {"BENCH_API_BASE_URL": emulator.base_url, "BENCH_TOKEN": TOKEN}
+    return run_python_child("bench.rss_child", ["jobqueue", str(count)], env, timeout=1200)
+
+
+def result(backend: str, ours: dict[int, dict[str, Any]], peer: dict[int, dict[str, Any]]) -> Result:
+    points = sorted(ours)
+    out = Result(
+        "rss",
+        backend,
+        "Process RSS, idle, by pending follow-ups (fresh process per point)",
+        [
+            "pending",
+            "ours MiB",
+            "ours trimmed MiB",
+            "ours w/o parser MiB",
+            "ours idle sweep ms",
+            "JobQueue peer MiB",
+            "peer trimmed MiB",
+            "peer empty MiB",
+            "peer add s",
+            "peer / ours",
+        ],
+        data={"ours": ours, "jobqueue": peer},
+    )
+    for n in points:
+        p = peer.get(n, {})
+        ratio = round(p["rss_mib"] / ours[n]["rss_mib"], 2) if p else "—"
+        out.rows.append(
+            [
+                n,
+                ours[n]["rss_mib"],
+                ours[n].get("rss_trimmed_mib", "—"),
+                ours[n]["rss_app_engine_mib"],
+                ours[n]["idle_sweep_ms"],
+                p.get("rss_mib", "—"),
+                p.get("rss_trimmed_mib", "—"),
+                p.get("rss_empty_mib", "—"),
+                p.get("add_seconds", "—"),
+                ratio,
+            ]
+        )
+    first, last = ours[points[0]]["rss_mib"], ours[points[-1]]["rss_mib"]
+    deviation = max(abs(ours[n]["rss_mib"] - first) / first for n in points)
+    out.goals.append(
+        Goal(
+            f"RSS flat {points[0]:,} → {points[-1]:,} pending",
+            f"max deviation {deviation * 100:+.1f} % ({first} → {last} MiB)",
+            f"within ±{FLAT * 100:.0f} %",
+            deviation <= FLAT,
+        )
+    )
+    engine_only = [ours[n]["rss_app_engine_mib"] for n in points]
+    out.notes.append(
+        f"Application + engine alone (before the parser warm-up): {min(engine_only)}–{max(engine_only)} MiB over all"
+        f" points, max deviation {max(abs(x - engine_only[0]) / engine_only[0] for x in engine_only) * 100:.1f} %"
+    )
+    if points[-1] in peer:
+        peer_last = peer[points[-1]]["rss_mib"]
+        out.goals.append(
+            Goal(
+                f"RSS at {points[-1]:,} pending vs JobQueue peer",
+                f"{last} vs {peer_last} MiB = 1/{peer_last / last:.1f}",
+                f"≤ 1/{RATIO:.0f} of peer",
+                last * RATIO <= peer_last,
+            )
+        )
+        without_parser = ours[points[-1]]["rss_app_engine_mib"]
+        out.notes.append(
+            f"without the time parser's dictionaries (loaded at start, whatever the load) ours is {without_parser} MiB"
+            f" = 1/{peer_last / without_parser:.1f} of the peer"
+        )
+    return out

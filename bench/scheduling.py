@@ -1,0 +1,266 @@
+"""Scenario 2: time to schedule 100k follow-ups (goal ≥ 50× faster than APScheduler's SQLAlchemyJobStore).
+
+Ours, in this process, on the seeded database (so every insert also maintains indexes over the existing rows):
+- bulk: `bot.followups.add_follow_ups` in batches of `batch` follow-ups, one transaction per batch; each
+  follow-up is two rows (the follow-up and its pending delivery);
+- one at a time: `bot.followups.add_follow_up`, one transaction each, as a handler adds one; measured on a
+  smaller count and extrapolated to the full count (labelled as such).
+The peer: APScheduler 3.11 with a SQLAlchemyJobStore on the same database through a synchronous engine
+(pysqlite / psycopg), `add_job(remind_follow_up, trigger="date", run_date=…, id=…, replace_existing=True)`
+with a module-level callable, measured on a smaller count and stated per add. The goal is judged against the
+scheduler started paused, so each add is the store's own work (pickle + INSERT + commit) and no wake-up
+follows it: the cheapest case for the peer. It is also timed running, yielding to the event loop after each
+add as a bot does between updates, so each add's wake-up (two more queries on the store) runs too.
+What the scenario added is removed afterwards.
+
+`add_follow_ups_preallocated` is a change proposed for `bot.followups.add_follow_ups`, timed the same way:
+SQLAlchemy cannot batch `INSERT … RETURNING` with `sort_by_parameter_order=True` on SQLite (there is no
+implicit sentinel), so today every follow-up is its own INSERT; allocating the ids first lets both tables
+be written with one plain executemany each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bench.database import Database, max_ids, remove_after, utcnow
+from bench.report import Goal, Result
+from bot.followups import KIND, OPEN, PlannedFollowUp, add_follow_up, add_follow_ups
+from bot.models import Agent, Base, Client, Delivery, FollowUp
+from bot.scheduler import PENDING
+
+AddMany = Callable[[AsyncSession, Sequence[PlannedFollowUp], datetime], Awaitable[list[int]]]
+GOAL_RATIO = 50.0
+AHEAD = timedelta(days=40)
+
+
+def remind_follow_up(agent_id: int, follow_up_id: int) -> None:
+    """The peer's job: what would send the nudge (never runs here: every job is in the future)."""
+
+
+async def ours_bulk(
+    sessions: async_sessionmaker[AsyncSession], agents: int, count: int, batch: int, add: AddMany = add_follow_ups
+) -> dict[str, Any]:
+    now = utcnow()
+    started = time.perf_counter()
+    for first in range(0, count, batch):
+        planned = [
+            PlannedFollowUp(i % agents + 1, i % agents + 1, now + AHEAD + timedelta(seconds=i))
+            for i in range(first, min(first + batch, count))
+        ]
+        async with sessions() as session, session.begin():
+            await add(session, planned, now)
+    seconds = time.perf_counter() - started
+    return {"count": count, "batch": batch, "seconds": round(seconds, 3), "us_per_follow_up": seconds / count * 1e6}
+
+
+async def add_follow_ups_preallocated(
+    session: AsyncSession, planned: Sequence[PlannedFollowUp], now: datetime
+) -> list[int]:
+    """Proposed: the same rows as `add_follow_ups`, ids allocated up front, then one executemany per table."""
+    if not planned:
+        return []
+    rows = [
+        {
+            "agent_id": p.agent_id,
+            "client_id": p.client_id,
+            "due_at": p.due_at,
+            "note": p.note,
+            "status": OPEN,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for p in planned
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        sequence = text("SELECT nextval(pg_get_serial_sequence('follow_ups', 'id')) FROM generate_series(1, :n)")
+        ids = sorted(int(i) for i in (await session.execute(sequence, {"n": len(rows)})).scalars())
+        first_row = 0
+    else:
+        # SQLite: this INSERT takes the database's write lock until commit, so the ids after it are ours.
+        first = (await session.execute(insert(FollowUp).values(**rows[0]).returning(FollowUp.id))).scalar_one()
+        ids = list(range(first, first + len(rows)))
+        first_row = 1
+    if rows[first_row:]:
+        await session.execute(
+            insert(Base.metadata.tables["follow_ups"]),
+            [row | {"id": i} for row, i in zip(rows[first_row:], ids[first_row:], strict=True)],
+        )
+    await session.execute(
+        insert(Base.metadata.tables["deliveries"]),
+        [
+            {
+                "agent_id": p.agent_id,
+                "kind": KIND,
+                "subject_id": i,
+                "due_at": p.due_at,
+                "status": PENDING,
+                "attempts": 0,
+                "late": False,
+                "created_at": now,
+            }
+            for p, i in zip(planned, ids, strict=True)
+        ],
+    )
+    return ids
+
+
+async def ours_single(sessions: async_sessionmaker[AsyncSession], agents: int, count: int) -> dict[str, Any]:
+    async with sessions() as session:
+        pairs = (
+            await session.execute(
+                select(Agent, Client).join(Client, Client.agent_id == Agent.id).where(Agent.id <= min(count, agents))
+            )
+        ).all()
+    now = utcnow()
+    started = time.perf_counter()
+    for i in range(count):
+        agent, client = pairs[i % len(pairs)]
+        async with sessions() as session, session.begin():
+            await add_follow_up(session, agent, client, now + AHEAD + timedelta(seconds=i), "带看新房", now)
+    seconds = time.perf_counter() - started
+    return {"count": count, "seconds": round(seconds, 3), "us_per_follow_up": seconds / count * 1e6}
+
+
+async def peer_job_store(db: Database, agents: int, count: int, *, running: bool = False) -> dict[str, Any]:
+    """`count` add_job calls; paused (store work only) or `running` (each add's wake-up runs, as in a bot)."""
+    store = SQLAlchemyJobStore(url=db.sync_url, tablename="apscheduler_jobs")
+    scheduler = AsyncIOScheduler(jobstores={"default": store}, timezone=UTC)
+    scheduler.start(paused=not running)  # needs the running loop
+    now = datetime.now(UTC)
+    try:
+        started = time.perf_counter()
+        for i in range(count):
+            scheduler.add_job(
+                remind_follow_up,
+                trigger="date",
+                run_date=now + AHEAD + timedelta(seconds=i),
+                id=f"followup-{i + 1}",
+                replace_existing=True,
+                args=[i % agents + 1, i + 1],
+                misfire_grace_time=None,
+            )
+            if running:
+                await asyncio.sleep(0)  # a bot adds each from its own handler: the wake-up runs in between
+        seconds = time.perf_counter() - started
+        stored = len(store.get_all_jobs())
+    finally:
+        scheduler.shutdown(wait=False)
+        store.jobs_t.drop(store.engine)
+        store.engine.dispose()
+    return {"count": count, "stored": stored, "seconds": round(seconds, 3), "us_per_add": seconds / count * 1e6}
+
+
+async def run(
+    db: Database,
+    sessions: async_sessionmaker[AsyncSession],
+    agents: int,
+    count: int,
+    batch: int,
+    single: int,
+    peer_count: int,
+) -> Result:
+    follow_up_id, delivery_id = await max_ids(sessions)
+    bulk = await ours_bulk(sessions, agents, count, batch)
+    bulk["consistent"] = await consistent(sessions, follow_up_id, count)
+    await remove_after(sessions, follow_up_id, delivery_id)
+    proposed = await ours_bulk(sessions, agents, count, batch, add_follow_ups_preallocated)
+    proposed["consistent"] = await consistent(sessions, follow_up_id, count)
+    await remove_after(sessions, follow_up_id, delivery_id)
+    one = await ours_single(sessions, agents, single)
+    await remove_after(sessions, follow_up_id, delivery_id)
+    peer = await peer_job_store(db, agents, peer_count)
+    peer_running = await peer_job_store(db, agents, max(peer_count // 2, 1), running=True)
+    peer_total = peer["us_per_add"] * count / 1e6
+    single_total = one["us_per_follow_up"] * count / 1e6
+    out = Result(
+        "schedule",
+        db.backend,
+        f"Time to schedule {count:,} follow-ups",
+        ["how", "measured on", "µs each", f"s for {count:,}", "peer / this"],
+        data={
+            "ours_bulk": bulk,
+            "ours_proposed": proposed,
+            "ours_single": one,
+            "peer_job_store": peer,
+            "peer_job_store_running": peer_running,
+        },
+    )
+    ratio_bulk = peer["us_per_add"] / bulk["us_per_follow_up"]
+    out.rows.append(
+        [f"ours: add_follow_ups, {batch:,} per txn", count, bulk["us_per_follow_up"], bulk["seconds"], ratio_bulk]
+    )
+    out.rows.append(
+        [
+            "proposed: ids allocated first (not shipped)",
+            count,
+            proposed["us_per_follow_up"],
+            proposed["seconds"],
+            peer["us_per_add"] / proposed["us_per_follow_up"],
+        ]
+    )
+    out.rows.append(
+        [
+            "ours: add_follow_up, one transaction each",
+            single,
+            one["us_per_follow_up"],
+            f"{single_total:.1f} (extrapolated)",
+            peer["us_per_add"] / one["us_per_follow_up"],
+        ]
+    )
+    out.rows.append(
+        [
+            "peer: SQLAlchemyJobStore add_job",
+            peer_count,
+            peer["us_per_add"],
+            f"{peer_total:.1f} (extrapolated)",
+            1.0,
+        ]
+    )
+    out.rows.append(
+        [
+            "peer: add_job, scheduler running (as in a bot)",
+            peer_running["count"],
+            peer_running["us_per_add"],
+            f"{peer_running['us_per_add'] * count / 1e6:.1f} (extrapolated)",
+            peer["us_per_add"] / peer_running["us_per_add"],
+        ]
+    )
+    out.goals.append(
+        Goal(
+            f"schedule {count:,} follow-ups vs job-store peer",
+            f"{bulk['seconds']:.2f} s vs {peer_total:.0f} s (extrapolated) = {ratio_bulk:.0f}×",
+            f"≥ {GOAL_RATIO:.0f}× faster",
+            ratio_bulk >= GOAL_RATIO,
+        )
+    )
+    out.notes.append(
+        f"one at a time (a handler's path) ours runs at {peer['us_per_add'] / one['us_per_follow_up']:.1f}× the peer;"
+        " each of ours writes two rows (follow-up and delivery), the peer's one pickled row"
+    )
+    if not (bulk["consistent"] and proposed["consistent"]):
+        out.notes.append("CHECK FAILED: the follow-ups and deliveries added do not match one to one")
+    return out
+
+
+async def consistent(sessions: async_sessionmaker[AsyncSession], after: int, count: int) -> bool:
+    """Every follow-up added has exactly its delivery (same agent and due time)."""
+    async with sessions() as session:
+        matched = (
+            await session.execute(
+                select(func.count())
+                .select_from(FollowUp)
+                .join(Delivery, Delivery.subject_id == FollowUp.id)
+                .where(FollowUp.id > after, Delivery.agent_id == FollowUp.agent_id, Delivery.due_at == FollowUp.due_at)
+            )
+        ).scalar_one()
+    return int(matched) == count
