@@ -125,9 +125,15 @@ class Engine:
     sender: Sender
     kinds: dict[str, Kind]
     settings: EngineSettings = field(default_factory=EngineSettings)
+    # One sweep at a time in a process (the start-up sweep and the ticks may overlap); processes share via the DB.
+    _sweeping: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     async def sweep(self) -> SweepReport:
         """Claim what is due now and deliver it; returns what happened (for logs, tests and benchmarks)."""
+        async with self._sweeping:
+            return await self._sweep()
+
+    async def _sweep(self) -> SweepReport:
         report = SweepReport()
         claimed = await self.claim()
         report.claimed = len(claimed)

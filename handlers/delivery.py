@@ -7,6 +7,7 @@ reminder itself: it asks the database what is due, every second, so a restart lo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from bot.scheduler import AgentUnreachable, Engine, Outgoing, PermanentFailure, 
 log = logging.getLogger(__name__)
 
 ENGINE_KEY = "engine"
+FIRST_SWEEP_KEY = "first_sweep"
 SWEEP_INTERVAL_SECONDS = 1.0
 # Telegram's words for a chat that is gone for good; everything else in a 400 is about the message.
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot can't initiate conversation")
@@ -79,12 +81,14 @@ async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def start_sweeping(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Tick the engine from PTB's JobQueue (APScheduler); the first sweep runs at once to catch up on downtime."""
+    """Tick the engine from PTB's JobQueue (APScheduler), and sweep once right now, before polling even starts,
+    so nudges that fell due while the bot was down go out first."""
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
+    app.bot_data[FIRST_SWEEP_KEY] = asyncio.create_task(engine_of(app).sweep())
     app.job_queue.run_repeating(
         sweep_tick,
         interval=SWEEP_INTERVAL_SECONDS,
-        first=0,
+        first=SWEEP_INTERVAL_SECONDS,
         name="sweep",
         job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
