@@ -80,17 +80,9 @@ class BotProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def start_bot(
-    database_url: str, api_base_url: str, workdir: Path, name: str, child_flags: list[str] | None = None
-) -> BotProcess:
-    """The real bot, as an operator starts it: `.venv/bin/agentcoach run` with settings in the environment.
-
-    With `child_flags` it is `python -m bench.restart_child FLAGS…` instead (serve() with start-up changes)."""
+def start_bot(database_url: str, api_base_url: str, workdir: Path, name: str) -> BotProcess:
+    """The real bot, as an operator starts it: `.venv/bin/agentcoach run` with settings in the environment."""
     command = [str(Path(sys.executable).parent / "agentcoach"), "run"]
-    extra = {}
-    if child_flags is not None:
-        command = [sys.executable, "-m", "bench.restart_child", *child_flags]
-        extra = {"PYTHONPATH": str(REPO)}
     log_path = workdir / f"{name}.log"
     env = child_env(
         {
@@ -99,7 +91,6 @@ def start_bot(
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
-            **extra,
         }
     )
     with log_path.open("wb") as log:

@@ -5,10 +5,6 @@ is spawned against the emulator and the time runs from just before the spawn to 
 sendMessage at the emulator (its own clock, the same machine's). The bot is stopped with SIGTERM after it, and
 the rows are made due again for the next repeat. The arrival of getMe and of the first getUpdates are kept
 too, to show where the time goes (interpreter and imports, migrations, then the first sweep).
-
-The same is then timed for `bench.restart_child` (serve() rebuilt, see there) as shipped — a control that must
-time like the real process — and with the first sweep scheduled at once, to measure what that would save.
-The goal is judged on the real process only.
 """
 
 from __future__ import annotations
@@ -31,18 +27,9 @@ GOAL_SECONDS = 2.0
 TIMEOUT = 60.0
 
 
-VARIANTS: dict[str, list[str] | None] = {
-    "agentcoach run (as shipped)": None,
-    "serve() rebuilt, as shipped": [],
-    "… + first sweep at once": ["sweep-now"],
-}
-
-
-async def first_nudge(
-    db: Database, emulator: Emulator, workdir: Path, name: str, flags: list[str] | None
-) -> dict[str, Any]:
+async def first_nudge(db: Database, emulator: Emulator, workdir: Path, name: str) -> dict[str, Any]:
     since = emulator.last_seq()
-    bot = start_bot(db.url, emulator.base_url, workdir, name, flags)
+    bot = start_bot(db.url, emulator.base_url, workdir, name)
     try:
         deadline = time.monotonic() + TIMEOUT
         while True:
@@ -80,31 +67,25 @@ async def run(
     pending: int,
     due: int,
     repeats: int,
-    variant_repeats: int,
 ) -> Result:
     out = Result(
         "restart",
         db.backend,
-        f"Restart to first nudge with {pending:,} pending, {due} due (s from spawn; {repeats} runs of the real"
-        f" process, {variant_repeats} of each variant)",
-        ["process", "getMe s", "first getUpdates s", "first nudge s (median)", "min", "max"],
+        f"Restart to first nudge: `agentcoach run` with {pending:,} pending, {due} due (s from spawn)",
+        ["run", "getMe s", "first getUpdates s", "first nudge s"],
     )
-    by_variant: dict[str, list[dict[str, Any]]] = {}
-    for name, flags in VARIANTS.items():
-        runs = by_variant.setdefault(name, [])
-        for attempt in range(1, (repeats if flags is None else variant_repeats) + 1):
-            await make_due(sessions, due, utcnow() - timedelta(minutes=1))
-            emulator.client.reset()
-            slug = f"restart-{db.backend}-{len(by_variant)}-{attempt}"
-            runs.append(await first_nudge(db, emulator, workdir, slug, flags))
-        first = spread([r["first_nudge_s"] for r in runs])
-        get_me = statistics.median(r["get_me_s"] or 0.0 for r in runs)
-        get_updates = statistics.median(r["first_get_updates_s"] or 0.0 for r in runs)
-        out.rows.append([name, get_me, get_updates, first["median"], first["min"], first["max"]])
+    runs: list[dict[str, Any]] = []
+    for attempt in range(1, repeats + 1):
+        await make_due(sessions, due, utcnow() - timedelta(minutes=1))
+        emulator.client.reset()
+        run = await first_nudge(db, emulator, workdir, f"restart-{db.backend}-{attempt}")
+        runs.append(run)
+        out.rows.append([attempt, run["get_me_s"] or "—", run["first_get_updates_s"] or "—", run["first_nudge_s"]])
     await restore(sessions, due, base)
-    latencies = [r["first_nudge_s"] for r in by_variant["agentcoach run (as shipped)"]]
+    latencies = [r["first_nudge_s"] for r in runs]
     s = spread(latencies)
-    out.data = {"runs": by_variant, "first_nudge_s": s}
+    out.data = {"runs": runs, "first_nudge_s": s}
+    out.rows.append(["median", "", "", s["median"]])
     out.goals.append(
         Goal(
             f"restart to first nudge ({pending:,} pending)",

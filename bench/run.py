@@ -54,7 +54,6 @@ class Scale:
     sweep_repeats: int
     restart_due: int
     restart_repeats: int
-    restart_variant_repeats: int  # … for each start-up change tried (bench.restart_child)
     dispatch: int  # nudges for the real process
     dispatch_variant: int  # … and for each in-process limiter variant
 
@@ -75,7 +74,6 @@ SCALES = {
         sweep_repeats=2,
         restart_due=20,
         restart_repeats=2,
-        restart_variant_repeats=1,
         dispatch=90,
         dispatch_variant=60,
     ),
@@ -90,7 +88,6 @@ SCALES = {
         sweep_repeats=7,
         restart_due=100,
         restart_repeats=5,
-        restart_variant_repeats=3,
         dispatch=3_000,
         dispatch_variant=1_000,
     ),
@@ -171,6 +168,9 @@ class Bench:
         self.limited: emulator.Emulator | None = None
 
     def add(self, result: Result) -> None:
+        # When it ended and on which code: others may commit while a long run goes on.
+        result.data["finished"] = time.strftime("%H:%M:%S")
+        result.data["code"] = code_version()
         self.results.append(result)
         print(render(result), flush=True)
         self.save()
@@ -253,7 +253,6 @@ class Bench:
                         scale.pending,
                         scale.restart_due,
                         scale.restart_repeats,
-                        scale.restart_variant_repeats,
                     )
                 )
             if "dispatch" in self.only and self.limited is not None:
