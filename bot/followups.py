@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.bulk import insert_rows_with_ids
 from bot.clients import MAX_ID, last_contact
 from bot.models import Agent, Client, ContactLog, FollowUp
 from bot.scheduler import Planned, cancel, schedule, schedule_many
@@ -82,23 +83,13 @@ class PlannedFollowUp:
 
 
 async def add_follow_ups(session: AsyncSession, planned: Sequence[PlannedFollowUp], now: datetime) -> list[int]:
-    """Many follow-ups and their nudges in two statements (an import, a team lead's hand-over)."""
-    if not planned:
-        return []
-    rows = [
-        {
-            "agent_id": p.agent_id,
-            "client_id": p.client_id,
-            "due_at": p.due_at,
-            "note": p.note,
-            "status": OPEN,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for p in planned
-    ]
-    result = await session.execute(insert(FollowUp).returning(FollowUp.id, sort_by_parameter_order=True), rows)
-    ids = [int(row[0]) for row in result.all()]
+    """Many follow-ups and their nudges in two bulk writes (an import, a team lead's hand-over)."""
+    ids = await insert_rows_with_ids(
+        session,
+        FollowUp.__table__,  # type: ignore[arg-type]
+        ["agent_id", "client_id", "due_at", "note", "status", "created_at", "updated_at"],
+        [(p.agent_id, p.client_id, p.due_at, p.note or None, OPEN, now, now) for p in planned],
+    )
     await schedule_many(
         session,
         [Planned(p.agent_id, KIND, p.due_at, follow_up_id) for p, follow_up_id in zip(planned, ids, strict=True)],

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.bulk import insert_rows
 from bot.clock import Clock
 from bot.models import Agent, Delivery
 
@@ -327,24 +328,12 @@ class Planned:
 
 
 async def schedule_many(session: AsyncSession, planned: Sequence[Planned], now: datetime) -> None:
-    """Add many deliveries in one statement (imports, bulk follow-ups): the same rows as `schedule`, far faster."""
-    if not planned:
-        return
-    await session.execute(
-        insert(Delivery),
-        [
-            {
-                "agent_id": p.agent_id,
-                "kind": p.kind,
-                "subject_id": p.subject_id,
-                "due_at": p.due_at,
-                "status": PENDING,
-                "attempts": 0,
-                "late": False,
-                "created_at": now,
-            }
-            for p in planned
-        ],
+    """Add many deliveries in one bulk write (imports, bulk follow-ups): the same rows as `schedule`, far faster."""
+    await insert_rows(
+        session,
+        Delivery.__table__,  # type: ignore[arg-type]
+        ["agent_id", "kind", "subject_id", "due_at", "status", "attempts", "late", "created_at"],
+        [(p.agent_id, p.kind, p.subject_id, p.due_at, PENDING, 0, False, now) for p in planned],
     )
 
 

@@ -276,6 +276,52 @@ async def test_bulk_follow_ups_become_the_same_deliveries(rig: Rig) -> None:
     ]
 
 
+async def test_bulk_deliveries_are_claimed_and_sent_like_any_other(rig: Rig) -> None:
+    from bot.scheduler import Planned, schedule_many
+
+    agents = [await rig.add_agent(user) for user in range(1, 4)]
+    async with rig.sessions() as session, session.begin():  # the bulk write is the session's first statement
+        await schedule_many(
+            session, [Planned(a, KIND, START + timedelta(minutes=i), None) for i, a in enumerate(agents)], START
+        )
+    single = await rig.due(agents[0], START + timedelta(minutes=9))
+    bulk_ids = sorted(set(await rig.statuses()) - {single})
+    assert len(bulk_ids) == 3 and single > max(bulk_ids)
+    rig.clock.advance(timedelta(minutes=2))
+    assert (await rig.engine.sweep()).sent == 3
+    assert sorted(rig.sent()) == sorted(f"delivery {i}" for i in bulk_ids)
+    assert (await rig.statuses())[single] == "pending"
+
+
+async def test_a_rolled_back_bulk_write_leaves_nothing(rig: Rig) -> None:
+    from bot.followups import PlannedFollowUp, add_follow_ups
+    from bot.models import Client, FollowUp
+    from bot.scheduler import Planned, schedule_many
+
+    agent = await rig.add_agent(1)
+    async with rig.sessions() as session, session.begin():
+        client = Client(agent_id=agent, name="C", stage="new", archived=False, created_at=START, updated_at=START)
+        session.add(client)
+    with pytest.raises(RuntimeError):
+        async with rig.sessions() as session, session.begin():
+            await add_follow_ups(session, [PlannedFollowUp(agent, client.id, START)] * 20, START)
+            raise RuntimeError("the import failed half-way")
+    with pytest.raises(RuntimeError):
+        async with rig.sessions() as session, session.begin():  # the bulk write as the first statement
+            await schedule_many(session, [Planned(agent, KIND, START, None)] * 5, START)
+            raise RuntimeError("the import failed half-way")
+    async with rig.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(FollowUp))).scalar_one() == 0
+        assert (await session.execute(select(func.count()).select_from(Delivery))).scalar_one() == 0
+    async with rig.sessions() as session, session.begin():  # ids are still handed out correctly afterwards
+        ids = await add_follow_ups(session, [PlannedFollowUp(agent, client.id, START)] * 3, START)
+        session.add(FollowUp(agent_id=agent, client_id=client.id, due_at=START, created_at=START, updated_at=START))
+        await session.flush()
+    async with rig.sessions() as session:
+        stored = (await session.execute(select(FollowUp.id).order_by(FollowUp.id))).scalars().all()
+    assert len(set(stored)) == 4 and stored[:3] == ids
+
+
 async def test_a_bug_in_one_delivery_does_not_stop_the_others(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     broken_id = await rig.due(await rig.add_agent(1), START)
     fine_id = await rig.due(await rig.add_agent(2), START)
