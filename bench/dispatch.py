@@ -9,7 +9,8 @@ emulator answered counts as a flood error, even one the rate limiter then retrie
 First the real process (`agentcoach run` as shipped). Then, in this process, the Application and engine as
 handlers/app.py builds them, ticked by `start_sweeping` (a control that must match the real process), and
 the same with other rate-limiter settings: PTB's default shape (30 per 1 s, a bucket that lets 30 through at
-once) to show where 429s come from, and an evenly spaced 29/s to show the margin below the limit.
+once) to show where 429s come from, and the even 30/s shipped before, to show why the bot now spaces sends
+at 29/s (the margin below the limit).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Variant:
 VARIANTS = (
     Variant("as built by handlers/app.py, in process"),
     Variant("AIORateLimiter(max_retries=2): PTB's 30 per 1 s", {"max_retries": 2}),
-    Variant("smooth 29/s", {"overall_max_rate": 1, "overall_time_period": 1 / 29, "max_retries": 2}),
+    Variant("even 30/s (shipped before)", {"overall_max_rate": 1, "overall_time_period": 1 / 30, "max_retries": 2}),
 )
 
 

@@ -5,9 +5,11 @@
 
 `ours` builds the bot as `agentcoach run` does (handlers/cli.py `serve`: migrations, engine, Application with
 the engine, `start_sweeping`, long polling against the emulator), lets the sweep tick over the pending rows,
-runs one more sweep itself, and reads RSS: that is "Application + engine". Then it does what `prepare` does
-(menus, the time parser's and the city index's warm-up) and reads RSS again: the whole bot, idle. A last
-reading follows glibc's malloc_trim, which returns the pages free() kept: the memory actually in use.
+runs one more sweep itself, and reads RSS: that is "Application + engine". Then it does what serving's
+`prepare` does (menus, the city index) and reads RSS again: the bot as served, idle, before any agent has
+typed a time. Last it loads the time parsers as an agent's first /followup does (`bot.timeparse.ready`) and
+reads RSS once more: the bot after its first time phrase, which is what it holds from then on. Each of the
+last two readings is followed by one after glibc's malloc_trim, which returns the pages free() kept.
 
 `jobqueue` is the reminder bot the issue compares with: a PTB Application whose JobQueue holds one `run_once`
 job per reminder (data: the follow-up id; run times one to thirty-one days ahead, ascending, which is the
@@ -36,7 +38,8 @@ async def measure_ours() -> dict[str, Any]:
     from bot.config import load_settings
     from bot.db import engine_from_settings, session_factory
     from bot.logs import configure_logging
-    from handlers.app import ALLOWED_UPDATES, build_application, prepare
+    from bot.timeparse import ready
+    from handlers.app import ALLOWED_UPDATES, WARM_UP_KEY, build_application, prepare
     from handlers.cli import migrate
     from handlers.context import Services
     from handlers.delivery import engine_of, start_sweeping
@@ -61,8 +64,14 @@ async def measure_ours() -> dict[str, Any]:
             sweep_ms = (time.perf_counter() - started) * 1000
             gc.collect()
             engine_only = memory_kib()
-            await prepare(app, background=False)
-            await asyncio.sleep(2.0)
+            await prepare(app, background=True)
+            await app.bot_data[WARM_UP_KEY]
+            await asyncio.sleep(1.0)
+            gc.collect()
+            served = memory_kib()
+            served_trimmed = _trimmed()
+            await ready()
+            await asyncio.sleep(1.0)
             gc.collect()
             whole = memory_kib()
             trimmed = _trimmed()
@@ -72,6 +81,8 @@ async def measure_ours() -> dict[str, Any]:
         await engine.dispose()
     return {
         "rss_app_engine_mib": mib(engine_only["VmRSS"]),
+        "rss_served_mib": mib(served["VmRSS"]),
+        "rss_served_trimmed_mib": mib(served_trimmed["VmRSS"]),
         "rss_mib": mib(whole["VmRSS"]),
         "hwm_mib": mib(whole["VmHWM"]),
         "rss_trimmed_mib": mib(trimmed["VmRSS"]),

@@ -9,14 +9,17 @@ UTC. Three rules are ours, not the libraries':
   across a DST change; we tell one apart by its answer moving with the base clock;
 - past results are returned, not refused: the caller tells the agent (`is_past`).
 
-Both are imported on first use, or by `warm_up` at start (about 1 s for the two imports and first parses,
-and ~40 MiB of memory). jionlp prints two lines to stdout on import, which we swallow, and on its very first
-import unpacks ~51 MiB of dictionaries into its package folder. Its time parser is shared module state that
-gives wrong answers under concurrent use, so every jionlp call holds `_JIONLP_LOCK`.
+Both are imported when an agent is about to type a time (`prefetch` starts a thread; `ready` waits for it off
+the event loop), not at start: about 1 s for the two imports and first parses and ~30 MiB of memory
+(jionlp pulls in numpy, requests and its tokenizer), which a bot that only sends nudges never needs. jionlp
+prints two lines to stdout on import, which we swallow, and on its very first import unpacks ~51 MiB of
+dictionaries into its package folder. Its time parser is shared module state that gives wrong
+answers under concurrent use, so every jionlp call holds `_JIONLP_LOCK`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import io
@@ -50,6 +53,9 @@ _SEPARATORS = " \t,.;:!?-–—，。；：！？、"
 
 _JIONLP_LOCK = threading.Lock()
 _jionlp: Any = None
+_PREFETCH_LOCK = threading.Lock()
+_prefetching: threading.Thread | None = None
+_warmed = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -108,12 +114,33 @@ def is_past(when: When, now: datetime) -> bool:
     return when.at <= now
 
 
+def loaded() -> bool:
+    """Whether both parsers are imported (a parse now takes milliseconds)."""
+    return _warmed.is_set()
+
+
+def prefetch() -> None:
+    """Start loading the parsers in the background: an agent has opened a flow that asks for a time."""
+    global _prefetching
+    with _PREFETCH_LOCK:
+        if _prefetching is None and not loaded():
+            _prefetching = threading.Thread(target=warm_up, name="timeparse-warm-up", daemon=True)
+            _prefetching.start()
+
+
+async def ready() -> None:
+    """Wait, off the event loop, until the parsers are loaded; other agents' updates go on meanwhile."""
+    if not loaded():
+        await asyncio.to_thread(warm_up)
+
+
 def warm_up() -> None:
     """Import both parsers and run one parse each, so the first agent after a start does not wait."""
     now = datetime.now(UTC)
     parse_when("明天下午3点", now, "Asia/Shanghai")
     parse_when("tomorrow 3pm", now, "Asia/Shanghai")
     find_when("明天下午3点 带看", now, "Asia/Shanghai")
+    _warmed.set()
 
 
 @contextlib.contextmanager

@@ -63,15 +63,17 @@ def build_engine(services: Services, app: AgentApplication) -> Engine:
 
 
 def smooth_rate_limiter() -> AIORateLimiter:
-    """Telegram's ~30 messages/s, spaced evenly: one every 1/30 s, never a burst.
+    """Just under Telegram's ~30 messages/s, spaced evenly: one every 1/29 s, never a burst.
 
-    AIORateLimiter's default (30 per 1 s) lets a burst of 30 through at once, which Telegram (and the emulator)
-    answer with 429s and a pause for everyone; measured in docs/benchmarks.md, the even spacing sends more.
+    AIORateLimiter's default (30 per 1 s) lets a burst of 30 through at once, and even spacing at exactly 30/s
+    leaves no margin: one late request puts a 31st in Telegram's window, and the 429's pause then bunches the
+    waiting sends into the next burst. Measured in docs/benchmarks.md.
     """
-    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / TELEGRAM_MESSAGES_PER_SECOND, max_retries=2)
+    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / SENDS_PER_SECOND, max_retries=2)
 
 
 TELEGRAM_MESSAGES_PER_SECOND = 30
+SENDS_PER_SECOND = TELEGRAM_MESSAGES_PER_SECOND - 1
 
 
 def register_handlers(app: AgentApplication) -> None:
@@ -99,23 +101,22 @@ def register_handlers(app: AgentApplication) -> None:
 async def prepare(app: AgentApplication, *, background: bool = False) -> None:
     """Things to do once the bot can talk to the Bot API, before the first update.
 
-    The time parser's dictionaries and the city index take a second or two to load. They load off the event
-    loop; with `background` the bot does not even wait for them (serving: due nudges go out at once), otherwise
-    it does (the shell and the tests: the time parser swallows stdout while it imports).
+    With `background` (serving) the bot does not wait: due nudges after a restart go first, the menus and the
+    city index follow a second later, and the time parsers load only when an agent opens a flow that asks for
+    a time (`bot.timeparse.prefetch`; ~30 MiB a bot that only sends nudges never needs). The shell and the
+    tests load everything before the first update: the time parser swallows stdout while it imports.
     """
     if background:
-        # Due nudges after a restart go first: menus and loading follow, the loading after a second's grace so
-        # it does not compete with the first sweep for the interpreter.
-        app.bot_data[WARM_UP_KEY] = asyncio.create_task(load_menus_and_parsers(app, delay=1.0))
+        app.bot_data[WARM_UP_KEY] = asyncio.create_task(load_menus_and_city_index(app, delay=1.0))
     else:
-        await load_menus_and_parsers(app)
+        await load_menus_and_city_index(app)
+        await asyncio.to_thread(warm_up)
 
 
-async def load_menus_and_parsers(app: AgentApplication, delay: float = 0.0) -> None:
+async def load_menus_and_city_index(app: AgentApplication, delay: float = 0.0) -> None:
     await set_default_menus(app.bot)
     await asyncio.sleep(delay)
-    loop = asyncio.get_running_loop()
-    await asyncio.gather(loop.run_in_executor(None, warm_up), loop.run_in_executor(None, city_index))
+    await asyncio.to_thread(city_index)
 
 
 WARM_UP_KEY = "warm_up"

@@ -26,7 +26,7 @@ from bot.i18n import Html, t
 from bot.models import Agent, Client, Delivery, FollowUp
 from bot.preferences import format_moment
 from bot.scheduler import Outgoing
-from bot.timeparse import When, find_when, is_past, parse_when
+from bot.timeparse import When, find_when, is_past, parse_when, prefetch, ready
 from handlers.context import Turn, turn
 from handlers.keyboards import button, pack
 
@@ -59,6 +59,7 @@ def stage_name(language: str, stage: str) -> str:
 
 async def new_follow_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/followup: pick a client, or `/followup <name> <when> [note]` at once."""
+    prefetch()  # the agent is about to type a time
     async with turn(update, context) as tn:
         args = context.args or []
         if args:
@@ -136,6 +137,7 @@ async def ask_when(tn: Turn, client: Client, *, in_place: bool) -> None:
 
 async def read_when(tn: Turn, client: Client, text: str) -> None:
     """Read a time (and note) the agent typed for `client`; echo it back with a confirm button."""
+    await ready()
     found = find_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time)
     if found is None:
         tn.send(tn.t("followup.unreadable_time", text=text))
@@ -191,6 +193,7 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
             await stop_waiting(tn.session, tn.agent.chat_id)
             tn.send(tn.t("error.stale_button"))
             return
+        await ready()
         when = parse_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time)
         if when is None or is_past(when, tn.now):
             key = "followup.unreadable_time" if when is None else "followup.past_time"
@@ -204,6 +207,7 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
 
 async def offer_follow_up(tn: Turn, client: Client) -> None:
     """Suggest the next follow-up for `client` by its stage; one tap accepts, another asks for a time."""
+    prefetch()
     suggested = followups.suggested_time(tn.agent, client.stage, tn.now)
     days = followups.CADENCE_DAYS.get(client.stage, 1)
     tn.send(
@@ -276,6 +280,7 @@ async def render_nudge(session: AsyncSession, delivery: Delivery, agent: Agent, 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """fu:new|acc|ok|done|skip|snooze|sz|move|back:<id>[:value]"""
+    prefetch()  # most of these lead to typing a time
     async with turn(update, context) as tn:
         query = update.callback_query
         short = query is not None and (query.data or "").count(":") == 2  # fu:<action>:<id> has no value

@@ -322,3 +322,22 @@ def test_warm_up_prints_nothing() -> None:
     code = "from bot.timeparse import warm_up; warm_up()"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout == ""
+
+
+def test_serving_loads_the_parsers_only_when_an_agent_needs_them() -> None:
+    """The bot as `agentcoach run` builds it holds no time parser until a flow asks for a time."""
+    code = """
+import asyncio, sys
+from bot import timeparse
+from handlers import app
+assert not timeparse.loaded() and "jionlp" not in sys.modules and "dateparser" not in sys.modules
+timeparse.prefetch()
+timeparse.prefetch()  # a second flow opened meanwhile starts no second load
+asyncio.run(timeparse.ready())
+assert timeparse.loaded() and "jionlp" in sys.modules and "dateparser" in sys.modules
+when = timeparse.parse_when("明天下午3点", timeparse.datetime(2026, 11, 25, tzinfo=timeparse.UTC), "Asia/Shanghai")
+print(when.at.astimezone(timeparse.UTC).isoformat(), when.had_time)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2026-11-26T07:00:00+00:00 True"
