@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, Literal
 
 import phonenumbers
 from sqlalchemy import ColumnElement, func, or_, select
@@ -30,6 +30,17 @@ BUDGET_LIMIT: Final = 64
 SOURCE_LIMIT: Final = 64
 TEXT_LIMIT: Final = 1000
 MAX_ID: Final = 2**31
+# What an agent can change on a client after registering them; every detail but the name may be cleared.
+DETAILS: Final = ("name", "phone", "needs", "budget", "source", "notes")
+OPTIONAL_DETAILS: Final = DETAILS[1:]
+# The most a typed detail may hold (a phone is checked as a number instead).
+DETAIL_LIMITS: Final = {
+    "name": NAME_LIMIT,
+    "needs": TEXT_LIMIT,
+    "budget": BUDGET_LIMIT,
+    "source": SOURCE_LIMIT,
+    "notes": TEXT_LIMIT,
+}
 
 _FULLWIDTH = str.maketrans("０１２３４５６７８９＋－（）：．　", "0123456789+-():. ")
 # Characters a typed phone number is made of; letters (vanity numbers) are not accepted.
@@ -267,12 +278,70 @@ async def client_with_phone(session: AsyncSession, agent_id: int, phone: str) ->
 
 
 def update_details(client: Client, now: datetime, **details: str | None) -> None:
-    """Fill in details the guided flow asked for (phone, needs, budget…)."""
+    """Set details (the guided flow's answers, an edit); only a real change counts as activity on the client."""
+    changed = False
     for name, value in details.items():
-        if name not in ("name", "phone", "needs", "budget", "source", "notes"):
+        if name not in DETAILS:
             raise ValueError(f"not a client detail: {name}")
+        if name == "name" and not value:
+            raise ValueError("a client always has a name")
+        changed = changed or getattr(client, name) != value
         setattr(client, name, value)
-    client.updated_at = now
+    if changed:
+        client.updated_at = now
+
+
+# Why a typed detail was not saved.
+EditProblem = Literal["empty", "too_long", "bad_phone", "bad_budget", "duplicate"]
+
+
+@dataclass(frozen=True)
+class DetailEdit:
+    """What became of an edit: saved when `problem` is None; `owner` has the number already for 'duplicate'."""
+
+    problem: EditProblem | None = None
+    owner: Client | None = None
+
+
+async def edit_detail(
+    session: AsyncSession, client: Client, detail: str, typed: str | None, now: datetime
+) -> DetailEdit:
+    """Check a detail typed for a registered client the way registering checks it, and save it only if it passes.
+
+    `typed=None` clears an optional detail. A phone must be valid and not another client's of the agent, a budget
+    must read as an amount, and nothing is cut short silently: text over its limit is refused, not truncated.
+    """
+    if detail not in DETAILS:
+        raise ValueError(f"not a client detail: {detail}")
+    if typed is None:
+        if detail not in OPTIONAL_DETAILS:
+            raise ValueError(f"{detail} cannot be cleared")
+        update_details(client, now, **{detail: None})
+        return DetailEdit()
+    value = _read_detail(detail, typed)
+    if isinstance(value, DetailEdit):
+        return value
+    if detail == "phone" and value != client.phone:
+        owner = await client_with_phone(session, client.agent_id, value)
+        if owner is not None and owner.id != client.id:
+            return DetailEdit("duplicate", owner)
+    update_details(client, now, **{detail: value})
+    return DetailEdit()
+
+
+def _read_detail(detail: str, typed: str) -> str | DetailEdit:
+    """The value to store for what was typed, or the problem with it."""
+    # A name, a budget and a source are one line on the card; needs and notes keep the agent's line breaks.
+    text = " ".join(typed.split()) if detail in ("name", "budget", "source") else typed.strip()
+    if not text:
+        return DetailEdit("empty")
+    if detail == "phone":
+        phone = normalise_phone(text)
+        return phone if phone is not None else DetailEdit("bad_phone")
+    if detail == "budget":
+        budget = parse_budget(text)
+        return budget if budget is not None else DetailEdit("bad_budget")
+    return text if len(text) <= DETAIL_LIMITS[detail] else DetailEdit("too_long")
 
 
 @dataclass(frozen=True)

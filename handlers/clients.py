@@ -9,13 +9,23 @@ number that is not valid gets the accepted forms back and saves nothing.
 filter); `/clients 意向` opens one stage and `/clients 王` searches names and phones. Tapping a client opens the
 card: details, the last contacts, the next open follow-up, and buttons to log a contact (kind, then a note typed
 or skipped, then `handlers.followups.offer_follow_up` suggests the next follow-up), change the stage, schedule a
-follow-up (`fu:new:<id>`, handled by the follow-ups module) or archive (after a confirm step).
+follow-up (`fu:new:<id>`, handled by the follow-ups module), edit a detail or archive (after a confirm step).
 
-Buttons carry `cl:<action>:<a>:<b>`. Every press that names a client re-checks it with `owned_client`, so a forged
-or stale button (another agent's client, an archived one, garbage) gets the polite refusal and reveals nothing.
+✏️ Edit shows a button per detail (name, phone, needs, budget, source, notes); pressing one shows its current
+value and waits for the new one to be typed (🧹 Clear empties an optional detail, ✖️ Cancel changes nothing). What
+is typed is checked as registering checks it (`bot.clients.edit_detail`); a refused value changes nothing and the
+question stays open. The wait is in the database like every flow's, so a restart mid-edit still takes the answer.
+
+Buttons carry `cl:<action>:<a>:<b>`, and those of a card opened from the list add `:<stage>:<page>`, the list it was
+opened from, so that 📋 goes back to that page. Every press that names a client re-checks it with `owned_client`,
+so a forged or stale button (another agent's client, an archived one, garbage) gets the polite refusal and reveals
+nothing.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from telegram import InlineKeyboardButton, Update
 from telegram.ext import ContextTypes
@@ -23,6 +33,10 @@ from telegram.ext import ContextTypes
 from bot.clients import (
     BUDGET_LIMIT,
     CONTACT_KINDS,
+    DETAIL_LIMITS,
+    DETAILS,
+    MAX_ID,
+    OPTIONAL_DETAILS,
     STAGES,
     TEXT_LIMIT,
     ClientDraft,
@@ -32,6 +46,7 @@ from bot.clients import (
     client_with_phone,
     clients_page,
     counts_by_stage,
+    edit_detail,
     format_phone,
     log_contact,
     next_follow_up,
@@ -63,7 +78,42 @@ NO_VALUE = "-"
 LONG_TEXT = 500
 SHORT_TEXT = 200
 
+# The longest page number a button carries (a million clients at eight a page).
+PAGE_DIGITS = 6
+
 Rows = list[list[InlineKeyboardButton]]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The list page (stage filter, page) a card was opened from, so that 📋 on the card returns there."""
+
+    stage: str | None = None
+    page: int = 0
+
+    def parts(self) -> tuple[object, ...]:
+        """The callback fields: none for the list's first page, so buttons from elsewhere stay short."""
+        return () if self == HOME else (self.stage or ALL, self.page)
+
+    @classmethod
+    def read(cls, stage: object, page: object) -> Origin | None:
+        """From callback fields or a waiting flow's data; None if they are not a list page (forged)."""
+        if not isinstance(stage, str) or (stage != ALL and stage not in STAGES):
+            return None
+        number = page if isinstance(page, int) else number_in(page, PAGE_DIGITS)
+        if number is None or not 0 <= number < 10**PAGE_DIGITS:
+            return None
+        return cls(None if stage == ALL else stage, number)
+
+
+HOME = Origin()
+
+
+def number_in(text: object, digits: int) -> int | None:
+    """A non-negative number written with ASCII digits only (`"²".isdigit()` is True, yet int() refuses it)."""
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > digits:
+        return None
+    return int(text)
 
 
 # -- registering -----------------------------------------------------------------------------------------
@@ -105,9 +155,13 @@ async def refused_duplicate(tn: Turn, phone: str, key: str) -> bool:
     existing = await client_with_phone(tn.session, tn.agent.id, phone)
     if existing is None:
         return False
+    point_to_existing(tn, existing, key)
+    return True
+
+
+def point_to_existing(tn: Turn, existing: Client, key: str) -> None:
     label = tn.t("clients.button.open_existing", name=Html(existing.name))
     tn.send(tn.t(key, name=existing.name), [[button(label, PREFIX, "card", existing.id, "new")]])
-    return True
 
 
 async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TYPE, waiting: Waiting) -> None:
@@ -119,6 +173,9 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
         return
     client = await waited_client(tn, waiting)
     if client is None:
+        return
+    if waiting.step == "edit":
+        await answer_edit(tn, client, waiting.data, text)
         return
     if waiting.step == "note":
         kind = str(waiting.data.get("kind"))
@@ -196,7 +253,7 @@ async def show_search(tn: Turn, query: str) -> None:
     if not found:
         tn.send(tn.t("clients.search_none", text=query))
         return
-    tn.send(tn.t("clients.search_results", text=query, count=len(found)), client_rows(tn, found, "new"))
+    tn.send(tn.t("clients.search_results", text=query, count=len(found)), client_rows(tn, found, "new", HOME))
 
 
 async def list_view(tn: Turn, stage: str | None, page_number: int) -> tuple[str, Rows]:
@@ -218,7 +275,7 @@ async def list_view(tn: Turn, stage: str | None, page_number: int) -> tuple[str,
         pages=page.pages,
         hint=Html(hint),
     )
-    rows = client_rows(tn, page.clients, "edit")
+    rows = client_rows(tn, page.clients, "edit", Origin(stage, page.page))
     filter_value = stage or ALL
     paging = []
     if page.page > 0:
@@ -242,10 +299,18 @@ async def list_view(tn: Turn, stage: str | None, page_number: int) -> tuple[str,
     return text, [*rows, *grid(filters, 4)]
 
 
-def client_rows(tn: Turn, clients: list[Client], show: str) -> Rows:
-    """A button per client (two a row); `show` says whether the card replaces the list or comes as a new message."""
+def client_rows(tn: Turn, clients: list[Client], show: str, origin: Origin) -> Rows:
+    """A button per client (two a row); `show` says whether the card replaces the list or comes as a new message,
+    `origin` which list page its 📋 returns to."""
     buttons = [
-        button(tn.t("clients.list_item", name=Html(c.name), stage=stage_name(tn, c.stage)), PREFIX, "card", c.id, show)
+        button(
+            tn.t("clients.list_item", name=Html(c.name), stage=stage_name(tn, c.stage)),
+            PREFIX,
+            "card",
+            c.id,
+            show,
+            *origin.parts(),
+        )
         for c in clients
     ]
     return grid(buttons, 2)
@@ -254,7 +319,7 @@ def client_rows(tn: Turn, clients: list[Client], show: str) -> Rows:
 # -- the card --------------------------------------------------------------------------------------------
 
 
-async def card(tn: Turn, client: Client) -> tuple[str, Rows]:
+async def card(tn: Turn, client: Client, origin: Origin = HOME) -> tuple[str, Rows]:
     """The client card and its buttons (also for other modules, e.g. a follow-up's 👤 button)."""
     missing = tn.t("clients.detail.missing")
     details = [
@@ -292,7 +357,13 @@ async def card(tn: Turn, client: Client) -> tuple[str, Rows]:
         contacts=Html("\n".join(contacts) if contacts else tn.t("clients.no_contacts")),
         follow_up=Html(planned),
     )
-    return text, card_rows(tn, client)
+    return text, card_rows(tn, client, origin)
+
+
+async def card_after(tn: Turn, client: Client, origin: Origin, change: str) -> tuple[str, Rows]:
+    """The card under a line saying what just changed."""
+    text, rows = await card(tn, client, origin)
+    return tn.t("clients.card_after_change", change=Html(change), card=Html(text)), rows
 
 
 def clip(text: str, limit: int) -> str:
@@ -300,22 +371,31 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def card_rows(tn: Turn, client: Client) -> Rows:
+def card_rows(tn: Turn, client: Client, origin: Origin) -> Rows:
+    """The card's buttons; each carries `origin` on, so 📋 still returns to that list page after any of them."""
+    via = origin.parts()
     return [
         [
-            button(tn.t("clients.button.log"), PREFIX, "log", client.id, NO_VALUE),
-            button(tn.t("clients.button.stage"), PREFIX, "stage", client.id, NO_VALUE),
+            button(tn.t("clients.button.log"), PREFIX, "log", client.id, NO_VALUE, *via),
+            button(tn.t("clients.button.stage"), PREFIX, "stage", client.id, NO_VALUE, *via),
         ],
         [
             button(tn.t("clients.button.follow_up"), "fu", "new", client.id),
-            button(tn.t("clients.button.archive"), PREFIX, "archive", client.id, "ask"),
+            button(tn.t("clients.button.edit"), PREFIX, "edit", client.id, NO_VALUE, *via),
         ],
-        [button(tn.t("clients.button.list"), PREFIX, "list", ALL, 0)],
+        [
+            button(tn.t("clients.button.archive"), PREFIX, "archive", client.id, "ask", *via),
+            list_button(tn, origin),
+        ],
     ]
 
 
-def back_row(tn: Turn, client: Client) -> list[InlineKeyboardButton]:
-    return [button(tn.t("clients.button.back"), PREFIX, "card", client.id, "edit")]
+def list_button(tn: Turn, origin: Origin) -> InlineKeyboardButton:
+    return button(tn.t("clients.button.list"), PREFIX, "list", origin.stage or ALL, origin.page)
+
+
+def back_row(tn: Turn, client: Client, origin: Origin) -> list[InlineKeyboardButton]:
+    return [button(tn.t("clients.button.back"), PREFIX, "card", client.id, "edit", *origin.parts())]
 
 
 def stage_name(tn: Turn, stage: str) -> str:
@@ -326,44 +406,51 @@ def stage_name(tn: Turn, stage: str) -> str:
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A press on a clients button (`cl:<action>:<a>:<b>`)."""
+    """A press on a clients button (`cl:<action>:<a>:<b>`, plus `:<stage>:<page>` from a card opened in the list)."""
     async with turn(update, context) as tn:
         # `cl:card:<id>` (no last field) is how other modules, e.g. a follow-up's nudge, open a card.
-        short = tn.query is not None and (tn.query.data or "").count(":") == 2
-        fields = tn.pressed(3 if short else 4)
-        if fields is None:
-            return
-        _, action, first, second = fields if not short else [*fields, "new"]
-        if short and action != "card":
+        parts = (tn.query.data or "").count(":") + 1 if tn.query is not None else 0
+        if parts not in (3, 4, 6):
             tn.toast(tn.t("error.stale_button"))
             return
-        if action == "list":
+        fields = tn.pressed(parts)
+        if fields is None:
+            return
+        _, action, first, *rest = fields
+        if parts == 3 and action != "card":
+            tn.toast(tn.t("error.stale_button"))
+            return
+        second = rest[0] if rest else "new"
+        origin = Origin.read(*rest[1:]) if parts == 6 else HOME
+        if action == "list" and parts == 4:
             await on_list(tn, first, second)
             return
-        client = await owned_client(tn.session, tn.agent.id, int(first)) if first.isdigit() else None
+        client_id = number_in(first, len(str(MAX_ID)))
+        client = await owned_client(tn.session, tn.agent.id, client_id) if client_id is not None else None
         handler = CLIENT_ACTIONS.get(action)
-        if client is None or handler is None or not await handler(tn, client, second):
+        if client is None or handler is None or origin is None or not await handler(tn, client, second, origin):
             tn.toast(tn.t("error.stale_button"))
 
 
 async def on_list(tn: Turn, stage: str, page: str) -> None:
-    if (stage != ALL and stage not in STAGES) or not page.isdigit():
+    origin = Origin.read(stage, page)
+    if origin is None:
         tn.toast(tn.t("error.stale_button"))
         return
-    text, rows = await list_view(tn, None if stage == ALL else stage, int(page))
+    text, rows = await list_view(tn, origin.stage, origin.page)
     tn.edit(text, rows)
 
 
-async def on_card(tn: Turn, client: Client, show: str) -> bool:
+async def on_card(tn: Turn, client: Client, show: str, origin: Origin) -> bool:
     """Open the card: in place of the pressed message (from the list), or as a new message."""
     if show not in ("edit", "new"):
         return False
-    text, rows = await card(tn, client)
+    text, rows = await card(tn, client, origin)
     (tn.edit if show == "edit" else tn.send)(text, rows)
     return True
 
 
-async def on_skip(tn: Turn, client: Client, step: str) -> bool:
+async def on_skip(tn: Turn, client: Client, step: str, _: Origin) -> bool:
     """⏭ on a guided question: only the question the flow waits for right now can be skipped."""
     waiting = await waiting_for(tn.session, tn.agent.chat_id)
     if not is_waiting(waiting, step, client) or step not in DETAIL_STEPS:
@@ -373,14 +460,14 @@ async def on_skip(tn: Turn, client: Client, step: str) -> bool:
     return True
 
 
-async def on_log(tn: Turn, client: Client, _: str) -> bool:
+async def on_log(tn: Turn, client: Client, _: str, origin: Origin) -> bool:
     """📞 Log contact: how the agent got in touch."""
     kinds = [button(tn.t(f"contact.{kind}"), PREFIX, "kind", client.id, kind) for kind in CONTACT_KINDS]
-    tn.edit(tn.t("clients.ask_kind", name=client.name), [*grid(kinds, 2), back_row(tn, client)])
+    tn.edit(tn.t("clients.ask_kind", name=client.name), [*grid(kinds, 2), back_row(tn, client, origin)])
     return True
 
 
-async def on_kind(tn: Turn, client: Client, kind: str) -> bool:
+async def on_kind(tn: Turn, client: Client, kind: str, _: Origin) -> bool:
     """A kind was chosen: wait for the note (typed) or ⏭ Skip."""
     if kind not in CONTACT_KINDS:
         return False
@@ -391,7 +478,7 @@ async def on_kind(tn: Turn, client: Client, kind: str) -> bool:
     return True
 
 
-async def on_no_note(tn: Turn, client: Client, kind: str) -> bool:
+async def on_no_note(tn: Turn, client: Client, kind: str, _: Origin) -> bool:
     """⏭ on the note question: log the contact without one (once: a second press is stale)."""
     waiting = await waiting_for(tn.session, tn.agent.chat_id)
     if not is_waiting(waiting, "note", client) or waiting is None or waiting.data.get("kind") != kind:
@@ -416,43 +503,125 @@ async def contact_logged(tn: Turn, client: Client, kind: str, note: str | None, 
     await offer_follow_up(tn, client)
 
 
-async def on_stage(tn: Turn, client: Client, _: str) -> bool:
+async def on_stage(tn: Turn, client: Client, _: str, origin: Origin) -> bool:
     """🔀 Stage: a button per stage, the current one marked."""
     stages = [
-        button(mark(stage_name(tn, stage), stage == client.stage), PREFIX, "setstage", client.id, stage)
+        button(
+            mark(stage_name(tn, stage), stage == client.stage), PREFIX, "setstage", client.id, stage, *origin.parts()
+        )
         for stage in STAGES
     ]
-    tn.edit(tn.t("clients.ask_stage", name=client.name), [*grid(stages, 3), back_row(tn, client)])
+    tn.edit(tn.t("clients.ask_stage", name=client.name), [*grid(stages, 3), back_row(tn, client, origin)])
     return True
 
 
-async def on_set_stage(tn: Turn, client: Client, stage: str) -> bool:
+async def on_set_stage(tn: Turn, client: Client, stage: str, origin: Origin) -> bool:
     """A stage was chosen: the card again, saying what changed."""
     if stage not in STAGES:
         return False
     before = client.stage
-    changed = change_stage(client, stage, tn.now)
-    text, rows = await card(tn, client)
-    if changed:
+    if change_stage(client, stage, tn.now):
         change = tn.t("clients.stage_changed", old=stage_name(tn, before), new=stage_name(tn, client.stage))
-        text = tn.t("clients.card_after_change", change=Html(change), card=Html(text))
-    tn.edit(text, rows)
+        tn.edit(*await card_after(tn, client, origin, change))
+    else:
+        tn.edit(*await card(tn, client, origin))
     return True
 
 
-async def on_archive(tn: Turn, client: Client, step: str) -> bool:
+async def on_archive(tn: Turn, client: Client, step: str, origin: Origin) -> bool:
     """🗄 Archive asks first; only the confirm button archives."""
     if step == "ask":
-        confirm = button(tn.t("clients.button.archive_confirm"), PREFIX, "archive", client.id, "yes")
-        tn.edit(tn.t("clients.archive_confirm", name=client.name), [[confirm], back_row(tn, client)])
+        confirm = button(tn.t("clients.button.archive_confirm"), PREFIX, "archive", client.id, "yes", *origin.parts())
+        tn.edit(tn.t("clients.archive_confirm", name=client.name), [[confirm], back_row(tn, client, origin)])
         return True
     if step == "yes":
         await archive_client(tn.session, client, tn.now)
-        tn.edit(
-            tn.t("clients.archived", name=client.name), [[button(tn.t("clients.button.list"), PREFIX, "list", ALL, 0)]]
-        )
+        tn.edit(tn.t("clients.archived", name=client.name), [[list_button(tn, origin)]])
         return True
     return False
+
+
+# -- editing details -------------------------------------------------------------------------------------
+
+
+async def on_edit(tn: Turn, client: Client, _: str, origin: Origin) -> bool:
+    """✏️ Edit: which detail to change."""
+    fields = [
+        button(tn.t(f"clients.edit_field.{detail}"), PREFIX, "field", client.id, detail, *origin.parts())
+        for detail in DETAILS
+    ]
+    tn.edit(tn.t("clients.ask_edit_field", name=client.name), [*grid(fields, 3), back_row(tn, client, origin)])
+    return True
+
+
+async def on_field(tn: Turn, client: Client, detail: str, origin: Origin) -> bool:
+    """A detail was chosen: show what it holds now and wait for the new value to be typed."""
+    if detail not in DETAILS:
+        return False
+    data = {"client_id": client.id, "detail": detail, "origin": [origin.stage or ALL, origin.page]}
+    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "edit", data), tn.now)
+    current = getattr(client, detail)
+    shown = (format_phone(current) if detail == "phone" else current) if current else tn.t("clients.detail.missing")
+    footer = "clients.edit_footer_clear" if detail in OPTIONAL_DETAILS and current else "clients.edit_footer"
+    text = tn.t(
+        "clients.ask_edit_value",
+        name=client.name,
+        field=tn.t(f"clients.field.{detail}"),
+        current=shown,
+        hint=Html(tn.t(f"clients.edit_hint.{detail}")),
+        footer=Html(tn.t(footer)),
+    )
+    via = origin.parts()
+    buttons = [button(tn.t("clients.button.cancel"), PREFIX, "keep", client.id, detail, *via)]
+    if detail in OPTIONAL_DETAILS and current:
+        buttons.insert(0, button(tn.t("clients.button.clear"), PREFIX, "clear", client.id, detail, *via))
+    tn.edit(text, [buttons])
+    return True
+
+
+async def answer_edit(tn: Turn, client: Client, data: dict[str, Any], typed: str) -> None:
+    """The new value, typed: saved and the card shown again, or refused with what to type (the question stays)."""
+    detail, saved = data.get("detail"), data.get("origin")
+    if not isinstance(detail, str) or detail not in DETAILS:
+        await stop_waiting(tn.session, tn.agent.chat_id)  # not a wait this version wrote: drop it, like a bad note
+        return
+    origin = (Origin.read(*saved) if isinstance(saved, list) and len(saved) == 2 else None) or HOME
+    edit = await edit_detail(tn.session, client, detail, typed, tn.now)
+    field = tn.t(f"clients.field.{detail}")
+    if edit.problem is None:
+        await stop_waiting(tn.session, tn.agent.chat_id)
+        tn.send(*await card_after(tn, client, origin, tn.t("clients.edit_saved", field=field)))
+    elif edit.problem == "duplicate" and edit.owner is not None:
+        point_to_existing(tn, edit.owner, "clients.duplicate_phone_edit")
+    elif edit.problem == "bad_phone":
+        tn.send(tn.t("clients.bad_phone_edit", phone=clip(typed, SHORT_TEXT)))
+    elif edit.problem == "bad_budget":
+        tn.send(tn.t("clients.bad_budget_edit", budget=clip(typed, SHORT_TEXT)))
+    elif edit.problem == "too_long":
+        tn.send(tn.t("clients.edit_too_long", field=field, limit=DETAIL_LIMITS[detail]))
+    else:
+        tn.send(tn.t("clients.edit_empty", field=field))
+
+
+async def on_clear(tn: Turn, client: Client, detail: str, origin: Origin) -> bool:
+    """🧹 Clear on the question waiting for this detail: empty it and show the card."""
+    waiting = await waiting_for(tn.session, tn.agent.chat_id)
+    if not is_editing(waiting, client, detail) or detail not in OPTIONAL_DETAILS:
+        return False
+    await edit_detail(tn.session, client, detail, None, tn.now)
+    await stop_waiting(tn.session, tn.agent.chat_id)
+    tn.edit(*await card_after(tn, client, origin, tn.t("clients.edit_cleared", field=tn.t(f"clients.field.{detail}"))))
+    return True
+
+
+async def on_keep(tn: Turn, client: Client, detail: str, origin: Origin) -> bool:
+    """✖️ Cancel on the question waiting for this detail: nothing changes, back to the card."""
+    waiting = await waiting_for(tn.session, tn.agent.chat_id)
+    if not is_editing(waiting, client, detail):
+        return False
+    await stop_waiting(tn.session, tn.agent.chat_id)
+    tn.edit(*await card_after(tn, client, origin, tn.t("clients.edit_kept")))
+    return True
 
 
 def is_waiting(waiting: Waiting | None, step: str, client: Client) -> bool:
@@ -461,6 +630,11 @@ def is_waiting(waiting: Waiting | None, step: str, client: Client) -> bool:
         and (waiting.flow, waiting.step) == (FLOW, step)
         and (waiting.data.get("client_id") == client.id)
     )
+
+
+def is_editing(waiting: Waiting | None, client: Client, detail: str) -> bool:
+    """Whether the chat still waits for this very edit (a button of an edit already answered is spent)."""
+    return is_waiting(waiting, "edit", client) and waiting is not None and waiting.data.get("detail") == detail
 
 
 CLIENT_ACTIONS = {
@@ -472,4 +646,8 @@ CLIENT_ACTIONS = {
     "stage": on_stage,
     "setstage": on_set_stage,
     "archive": on_archive,
+    "edit": on_edit,
+    "field": on_field,
+    "clear": on_clear,
+    "keep": on_keep,
 }

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.agents import NewAgent, get_or_register
 from bot.clients import (
+    DETAILS,
     STAGES,
     ClientDraft,
     add_client,
@@ -19,6 +20,7 @@ from bot.clients import (
     client_with_phone,
     clients_page,
     counts_by_stage,
+    edit_detail,
     format_phone,
     last_contact,
     log_contact,
@@ -30,6 +32,7 @@ from bot.clients import (
     parse_stage,
     recent_contacts,
     search_clients,
+    update_details,
 )
 from bot.db import session_factory
 from bot.models import FollowUp
@@ -250,3 +253,72 @@ async def test_clients_are_stored_listed_and_only_reachable_by_their_agent(engin
         assert await owned_client(session, me.id, first.id) is None
         assert await next_follow_up(session, first.id) is None
         assert (await counts_by_stage(session, me.id))["interested"] == 0
+
+
+REGISTERED = ClientDraft("王先生", "+8613800138000", "三居", "300万", "朋友介绍", "周末才有空")
+
+
+@pytest.mark.parametrize(
+    ("detail", "typed", "stored", "problem"),
+    [
+        ("name", "  王  大文 ", "王 大文", None),
+        ("name", "王" * 64, "王" * 64, None),
+        ("name", "王" * 65, "王先生", "too_long"),
+        ("name", " \n ", "王先生", "empty"),
+        ("phone", "5123 4567", "+85251234567", None),
+        ("phone", "+86 138 0013 8000", "+8613800138000", None),  # its own number is no duplicate
+        ("phone", "12345", "+8613800138000", "bad_phone"),
+        ("phone", "139 0013 9000", "+8613800138000", "duplicate"),
+        ("phone", "+85298765432", "+85298765432", None),  # another agent's client may have it
+        ("phone", "13700137000", "+8613700137000", None),  # an archived client's number is free again
+        ("needs", " 两房\n近地铁 ", "两房\n近地铁", None),
+        ("needs", "需" * 1001, "三居", "too_long"),
+        ("budget", "预算 400万", "400万", None),
+        ("budget", "$800k", "$800k", None),
+        ("budget", "看情况", "300万", "bad_budget"),
+        ("budget", "300", "300万", "bad_budget"),  # "3" alone could be bedrooms: an amount needs its unit
+        ("source", "门店   上门", "门店 上门", None),
+        ("source", "源" * 65, "朋友介绍", "too_long"),
+        ("notes", "备" * 1000, "备" * 1000, None),
+        ("notes", "   ", "周末才有空", "empty"),
+    ],
+)
+async def test_editing_a_detail_checks_it_like_registering(
+    engine: AsyncEngine, detail: str, typed: str, stored: str, problem: str | None
+) -> None:
+    later = START + timedelta(hours=1)
+    async with session_factory(engine)() as session, session.begin():
+        me = await get_or_register(session, NewAgent(1, 1, "me", "zh-Hans", "Asia/Shanghai"), START)
+        other = await get_or_register(session, NewAgent(2, 2, "other", "zh-Hans", "Asia/Shanghai"), START)
+        client = await add_client(session, me.id, REGISTERED, START)
+        namesake = await add_client(session, me.id, ClientDraft("李太", "+8613900139000"), START)
+        await add_client(session, other.id, ClientDraft("别人的", "+85298765432"), START)
+        gone = await add_client(session, me.id, ClientDraft("老客户", "+8613700137000"), START)
+        await archive_client(session, gone, START)
+
+        edit = await edit_detail(session, client, detail, typed, later)
+
+        assert edit.problem == problem
+        assert edit.owner is (namesake if problem == "duplicate" else None)
+        assert getattr(client, detail) == stored
+        untouched = {name: getattr(REGISTERED, name) for name in DETAILS if name != detail}
+        assert {name: getattr(client, name) for name in untouched} == untouched
+        changed = problem is None and stored != getattr(REGISTERED, detail)
+        assert client.updated_at == (later if changed else START)
+
+
+async def test_clearing_a_detail(engine: AsyncEngine) -> None:
+    later = START + timedelta(hours=1)
+    async with session_factory(engine)() as session, session.begin():
+        me = await get_or_register(session, NewAgent(1, 1, "me", "zh-Hans", "Asia/Shanghai"), START)
+        client = await add_client(session, me.id, REGISTERED, START)
+        for detail in ("phone", "needs", "budget", "source", "notes"):
+            assert (await edit_detail(session, client, detail, None, later)).problem is None
+            assert getattr(client, detail) is None
+        assert client.updated_at == later
+        for detail, typed in (("name", None), ("stage", "closed"), ("agent_id", "2")):
+            with pytest.raises(ValueError):
+                await edit_detail(session, client, detail, typed, later)
+        with pytest.raises(ValueError):
+            update_details(client, later, name="")
+        assert client.name == "王先生"
