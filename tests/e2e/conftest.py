@@ -1,49 +1,29 @@
 """Fixtures for the end-to-end tests: the fake Bot API (botapi-emulator, a node server) and the real bot process.
 
-The emulator is copied out of the read-only shared folder into a cache folder and its npm packages are
-installed there once per content hash, so later runs start in about a second. Without node the tests skip
-locally, but with CI=true they fail: CI must never pass by skipping the only test of the real process.
+bench.emulator installs and starts the emulator (the benchmarks use the same code). Without node the tests
+skip locally, but with CI=true they fail: CI must never pass by skipping the only test of the real process.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import importlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 import pytest
 
+from bench.emulator import EmulatorUnavailable, child_env, launch
+
 TOKEN = "123456:E2E-TEST"
-EMULATOR_SOURCE = Path(os.environ.get("BOTAPI_EMULATOR_DIR", "/work/shared/tools/botapi-emulator"))
-# Where the installed copy lives; CI may point this at a cached folder (e.g. .ci/cache).
-EMULATOR_CACHE = Path(os.environ.get("AGENTCOACH_EMULATOR_CACHE", tempfile.gettempdir()))
 IN_CI = os.environ.get("CI", "").lower() == "true"
-INSTALL_TIMEOUT = 300.0  # npm ci on a cold cache; every other wait is far shorter
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-# Settings the bot reads from the environment; the tests set what they need and drop the rest.
-_BOT_SETTINGS = (
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_API_BASE_URL",
-    "DATABASE_URL",
-    "DEFAULT_TIMEZONE",
-    "DEFAULT_LANGUAGE",
-    "LOG_LEVEL",
-)
-_PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 Message = dict[str, Any]
 
@@ -106,78 +86,6 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def _tree_digest(root: Path) -> str:
-    """Content hash of the emulator's files (package-lock.json included), so any change gets a fresh copy."""
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if not path.is_file() or relative.parts[0] in ("node_modules", "__pycache__"):
-            continue
-        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def _lock(path: Path, timeout: float) -> IO[str]:
-    """An exclusive lock, so two pytest runs never install into the same copy at once (bounded wait)."""
-    handle = path.open("w")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return handle
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                handle.close()
-                pytest.fail(f"another run holds {path} for over {timeout:.0f}s", pytrace=False)
-            time.sleep(0.2)
-
-
-def _installed_copy() -> Path:
-    """The emulator copied into the cache folder with `npm ci` done; reused while its content is unchanged."""
-    if not (EMULATOR_SOURCE / "server.js").is_file():
-        _unavailable(f"no botapi-emulator at {EMULATOR_SOURCE} (set BOTAPI_EMULATOR_DIR)")
-    digest = _tree_digest(EMULATOR_SOURCE)
-    target = EMULATOR_CACHE / f"agentcoach-emulator-{digest}"
-    stamp = target / ".agentcoach-installed"
-    EMULATOR_CACHE.mkdir(parents=True, exist_ok=True)
-    with _lock(EMULATOR_CACHE / f"agentcoach-emulator-{digest}.lock", INSTALL_TIMEOUT + 60):
-        installed = (target / "node_modules" / "telegram-test-api" / "package.json").is_file()
-        if installed and stamp.is_file() and stamp.read_text() == digest:
-            return target
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(EMULATOR_SOURCE, target, ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
-        try:
-            done = subprocess.run(
-                ["npm", "ci", "--no-audit", "--no-fund"],
-                cwd=target,
-                capture_output=True,
-                text=True,
-                timeout=INSTALL_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"npm ci in {target} took over {INSTALL_TIMEOUT:.0f}s", pytrace=False)
-        if done.returncode != 0:
-            pytest.fail(f"npm ci in {target} failed:\n{done.stdout}\n{done.stderr}", pytrace=False)
-        stamp.write_text(digest)
-    return target
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _child_env(extra: dict[str, str]) -> dict[str, str]:
-    """The environment minus our settings and proxies (a proxy would swallow loopback calls), plus `extra`."""
-    dropped = {name.upper() for name in (*_BOT_SETTINGS, *_PROXIES)}
-    env = {name: value for name, value in os.environ.items() if name.upper() not in dropped}
-    env.update({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", **extra})
-    return env
-
-
 def _end(process: subprocess.Popen[bytes], signum: int, timeout: float) -> int:
     """Send `signum`, wait at most `timeout`, then SIGKILL; returns the exit status."""
     if process.poll() is None:
@@ -192,39 +100,13 @@ def _end(process: subprocess.Popen[bytes], signum: int, timeout: float) -> int:
 @pytest.fixture(scope="session")
 def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
     """One emulator for the whole session; each test uses its own chats and resets the token's history."""
-    for tool in ("node", "npm"):
-        if shutil.which(tool) is None:
-            _unavailable(f"`{tool}` is not installed; the end-to-end tests need node >= 18 and npm")
-    copy = _installed_copy()
-    sys.path.insert(0, str(copy))
-    try:
-        tg_user = importlib.import_module("tg_user")
-    finally:
-        sys.path.remove(str(copy))
     log_path = tmp_path_factory.mktemp("emulator") / "server.log"
-    for _attempt in range(3):  # the free port may be taken between probing and binding it
-        port = _free_port()
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                ["node", "server.js", str(port)],
-                cwd=copy,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=_child_env({}),
-            )
-        server = EmulatorServer(port, tg_user)
-        probe = server.client()
-        deadline = time.monotonic() + START_TIMEOUT
-        while process.poll() is None and not probe.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if process.poll() is None and probe.alive():
-            break
-        _end(process, signal.SIGTERM, 5)
-    else:
-        pytest.fail(f"the emulator did not start:\n{log_path.read_text(errors='replace')}", pytrace=False)
     try:
-        yield server
+        process, port, tg_user = launch(log_path)
+    except EmulatorUnavailable as error:
+        _unavailable(str(error))
+    try:
+        yield EmulatorServer(port, tg_user)
     finally:
         _end(process, signal.SIGTERM, 5)
 
@@ -275,7 +157,7 @@ class BotRunner:
         `settings` adds environment settings, e.g. CLOCK_OFFSET_SECONDS="240" to start "four minutes later"."""
         script = Path(sys.executable).parent / "agentcoach"
         log_path = self.workdir / f"bot-run-{len(self.runs) + 1}.log"
-        env = _child_env(
+        env = child_env(
             {
                 "TELEGRAM_BOT_TOKEN": TOKEN,
                 "TELEGRAM_API_BASE_URL": f"{self.server.base}/bot",
