@@ -133,12 +133,17 @@ class Delivery(Base):
     """
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_status_due", "status", "due_at"),
+        Index("ix_deliveries_agent_kind", "agent_id", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # A subject named by a string (the tip a daily tip chose), fixed at the first render so a retry sends the same.
+    subject_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     due_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default="pending")
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -148,3 +153,17 @@ class Delivery(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime]
+
+
+class TipState(Base):
+    """What one agent did with one tip: how often it was shown, their rating, whether they saved it."""
+
+    __tablename__ = "tip_states"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    tip_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    shown: Mapped[int] = mapped_column(Integer, default=0)
+    last_shown_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # -1 rated down, 0 not rated, 1 rated up.
+    rating: Mapped[int] = mapped_column(SmallInteger, default=0)
+    saved_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from telegram import Update
@@ -18,14 +19,18 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import recurring
 from bot.scheduler import Engine, Kind
 from bot.timeparse import warm_up
 from bot.timezones import city_index
-from handlers import basics, clients, followups, settings, start
+from bot.tip_library import library
+from handlers import basics, clients, followups, settings, start, tips
 from handlers.context import SERVICES_KEY, Services
 from handlers.delivery import ENGINE_KEY, TelegramSender
 from handlers.errors import on_error
 from handlers.menus import set_default_menus
+
+log = logging.getLogger(__name__)
 
 LOCAL_TOKEN = "7000000001:LOCAL-SHELL"
 
@@ -58,7 +63,10 @@ def build_application(
 
 def build_engine(services: Services, app: AgentApplication) -> Engine:
     """The scheduling engine with every kind of delivery the bot knows how to render."""
-    kinds = {followups.KIND: Kind(render=followups.render_nudge)}
+    kinds = {
+        followups.KIND: Kind(render=followups.render_nudge),
+        recurring.DAILY_TIP: Kind(render=tips.render_daily_tip, after_sent=tips.daily_tip_sent),
+    }
     return Engine(services.sessions, services.clock, TelegramSender(app.bot), kinds)
 
 
@@ -87,11 +95,15 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CommandHandler("followup", followups.new_follow_up))
     app.add_handler(CommandHandler("today", followups.today))
     app.add_handler(CommandHandler("overdue", followups.overdue))
+    app.add_handler(CommandHandler("tip", tips.show_tip))
+    app.add_handler(CommandHandler("topics", tips.show_topics))
+    app.add_handler(CommandHandler("saved", tips.show_saved))
     app.add_handler(MessageHandler(filters.COMMAND, basics.unknown_command))
     app.add_handler(CallbackQueryHandler(start.on_button, pattern=rf"^{start.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(settings.on_button, pattern=rf"^{settings.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(clients.on_button, pattern=rf"^{clients.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(followups.on_button, pattern=rf"^{followups.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(tips.on_button, pattern=rf"^{tips.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(basics.unknown_button))
     app.add_handler(MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, basics.on_text))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE, basics.unsupported_message))
@@ -115,8 +127,19 @@ async def prepare(app: AgentApplication, *, background: bool = False) -> None:
 
 async def load_menus_and_city_index(app: AgentApplication, delay: float = 0.0) -> None:
     await set_default_menus(app.bot)
+    await ensure_recurring(app)
     await asyncio.sleep(delay)
     await asyncio.to_thread(city_index)
+    await asyncio.to_thread(library)
+
+
+async def ensure_recurring(app: AgentApplication) -> None:
+    """Every agent's daily tip is waiting in the table, even after a failed send or a restored backup."""
+    services: Services = app.bot_data[SERVICES_KEY]
+    async with services.sessions() as session, session.begin():
+        added = await recurring.ensure_scheduled(session, services.clock.now())
+    if added:
+        log.info("scheduled %s missing recurring deliveries", added)
 
 
 WARM_UP_KEY = "warm_up"

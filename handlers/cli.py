@@ -1,4 +1,4 @@
-"""The `agentcoach` command: `run` serves Telegram, `shell` chats locally, `db upgrade` migrates.
+"""The `agentcoach` command: `run` serves Telegram, `shell` chats locally, `db upgrade` migrates, `content` checks tips.
 
 With no subcommand it does what a newcomer wants: serve Telegram when TELEGRAM_BOT_TOKEN is set,
 otherwise say so in one line and open the shell.
@@ -12,6 +12,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.db import engine_from_settings, session_factory, upgrade
@@ -53,6 +54,34 @@ def parser() -> argparse.ArgumentParser:
         help="apply migrations (also done automatically at start)",
         description="Apply database migrations up to the newest revision.",
     )
+    content = commands.add_parser(
+        "content", help="the tip library", description="Check the tip library, or draft tips from a summary."
+    )
+    content_commands = content.add_subparsers(dest="content_command", metavar="CONTENT_COMMAND", required=True)
+    check = content_commands.add_parser(
+        "check",
+        help="validate the tip library (schema, ids, languages, lengths, topics, sources, damaged text)",
+        description="Validate the tip library; prints every problem and exits 1 if there is any.",
+    )
+    check.add_argument("--topics", type=Path, default=None, help="a topics YAML file (default: the shipped one)")
+    check.add_argument("--library", type=Path, default=None, help="a library YAML file (default: the shipped one)")
+    draft = content_commands.add_parser(
+        "import",
+        help="draft candidate tips from a weekly work summary, as YAML for a team lead to review",
+        description="Read a weekly work summary (plain text, UTF-8 or GB18030; one or several summaries), repair "
+        "damaged text, and write a DRAFT YAML file of candidate tips to review and merge into "
+        "content/tips/library.yaml. Prints a one-line summary.",
+    )
+    draft.add_argument("file", type=Path, metavar="FILE", help="the summary file")
+    draft.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="OUT",
+        help="the draft (default: FILE's stem + .tips-draft.yaml beside it)",
+    )
+    draft.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     return top
 
 
@@ -65,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     secrets = [settings.token() or ""]
     configure_logging(settings.log_level, secrets)
+    if args.command == "content":
+        return content_command(args)
     if args.command == "db":
         asyncio.run(migrate(settings))
         return 0
@@ -82,6 +113,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("agentcoach: TELEGRAM_BOT_TOKEN is not set, so opening the local chat shell (Ctrl-D to leave).")
         return open_shell(settings, 1, None, None)
     return serve(settings)
+
+
+def content_command(args: argparse.Namespace) -> int:
+    if args.content_command == "import":
+        return import_command(args)
+    from bot.tip_library import check_files
+    from content import content_path
+
+    topics = args.topics.read_text(encoding="utf-8") if args.topics else None
+    library = args.library.read_text(encoding="utf-8") if args.library else None
+    problems = check_files(
+        topics or content_path("tips", "topics.yaml").read_text(encoding="utf-8"),
+        library or content_path("tips", "library.yaml").read_text(encoding="utf-8"),
+    )
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} problem(s)" if problems else "the tip library is fine", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def import_command(args: argparse.Namespace) -> int:
+    """`content import`: read the file, draft the tips (bot/tip_import.py), write the draft, say what it holds."""
+    from bot.tip_import import default_output, draft_yaml, import_summaries, topic_scorer
+
+    output: Path = args.output or default_output(args.file)
+    try:
+        data = args.file.read_bytes()
+    except OSError as error:
+        print(f"agentcoach: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    if output.exists() and not args.force:
+        print(f"agentcoach: {output} exists; use --force to overwrite it", file=sys.stderr)
+        return 2
+    try:
+        scores, fallback = topic_scorer()
+    except ValueError as error:
+        print(f"agentcoach: {error}", file=sys.stderr)
+        return 1
+    if fallback:
+        print(f"agentcoach: topics suggested from topics.yaml alone ({fallback})", file=sys.stderr)
+    draft = import_summaries(data, args.file.name, topic_scores=scores)
+    try:
+        output.write_text(draft_yaml(draft), encoding="utf-8")
+    except OSError as error:
+        print(f"agentcoach: cannot write {output}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    print(f"agentcoach: {draft.summary_line(str(output))}", file=sys.stderr)
+    return 0
 
 
 async def migrate(settings: Settings) -> None:

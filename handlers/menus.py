@@ -11,7 +11,20 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 
 from bot.i18n import EN, ZH_HANS, t
 
-COMMANDS = ("start", "client", "clients", "followup", "today", "overdue", "settings", "help", "cancel")
+COMMANDS = (
+    "start",
+    "client",
+    "clients",
+    "followup",
+    "today",
+    "overdue",
+    "tip",
+    "topics",
+    "saved",
+    "settings",
+    "help",
+    "cancel",
+)
 
 
 def commands_for(language: str) -> list[BotCommand]:

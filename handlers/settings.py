@@ -11,6 +11,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, Update
 from telegram.ext import ContextTypes
 
+from bot import recurring
 from bot.agents import change_settings
 from bot.conversations import Waiting, stop_waiting, wait_for
 from bot.i18n import Html
@@ -39,12 +40,12 @@ async def show_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     async with turn(update, context) as tn:
         args = context.args or []
         if args:
-            change_by_line(tn, args)
+            await change_by_line(tn, args)
         else:
             tn.send(panel_text(tn), panel_rows(tn))
 
 
-def change_by_line(tn: Turn, args: list[str]) -> None:
+async def change_by_line(tn: Turn, args: list[str]) -> None:
     setting = parse_setting_name(args[0])
     if setting is None:
         tn.send(tn.t("settings.unknown", name=args[0], usage=Html(tn.t("settings.usage"))))
@@ -55,14 +56,20 @@ def change_by_line(tn: Turn, args: list[str]) -> None:
         problem, form = Html(tn.t(f"invalid.{setting}")), Html(tn.t(f"settings.form.{setting}"))
         tn.send(tn.t("settings.invalid", problem=problem, form=form))
         return
-    save(tn, values)
+    await save(tn, values)
     tn.send(saved_text(tn, setting))
 
 
-def save(tn: Turn, values: dict[str, object]) -> None:
+async def save(tn: Turn, values: dict[str, object]) -> None:
     change_settings(tn.agent, tn.now, **values)
     if "language" in values:
         tn.update_menu()
+    if RESCHEDULING.intersection(values) and tn.agent.setup_step is None:
+        await recurring.reschedule(tn.session, tn.agent, tn.now)
+
+
+# Settings the recurring deliveries (daily tip …) are computed from: a change moves the one that is waiting.
+RESCHEDULING = frozenset({"timezone", "work_days", "tip_time"})
 
 
 def saved_text(tn: Turn, setting: str) -> str:
@@ -112,7 +119,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             if not tn.agent.work_days:
                 tn.toast(tn.t("invalid.workdays_none"), alert=True)
                 return
-            await answered(tn, step, {}, in_place=True)
+            await answered(tn, step, {"work_days": tn.agent.work_days}, in_place=True)
         else:
             values = parse_setting(step, value) if step in QUESTION_STEPS else None
             if values is None:
@@ -133,7 +140,7 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
 
 async def answered(tn: Turn, step: str, values: dict[str, object], *, in_place: bool) -> None:
     """Save an answer; then the digest's time question, or the panel showing what changed."""
-    save(tn, values)
+    await save(tn, values)
     if step == "digest_day" and "digest_time" not in values:
         await open_question(tn, "digest_time", in_place=in_place)
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot import recurring
 from bot.agents import SETUP_STEPS, advance_setup, change_settings, restart_setup
 from bot.conversations import Waiting, stop_waiting, wait_for
 from bot.i18n import Html
@@ -127,6 +128,7 @@ async def proceed(tn: Turn, answered: str) -> None:
         await ask(tn, following)
         return
     await stop_waiting(tn.session, tn.agent.chat_id)
+    await recurring.reschedule(tn.session, tn.agent, tn.now)  # the daily tip (and later the reflection) starts
     tn.send(
         tn.t("setup.done", summary=Html(summary(tn.agent, tn.now))),
         [[button(tn.t("button.open_settings"), "st", "open", "panel")]],

@@ -15,7 +15,7 @@ async def test_help_lists_the_commands_in_the_agents_language(harness: Harness) 
     reply = await harness.chat(language_code="en").send("/help")
     [text] = reply.texts
     assert text.startswith("What I can do for you")
-    for command in ("/start", "/settings", "/cancel", "/help"):
+    for command in ("/start", "/settings", "/cancel", "/help", "/tip", "/topics", "/saved"):
         assert command in text
 
 
@@ -29,6 +29,9 @@ async def test_default_menus_are_set_for_zh_and_en(harness: Harness) -> None:
         "followup",
         "today",
         "overdue",
+        "tip",
+        "topics",
+        "saved",
         "settings",
         "help",
         "cancel",
@@ -40,6 +43,9 @@ async def test_default_menus_are_set_for_zh_and_en(harness: Harness) -> None:
         "安排客户跟进",
         "今天要跟进的客户",
         "逾期的跟进",
+        "来一条带教贴士",
+        "按主题看贴士",
+        "我收藏的贴士",
         "查看和修改设置",
         "我能做什么",
         "退出当前操作",
@@ -58,6 +64,9 @@ async def test_traditional_chinese_agent_gets_a_menu_for_their_chat(harness: Har
         "安排客戶跟進",
         "今天要跟進的客戶",
         "逾期的跟進",
+        "來一條帶教貼士",
+        "按主題看貼士",
+        "我收藏的貼士",
         "查看和修改設定",
         "我能做什麼",
         "退出當前操作",

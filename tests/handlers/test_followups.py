@@ -22,6 +22,8 @@ async def agent_with_client(
 ) -> tuple[LocalChat, int]:
     chat = harness.chat(user_id=user_id, language_code=language_code)
     await onboard(chat, language="English" if language_code == "en" else "简体中文")
+    # These tests count the nudges each sweep sends; the daily tip (tests/handlers/test_tips.py) stays out.
+    await chat.send("/settings tip off")
     agent = await harness.agent(user_id)
     async with harness.services.sessions() as session, session.begin():
         client = Client(
@@ -43,8 +45,9 @@ async def follow_ups(harness: Harness) -> list[FollowUp]:
 
 
 async def pending_deliveries(harness: Harness) -> list[Delivery]:
+    """Pending nudges (the agent's daily tip, also waiting in the table, is not one)."""
     async with harness.services.sessions() as session:
-        query = select(Delivery).where(Delivery.status == "pending").order_by(Delivery.id)
+        query = select(Delivery).where(Delivery.status == "pending", Delivery.kind == "followup").order_by(Delivery.id)
         return list((await session.execute(query)).scalars())
 
 

@@ -1,0 +1,71 @@
+"""Deliveries that come back on a schedule of the agent's own: the daily tip (and later the reflection prompt
+and the weekly digest).
+
+Each kind has one rule, "when is the next one after this instant", computed from the agent's settings in their
+zone (`bot.timezones.next_occurrence`). Exactly one is pending per agent and kind: a settings change cancels it
+and schedules the recomputed one, and a sent one schedules the next (`after_sent`), in the same transaction as
+its own confirmation. A bot that was down for days sends one late tip, not one per missed day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Agent, Delivery
+from bot.scheduler import CANCELLED, HELD, PENDING, SENDING, schedule
+from bot.timezones import next_occurrence
+
+DAILY_TIP = "tip"
+
+NextDue = Callable[[Agent, datetime], datetime | None]
+
+
+def next_daily_tip(agent: Agent, after: datetime) -> datetime | None:
+    """The agent's tip time on their next work day; None while the tip is off."""
+    if agent.tip_time is None or not agent.work_days:
+        return None
+    return next_occurrence(after, agent.tip_time, agent.timezone, agent.work_days)
+
+
+RULES: dict[str, NextDue] = {DAILY_TIP: next_daily_tip}
+
+
+async def reschedule(session: AsyncSession, agent: Agent, now: datetime, kinds: Iterable[str] | None = None) -> None:
+    """Replace what is waiting of each recurring kind with the occurrence the agent's settings give now."""
+    for kind in kinds or RULES:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.agent_id == agent.id, Delivery.kind == kind, Delivery.status.in_((PENDING, HELD)))
+            .values(status=CANCELLED, lease_until=None)
+        )
+        due = RULES[kind](agent, now)
+        if due is not None:
+            await schedule(session, agent_id=agent.id, kind=kind, due_at=due, now=now)
+
+
+async def after_sent(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> None:
+    """The engine's hook for a recurring kind: the next one, counted from now (so a late one is not repeated)."""
+    await reschedule(session, agent, max(now, delivery.due_at), [delivery.kind])
+
+
+async def ensure_scheduled(session: AsyncSession, now: datetime) -> int:
+    """At start-up: every agent who should have a recurring delivery waiting has one (a failed send, a
+    delivery lost to a bug, a database restored from a backup). Returns how many were added."""
+    added = 0
+    for kind, rule in RULES.items():
+        waiting = exists().where(
+            Delivery.agent_id == Agent.id, Delivery.kind == kind, Delivery.status.in_((PENDING, SENDING, HELD))
+        )
+        missing = (
+            await session.execute(select(Agent).where(Agent.setup_step.is_(None), Agent.active, ~waiting))
+        ).scalars()
+        for agent in missing:
+            due = rule(agent, now)
+            if due is not None:
+                await schedule(session, agent_id=agent.id, kind=kind, due_at=due, now=now)
+                added += 1
+    return added

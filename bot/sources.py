@@ -1,0 +1,141 @@
+"""The five seed summaries as addressable passages, in Chinese (the repaired text) and English (its translation).
+
+Every tip names where its lesson comes from, and the agent can read that passage. An address is the summary
+number plus either a numbered point ("3"; in summary 4, whose points restart under two headings, "I.3" and
+"II.3") or a paragraph ("¶5": the fifth block of the summary's body, headings and numbered points included).
+Both texts are split into the same blocks, so an address finds the same passage in either language; the tests
+check that they line up.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from content import content_path
+
+SUMMARIES = (1, 2, 3, 4, 5)
+
+_ZH_HEADING = re.compile(r"^房产销售周工作总结篇(\d)\s*$")
+_EN_HEADING = re.compile(r"^## Summary (\d)\s*$")
+# "1、", "第一、", "第七 " (zh); "1. " (en)
+_ZH_POINT = re.compile(r"^(?:(\d+)、|第([一二三四五六七八九十]+)[、\s])")
+_EN_POINT = re.compile(r"^(\d+)\.\s")
+# Section headings inside summary 4: "一.业务能力" / "**I. Business ability**"
+_ZH_SECTION = re.compile(r"^([一二三四五])\.")
+_EN_SECTION = re.compile(r"^\*\*([IVX]+)\.")
+_CHINESE_NUMBERS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
+_ROMAN = {"一": "I", "二": "II", "三": "III", "四": "IV", "五": "V"}
+
+
+@dataclass(frozen=True)
+class Passage:
+    summary: int
+    paragraph: int
+    """1-based block number within the summary's body."""
+    point: str | None
+    """"3", "II.3", or None for a paragraph that is not a numbered point."""
+    zh: str
+    en: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.summary}.{self.point}" if self.point else f"{self.summary}.¶{self.paragraph}"
+
+
+def _chinese_number(text: str) -> int:
+    if text == "十":
+        return 10
+    if text.startswith("十"):
+        return 10 + _CHINESE_NUMBERS[text[1]]
+    if len(text) == 2 and text.endswith("十"):
+        return _CHINESE_NUMBERS[text[0]] * 10
+    return _CHINESE_NUMBERS[text]
+
+
+def _zh_blocks() -> dict[int, list[str]]:
+    blocks: dict[int, list[str]] = {}
+    current = 0
+    text = content_path("sources", "summaries.zh.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        heading = _ZH_HEADING.match(line)
+        if heading:
+            current = int(heading.group(1))
+            blocks[current] = []
+        elif current:
+            blocks[current].append(line.strip())
+    return blocks
+
+
+def _en_blocks() -> dict[int, list[str]]:
+    """Blank-line separated blocks; a numbered list item (with its indented continuation) is one block."""
+    blocks: dict[int, list[str]] = {}
+    current = 0
+    text = content_path("sources", "summaries.en.md").read_text(encoding="utf-8")
+    for raw in text.splitlines():
+        heading = _EN_HEADING.match(raw)
+        if heading:
+            current = int(heading.group(1))
+            blocks[current] = []
+            fresh = True
+            continue
+        if not current:
+            continue
+        line = raw.strip()
+        if not line:
+            fresh = True
+            continue
+        starts_item = bool(_EN_POINT.match(line)) and not raw.startswith(" ")
+        if fresh or starts_item or _EN_SECTION.match(line):
+            blocks[current].append(line)
+        else:
+            blocks[current][-1] += " " + line
+        fresh = bool(_EN_SECTION.match(line))
+    return blocks
+
+
+def _zh_point(line: str, section: str | None) -> str | None:
+    found = _ZH_POINT.match(line)
+    if not found:
+        return None
+    number = int(found.group(1)) if found.group(1) else _chinese_number(found.group(2))
+    return f"{section}.{number}" if section else str(number)
+
+
+@cache
+def passages() -> tuple[Passage, ...]:
+    """Every block of every summary, in order."""
+    zh, en = _zh_blocks(), _en_blocks()
+    found: list[Passage] = []
+    for summary in SUMMARIES:
+        if len(zh[summary]) != len(en[summary]):
+            raise ValueError(
+                f"summary {summary}: {len(zh[summary])} Chinese blocks but {len(en[summary])} English ones"
+            )
+        section: str | None = None
+        for number, (zh_text, en_text) in enumerate(zip(zh[summary], en[summary], strict=True), start=1):
+            heading = _ZH_SECTION.match(zh_text)
+            if heading:
+                section = _ROMAN[heading.group(1)]
+            point = None if heading else _zh_point(zh_text, section)
+            found.append(Passage(summary, number, point, zh_text, en_text))
+    return tuple(found)
+
+
+def passage(summary: int, *, point: str | None = None, paragraph: int | None = None) -> Passage | None:
+    """The passage at an address, or None if there is none."""
+    for candidate in passages():
+        if candidate.summary != summary:
+            continue
+        if point is not None and candidate.point == point:
+            return candidate
+        if paragraph is not None and point is None and candidate.paragraph == paragraph:
+            return candidate
+    return None
+
+
+def numbered_points(summary: int) -> list[Passage]:
+    return [p for p in passages() if p.summary == summary and p.point]

@@ -1,0 +1,125 @@
+"""Which tip an agent gets next, and what they did with the ones they saw (ratings, saved).
+
+Rotation: every tip (of the library, or of a topic) is shown once before any is shown again, in an order of
+the agent's own, so two agents on one team do not get the same tip on the same day. After the first round,
+tips rated 👎 are skipped and tips rated 👍 come round twice as often.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import TipState
+from bot.tip_library import Library, Tip
+
+UP, NONE, DOWN = 1, 0, -1
+
+
+async def states(session: AsyncSession, agent_id: int) -> dict[str, TipState]:
+    rows = (await session.execute(select(TipState).where(TipState.agent_id == agent_id))).scalars()
+    return {state.tip_id: state for state in rows}
+
+
+def _personal_order(agent_id: int, tips: Sequence[Tip]) -> dict[str, int]:
+    """A stable shuffle per agent: the same agent always walks the library in the same order."""
+    ids = [tip.id for tip in tips]
+    random.Random(f"agentcoach-tips-{agent_id}").shuffle(ids)
+    return {tip_id: position for position, tip_id in enumerate(ids)}
+
+
+def choose(
+    library: Library, agent_id: int, seen: dict[str, TipState], topic: str | None = None, avoid: str | None = None
+) -> Tip | None:
+    """The next tip for the agent (from `topic` if given); None if every candidate was rated down.
+
+    `avoid` is the tip on screen: ➡️ Another must not show it again when another candidate exists.
+    """
+    candidates = library.tips_in(topic) if topic else list(library.tips)
+    order = _personal_order(agent_id, library.tips)
+
+    def shown(tip: Tip) -> int:
+        state = seen.get(tip.id)
+        return state.shown if state else 0
+
+    def rating(tip: Tip) -> int:
+        state = seen.get(tip.id)
+        return state.rating if state else NONE
+
+    # The first round shows everything once; after it, 👎 tips are out.
+    unseen = [tip for tip in candidates if shown(tip) == 0]
+    candidates = unseen or [tip for tip in candidates if rating(tip) != DOWN]
+    if len(candidates) > 1 and avoid is not None:
+        candidates = [tip for tip in candidates if tip.id != avoid]
+    if not candidates:
+        return None
+
+    def last(tip: Tip) -> float:
+        state = seen.get(tip.id)
+        return state.last_shown_at.timestamp() if state and state.last_shown_at else 0.0
+
+    # Fewest showings first (a 👍 tip counts half), then the longest unseen, then the agent's own order.
+    return min(candidates, key=lambda tip: (shown(tip) / (2 if rating(tip) == UP else 1), last(tip), order[tip.id]))
+
+
+async def _state(session: AsyncSession, agent_id: int, tip_id: str) -> TipState:
+    state = await session.get(TipState, (agent_id, tip_id))
+    if state is None:
+        state = TipState(agent_id=agent_id, tip_id=tip_id, shown=0, rating=NONE)
+        session.add(state)
+    return state
+
+
+async def mark_shown(session: AsyncSession, agent_id: int, tip_id: str, now: datetime) -> None:
+    state = await _state(session, agent_id, tip_id)
+    state.shown += 1
+    state.last_shown_at = now
+
+
+async def next_tip(
+    session: AsyncSession,
+    library: Library,
+    agent_id: int,
+    now: datetime,
+    topic: str | None = None,
+    avoid: str | None = None,
+) -> Tip | None:
+    """Choose the next tip and count it as shown (the caller sends it in the same transaction's reply)."""
+    tip = choose(library, agent_id, await states(session, agent_id), topic, avoid)
+    if tip is not None:
+        await mark_shown(session, agent_id, tip.id, now)
+    return tip
+
+
+async def rate(session: AsyncSession, agent_id: int, tip_id: str, rating: int) -> int:
+    """Set 👍 or 👎; pressing the same again takes the rating back. Returns the rating now in force."""
+    state = await _state(session, agent_id, tip_id)
+    state.rating = NONE if state.rating == rating else rating
+    return state.rating
+
+
+async def toggle_saved(session: AsyncSession, agent_id: int, tip_id: str, now: datetime) -> bool:
+    """⭐ saves a tip, pressing again unsaves it. Returns whether it is saved now."""
+    state = await _state(session, agent_id, tip_id)
+    state.saved_at = None if state.saved_at else now
+    return state.saved_at is not None
+
+
+async def saved_tips(session: AsyncSession, library: Library, agent_id: int) -> list[Tip]:
+    """Saved tips, newest first; tips no longer in the library are left out."""
+    rows = (
+        await session.execute(
+            select(TipState.tip_id)
+            .where(TipState.agent_id == agent_id, TipState.saved_at.is_not(None))
+            .order_by(TipState.saved_at.desc(), TipState.tip_id)
+        )
+    ).scalars()
+    return [tip for tip in (library.tip(tip_id) for tip_id in rows) if tip is not None]
+
+
+async def state_of(session: AsyncSession, agent_id: int, tip_id: str) -> TipState | None:
+    return await session.get(TipState, (agent_id, tip_id))

@@ -1,0 +1,160 @@
+"""The tip library and `agentcoach content check`: the shipped library passes, and each kind of problem the
+check exists for is caught (schema, ids, languages, lengths, topics, sources, copying, damaged text)."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.sources import numbered_points, passage, passages
+from bot.tip_library import check, check_files, damage, library, read_sources, traditional_in_simplified
+from content import content_path
+
+AGENTCOACH = str(Path(sys.executable).parent / "agentcoach")
+
+
+def shipped() -> tuple[Any, Any]:
+    return copy.deepcopy(read_sources())
+
+
+def test_the_shipped_library_passes_the_check() -> None:
+    topics, tips = shipped()
+    assert check(topics, tips, traditional_in_simplified=traditional_in_simplified(tips)) == []
+    assert len(library().tips) == len(tips) and len(library().topics) == len(topics) == 10
+
+
+def test_both_texts_of_the_summaries_line_up_block_for_block() -> None:
+    assert [p.point for p in numbered_points(2)] == [str(n) for n in range(1, 8)]
+    assert [p.point for p in numbered_points(4)] == [f"I.{n}" for n in range(1, 4)] + [f"II.{n}" for n in range(1, 8)]
+    assert [p.point for p in numbered_points(5)] == [str(n) for n in range(1, 12)]
+    for found in passages():
+        if found.point:
+            number = found.point.rsplit(".", 1)[-1]
+            assert found.en.startswith(f"{number}. "), found.address
+    first = passage(4, point="II.3")
+    assert first is not None and first.zh.startswith("3、耐心") and first.en.startswith("3. Patience")
+    assert passage(1, paragraph=4) is not None and passage(1, paragraph=4).en.startswith("At my previous job")  # type: ignore[union-attr]
+    assert passage(2, point="8") is None and passage(9, paragraph=1) is None
+
+
+def broken(change: str) -> list[str]:
+    """The shipped library with one thing broken, as `check` reports it."""
+    topics, tips = shipped()
+    first, second = tips[0], tips[1]
+    if change == "duplicate id":
+        second["id"] = first["id"]
+    elif change == "missing English":
+        del first["en"]
+    elif change == "too long":
+        first["zh-Hans"]["text"] = "好" * 301
+    elif change == "unknown topic":
+        first["topics"] = ["weather"]
+    elif change == "no such passage":
+        first["source"] = {"summary": 2, "point": "9"}
+    elif change == "point and paragraph":
+        first["source"] = {"summary": 2, "point": "1", "paragraph": 2}
+    elif change == "pinyin":
+        first["zh-Hans"]["text"] = "工作总结(jié)要认真写。"
+    elif change == "mojibake":
+        first["zh-Hans"]["text"] = "因?yàn)橐恍﹤€人原因，我换了工作。"
+    elif change == "html":
+        first["en"]["text"] = "Keep calm.</p>"
+    elif change == "traditional":
+        first["zh-Hans"]["text"] = "與客戶溝通要真誠。"
+    elif change == "copied":
+        source = passage(2, point="2")
+        assert source is not None
+        first["source"] = {"summary": 2, "point": "2"}
+        first["zh-Hans"]["text"] = source.zh[2:40]
+    elif change == "bad id":
+        first["id"] = "Not A Slug"
+    elif change == "empty try":
+        first["en"]["try"] = " "
+    problems = check(topics, tips, traditional_in_simplified=traditional_in_simplified(tips))
+    return problems
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("duplicate id", "the id is used twice"),
+        ("missing English", "en: Field required"),
+        ("too long", "zh-Hans text has 301 characters (at most 300)"),
+        ("unknown topic", "unknown topic 'weather'"),
+        ("no such passage", "summary 2 has no passage 2.9"),
+        ("point and paragraph", "a source names either a point or a paragraph"),
+        ("pinyin", "pinyin annotation '(jié)'"),
+        ("mojibake", "mojibake"),
+        ("html", "HTML '</p>'"),
+        ("traditional", "Traditional characters"),
+        ("copied", "zh-Hans text copies the source"),
+        ("bad id", "id: String should match pattern"),
+        ("empty try", "en try is empty"),
+    ],
+)
+def test_the_check_catches(change: str, expected: str) -> None:
+    problems = broken(change)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_damage_finds_what_the_original_seed_suffers_from() -> None:
+    assert damage("我們?cè)诠ぷ鲿r(shí)的") != []
+    assert damage("客户问：“能便宜点吗？”先别急着答。") == []
+    assert damage("Ask: what matters most? Then listen.") == []
+
+
+def test_content_check_command(tmp_path: Path) -> None:
+    ok = subprocess.run([AGENTCOACH, "content", "check"], capture_output=True, text=True, timeout=120)
+    assert (ok.returncode, ok.stdout) == (0, "") and "the tip library is fine" in ok.stderr
+    _, tips = shipped()
+    tips[0]["topics"] = ["weather"]
+    bad = tmp_path / "library.yaml"
+    bad.write_text(yaml.safe_dump(tips, allow_unicode=True), encoding="utf-8")
+    failed = subprocess.run(
+        [AGENTCOACH, "content", "check", "--library", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert failed.returncode == 1 and f"tip {tips[0]['id']}: unknown topic 'weather'" in failed.stdout
+    assert check_files("- [", content_path("tips", "library.yaml").read_text(encoding="utf-8"))[0].startswith("YAML:")
+
+
+@pytest.mark.parametrize(
+    ("query", "topic"),
+    [
+        ("跟进", "follow-up"),
+        ("跟進", "follow-up"),
+        ("FOLLOW-UP", "follow-up"),
+        ("心态", "mindset"),
+        ("心態", "mindset"),
+        ("Mindset", "mindset"),
+        ("客户需求", "needs"),
+        ("客戶需求", "needs"),
+        ("listings & market", "market"),
+        ("拓客", "prospecting"),
+        ("团队", "teamwork"),
+        ("團隊", "teamwork"),
+        ("communication", "communication"),
+        ("自我管理", "self-management"),
+        ("诚信", "trust"),
+        ("關係維護", "relationships"),
+    ],
+)
+def test_topics_are_found_by_name_in_every_language(query: str, topic: str) -> None:
+    found = library().find_topic(query)
+    assert found is not None and found.id == topic
+
+
+def test_every_tip_has_its_traditional_version() -> None:
+    lib = library()
+    for tip in lib.tips:
+        words = lib.words(tip, "zh-Hant")
+        assert words.text and words.title and words.try_today
+    assert any(lib.words(tip, "zh-Hant").text != tip.zh_hans.text for tip in lib.tips)
