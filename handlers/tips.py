@@ -102,7 +102,7 @@ def topic_rows(tn: Turn) -> list[list[InlineKeyboardButton]]:
             tn.t(
                 "tips.topic_button",
                 emoji=topic.emoji,
-                name=lib.topic_name(topic, tn.lang),
+                name=Html(lib.topic_name(topic, tn.lang)),  # a button label is not HTML: nothing to escape
                 count=len(lib.tips_in(topic.id)),
             ),
             PREFIX,
@@ -154,7 +154,7 @@ async def saved_view(tn: Turn, page: int) -> tuple[str, list[list[InlineKeyboard
     page = min(max(page, 0), pages - 1)
     shown = saved[page * SAVED_PAGE : (page + 1) * SAVED_PAGE]
     rows = [
-        [button(tn.t("tips.saved_item", title=lib.words(tip, tn.lang).title), PREFIX, "open", tip.id, NO_TOPIC)]
+        [button(tn.t("tips.saved_item", title=Html(lib.words(tip, tn.lang).title)), PREFIX, "open", tip.id, NO_TOPIC)]
         for tip in shown
     ]
     paging = []

@@ -177,6 +177,7 @@ async def test_topics_then_another_stays_on_the_topic(harness: Harness) -> None:
     chat = harness.chat(language_code="en")
     reply = await chat.send("/topics")
     assert reply.texts[0].startswith("📚 Which topic?")
+    assert f"🏘 listings & market · {len(library().tips_in('market'))}" in reply.last.labels  # labels are not HTML
     follow_up = library().topic("follow-up")
     assert follow_up is not None
     label = f"📅 follow-up · {len(library().tips_in('follow-up'))}"
