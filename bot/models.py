@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text, Time
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -167,3 +181,34 @@ class TipState(Base):
     # -1 rated down, 0 not rated, 1 rated up.
     rating: Mapped[int] = mapped_column(SmallInteger, default=0)
     saved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Reflection(Base):
+    """One day's check-in: the agent's own words, never shown to anyone else (team views count rows only).
+
+    `step` is the next question to ask (None once every question was answered or skipped), so an abandoned or
+    interrupted check-in resumes where it stopped. `day` is the agent's local date the reflection is about.
+    """
+
+    __tablename__ = "reflections"
+    __table_args__ = (UniqueConstraint("agent_id", "day", name="uq_reflections_agent_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    # open (being answered) | done | skipped ("⏭ Skip today")
+    status: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    clients: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mood: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    went_well: Mapped[str | None] = mapped_column(Text, nullable=True)
+    to_improve: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lesson: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tomorrow: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Voice notes by question: {"went_well": "<Telegram file_id>"}; kept as references, not downloaded.
+    voice: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The tip sent after it, matched to what was written.
+    tip_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from functools import cache
 from typing import Literal
 
@@ -285,3 +285,13 @@ def format_moment(moment: datetime, zone_name: str, language: str, now: datetime
     same_year = now is None or local_datetime(now, zone_name).year == local.year
     pattern = this_year if same_year else other_year
     return str(format_datetime(local, pattern, locale=BABEL_LOCALES[language]))
+
+
+_DAY_PATTERNS = {EN: "EEE d MMM y"}
+
+
+def format_day(day: date, language: str) -> str:
+    """'2026年11月25日 周三' / 'Wed 25 Nov 2026': a journal day, with its weekday."""
+    from babel.dates import format_date
+
+    return str(format_date(day, _DAY_PATTERNS.get(language, "y年M月d日 EEE"), locale=BABEL_LOCALES[language]))

@@ -1,5 +1,5 @@
-"""Deliveries that come back on a schedule of the agent's own: the daily tip (and later the reflection prompt
-and the weekly digest).
+"""Deliveries that come back on a schedule of the agent's own: the daily tip and the reflection prompt (and
+later the weekly digest).
 
 Each kind has one rule, "when is the next one after this instant", computed from the agent's settings in their
 zone (`bot.timezones.next_occurrence`). Exactly one is pending per agent and kind: a settings change cancels it
@@ -20,6 +20,7 @@ from bot.scheduler import CANCELLED, HELD, PENDING, SENDING, schedule
 from bot.timezones import next_occurrence
 
 DAILY_TIP = "tip"
+REFLECTION = "reflection"
 
 NextDue = Callable[[Agent, datetime], datetime | None]
 
@@ -31,7 +32,14 @@ def next_daily_tip(agent: Agent, after: datetime) -> datetime | None:
     return next_occurrence(after, agent.tip_time, agent.timezone, agent.work_days)
 
 
-RULES: dict[str, NextDue] = {DAILY_TIP: next_daily_tip}
+def next_reflection_prompt(agent: Agent, after: datetime) -> datetime | None:
+    """The agent's reflection time on their next work day."""
+    if not agent.work_days:
+        return None
+    return next_occurrence(after, agent.reflection_time, agent.timezone, agent.work_days)
+
+
+RULES: dict[str, NextDue] = {DAILY_TIP: next_daily_tip, REFLECTION: next_reflection_prompt}
 
 
 async def reschedule(session: AsyncSession, agent: Agent, now: datetime, kinds: Iterable[str] | None = None) -> None:

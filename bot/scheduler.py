@@ -80,10 +80,15 @@ AfterSent = Callable[[AsyncSession, Delivery, Agent, datetime], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Kind:
-    """How one kind of delivery is rendered, and what happens once it was sent (recurring kinds reschedule)."""
+    """How one kind of delivery is rendered, and what happens once it was sent (recurring kinds reschedule).
+
+    `after_skipped` runs when the renderer had nothing to send (today's reflection already done): a recurring
+    kind must schedule its next occurrence then too, or its chain would end.
+    """
 
     render: Render
     after_sent: AfterSent | None = None
+    after_skipped: AfterSent | None = None
 
 
 @dataclass
@@ -222,6 +227,8 @@ class Engine:
             outgoing = await kind.render(session, delivery, agent, now) if kind and agent.active else None
             if outgoing is None:
                 delivery.status, delivery.lease_until = (CANCELLED if agent.active else HELD), None
+                if kind and kind.after_skipped and agent.active:
+                    await kind.after_skipped(session, delivery, agent, now)
                 report.cancelled += 1
                 return report
             chat_id = agent.chat_id

@@ -35,6 +35,10 @@ WRITTEN = (ZH_HANS, EN)
 # Ids travel in callback data (64 bytes in all), so they stay short.
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=32)]
 
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")  # "follow-up" is two words, "couldn't" one
+# A keyword found in a text: its topic, the keyword, where it starts and ends.
+_Span = tuple[str, str, int, int]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -143,18 +147,81 @@ class Library:
         return None
 
     def topic_scores(self, text: str) -> dict[str, int]:
-        """How many of each topic's keywords `text` contains (zh: as substrings; en: as whole words)."""
+        """How many of each topic's keywords `text` contains (zh: as substrings; en: as whole words or phrases, in
+        any inflection: "called back" finds "call back").
+
+        A keyword found only inside a longer keyword of another topic is that topic's word, not its own: "朋友" in
+        "朋友圈", "户型" in "户型图", "down" in "down payment".
+        """
         folded = _fold(text)
-        words = set(re.findall(r"[a-z][a-z'-]*", folded))
-        scores: dict[str, int] = {}
-        for topic in self.topics:
-            hits = sum(1 for word in self._zh_keywords(topic) if _fold(word) in folded)
-            for word in topic.keywords.get("en", []):
-                key = _fold(word)
-                hits += (key in folded) if " " in key else (key in words)
-            if hits:
-                scores[topic.id] = hits
-        return scores
+        words = [_stem(word) for word in _WORD.findall(folded.replace("\u2019", "'"))]
+        chinese: list[_Span] = []  # zh keywords found, where: in characters
+        english: list[_Span] = []  # en keywords found, where: in words
+        for topic, zh, en in self._keyword_forms:
+            for key in zh:
+                start = folded.find(key)
+                while start >= 0:
+                    chinese.append((topic, key, start, start + len(key)))
+                    start = folded.find(key, start + 1)
+            for phrase in en:
+                size = len(phrase)
+                english += [
+                    (topic, " ".join(phrase), at, at + size)
+                    for at in range(len(words) - size + 1)
+                    if tuple(words[at : at + size]) == phrase
+                ]
+        hits: dict[str, set[str]] = {}
+        for spans in (chinese, english):
+            for topic, key, start, end in spans:
+                if not any(
+                    other != topic and a <= start and end <= b and b - a > end - start for other, _, a, b in spans
+                ):
+                    hits.setdefault(topic, set()).add(key)
+        return {topic: len(keys) for topic, keys in hits.items()}
+
+    @cached_property
+    def _keyword_forms(self) -> list[tuple[str, set[str], set[tuple[str, ...]]]]:
+        """Per topic: its zh keywords (Simplified and Traditional) folded, its en keywords as stemmed words."""
+        return [
+            (
+                topic.id,
+                {_fold(word) for word in self._zh_keywords(topic) if _fold(word)},
+                {phrase for word in topic.keywords.get("en", []) if (phrase := _phrase(word))},
+            )
+            for topic in self.topics
+        ]
+
+
+def _phrase(text: str) -> tuple[str, ...]:
+    return tuple(_stem(word) for word in _WORD.findall(_fold(text).replace("\u2019", "'")))
+
+
+def _stem(word: str) -> str:
+    """A light English stem, the same for a word, its plural and its past ("calls", "called", "calling" → "call").
+
+    Enough for keywords; not a linguist's stem ("lying" stays apart from "lie").
+    """
+    word = word.removesuffix("'s")
+    if len(word) > 4 and word.endswith(("ies", "ied")):
+        word = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if len(word) > 4 and word.endswith("ed") and not word.endswith("eed"):
+        word = _undouble(word[:-2])
+    elif len(word) > 5 and word.endswith("ing"):
+        word = _undouble(word[:-3])
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    elif len(word) > 2 and word.endswith("y"):
+        word = word[:-1] + "i"
+    return word
+
+
+def _undouble(stem: str) -> str:
+    """For "planned" and "planning" ("plann" → "plan"); "called", "missed" and "buzzed" keep theirs."""
+    if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "aeiouylsz":
+        return stem[:-1]
+    return stem
 
 
 def _fold(text: str) -> str:

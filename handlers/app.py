@@ -20,11 +20,12 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import recurring
+from bot.reflections import LATER as REFLECTION_LATER
 from bot.scheduler import Engine, Kind
 from bot.timeparse import warm_up
 from bot.timezones import city_index
 from bot.tip_library import library
-from handlers import basics, clients, followups, settings, start, tips
+from handlers import basics, clients, followups, reflections, settings, start, tips
 from handlers.context import SERVICES_KEY, Services
 from handlers.delivery import ENGINE_KEY, TelegramSender
 from handlers.errors import on_error
@@ -65,7 +66,13 @@ def build_engine(services: Services, app: AgentApplication) -> Engine:
     """The scheduling engine with every kind of delivery the bot knows how to render."""
     kinds = {
         followups.KIND: Kind(render=followups.render_nudge),
-        recurring.DAILY_TIP: Kind(render=tips.render_daily_tip, after_sent=tips.daily_tip_sent),
+        recurring.DAILY_TIP: Kind(
+            render=tips.render_daily_tip, after_sent=tips.daily_tip_sent, after_skipped=recurring.after_sent
+        ),
+        recurring.REFLECTION: Kind(
+            render=reflections.render_prompt, after_sent=recurring.after_sent, after_skipped=recurring.after_sent
+        ),
+        REFLECTION_LATER: Kind(render=reflections.render_later),
     }
     return Engine(services.sessions, services.clock, TelegramSender(app.bot), kinds)
 
@@ -98,14 +105,18 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CommandHandler("tip", tips.show_tip))
     app.add_handler(CommandHandler("topics", tips.show_topics))
     app.add_handler(CommandHandler("saved", tips.show_saved))
+    app.add_handler(CommandHandler("reflect", reflections.reflect))
+    app.add_handler(CommandHandler("journal", reflections.journal))
     app.add_handler(MessageHandler(filters.COMMAND, basics.unknown_command))
     app.add_handler(CallbackQueryHandler(start.on_button, pattern=rf"^{start.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(settings.on_button, pattern=rf"^{settings.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(clients.on_button, pattern=rf"^{clients.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(followups.on_button, pattern=rf"^{followups.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(tips.on_button, pattern=rf"^{tips.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(reflections.on_button, pattern=rf"^{reflections.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(basics.unknown_button))
     app.add_handler(MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, basics.on_text))
+    app.add_handler(MessageHandler(filters.VOICE & filters.ChatType.PRIVATE, reflections.on_voice))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE, basics.unsupported_message))
     app.add_error_handler(on_error)
 

@@ -82,3 +82,14 @@ def workday_rows(prefix: str, lang: str, chosen: str) -> list[list[InlineKeyboar
 
 def markup(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
+
+
+def paging_row(labels: tuple[str, str], page: int, pages: int, *parts: object) -> list[list[InlineKeyboardButton]]:
+    """◀️ / ▶️ for a paged list (none on a single page); the page number is the last callback field."""
+    previous, following = labels
+    row = []
+    if page > 0:
+        row.append(button(previous, *parts, page - 1))
+    if page < pages - 1:
+        row.append(button(following, *parts, page + 1))
+    return [row] if row else []

@@ -21,6 +21,8 @@ COMMANDS = (
     "tip",
     "topics",
     "saved",
+    "reflect",
+    "journal",
     "settings",
     "help",
     "cancel",

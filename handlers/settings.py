@@ -69,7 +69,7 @@ async def save(tn: Turn, values: dict[str, object]) -> None:
 
 
 # Settings the recurring deliveries (daily tip …) are computed from: a change moves the one that is waiting.
-RESCHEDULING = frozenset({"timezone", "work_days", "tip_time"})
+RESCHEDULING = frozenset({"timezone", "work_days", "tip_time", "reflection_time"})
 
 
 def saved_text(tn: Turn, setting: str) -> str:

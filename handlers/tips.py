@@ -21,7 +21,7 @@ from bot.scheduler import Outgoing
 from bot.sources import Passage, passage
 from bot.tip_library import Library, Tip, library
 from handlers.context import Turn, turn
-from handlers.keyboards import button, grid, mark, pack, time_value
+from handlers.keyboards import button, grid, mark, pack, paging_row, time_value
 
 PREFIX = "tip"
 NO_TOPIC = "-"
@@ -157,13 +157,7 @@ async def saved_view(tn: Turn, page: int) -> tuple[str, list[list[InlineKeyboard
         [button(tn.t("tips.saved_item", title=Html(lib.words(tip, tn.lang).title)), PREFIX, "open", tip.id, NO_TOPIC)]
         for tip in shown
     ]
-    paging = []
-    if page > 0:
-        paging.append(button(tn.t("tips.button.prev"), PREFIX, "saved", NO_TOPIC, page - 1))
-    if page < pages - 1:
-        paging.append(button(tn.t("tips.button.next"), PREFIX, "saved", NO_TOPIC, page + 1))
-    if paging:
-        rows.append(paging)
+    rows += paging_row((tn.t("tips.button.prev"), tn.t("tips.button.next")), page, pages, PREFIX, "saved", NO_TOPIC)
     return tn.t("tips.saved_list", count=len(saved), page=page + 1, pages=pages), rows
 
 

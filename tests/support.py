@@ -117,3 +117,16 @@ async def start_harness(
         yield harness
     finally:
         await harness.app.shutdown()
+
+
+async def hold_back_other_kinds(harness: Harness, *kinds: str) -> None:
+    """Cancel what is waiting of every delivery kind but `kinds`, for tests that count one kind per sweep (the
+    daily tip and the reflection prompt have tests of their own)."""
+    from sqlalchemy import update
+
+    from bot.models import Delivery
+
+    async with harness.services.sessions() as session, session.begin():
+        await session.execute(
+            update(Delivery).where(Delivery.status == "pending", Delivery.kind.not_in(kinds)).values(status="cancelled")
+        )

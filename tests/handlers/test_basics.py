@@ -15,7 +15,7 @@ async def test_help_lists_the_commands_in_the_agents_language(harness: Harness) 
     reply = await harness.chat(language_code="en").send("/help")
     [text] = reply.texts
     assert text.startswith("What I can do for you")
-    for command in ("/start", "/settings", "/cancel", "/help", "/tip", "/topics", "/saved"):
+    for command in ("/start", "/settings", "/cancel", "/help", "/tip", "/topics", "/saved", "/reflect", "/journal"):
         assert command in text
 
 
@@ -32,6 +32,8 @@ async def test_default_menus_are_set_for_zh_and_en(harness: Harness) -> None:
         "tip",
         "topics",
         "saved",
+        "reflect",
+        "journal",
         "settings",
         "help",
         "cancel",
@@ -46,6 +48,8 @@ async def test_default_menus_are_set_for_zh_and_en(harness: Harness) -> None:
         "来一条带教贴士",
         "按主题看贴士",
         "我收藏的贴士",
+        "今日复盘",
+        "我的复盘日记",
         "查看和修改设置",
         "我能做什么",
         "退出当前操作",
@@ -67,6 +71,8 @@ async def test_traditional_chinese_agent_gets_a_menu_for_their_chat(harness: Har
         "來一條帶教貼士",
         "按主題看貼士",
         "我收藏的貼士",
+        "今日復盤",
+        "我的復盤日記",
         "查看和修改設定",
         "我能做什麼",
         "退出當前操作",

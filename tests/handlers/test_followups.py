@@ -14,7 +14,7 @@ from bot.models import Client, Delivery, FollowUp
 from handlers.delivery import engine_of
 from handlers.local_api import LocalChat
 from tests.handlers.test_onboarding import onboard
-from tests.support import Harness
+from tests.support import Harness, hold_back_other_kinds
 
 
 async def agent_with_client(
@@ -22,8 +22,7 @@ async def agent_with_client(
 ) -> tuple[LocalChat, int]:
     chat = harness.chat(user_id=user_id, language_code=language_code)
     await onboard(chat, language="English" if language_code == "en" else "简体中文")
-    # These tests count the nudges each sweep sends; the daily tip (tests/handlers/test_tips.py) stays out.
-    await chat.send("/settings tip off")
+    await hold_back_other_kinds(harness, "followup")
     agent = await harness.agent(user_id)
     async with harness.services.sessions() as session, session.begin():
         client = Client(
@@ -306,6 +305,7 @@ async def test_nudges_keep_local_time_across_dst(
     harness.clock.set(start)
     chat, _ = await agent_with_client(harness, language_code="en")
     await chat.send(f"/settings tz {zone}")
+    await hold_back_other_kinds(harness, "followup")  # the zone change rescheduled the daily prompts
     await chat.send(f"/followup 王先生 {phrase}")
     await chat.press("✅ Confirm")
     [saved] = await follow_ups(harness)

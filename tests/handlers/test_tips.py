@@ -15,7 +15,7 @@ from bot.tip_library import Tip, library
 from handlers.delivery import engine_of
 from handlers.local_api import LocalChat, Shown
 from tests.handlers.test_onboarding import onboard
-from tests.support import Harness
+from tests.support import Harness, hold_back_other_kinds
 
 TIP_BUTTONS = ["👍 有用", "👎 没用", "⭐ 收藏", "➡️ 再来一条", "📚 主题", "📖 原文"]
 
@@ -235,6 +235,7 @@ async def onboarded(harness: Harness, user_id: int = 1001, zone_line: str | None
     await onboard(chat)  # the daily tip at 08:30 on work days Mon–Sat
     if zone_line:
         await chat.send(f"/settings tz {zone_line}")
+    await hold_back_other_kinds(harness, DAILY_TIP, "followup")
     return chat
 
 
@@ -337,7 +338,8 @@ async def test_a_restart_finds_a_missing_daily_tip(harness: Harness) -> None:
         [waiting] = (await session.execute(select(Delivery).where(Delivery.kind == DAILY_TIP))).scalars()
         waiting.status = "failed"  # e.g. Telegram kept failing until the engine gave up
     async with harness.services.sessions() as session, session.begin():
-        assert await ensure_scheduled(session, harness.clock.now()) == 1
+        # The tip, and the reflection prompt `onboarded` held back: both are missing, both come back.
+        assert await ensure_scheduled(session, harness.clock.now()) == 2
     async with harness.services.sessions() as session, session.begin():
         assert await ensure_scheduled(session, harness.clock.now()) == 0
     [again] = await tip_deliveries(harness, "pending")

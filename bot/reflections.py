@@ -1,0 +1,190 @@
+"""The daily reflection: six short questions, answered one at a time and saved as they come, and the streak.
+
+The five seed summaries are reflections — what I learned, where I fell short, what I will do next — so the bot
+makes that a two-minute daily habit. Each answer is stored the moment it arrives and `step` names the next
+question, so a restart or an abandoned check-in loses nothing and resumes at the next question. A streak counts
+consecutive *work days* with a finished reflection: a day off neither counts nor breaks it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.matcher import Written
+from bot.models import Agent, Delivery, Reflection
+from bot.scheduler import CANCELLED, PENDING, schedule
+from bot.timezones import local_datetime
+
+QUESTIONS = ("clients", "mood", "went_well", "to_improve", "lesson", "tomorrow")
+TEXT_QUESTIONS = frozenset({"went_well", "to_improve", "lesson", "tomorrow"})
+OPEN, DONE, SKIPPED = "open", "done", "skipped"
+MAX_TEXT = 1000
+MAX_CLIENTS = 999
+# Before noon, /reflect offers yesterday's reflection if it is still unfinished (a late evening, an early start).
+YESTERDAY_UNTIL = time(12, 0)
+_CHINESE_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7}
+_CHINESE_DIGITS |= {"八": 8, "九": 9}
+
+
+def local_day(agent: Agent, now: datetime) -> date:
+    return local_datetime(now, agent.timezone).date()
+
+
+def is_work_day(agent: Agent, day: date) -> bool:
+    return str(day.isoweekday()) in agent.work_days
+
+
+def next_question(after: str | None) -> str | None:
+    if after is None:
+        return QUESTIONS[0]
+    position = QUESTIONS.index(after) + 1
+    return QUESTIONS[position] if position < len(QUESTIONS) else None
+
+
+async def reflection_on(session: AsyncSession, agent_id: int, day: date) -> Reflection | None:
+    found = await session.execute(select(Reflection).where(Reflection.agent_id == agent_id, Reflection.day == day))
+    return found.scalar_one_or_none()
+
+
+async def day_to_reflect(session: AsyncSession, agent: Agent, now: datetime) -> date:
+    """Today; or, before noon, yesterday if it was a work day (the agent already had) still unreflected."""
+    local = local_datetime(now, agent.timezone)
+    today = local.date()
+    if local.time() < YESTERDAY_UNTIL and local_day(agent, agent.created_at) < today:
+        yesterday = today - timedelta(days=1)
+        earlier = await reflection_on(session, agent.id, yesterday)
+        unfinished = earlier.status == OPEN if earlier else is_work_day(agent, yesterday)
+        if unfinished and await reflection_on(session, agent.id, today) is None:
+            return yesterday
+    return today
+
+
+async def begin(session: AsyncSession, agent: Agent, day: date, now: datetime) -> Reflection:
+    """Today's reflection to answer: a new one, the unfinished one (resumed), or a skipped day taken up again."""
+    reflection = await reflection_on(session, agent.id, day)
+    if reflection is None:
+        reflection = Reflection(
+            agent_id=agent.id, day=day, status=OPEN, step=QUESTIONS[0], voice={}, created_at=now, updated_at=now
+        )
+        session.add(reflection)
+        await session.flush()
+    elif reflection.status == SKIPPED:
+        reflection.status, reflection.step, reflection.updated_at = OPEN, QUESTIONS[0], now
+    return reflection
+
+
+def parse_clients(text: str) -> int | None:
+    """ "3", "3个", "三个", "6+" → a count; anything else None."""
+    cleaned = text.strip().removesuffix("+").removesuffix("个").removesuffix("個").removesuffix("位").strip()
+    if re.fullmatch(r"\d{1,3}", cleaned):
+        return int(cleaned)
+    if cleaned == "十":
+        return 10
+    if len(cleaned) == 1 and cleaned in _CHINESE_DIGITS:
+        return _CHINESE_DIGITS[cleaned]
+    return None
+
+
+def parse_mood(text: str) -> int | None:
+    cleaned = text.strip()
+    return int(cleaned) if re.fullmatch(r"[1-5]", cleaned) else None
+
+
+def set_answer(reflection: Reflection, question: str, value: int | str | None, now: datetime) -> None:
+    """Store one answer (None: skipped); the caller has parsed and checked it."""
+    if question not in QUESTIONS:
+        raise ValueError(f"unknown question {question!r}")
+    setattr(reflection, question, value)
+    reflection.updated_at = now
+
+
+def advance(reflection: Reflection, answered: str, now: datetime) -> str | None:
+    """Move to the question after `answered`; at the end the reflection is done. Returns the next question."""
+    following = next_question(answered)
+    reflection.step = following
+    reflection.updated_at = now
+    if following is None and reflection.status != DONE:
+        reflection.status, reflection.completed_at = DONE, now
+    return following
+
+
+def keep_voice(reflection: Reflection, question: str, file_id: str, now: datetime) -> None:
+    reflection.voice = {**reflection.voice, question: file_id}
+    reflection.updated_at = now
+
+
+async def skip_day(session: AsyncSession, agent: Agent, day: date, now: datetime) -> Reflection:
+    """⏭ Skip today: no more prompts for that day (a finished reflection stays finished)."""
+    reflection = await reflection_on(session, agent.id, day)
+    if reflection is None:
+        reflection = Reflection(
+            agent_id=agent.id, day=day, status=SKIPPED, step=None, voice={}, created_at=now, updated_at=now
+        )
+        session.add(reflection)
+    elif reflection.status == OPEN:
+        reflection.status, reflection.updated_at = SKIPPED, now
+    return reflection
+
+
+async def streak(session: AsyncSession, agent: Agent, today: date) -> int:
+    """Consecutive work days with a finished reflection, up to today. Days off are stepped over; today, while
+    still unanswered, does not break it yet."""
+    rows = await session.execute(
+        select(Reflection.day).where(
+            Reflection.agent_id == agent.id, Reflection.status == DONE, Reflection.day <= today
+        )
+    )
+    done = set(rows.scalars())
+    if not done or not agent.work_days:
+        return 0
+    count, day, oldest = 0, today, min(done)
+    if today not in done:
+        day -= timedelta(days=1)
+    while day >= oldest:
+        if day in done:
+            count += 1
+        elif is_work_day(agent, day):
+            break
+        day -= timedelta(days=1)
+    return count
+
+
+async def journal_page(session: AsyncSession, agent_id: int, page: int, size: int) -> tuple[list[Reflection], int]:
+    """Recent reflections (finished or begun), newest first, and how many there are."""
+    listed = (Reflection.agent_id == agent_id, Reflection.status != SKIPPED)
+    total = (await session.execute(select(func.count()).select_from(Reflection).where(*listed))).scalar_one()
+    rows = await session.execute(
+        select(Reflection).where(*listed).order_by(Reflection.day.desc()).offset(page * size).limit(size)
+    )
+    return list(rows.scalars()), int(total)
+
+
+def written(reflection: Reflection) -> Written:
+    return Written(
+        went_well=reflection.went_well,
+        to_improve=reflection.to_improve,
+        lesson=reflection.lesson,
+        tomorrow=reflection.tomorrow,
+        mood=reflection.mood,
+    )
+
+
+LATER = "reflect_later"
+LATER_DELAY = timedelta(hours=1)
+
+
+async def remind_later(session: AsyncSession, agent: Agent, day: date, now: datetime) -> datetime:
+    """⏰ Later: one more prompt in an hour (replacing an earlier "later"); the daily prompt is not touched."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.agent_id == agent.id, Delivery.kind == LATER, Delivery.status == PENDING)
+        .values(status=CANCELLED)
+    )
+    due = now + LATER_DELAY
+    delivery = await schedule(session, agent_id=agent.id, kind=LATER, due_at=due, now=now)
+    delivery.subject_key = day.isoformat()
+    return due
