@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@# jionlp unpacks its dictionaries into site-packages on first import: do it once here, not at first start.
 	$(BIN)/python -c "import jionlp" >/dev/null
-	@# Derived data the bot caches per machine (Traditional catalogs, the city index): build it now too.
-	$(BIN)/python -c "from bot.i18n import catalog; from bot.timezones import city_index; catalog(); city_index()"
+	@# Derived data the bot caches per machine (Traditional catalogs and tips, the city index): build it now too.
+	$(BIN)/python -c "from bot.i18n import catalog; from bot.timezones import city_index; from bot.tip_library import library; catalog(); city_index(); library()"
 	@touch $(STAMP)
 
 ## run: set up and start the bot (Telegram with TELEGRAM_BOT_TOKEN, else the local chat shell)

@@ -186,6 +186,29 @@ def _delivery(i: int, agents: int, base: datetime) -> dict[str, Any]:
     }
 
 
+# Each agent's waiting reflection prompt, as a live database holds one (the bot adds any that are missing at
+# start). Ids far above the follow-ups' and due after all of them, so no scenario ever makes one due.
+PROMPT_IDS = 50_000_000
+
+
+def _prompt(agent: int, base: datetime) -> dict[str, Any]:
+    return {
+        "id": PROMPT_IDS + agent,
+        "agent_id": agent,
+        "kind": "reflection",
+        "subject_id": None,
+        "due_at": base + timedelta(days=40),
+        "status": PENDING,
+        "lease_until": None,
+        "attempts": 0,
+        "late": False,
+        "sent_at": None,
+        "message_id": None,
+        "last_error": None,
+        "created_at": base,
+    }
+
+
 def _chunks(start: int, stop: int) -> Iterator[range]:
     for first in range(start, stop, CHUNK):
         yield range(first, min(first + CHUNK, stop))
@@ -207,6 +230,12 @@ class Seeder:
         started = time.perf_counter()
         await self._copy("agents", lambda i: _agent(i, self.base), 1, self.agents + 1)
         await self._copy("clients", lambda i: _client(i, self.base), 1, self.agents + 1)
+        await self._copy(
+            "deliveries",
+            lambda i: _prompt(i - PROMPT_IDS, self.base),
+            PROMPT_IDS + 1,
+            PROMPT_IDS + self.agents + 1,
+        )
         return time.perf_counter() - started
 
     async def seed_pending(self, upto: int) -> float:

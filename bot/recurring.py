@@ -9,14 +9,15 @@ its own confirmation. A bot that was down for days sends one late tip, not one p
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import Agent, Delivery
-from bot.scheduler import CANCELLED, HELD, PENDING, SENDING, schedule
+from bot.scheduler import CANCELLED, HELD, PENDING, SENDING, Planned, schedule, schedule_many
 from bot.timezones import next_occurrence
 
 DAILY_TIP = "tip"
@@ -60,20 +61,36 @@ async def after_sent(session: AsyncSession, delivery: Delivery, agent: Agent, no
     await reschedule(session, agent, max(now, delivery.due_at), [delivery.kind])
 
 
-async def ensure_scheduled(session: AsyncSession, now: datetime) -> int:
+async def ensure_scheduled(sessions: async_sessionmaker[AsyncSession], now: datetime, batch: int = 2000) -> int:
     """At start-up: every agent who should have a recurring delivery waiting has one (a failed send, a
-    delivery lost to a bug, a database restored from a backup). Returns how many were added."""
+    delivery lost to a bug, the first start after an upgrade that added a kind). Returns how many were added.
+
+    Batches of `batch` agents, each in its own short transaction with one bulk insert, so that on a large team
+    the sweep (and SQLite's single writer) gets its turn between them.
+    """
     added = 0
     for kind, rule in RULES.items():
         waiting = exists().where(
             Delivery.agent_id == Agent.id, Delivery.kind == kind, Delivery.status.in_((PENDING, SENDING, HELD))
         )
-        missing = (
-            await session.execute(select(Agent).where(Agent.setup_step.is_(None), Agent.active, ~waiting))
-        ).scalars()
-        for agent in missing:
-            due = rule(agent, now)
-            if due is not None:
-                await schedule(session, agent_id=agent.id, kind=kind, due_at=due, now=now)
-                added += 1
+        after = 0
+        while True:
+            async with sessions() as session, session.begin():
+                agents = list(
+                    (
+                        await session.execute(
+                            select(Agent)
+                            .where(Agent.id > after, Agent.setup_step.is_(None), Agent.active, ~waiting)
+                            .order_by(Agent.id)
+                            .limit(batch)
+                        )
+                    ).scalars()
+                )
+                planned = [Planned(a.id, kind, due) for a in agents if (due := rule(a, now)) is not None]
+                await schedule_many(session, planned, now)
+            added += len(planned)
+            if len(agents) < batch:
+                break
+            after = agents[-1].id
+            await asyncio.sleep(0)
     return added

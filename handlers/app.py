@@ -147,8 +147,7 @@ async def load_menus_and_city_index(app: AgentApplication, delay: float = 0.0) -
 async def ensure_recurring(app: AgentApplication) -> None:
     """Every agent's daily tip is waiting in the table, even after a failed send or a restored backup."""
     services: Services = app.bot_data[SERVICES_KEY]
-    async with services.sessions() as session, session.begin():
-        added = await recurring.ensure_scheduled(session, services.clock.now())
+    added = await recurring.ensure_scheduled(services.sessions, services.clock.now())
     if added:
         log.info("scheduled %s missing recurring deliveries", added)
 

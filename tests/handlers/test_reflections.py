@@ -307,3 +307,15 @@ async def test_changing_the_reflection_time_moves_the_prompt(harness: Harness) -
     [waiting] = await deliveries(harness, REFLECTION, "pending")
     assert waiting.due_at == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # Wed 20:00 in Hong Kong
     assert len(await deliveries(harness, REFLECTION, "cancelled")) == cancelled + 1  # the 21:30 one
+
+
+async def test_start_up_adds_missing_prompts_in_batches(harness: Harness) -> None:
+    from bot.recurring import ensure_scheduled
+    from tests.support import hold_back_other_kinds
+
+    for user_id in (1001, 1002, 1003):
+        await onboard(harness.chat(user_id=user_id))
+    await hold_back_other_kinds(harness)  # as after an upgrade that introduced the recurring kinds
+    assert await ensure_scheduled(harness.services.sessions, harness.clock.now(), batch=2) == 6  # tip + prompt each
+    assert len(await deliveries(harness, REFLECTION, "pending")) == 3
+    assert await ensure_scheduled(harness.services.sessions, harness.clock.now(), batch=2) == 0

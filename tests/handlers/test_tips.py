@@ -337,11 +337,9 @@ async def test_a_restart_finds_a_missing_daily_tip(harness: Harness) -> None:
     async with harness.services.sessions() as session, session.begin():
         [waiting] = (await session.execute(select(Delivery).where(Delivery.kind == DAILY_TIP))).scalars()
         waiting.status = "failed"  # e.g. Telegram kept failing until the engine gave up
-    async with harness.services.sessions() as session, session.begin():
-        # The tip, and the reflection prompt `onboarded` held back: both are missing, both come back.
-        assert await ensure_scheduled(session, harness.clock.now()) == 2
-    async with harness.services.sessions() as session, session.begin():
-        assert await ensure_scheduled(session, harness.clock.now()) == 0
+    # The tip, and the reflection prompt `onboarded` held back: both are missing, both come back.
+    assert await ensure_scheduled(harness.services.sessions, harness.clock.now()) == 2
+    assert await ensure_scheduled(harness.services.sessions, harness.clock.now()) == 0
     [again] = await tip_deliveries(harness, "pending")
     assert again.due_at == datetime(2026, 11, 26, 0, 30, tzinfo=UTC)
 
