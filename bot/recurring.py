@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import Agent, Delivery
@@ -41,6 +41,11 @@ def next_reflection_prompt(agent: Agent, after: datetime) -> datetime | None:
 
 
 RULES: dict[str, NextDue] = {DAILY_TIP: next_daily_tip, REFLECTION: next_reflection_prompt}
+# Who can have one at all, in SQL: the start-up check then never loads the agents who turned a kind off.
+ELIGIBLE: dict[str, ColumnElement[bool]] = {
+    DAILY_TIP: Agent.tip_time.is_not(None) & (Agent.work_days != ""),
+    REFLECTION: Agent.work_days != "",
+}
 
 
 async def reschedule(session: AsyncSession, agent: Agent, now: datetime, kinds: Iterable[str] | None = None) -> None:
@@ -80,7 +85,7 @@ async def ensure_scheduled(sessions: async_sessionmaker[AsyncSession], now: date
                     (
                         await session.execute(
                             select(Agent)
-                            .where(Agent.id > after, Agent.setup_step.is_(None), Agent.active, ~waiting)
+                            .where(Agent.id > after, Agent.setup_step.is_(None), Agent.active, ELIGIBLE[kind], ~waiting)
                             .order_by(Agent.id)
                             .limit(batch)
                         )
