@@ -169,12 +169,18 @@ def _follow_up(i: int, agents: int, base: datetime) -> dict[str, Any]:
 
 
 def _delivery(i: int, agents: int, base: datetime) -> dict[str, Any]:
+    return _pending(i, (i - 1) % agents + 1, "followup", i, due_for(i, base), base)
+
+
+def _pending(
+    delivery_id: int, agent: int, kind: str, subject: int | None, due: datetime, base: datetime
+) -> dict[str, Any]:
     return {
-        "id": i,
-        "agent_id": (i - 1) % agents + 1,
-        "kind": "followup",
-        "subject_id": i,
-        "due_at": due_for(i, base),
+        "id": delivery_id,
+        "agent_id": agent,
+        "kind": kind,
+        "subject_id": subject,
+        "due_at": due,
         "status": PENDING,
         "lease_until": None,
         "attempts": 0,
@@ -192,21 +198,7 @@ PROMPT_IDS = 50_000_000
 
 
 def _prompt(agent: int, base: datetime) -> dict[str, Any]:
-    return {
-        "id": PROMPT_IDS + agent,
-        "agent_id": agent,
-        "kind": "reflection",
-        "subject_id": None,
-        "due_at": base + timedelta(days=40),
-        "status": PENDING,
-        "lease_until": None,
-        "attempts": 0,
-        "late": False,
-        "sent_at": None,
-        "message_id": None,
-        "last_error": None,
-        "created_at": base,
-    }
+    return _pending(PROMPT_IDS + agent, agent, "reflection", None, base + timedelta(days=40), base)
 
 
 def _chunks(start: int, stop: int) -> Iterator[range]:

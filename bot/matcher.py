@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from bot.models import TipState
 from bot.tip_library import Library, Tip
-from bot.tips import choose
+from bot.tips import choose, choose_any
 
 MINDSET = "mindset"
 LOW_MOOD = 2
@@ -65,7 +65,7 @@ def matched_tip(library: Library, agent_id: int, seen: dict[str, TipState], writ
     tip = choose(library, agent_id, seen, topic) if topic else None
     if tip is None:
         topic = None
-        tip = choose(library, agent_id, seen, None) or choose(library, agent_id, {}, None)
+        tip = choose_any(library, agent_id, seen)
     if tip is None:
         raise ValueError("the tip library is empty")
     return tip, topic

@@ -13,11 +13,11 @@ import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import Agent, Delivery
-from bot.scheduler import CANCELLED, HELD, PENDING, SENDING, Planned, schedule, schedule_many
+from bot.scheduler import HELD, PENDING, SENDING, Planned, cancel_waiting, schedule, schedule_many
 from bot.timezones import next_occurrence
 
 DAILY_TIP = "tip"
@@ -51,11 +51,7 @@ ELIGIBLE: dict[str, ColumnElement[bool]] = {
 async def reschedule(session: AsyncSession, agent: Agent, now: datetime, kinds: Iterable[str] | None = None) -> None:
     """Replace what is waiting of each recurring kind with the occurrence the agent's settings give now."""
     for kind in kinds or RULES:
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.agent_id == agent.id, Delivery.kind == kind, Delivery.status.in_((PENDING, HELD)))
-            .values(status=CANCELLED, lease_until=None)
-        )
+        await cancel_waiting(session, agent.id, kind)
         due = RULES[kind](agent, now)
         if due is not None:
             await schedule(session, agent_id=agent.id, kind=kind, due_at=due, now=now)

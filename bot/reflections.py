@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.matcher import Written
-from bot.models import Agent, Delivery, Reflection
-from bot.scheduler import CANCELLED, PENDING, schedule
-from bot.timezones import local_datetime
+from bot.models import Agent, Reflection
+from bot.scheduler import cancel_waiting, schedule
+from bot.timezones import local_datetime, local_today
 
 QUESTIONS = ("clients", "mood", "went_well", "to_improve", "lesson", "tomorrow")
 TEXT_QUESTIONS = frozenset({"went_well", "to_improve", "lesson", "tomorrow"})
@@ -28,10 +28,6 @@ MAX_CLIENTS = 999
 YESTERDAY_UNTIL = time(12, 0)
 _CHINESE_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7}
 _CHINESE_DIGITS |= {"八": 8, "九": 9}
-
-
-def local_day(agent: Agent, now: datetime) -> date:
-    return local_datetime(now, agent.timezone).date()
 
 
 def is_work_day(agent: Agent, day: date) -> bool:
@@ -54,7 +50,7 @@ async def day_to_reflect(session: AsyncSession, agent: Agent, now: datetime) -> 
     """Today; or, before noon, yesterday if it was a work day (the agent already had) still unreflected."""
     local = local_datetime(now, agent.timezone)
     today = local.date()
-    if local.time() < YESTERDAY_UNTIL and local_day(agent, agent.created_at) < today:
+    if local.time() < YESTERDAY_UNTIL and local_today(agent.created_at, agent.timezone) < today:
         yesterday = today - timedelta(days=1)
         earlier = await reflection_on(session, agent.id, yesterday)
         unfinished = earlier.status == OPEN if earlier else is_work_day(agent, yesterday)
@@ -179,11 +175,7 @@ LATER_DELAY = timedelta(hours=1)
 
 async def remind_later(session: AsyncSession, agent: Agent, day: date, now: datetime) -> datetime:
     """⏰ Later: one more prompt in an hour (replacing an earlier "later"); the daily prompt is not touched."""
-    await session.execute(
-        update(Delivery)
-        .where(Delivery.agent_id == agent.id, Delivery.kind == LATER, Delivery.status == PENDING)
-        .values(status=CANCELLED)
-    )
+    await cancel_waiting(session, agent.id, LATER)
     due = now + LATER_DELAY
     delivery = await schedule(session, agent_id=agent.id, kind=LATER, due_at=due, now=now)
     delivery.subject_key = day.isoformat()

@@ -354,6 +354,15 @@ async def cancel(session: AsyncSession, kind: str, subject_id: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def cancel_waiting(session: AsyncSession, agent_id: int, kind: str) -> None:
+    """Cancel what is still waiting of one kind for one agent (a recurring prompt being replaced)."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.agent_id == agent_id, Delivery.kind == kind, Delivery.status.in_((PENDING, HELD)))
+        .values(status=CANCELLED, lease_until=None)
+    )
+
+
 async def hold_agent(session: AsyncSession, agent_id: int) -> None:
     """Keep an unreachable agent's deliveries without sending them."""
     await session.execute(

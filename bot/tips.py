@@ -66,6 +66,12 @@ def choose(
     return min(candidates, key=lambda tip: (shown(tip) / (2 if rating(tip) == UP else 1), last(tip), order[tip.id]))
 
 
+def choose_any(library: Library, agent_id: int, seen: dict[str, TipState]) -> Tip | None:
+    """The next tip of the whole library; if every tip was rated down, the rotation starts over regardless,
+    because a daily tip or a check-in must still bring one. None only for an empty library."""
+    return choose(library, agent_id, seen) or choose(library, agent_id, {})
+
+
 async def _state(session: AsyncSession, agent_id: int, tip_id: str) -> TipState:
     state = await session.get(TipState, (agent_id, tip_id))
     if state is None:

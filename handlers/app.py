@@ -138,8 +138,8 @@ async def prepare(app: AgentApplication, *, background: bool = False) -> None:
 
 async def load_menus_and_city_index(app: AgentApplication, delay: float = 0.0) -> None:
     await set_default_menus(app.bot)
+    await asyncio.sleep(delay)  # due nudges after a restart first; the checks and loading below can wait
     await ensure_recurring(app)
-    await asyncio.sleep(delay)
     await asyncio.to_thread(city_index)
     await asyncio.to_thread(library)
 

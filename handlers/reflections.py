@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, Update
 from telegram.ext import ContextTypes
 
-from bot import recurring, reflections, tips
-from bot.conversations import Waiting, stop_waiting, wait_for
+from bot import reflections, tips
+from bot.conversations import Waiting, stop_waiting, wait_for, waiting_for
 from bot.i18n import Html, t
 from bot.matcher import matched_tip
 from bot.models import Agent, Delivery, Reflection
-from bot.preferences import format_day
+from bot.preferences import format_day, format_moment
 from bot.scheduler import Outgoing
+from bot.timezones import local_today
 from bot.tip_library import library
 from handlers import tips as tip_messages
 from handlers.context import Turn, turn
@@ -54,20 +55,20 @@ def prompt(language: str, agent: Agent, day: date, *, later: bool = False) -> Ou
 
 async def render_prompt(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing | None:
     """The engine's renderer for the daily prompt: nothing if that day was already reflected on or skipped."""
-    day = reflections.local_day(agent, delivery.due_at)
-    found = await reflections.reflection_on(session, agent.id, day)
-    if found is not None and found.status in (reflections.DONE, reflections.SKIPPED):
-        return None
-    return prompt(agent.language, agent, day)
+    return await _prompt_if_open(session, agent, local_today(delivery.due_at, agent.timezone), later=False)
 
 
 async def render_later(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing | None:
     """⏰ Later's prompt, an hour on: still only if the day is not done."""
-    day = date.fromisoformat(delivery.subject_key or reflections.local_day(agent, now).isoformat())
+    day = date.fromisoformat(delivery.subject_key) if delivery.subject_key else local_today(now, agent.timezone)
+    return await _prompt_if_open(session, agent, day, later=True)
+
+
+async def _prompt_if_open(session: AsyncSession, agent: Agent, day: date, *, later: bool) -> Outgoing | None:
     found = await reflections.reflection_on(session, agent.id, day)
     if found is not None and found.status in (reflections.DONE, reflections.SKIPPED):
         return None
-    return prompt(agent.language, agent, day, later=True)
+    return prompt(agent.language, agent, day, later=later)
 
 
 # ---------------------------------------------------------------------------------------------- questions
@@ -105,7 +106,7 @@ async def go_on(tn: Turn, reflection: Reflection, answered: str) -> None:
 
 async def finish(tn: Turn, reflection: Reflection) -> None:
     """Saved: the acknowledgement, the streak, and one tip matched to what was written."""
-    streak = await reflections.streak(tn.session, tn.agent, reflections.local_day(tn.agent, tn.now))
+    streak = await reflections.streak(tn.session, tn.agent, local_today(tn.now, tn.agent.timezone))
     progress = tn.t("reflect.streak", days=streak) if streak > 1 else tn.t("reflect.streak_start")
     tn.send(
         tn.t("reflect.saved", streak=Html(progress)),
@@ -163,7 +164,7 @@ async def journal_view(tn: Turn, page: int) -> tuple[str, list[list[InlineKeyboa
     pages = (total + JOURNAL_PAGE - 1) // JOURNAL_PAGE
     rows = [[button(entry_label(tn, entry), PREFIX, "open", entry.day.isoformat(), NONE)] for entry in entries]
     rows += paging_row((tn.t("reflect.button.prev"), tn.t("reflect.button.next")), page, pages, PREFIX, "jpage", NONE)
-    streak = await reflections.streak(tn.session, tn.agent, reflections.local_day(tn.agent, tn.now))
+    streak = await reflections.streak(tn.session, tn.agent, local_today(tn.now, tn.agent.timezone))
     return tn.t("reflect.journal", count=total, page=page + 1, pages=pages, streak=streak), rows
 
 
@@ -198,7 +199,7 @@ def entry_rows(tn: Turn, entry: Reflection) -> list[list[InlineKeyboardButton]]:
     """Today's entry can be changed answer by answer; older ones only read."""
     day = entry.day.isoformat()
     rows: list[list[InlineKeyboardButton]] = []
-    if entry.day == reflections.local_day(tn.agent, tn.now):
+    if entry.day == local_today(tn.now, tn.agent.timezone):
         if entry.status == reflections.OPEN:
             rows.append([button(tn.t("reflect.button.resume"), PREFIX, "start", day, NONE)])
         edits = [button(tn.t(f"reflect.button.edit.{q}"), PREFIX, "edit", day, q) for q in reflections.QUESTIONS]
@@ -224,7 +225,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await start_or_resume(tn, await reflections.day_to_reflect(tn.session, tn.agent, tn.now))
             return
         day = _day(raw_day)
-        if day is None or day > reflections.local_day(tn.agent, tn.now):
+        if day is None or day > local_today(tn.now, tn.agent.timezone):
             tn.toast(tn.t("error.stale_button"))
             return
         handled = await BUTTONS[action](tn, day, value) if action in BUTTONS else False
@@ -295,7 +296,7 @@ async def press_open(tn: Turn, day: date, _: str) -> bool:
 
 async def press_edit(tn: Turn, day: date, question: str) -> bool:
     entry = await reflections.reflection_on(tn.session, tn.agent.id, day)
-    today = reflections.local_day(tn.agent, tn.now)
+    today = local_today(tn.now, tn.agent.timezone)
     if entry is None or day != today or question not in reflections.QUESTIONS:
         if entry is not None and day != today:
             tn.toast(tn.t("reflect.edit_only_today"), alert=True)
@@ -321,8 +322,6 @@ BUTTONS = {
 
 async def _waiting_reflection(tn: Turn, day: date) -> tuple[Reflection | None, str | None]:
     """The reflection this chat is answering questions of (a button from an older question is stale)."""
-    from bot.conversations import waiting_for
-
     waiting = await waiting_for(tn.session, tn.agent.chat_id)
     if waiting is None or waiting.flow != FLOW or waiting.data.get("day") != day.isoformat():
         return None, None
@@ -342,8 +341,6 @@ def _answer_shown(question: str, answer: int | str) -> str:
 
 
 def _local_time(tn: Turn, moment: datetime) -> str:
-    from bot.preferences import format_moment
-
     return format_moment(moment, tn.agent.timezone, tn.lang, tn.now)
 
 
@@ -376,8 +373,6 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
 
 async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A voice note answers a written question: kept as a file reference and acknowledged."""
-    from bot.conversations import waiting_for
-
     async with turn(update, context) as tn:
         message = update.effective_message
         waiting = await waiting_for(tn.session, tn.agent.chat_id)
@@ -397,10 +392,3 @@ async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tn.send(entry_text(tn, reflection), entry_rows(tn, reflection))
             return
         await go_on(tn, reflection, question)
-
-
-# ---------------------------------------------------------------------------------------------- engine hooks
-
-
-async def prompt_sent(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> None:
-    await recurring.after_sent(session, delivery, agent, now)

@@ -14,6 +14,7 @@ from telegram import InlineKeyboardButton, Update
 from telegram.ext import ContextTypes
 
 from bot import recurring, tips
+from bot.agents import change_settings
 from bot.i18n import EN, ZH_HANT, Html, t
 from bot.models import Agent, Delivery, TipState
 from bot.preferences import format_time, parse_time_of_day
@@ -56,23 +57,25 @@ def tip_buttons(
 ) -> list[list[tuple[str, str]]]:
     rating = state.rating if state else tips.NONE
     saved = bool(state and state.saved_at)
+    here = topic or NO_TOPIC  # ➡️ and the marks keep the topic the tip came from
+
+    def key(label: str, action: str, chosen: bool = False, value: str = here) -> tuple[str, str]:
+        return mark(t(language, label), chosen), pack(PREFIX, action, tip.id, value)
+
     rows = [
         [
-            (mark(t(language, "tips.button.up"), rating == tips.UP), pack(PREFIX, "up", tip.id, topic or NO_TOPIC)),
-            (
-                mark(t(language, "tips.button.down"), rating == tips.DOWN),
-                pack(PREFIX, "down", tip.id, topic or NO_TOPIC),
-            ),
-            (mark(t(language, "tips.button.save"), saved), pack(PREFIX, "save", tip.id, topic or NO_TOPIC)),
+            key("tips.button.up", "up", rating == tips.UP),
+            key("tips.button.down", "down", rating == tips.DOWN),
+            key("tips.button.save", "save", saved),
         ],
         [
-            (t(language, "tips.button.another"), pack(PREFIX, "more", tip.id, topic or NO_TOPIC)),
+            key("tips.button.another", "more"),
             (t(language, "tips.button.topics"), pack(PREFIX, "topics", NO_TOPIC, NO_TOPIC)),
-            (t(language, "tips.button.source"), pack(PREFIX, "src", tip.id, NO_TOPIC)),
+            key("tips.button.source", "src", value=NO_TOPIC),
         ],
     ]
     if daily:
-        rows.append([(t(language, "tips.button.daily_off"), pack(PREFIX, "off", tip.id, NO_TOPIC))])
+        rows.append([key("tips.button.daily_off", "off", value=NO_TOPIC)])
     return rows
 
 
@@ -246,8 +249,7 @@ async def turn_daily_off(tn: Turn) -> None:
     if before is None:
         tn.toast(tn.t("tips.daily_already_off"))
         return
-    tn.agent.tip_time = None
-    tn.agent.updated_at = tn.now
+    change_settings(tn.agent, tn.now, tip_time=None)
     await recurring.reschedule(tn.session, tn.agent, tn.now, [recurring.DAILY_TIP])
     tn.send(
         tn.t("tips.daily_off", time=format_time(before)),
@@ -256,8 +258,7 @@ async def turn_daily_off(tn: Turn) -> None:
 
 
 async def turn_daily_on(tn: Turn, at: time) -> None:
-    tn.agent.tip_time = at
-    tn.agent.updated_at = tn.now
+    change_settings(tn.agent, tn.now, tip_time=at)
     await recurring.reschedule(tn.session, tn.agent, tn.now, [recurring.DAILY_TIP])
     tn.edit(tn.t("tips.daily_on", time=format_time(at)))
 
@@ -273,8 +274,7 @@ async def render_daily_tip(session: AsyncSession, delivery: Delivery, agent: Age
     lib = library()
     tip = lib.tip(delivery.subject_key or "")
     if tip is None:
-        seen = await tips.states(session, agent.id)
-        tip = tips.choose(lib, agent.id, seen) or tips.choose(lib, agent.id, {})
+        tip = tips.choose_any(lib, agent.id, await tips.states(session, agent.id))
         if tip is None:
             return None
         delivery.subject_key = tip.id
