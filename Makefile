@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	@# jionlp unpacks its dictionaries into site-packages on first import: do it once here, not at first start.
+	@# jionlp unpacks its dictionaries into site-packages on its first whole-package import (a test does one): do it here.
 	$(BIN)/python -c "import jionlp" >/dev/null
 	@# Derived data the bot caches per machine (Traditional catalogs and tips, the city index): build it now too.
 	$(BIN)/python -c "from bot.i18n import catalog; from bot.timezones import city_index; from bot.tip_library import library; catalog(); city_index(); library()"

@@ -10,11 +10,12 @@ UTC. Three rules are ours, not the libraries':
 - past results are returned, not refused: the caller tells the agent (`is_past`).
 
 Both are imported when an agent is about to type a time (`prefetch` starts a thread; `ready` waits for it off
-the event loop), not at start: about 1 s for the two imports and first parses and ~30 MiB of memory
-(jionlp pulls in numpy, requests and its tokenizer), which a bot that only sends nudges never needs. jionlp
-prints two lines to stdout on import, which we swallow, and on its very first import unpacks ~51 MiB of
-dictionaries into its package folder. Its time parser is shared module state that gives wrong
-answers under concurrent use, so every jionlp call holds `_JIONLP_LOCK`.
+the event loop), not at start: a bot that only sends nudges never needs them. Of jionlp we import only its
+time parser and time extractor, not the package: `import jionlp` runs an `__init__` that imports all of it
+(numpy, requests, the GPL-3.0 tokenizer jiojio, dictionaries) for +42 MiB, where the two modules we call
+cost ~4 MiB and give the same answers (`_import_jionlp_time`). They print a banner line on import, which we
+swallow. jionlp's time parser is shared module state that gives wrong answers under concurrent use, so every
+call holds `_JIONLP_LOCK`.
 """
 
 from __future__ import annotations
@@ -22,12 +23,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import importlib.machinery
+import importlib.util
 import io
+import logging
 import re
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,10 +58,18 @@ _PROBE_SHIFT = timedelta(hours=1, minutes=7)
 _SEPARATORS = " \t,.;:!?-–—，。；：！？、"
 
 _JIONLP_LOCK = threading.Lock()
-_jionlp: Any = None
+_jionlp: _JionlpTime | None = None
 _PREFETCH_LOCK = threading.Lock()
 _prefetching: threading.Thread | None = None
 _warmed = threading.Event()
+
+
+@dataclass(frozen=True)
+class _JionlpTime:
+    """The two callables of jionlp we use, without the rest of the package."""
+
+    parse_time: Callable[..., Any]
+    extract_time: Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -144,14 +158,46 @@ def warm_up() -> None:
 
 
 @contextlib.contextmanager
-def _locked_jionlp() -> Iterator[Any]:
-    """jionlp, imported on first use with its stdout banner swallowed, held under its lock."""
+def _locked_jionlp() -> Iterator[_JionlpTime]:
+    """jionlp's time parser and extractor, imported on first use with the banner swallowed, under the lock."""
     global _jionlp
     with _JIONLP_LOCK:
         if _jionlp is None:
             with contextlib.redirect_stdout(io.StringIO()):
-                _jionlp = importlib.import_module("jionlp")
+                _jionlp = _import_jionlp_time()
         yield _jionlp
+
+
+def _import_jionlp_time() -> _JionlpTime:
+    """jionlp.gadget.time_parser and jionlp.algorithm.ner.time_extractor, without the packages' `__init__`s.
+
+    Those `__init__`s import every tool jionlp has. Empty package modules in their place let Python import just
+    the two modules and what they import themselves (jionlp.rule, jionlp.util: regexes and small helpers).
+    Nothing else in the process imports jionlp, so the stand-ins hide nothing; `jionlp.logging` is the one
+    package attribute the modules read.
+    """
+    root = _jionlp_folder()
+    for name in ("jionlp", "jionlp.gadget", "jionlp.algorithm", "jionlp.algorithm.ner"):
+        _package_without_init(name, root.joinpath(*name.split(".")[1:]))
+    sys.modules["jionlp"].logging = logging  # type: ignore[attr-defined]
+    parser = importlib.import_module("jionlp.gadget.time_parser").TimeParser()
+    extractor = importlib.import_module("jionlp.algorithm.ner.time_extractor").TimeExtractor()
+    return _JionlpTime(parse_time=parser, extract_time=extractor)
+
+
+def _jionlp_folder() -> Path:
+    spec = importlib.util.find_spec("jionlp")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("jionlp is not installed (it is a dependency of agentcoach)")
+    return Path(spec.origin).parent
+
+
+def _package_without_init(name: str, folder: Path) -> None:
+    if name not in sys.modules:
+        # A spec like the real one's, so `find_spec` (bot.tip_import reads jionlp's dictionaries) still works.
+        spec = importlib.machinery.ModuleSpec(name, None, origin=str(folder / "__init__.py"), is_package=True)
+        spec.submodule_search_locations = [str(folder)]
+        sys.modules[name] = importlib.util.module_from_spec(spec)
 
 
 def _read(text: str, base: datetime, zone: str) -> tuple[datetime, bool] | None:
@@ -220,7 +266,7 @@ def _find_chinese(text: str, now: datetime, zone: str, default_time: time) -> tu
     base = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None, microsecond=0)
     with _locked_jionlp() as jio:
         try:
-            entities = jio.ner.extract_time(text[:_MAX_SCAN_CHARS], time_base=base, with_parsing=False)
+            entities = jio.extract_time(text[:_MAX_SCAN_CHARS], time_base=base, with_parsing=False)
             spans = [(int(entity["offset"][0]), int(entity["offset"][1])) for entity in entities]
         except Exception:
             return None

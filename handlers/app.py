@@ -126,7 +126,7 @@ async def prepare(app: AgentApplication, *, background: bool = False) -> None:
 
     With `background` (serving) the bot does not wait: due nudges after a restart go first, the menus and the
     city index follow a second later, and the time parsers load only when an agent opens a flow that asks for
-    a time (`bot.timeparse.prefetch`; ~30 MiB a bot that only sends nudges never needs). The shell and the
+    a time (`bot.timeparse.prefetch`; ~9 MiB a bot that only sends nudges never needs). The shell and the
     tests load everything before the first update: the time parser swallows stdout while it imports.
     """
     if background:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
 import threading
@@ -335,9 +336,49 @@ timeparse.prefetch()
 timeparse.prefetch()  # a second flow opened meanwhile starts no second load
 asyncio.run(timeparse.ready())
 assert timeparse.loaded() and "jionlp" in sys.modules and "dateparser" in sys.modules
+# Only jionlp's time modules: not its tokenizer (GPL-3.0), numpy or requests (+38 MiB between them).
+print(sorted({"jiojio", "numpy", "requests", "jionlp.gadget.location_parser"} & set(sys.modules)))
 when = timeparse.parse_when("明天下午3点", timeparse.datetime(2026, 11, 25, tzinfo=timeparse.UTC), "Asia/Shanghai")
 print(when.at.astimezone(timeparse.UTC).isoformat(), when.had_time)
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "2026-11-26T07:00:00+00:00 True"
+    assert result.stdout.strip().splitlines() == ["[]", "2026-11-26T07:00:00+00:00 True"]
+
+
+def test_jionlp_time_modules_alone_answer_as_the_whole_package() -> None:
+    """We import two of jionlp's modules without its package `__init__`; a jionlp release whose time parser
+    came to rely on what that `__init__` sets up would show here as a different answer."""
+    phrases = ["明天下午3点", "周五上午10点", "下周一早上9点", "11月30日 14:00", "3天后", "两小时后", "后天晚上",
+               "下个月5号", "大年初一", "12月", "不是明天", "明天到后天", "每周五"]  # fmt: skip
+    texts = ["明天下午3点 带看新房", "看房 周五上午10点 王先生", "三居 预算300万"]
+    code = """
+import contextlib, io, json, sys
+from datetime import datetime
+phrases, texts = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+if sys.argv[3] == "package":
+    with contextlib.redirect_stdout(io.StringIO()):
+        import jionlp
+    parse_time, extract_time = jionlp.parse_time, jionlp.ner.extract_time
+else:
+    from bot import timeparse
+    with timeparse._locked_jionlp() as jio:
+        parse_time, extract_time = jio.parse_time, jio.extract_time
+def answer(call, *args, **kwargs):
+    try:
+        return call(*args, **kwargs)
+    except Exception as error:
+        return type(error).__name__
+base = datetime(2026, 11, 25, 21, 0)
+print(json.dumps([answer(parse_time, p, time_base=base, strict=True) for p in phrases]
+                 + [answer(extract_time, t, time_base=base, with_parsing=False) for t in texts], ensure_ascii=False))
+"""
+
+    def answers(how: str) -> object:
+        args = [sys.executable, "-c", code, json.dumps(phrases), json.dumps(texts), how]
+        result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=True)
+        return json.loads(result.stdout)
+
+    alone = answers("modules")
+    assert alone == answers("package")
+    assert isinstance(alone, list) and alone[0]["time"][0] == "2026-11-26 15:00:00"
