@@ -6,7 +6,8 @@ render each nudge with the bot's own renderer, send through a no-op Sender, conf
 The due rows are made due again before every repeat; one unmeasured warm-up comes first. Both are timed with
 the engine's default batch (200: a sweep takes at most 200, the rest go in the next tick) and with a batch as
 large as the due set (the whole 1k found in one sweep). An idle claim (nothing due) is timed as well: that is
-what the bot pays every second.
+what the bot pays every second. Last, ✅ Done on a nudge (`bot.followups.mark_done`: the follow-up closed and its
+pending delivery cancelled, found by (kind, subject)), each on another follow-up and rolled back.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.database import make_due, restore, utcnow
 from bench.report import Goal, Result, spread
+from bot import followups as follow_up_service
 from bot.clock import SystemClock
+from bot.models import FollowUp
 from bot.scheduler import Engine, EngineSettings, Kind, Outgoing
 from handlers import followups
 
@@ -102,6 +105,9 @@ async def run(
         out.rows.append(["claim (UPDATE … RETURNING)", batch, claimed[0], *_ms(claim_times)])
         out.rows.append(["whole sweep, no-op sender", batch, sent[0], *_ms(sweep_times)])
     await restore(sessions, due, base)
+    done_times = await _mark_done_times(sessions, pending, repeats)
+    data["mark_done"] = spread(done_times)
+    out.rows.append(["✅ Done on a nudge (rolled back)", "-", 1, *_ms(done_times)])
     out.data = data
     claim_all = data[f"claim_batch_{due}"]
     out.goals.append(
@@ -126,6 +132,24 @@ async def run(
         " each row in its own transactions, which is bounded by Telegram's 30 msg/s anyway"
     )
     return out
+
+
+async def _mark_done_times(sessions: async_sessionmaker[AsyncSession], pending: int, repeats: int) -> list[float]:
+    """What an agent's ✅ Done costs with `pending` deliveries waiting; each try on another follow-up."""
+    times: list[float] = []
+    for attempt in range(repeats + 1):
+        follow_up_id = pending // 2 + attempt * 997
+        async with sessions() as session:
+            follow_up = await session.get(FollowUp, follow_up_id)
+            assert follow_up is not None
+            started = time.perf_counter()
+            await follow_up_service.mark_done(session, follow_up, utcnow())
+            await session.flush()
+            elapsed = (time.perf_counter() - started) * 1000
+            await session.rollback()
+        if attempt:
+            times.append(elapsed)
+    return times
 
 
 def _ms(times: list[float]) -> list[float]:

@@ -149,11 +149,12 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         Index("ix_deliveries_status_due", "status", "due_at"),
-        Index("ix_deliveries_agent_kind", "agent_id", "kind"),
+        Index("ix_deliveries_agent_kind", "agent_id", "kind"),  # also every lookup by agent alone
+        Index("ix_deliveries_kind_subject", "kind", "subject_id"),  # cancelling a follow-up's nudge
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
-    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # A subject named by a string (the tip a daily tip chose), fixed at the first render so a retry sends the same.

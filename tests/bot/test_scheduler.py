@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -339,3 +340,39 @@ async def test_a_bug_in_one_delivery_does_not_stop_the_others(rig: Rig, caplog: 
     broken = await rig.delivery(broken_id)
     assert (broken.status, broken.lease_until) == ("pending", START + timedelta(seconds=10))
     assert "a bug while rendering" in (broken.last_error or "") and "unexpected error" in caplog.text
+
+
+async def test_cancelling_a_subjects_nudge_looks_it_up_by_index(engine: AsyncEngine, clock: ManualClock) -> None:
+    """✅ Done, snooze and reschedule cancel a follow-up's nudge by (kind, subject): without an index of its own
+    that statement scanned every pending delivery (~180 ms at 1M pending on SQLite, under the write lock)."""
+    from sqlalchemy import event
+
+    from bot.scheduler import Planned, cancel, schedule_many
+
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        agent = (await get_or_register(session, NewAgent(1, 1, "A", "en", "Asia/Shanghai"), START)).id
+        planned = [Planned(agent, "followup", START + timedelta(minutes=i % 500), i) for i in range(1, 3001)]
+        await schedule_many(session, planned, START)
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("ANALYZE")
+    statements: list[tuple[str, Sequence[Any]]] = []
+
+    def record(_conn: object, _cursor: object, statement: str, parameters: Sequence[Any], *_args: object) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    async with sessions() as session, session.begin():
+        assert await cancel(session, "followup", 1234) == 1
+    event.remove(engine.sync_engine, "before_cursor_execute", record)
+    [(statement, parameters)] = [(s, p) for s, p in statements if s.lstrip().upper().startswith("UPDATE")]
+    async with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.exec_driver_sql("SET enable_seqscan = off")  # a 3,000-row table would be scanned
+            plan = (await connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)).scalars().all()
+        else:
+            plan = [row[-1] for row in await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    assert any("ix_deliveries_kind_subject" in str(line) for line in plan), plan
+    async with sessions() as session:
+        cancelled = (await session.execute(select(Delivery.subject_id).where(Delivery.status == "cancelled"))).all()
+    assert cancelled == [(1234,)]
