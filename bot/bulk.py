@@ -62,16 +62,37 @@ def _insert_sql(table: Table, columns: Sequence[str]) -> str:
 
 
 def _converted(dialect: Dialect, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    """Each column's values through its type's bind processor, column by column.
+
+    Each distinct value is converted once: a batch's rows share their `now` and often their due times, and a
+    datetime's conversion (to UTC, then to SQLite's text) costs ~5 µs, most of the time a bulk write takes.
+    """
     processors = [_processor(dialect, table, column) for column in columns]
     if not any(processors):
         return [tuple(row) for row in rows]
-    return [
-        tuple(
-            value if convert is None or value is None else convert(value)
-            for convert, value in zip(processors, row, strict=True)
-        )
-        for row in rows
-    ]
+    converted: list[list[Any]] = []
+    for index, convert in enumerate(processors):
+        values = [row[index] for row in rows]
+        if convert is not None:
+            once = _once_per_value(convert)
+            values = [None if value is None else once(value) for value in values]
+        converted.append(values)
+    return list(zip(*converted, strict=True))
+
+
+def _once_per_value(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    seen: dict[Any, Any] = {}
+
+    def once(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = result = convert(value)
+            return result
+        except TypeError:  # unhashable (a JSON column's dict): convert every time
+            return convert(value)
+
+    return once
 
 
 def _processor(dialect: Dialect, table: Table, column: str) -> Callable[[Any], Any] | None:

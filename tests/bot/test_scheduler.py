@@ -376,3 +376,26 @@ async def test_cancelling_a_subjects_nudge_looks_it_up_by_index(engine: AsyncEng
     async with sessions() as session:
         cancelled = (await session.execute(select(Delivery.subject_id).where(Delivery.status == "cancelled"))).all()
     assert cancelled == [(1234,)]
+
+
+async def test_bulk_rows_convert_shared_and_unhashable_values_like_the_orm(rig: Rig) -> None:
+    """Bulk writes convert each distinct value once; a JSON column's dicts (unhashable) are converted each time."""
+    from datetime import date
+
+    from bot.bulk import insert_rows
+    from bot.models import Reflection
+
+    agent = await rig.add_agent(1)
+    voices = [{"went_well": [f"file{i}"]} for i in range(3)]
+    async with rig.sessions() as session, session.begin():
+        await insert_rows(
+            session,
+            Reflection.__table__,  # type: ignore[arg-type]
+            ["agent_id", "day", "status", "voice", "created_at", "updated_at"],
+            [(agent, date(2026, 11, 20 + i), "done", voices[i], START, START) for i in range(3)],
+        )
+    async with rig.sessions() as session:
+        rows = (await session.execute(select(Reflection).order_by(Reflection.day))).scalars().all()
+    assert [(r.day.day, r.voice, r.created_at, r.updated_at) for r in rows] == [
+        (20 + i, voices[i], START, START) for i in range(3)
+    ]
