@@ -176,7 +176,7 @@ def _import_jionlp_time() -> _JionlpTime:
     Nothing else in the process imports jionlp, so the stand-ins hide nothing; `jionlp.logging` is the one
     package attribute the modules read.
     """
-    root = _jionlp_folder()
+    root = jionlp_folder()
     for name in ("jionlp", "jionlp.gadget", "jionlp.algorithm", "jionlp.algorithm.ner"):
         _package_without_init(name, root.joinpath(*name.split(".")[1:]))
     sys.modules["jionlp"].logging = logging  # type: ignore[attr-defined]
@@ -185,7 +185,8 @@ def _import_jionlp_time() -> _JionlpTime:
     return _JionlpTime(parse_time=parser, extract_time=extractor)
 
 
-def _jionlp_folder() -> Path:
+def jionlp_folder() -> Path:
+    """Where jionlp is installed, found without importing it (bot.tip_import reads its dictionaries there)."""
     spec = importlib.util.find_spec("jionlp")
     if spec is None or spec.origin is None:
         raise ModuleNotFoundError("jionlp is not installed (it is a dependency of agentcoach)")

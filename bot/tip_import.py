@@ -26,11 +26,12 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
+
+from bot.timeparse import jionlp_folder
 
 # ------------------------------------------------------------------------------------------------ reading
 
@@ -67,10 +68,7 @@ def _jionlp_lines(name: str) -> Iterator[str]:
 
     jionlp unpacks its zipped dictionaries on first import; read the zip when that has not happened yet.
     """
-    spec = find_spec("jionlp")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("jionlp is not installed (it is a dependency of agentcoach)")
-    folder = Path(spec.origin).parent / "dictionary"
+    folder = jionlp_folder() / "dictionary"
     plain = folder / name
     if plain.exists():
         text = plain.read_text(encoding="utf-8")
