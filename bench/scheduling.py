@@ -64,7 +64,7 @@ async def ours_bulk(
     return {"count": count, "batch": batch, "seconds": round(seconds, 3), "us_per_follow_up": seconds / count * 1e6}
 
 
-def floor_two_rows(
+def floor_bare_driver(
     db: Database, agents: int, count: int, batch: int, first_id: int, *, deliveries_too: bool = True
 ) -> dict[str, Any]:
     """The same two rows per follow-up written by the bare synchronous driver, values pre-converted: no asyncio,
@@ -180,10 +180,10 @@ async def run(
     bulk = await ours_bulk(sessions, agents, count, batch)
     bulk["consistent"] = await consistent(sessions, follow_up_id, count)
     await remove_after(sessions, follow_up_id, delivery_id)
-    floor = floor_two_rows(db, agents, count, batch, follow_up_id)
+    floor = floor_bare_driver(db, agents, count, batch, follow_up_id)
     floor["consistent"] = await consistent(sessions, follow_up_id, count)
     await remove_after(sessions, follow_up_id, delivery_id)
-    floor_one = floor_two_rows(db, agents, count, batch, follow_up_id, deliveries_too=False)
+    floor_one = floor_bare_driver(db, agents, count, batch, follow_up_id, deliveries_too=False)
     await remove_after(sessions, follow_up_id, delivery_id)
     one = await ours_single(sessions, agents, single)
     await remove_after(sessions, follow_up_id, delivery_id)
