@@ -32,11 +32,12 @@ from typing import Any
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.database import Database, max_ids, remove_after, utcnow
 from bench.report import Goal, Result
+from bot.db import sqlite_pragmas
 from bot.followups import KIND, OPEN, PlannedFollowUp, add_follow_up, add_follow_ups
 from bot.models import Agent, Client, Delivery, FollowUp
 from bot.scheduler import PENDING
@@ -80,20 +81,18 @@ def floor_bare_driver(
     no SQLAlchemy, no type conversion. Not a way to ship; the lower bound any two-row design can reach here.
     Without `deliveries_too`, the follow-up row alone; with `claim_index` too, that row with the index a
     one-row design would claim from (created for the measurement, dropped after it): the bound for that design.
-    Foreign keys are checked, as in the bot (SQLite checks them only when asked, per connection)."""
+    The connection is set up as the bot's (`bot.db.sqlite_pragmas`): SQLite checks foreign keys only when asked."""
     now = utcnow()
     stamp = (lambda d: d.replace(tzinfo=None).isoformat(" ", "microseconds")) if db.backend == "sqlite" else None
     sync = create_sync_engine(db.sync_url)
+    if db.backend == "sqlite":
+        event.listen(sync, "connect", sqlite_pragmas)  # the bot's connection settings: foreign keys checked
     try:
         raw = sync.raw_connection()
         try:
-            cursor = raw.cursor()
-            if db.backend == "sqlite":
-                cursor.execute("PRAGMA foreign_keys=ON")
-                assert cursor.execute("PRAGMA foreign_keys").fetchone() == (1,)
             if claim_index:
-                cursor.execute(f"CREATE INDEX {CLAIM_INDEX} ON follow_ups (status, due_at)")
-            raw.commit()
+                raw.cursor().execute(f"CREATE INDEX {CLAIM_INDEX} ON follow_ups (status, due_at)")
+                raw.commit()
             started = time.perf_counter()
             for first in range(0, count, batch):
                 numbers = range(first, min(first + batch, count))
@@ -232,33 +231,14 @@ async def run(
     out.rows.append(
         [f"ours: add_follow_ups, {batch:,} per txn", count, bulk["us_per_follow_up"], bulk["seconds"], ratio_bulk]
     )
-    out.rows.append(
-        [
-            "floor: the same two rows by the bare sync driver (not a way to ship)",
-            count,
-            floor["us_per_follow_up"],
-            floor["seconds"],
-            peer["us_per_add"] / floor["us_per_follow_up"],
-        ]
-    )
-    out.rows.append(
-        [
-            "floor: the follow-up row alone, bare driver (its indexes today)",
-            count,
-            floor_one["us_per_follow_up"],
-            floor_one["seconds"],
-            peer["us_per_add"] / floor_one["us_per_follow_up"],
-        ]
-    )
-    out.rows.append(
-        [
-            "floor: one-row design, the follow-up row + a claim index (bound for it)",
-            count,
-            floor_design["us_per_follow_up"],
-            floor_design["seconds"],
-            peer["us_per_add"] / floor_design["us_per_follow_up"],
-        ]
-    )
+    floors = [
+        ("floor: the same two rows by the bare sync driver (not a way to ship)", floor),
+        ("floor: the follow-up row alone, bare driver (its indexes today)", floor_one),
+        ("floor: one-row design, the follow-up row + a claim index (bound for it)", floor_design),
+    ]
+    for how, measured in floors:
+        per = measured["us_per_follow_up"]
+        out.rows.append([how, count, per, measured["seconds"], peer["us_per_add"] / per])
     out.rows.append(
         [
             "ours: add_follow_up, one transaction each",
