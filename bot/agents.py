@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Agent
-from bot.scheduler import resume_agent
+from bot.recurring import resume_agent
 
 DEFAULT_REFLECTION_TIME: Final = time(21, 0)
 # Agents work weekends; Monday to Saturday is the common roster, with one rest day.
@@ -70,9 +70,10 @@ async def get_or_register(session: AsyncSession, who: NewAgent, now: datetime) -
         await session.flush()
     elif not agent.active or agent.chat_id != who.chat_id or agent.display_name != who.display_name[:128]:
         # Writing to us again means they unblocked the bot (or moved chats): deliver there again.
-        if not agent.active:
-            await resume_agent(session, agent.id)
+        was_active = agent.active
         agent.active = True
+        if not was_active:
+            await resume_agent(session, agent, now)
         agent.chat_id = who.chat_id
         agent.display_name = who.display_name[:128]
         agent.updated_at = now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -138,12 +140,35 @@ class FollowUp(Base):
     updated_at: Mapped[datetime]
 
 
+# Kinds of delivery an agent has at most one of waiting at any time (bot.recurring's kinds and the reflection's
+# ⏰ Later), and the statuses that count as waiting. The partial unique index below holds the invariant; a new
+# kind of this sort needs a migration that recreates the index (tests/bot/test_engine_edges.py checks it).
+class DeliveryStatus(StrEnum):
+    """Where a delivery is in the engine (bot.scheduler tells the whole path)."""
+
+    PENDING = "pending"  # waiting for its time (or, with lease_until set, for a retry)
+    CLAIMED = "claimed"  # taken by a process's sweep, not sent yet
+    SENDING = "sending"  # past the last ownership check: the request to Telegram may be on its way
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    HELD = "held"  # the agent blocked the bot: kept until they write again
+
+
+ONE_WAITING_KINDS = ("tip", "reflection", "reflect_later")
+WAITING_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING, DeliveryStatus.HELD)
+ONE_WAITING_WHERE = (
+    f"kind IN ({', '.join(repr(k) for k in ONE_WAITING_KINDS)}) "
+    f"AND status IN ({', '.join(repr(str(s)) for s in WAITING_STATUSES)})"
+)
+
+
 class Delivery(Base):
     """A message that must reach an agent at a time: the scheduling engine's unit of work.
 
-    pending → (claimed) sending → sent | failed | cancelled. A `sending` row whose lease ran out belonged to a
-    process that died and is claimed again. `kind` says which module renders it; `subject_id` is its row there
-    (a follow-up, …).
+    pending → claimed → sending → sent | failed | cancelled | held (see bot.scheduler). `claimed_by` names the
+    process (bot.ownership) that claimed it, so a process that starts after a crash can take its predecessor's
+    rows back at once. `kind` says which module renders it; `subject_id` is its row there (a follow-up, …).
     """
 
     __tablename__ = "deliveries"
@@ -151,6 +176,16 @@ class Delivery(Base):
         Index("ix_deliveries_status_due", "status", "due_at"),
         Index("ix_deliveries_agent_kind", "agent_id", "kind"),  # also every lookup by agent alone
         Index("ix_deliveries_kind_subject", "kind", "subject_id"),  # cancelling a follow-up's nudge
+        # At most one waiting delivery per agent of each kind that stands alone (the daily tip, the reflection
+        # prompt, ⏰ Later): two processes starting together, or a settings change racing a send, cannot double it.
+        Index(
+            "uq_deliveries_one_waiting",
+            "agent_id",
+            "kind",
+            unique=True,
+            sqlite_where=text(ONE_WAITING_WHERE),
+            postgresql_where=text(ONE_WAITING_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
@@ -162,6 +197,7 @@ class Delivery(Base):
     due_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default="pending")
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    claimed_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)

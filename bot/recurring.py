@@ -2,9 +2,12 @@
 later the weekly digest).
 
 Each kind has one rule, "when is the next one after this instant", computed from the agent's settings in their
-zone (`bot.timezones.next_occurrence`). Exactly one is pending per agent and kind: a settings change cancels it
-and schedules the recomputed one, and a sent one schedules the next (`after_sent`), in the same transaction as
-its own confirmation. A bot that was down for days sends one late tip, not one per missed day.
+zone (`bot.timezones.next_occurrence`). At most one is waiting per agent and kind, and the database holds that
+invariant (a partial unique index, bot.models.ONE_WAITING_KINDS): every insert here is INSERT … ON CONFLICT DO
+NOTHING, so two processes that start together, or a settings change racing a send, still leave one. A settings
+change cancels the waiting one and schedules the recomputed one; a sent one schedules the next (`after_sent`,
+right after its send is committed). A bot that was down for days sends one late tip, not one per missed day, and
+an agent who blocked the bot and comes back gets their next occurrences, not the stale ones (`resume_agent`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.models import Agent, Delivery
-from bot.scheduler import HELD, PENDING, SENDING, Planned, cancel_waiting, schedule, schedule_many
+from bot.models import WAITING_STATUSES, Agent, Delivery
+from bot.scheduler import Planned, cancel_waiting, resume_held, schedule_once, schedule_once_many
 from bot.timezones import next_occurrence
 
 DAILY_TIP = "tip"
@@ -54,7 +57,15 @@ async def reschedule(session: AsyncSession, agent: Agent, now: datetime, kinds: 
         await cancel_waiting(session, agent.id, kind)
         due = RULES[kind](agent, now)
         if due is not None:
-            await schedule(session, agent_id=agent.id, kind=kind, due_at=due, now=now)
+            await schedule_once(session, agent_id=agent.id, kind=kind, due_at=due, now=now)
+
+
+async def resume_agent(session: AsyncSession, agent: Agent, now: datetime) -> None:
+    """The agent wrote again after blocking the bot: everything still relevant goes out (held follow-up nudges,
+    late), and every recurring kind they have on is scheduled afresh from now (its held one is stale)."""
+    await resume_held(session, agent.id, except_kinds=list(RULES))
+    if agent.setup_step is None:  # an agent still in onboarding gets theirs when it completes
+        await reschedule(session, agent, now)
 
 
 async def after_sent(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> None:
@@ -64,7 +75,8 @@ async def after_sent(session: AsyncSession, delivery: Delivery, agent: Agent, no
 
 async def ensure_scheduled(sessions: async_sessionmaker[AsyncSession], now: datetime, batch: int = 2000) -> int:
     """At start-up: every agent who should have a recurring delivery waiting has one (a failed send, a
-    delivery lost to a bug, the first start after an upgrade that added a kind). Returns how many were added.
+    delivery lost to a bug, the first start after an upgrade that added a kind). Returns how many were added;
+    another process doing the same at the same moment adds none of the same (the unique index).
 
     Batches of `batch` agents, each in its own short transaction with one bulk insert, so that on a large team
     the sweep (and SQLite's single writer) gets its turn between them.
@@ -72,7 +84,7 @@ async def ensure_scheduled(sessions: async_sessionmaker[AsyncSession], now: date
     added = 0
     for kind, rule in RULES.items():
         waiting = exists().where(
-            Delivery.agent_id == Agent.id, Delivery.kind == kind, Delivery.status.in_((PENDING, SENDING, HELD))
+            Delivery.agent_id == Agent.id, Delivery.kind == kind, Delivery.status.in_(WAITING_STATUSES)
         )
         after = 0
         while True:
@@ -88,8 +100,7 @@ async def ensure_scheduled(sessions: async_sessionmaker[AsyncSession], now: date
                     ).scalars()
                 )
                 planned = [Planned(a.id, kind, due) for a in agents if (due := rule(a, now)) is not None]
-                await schedule_many(session, planned, now)
-            added += len(planned)
+                added += await schedule_once_many(session, planned, now)
             if len(agents) < batch:
                 break
             after = agents[-1].id

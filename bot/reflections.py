@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.matcher import Written
 from bot.models import Agent, Reflection
-from bot.scheduler import cancel_waiting, schedule
+from bot.scheduler import cancel_waiting, schedule_once
 from bot.timezones import local_datetime, local_today
 
 QUESTIONS = ("clients", "mood", "went_well", "to_improve", "lesson", "tomorrow")
@@ -177,6 +177,5 @@ async def remind_later(session: AsyncSession, agent: Agent, day: date, now: date
     """⏰ Later: one more prompt in an hour (replacing an earlier "later"); the daily prompt is not touched."""
     await cancel_waiting(session, agent.id, LATER)
     due = now + LATER_DELAY
-    delivery = await schedule(session, agent_id=agent.id, kind=LATER, due_at=due, now=now)
-    delivery.subject_key = day.isoformat()
+    await schedule_once(session, agent_id=agent.id, kind=LATER, due_at=due, now=now, subject_key=day.isoformat())
     return due

@@ -3,20 +3,31 @@
 A periodic sweep (APScheduler ticks it; tests call it directly) claims the rows that are due, renders each
 through the module that owns its kind, sends it, and confirms it:
 
-    pending ──claim──▶ sending ──send──▶ sent
-                          │  ├─ agent blocked the bot ─▶ failed (agent inactive, their other rows held)
-                          │  ├─ RetryAfter / network error ─▶ pending again, not before a delay (bounded)
-                          │  └─ nothing to send any more (follow-up done) ─▶ cancelled
-                          └─ lease ran out (the process died) ─▶ claimed again by the next sweep
+    pending ──claim──▶ claimed ──last check──▶ sending ──Telegram said yes──▶ sent ──▶ bookkeeping (next tip …)
+       ▲                  │                       ├─ agent blocked the bot ─▶ held (agent inactive, all theirs held)
+       │                  │                       ├─ RetryAfter / network error ─▶ pending again after a delay
+       │                  │                       └─ Telegram refused the message itself ─▶ failed
+       │                  └─ nothing to send any more (follow-up done) ─▶ cancelled
+       └──── the owning process died (bot.ownership), or its lease ran out ────┘
 
-Claiming is one UPDATE … RETURNING over `SELECT … ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED`, so
-several processes on one PostgreSQL never take the same row; SQLite runs one process. Each row is
-committed as `sending` before it is sent and as `sent` straight after, so a crash at any point loses
-nothing. The one window that cannot be closed from our side is a crash after Telegram accepted a message
-and before our commit: that row is sent again (at-least-once), never dropped.
+Claiming is one UPDATE … RETURNING over `SELECT … ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED`, keeping the
+first row of each agent (Telegram's ~1 message/s per chat; the agent's other due rows stay untouched for the next
+sweep), so several processes on one PostgreSQL never take the same row; SQLite runs one process.
 
-An agent gets at most one message per chat per sweep (Telegram's ~1 message/s per chat); the rest of their
-due rows stay pending for the next sweep. The sweep knows nothing of Telegram: a `Sender` does the sending.
+What can go wrong, and why nothing is lost or doubled:
+- A process dies: its rows carry its owner key, and the next sweep of any process (the restarted one's first
+  included) sees that owner's lock gone and puts them back (bot.ownership), seconds later, not a lease later.
+- A process stalls and its row is taken over (lease ran out, lock lost): the row becomes `sending` only through
+  one conditional UPDATE that checks status, owner and attempt together, right before the send and after the
+  wait for the send budget, so a stalled sender whose row was re-claimed never sends it.
+- A process dies after Telegram accepted a message and before our commit: that row is sent again (at-least-once),
+  never dropped. Only rows in `sending` can be in that window, and there are at most `concurrency` of them per
+  process at any instant (`Engine.in_flight`, measured in docs/benchmarks.md).
+- Once Telegram accepted a message it is committed as sent first; what follows (the next occurrence of a
+  recurring kind, a tip counted as shown) runs in its own transaction, and if it fails it is logged and the
+  kind's repair runs instead. Nothing that happens after a send sends it again.
+
+The sweep knows nothing of Telegram: a `Sender` does the sending and a `Budget` says when it may.
 """
 
 from __future__ import annotations
@@ -26,18 +37,27 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.bulk import insert_rows
 from bot.clock import Clock
-from bot.models import Agent, Delivery
+from bot.models import Agent, Delivery, DeliveryStatus
+from bot.ownership import IN_HAND, Ownership, ownership_for
 
 log = logging.getLogger(__name__)
 
-PENDING, SENDING, SENT, FAILED, CANCELLED, HELD = "pending", "sending", "sent", "failed", "cancelled", "held"
+PENDING, CLAIMED, SENDING, SENT = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.CLAIMED,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.SENT,
+)
+FAILED, CANCELLED, HELD = DeliveryStatus.FAILED, DeliveryStatus.CANCELLED, DeliveryStatus.HELD
+# What a change of plan (a follow-up done, a setting changed) may still cancel: anything not yet past the last check.
+CANCELLABLE = (PENDING, HELD, CLAIMED)
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,12 @@ class Sender(Protocol):
         ...
 
 
+class Budget(Protocol):
+    async def acquire(self) -> None:
+        """Wait until a scheduled message may go (the process's share of Telegram's limits, replies first)."""
+        ...
+
+
 Render = Callable[[AsyncSession, Delivery, Agent, datetime], Awaitable[Outgoing | None]]
 AfterSent = Callable[[AsyncSession, Delivery, Agent, datetime], Awaitable[None]]
 
@@ -83,12 +109,14 @@ class Kind:
     """How one kind of delivery is rendered, and what happens once it was sent (recurring kinds reschedule).
 
     `after_skipped` runs when the renderer had nothing to send (today's reflection already done): a recurring
-    kind must schedule its next occurrence then too, or its chain would end.
+    kind must schedule its next occurrence then too, or its chain would end. `repair` runs when `after_sent`
+    failed (the message stays sent): it must leave the kind's chain intact with as little as possible.
     """
 
     render: Render
     after_sent: AfterSent | None = None
     after_skipped: AfterSent | None = None
+    repair: AfterSent | None = None
 
 
 @dataclass
@@ -99,7 +127,8 @@ class SweepReport:
     cancelled: int = 0
     retried: int = 0
     failed: int = 0
-    deferred: int = 0
+    held: int = 0
+    taken_over: int = 0
 
     def add(self, other: SweepReport) -> None:
         for name in vars(self):
@@ -113,7 +142,10 @@ class EngineSettings:
     late_after: timedelta = timedelta(minutes=2)
     max_attempts: int = 5
     backoff: timedelta = timedelta(seconds=10)
+    # Deliveries rendered and sent at once; it also bounds how many can be in flight (past the last check).
     concurrency: int = 16
+    # How often a sweep also looks for rows whose process died (always at start).
+    rescue_every: timedelta = timedelta(seconds=5)
 
 
 @dataclass
@@ -122,6 +154,11 @@ class Claimed:
     agent_id: int
     attempts: int
     due_at: datetime
+    owner: int
+
+
+class _TakenOver(Exception):
+    """The row is no longer ours at the last check: roll back whatever rendering wrote."""
 
 
 @dataclass
@@ -131,12 +168,50 @@ class Engine:
     sender: Sender
     kinds: dict[str, Kind]
     settings: EngineSettings = field(default_factory=EngineSettings)
+    budget: Budget | None = None
+    # Who this process is to the others (bot.ownership); derived from the database when not given.
+    ownership: Ownership | None = None
+    # Rows of this process past the last check and not yet committed as sent or failed, now and at most.
+    in_flight: int = field(default=0, init=False)
+    most_in_flight: int = field(default=0, init=False)
     # One sweep at a time in a process (the start-up sweep and the ticks may overlap); processes share via the DB.
     _sweeping: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    _started: bool = field(default=False, init=False, repr=False)
+    _rescued_at: datetime | None = field(default=None, init=False, repr=False)
+
+    async def start(self) -> None:
+        """Say this process is alive (its ownership lock), then take back what a dead process left claimed."""
+        if self._started:
+            return
+        if self.ownership is None:
+            bind = self.sessions.kw.get("bind")
+            assert isinstance(bind, AsyncEngine), "the session factory must be bound to an engine"
+            self.ownership = ownership_for(bind)
+        await self.ownership.start()
+        self._started = True
+        await self.rescue()
+
+    async def stop(self) -> None:
+        if self._started and self.ownership is not None:
+            await self.ownership.stop()
+        self._started = False
+
+    async def rescue(self) -> int:
+        """Put back to pending the rows claimed by processes that are gone (see bot.ownership)."""
+        assert self.ownership is not None
+        self._rescued_at = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            count = await self.ownership.rescue(session)
+        if count:
+            log.info("took back %d deliveries claimed by a process that is gone", count)
+        return count
 
     async def sweep(self) -> SweepReport:
         """Claim what is due now and deliver it; returns what happened (for logs, tests and benchmarks)."""
         async with self._sweeping:
+            await self.start()
+            if self._rescued_at is None or self.clock.now() - self._rescued_at >= self.settings.rescue_every:
+                await self.rescue()
             return await self._sweep()
 
     async def _sweep(self) -> SweepReport:
@@ -167,76 +242,109 @@ class Engine:
             return report
 
     async def claim(self) -> list[Claimed]:
-        """Mark up to `batch` due rows as ours (oldest first), one per agent; commit before anything is sent."""
-        now = self.clock.now()
-        async with self.sessions() as session, session.begin():
-            due = (
-                select(Delivery.id)
-                .where(
-                    or_(
-                        and_(
-                            Delivery.status == PENDING,
-                            Delivery.due_at <= now,
-                            or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now),
-                        ),
-                        and_(Delivery.status == SENDING, Delivery.lease_until < now),
-                    )
+        """Mark up to `batch` due rows as ours, oldest first and one per agent; commit before anything is sent."""
+        if self.ownership is None:
+            await self.start()
+        assert self.ownership is not None
+        now, owner = self.clock.now(), self.ownership.key
+        due = (
+            select(Delivery.id, Delivery.agent_id, Delivery.due_at)
+            .where(
+                or_(
+                    and_(
+                        Delivery.status == PENDING,
+                        Delivery.due_at <= now,
+                        or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now),
+                    ),
+                    # A lease that ran out: the process is alive but stuck (a dead one's rows were rescued).
+                    *(and_(Delivery.status == status, Delivery.lease_until < now) for status in IN_HAND),
                 )
-                .order_by(Delivery.due_at, Delivery.id)
-                .limit(self.settings.batch)
-                .with_for_update(skip_locked=True)
             )
+            .order_by(Delivery.due_at, Delivery.id)
+            .limit(self.settings.batch)
+            .with_for_update(skip_locked=True)
+            .subquery()
+        )
+        # One message per chat per sweep: the first due row of each agent; the others are not touched at all.
+        ranked = select(
+            due.c.id, func.row_number().over(partition_by=due.c.agent_id, order_by=(due.c.due_at, due.c.id)).label("n")
+        ).subquery()
+        first_of_each_agent = select(ranked.c.id).where(ranked.c.n == 1)
+        async with self.sessions() as session, session.begin():
             rows = (
                 await session.execute(
                     update(Delivery)
-                    .where(Delivery.id.in_(due.scalar_subquery()))
-                    .values(status=SENDING, lease_until=now + self.settings.lease, attempts=Delivery.attempts + 1)
+                    .where(Delivery.id.in_(first_of_each_agent))
+                    .values(
+                        status=CLAIMED,
+                        claimed_by=owner,
+                        lease_until=now + self.settings.lease,
+                        attempts=Delivery.attempts + 1,
+                    )
                     .returning(Delivery.id, Delivery.agent_id, Delivery.attempts, Delivery.due_at)
                     .execution_options(synchronize_session=False)
                 )
             ).all()
-            claimed = sorted((Claimed(*row) for row in rows), key=lambda c: (c.due_at, c.id))
-            first_per_agent: dict[int, Claimed] = {}
-            later: list[int] = []
-            for item in claimed:
-                if item.agent_id in first_per_agent:
-                    later.append(item.id)
-                else:
-                    first_per_agent[item.agent_id] = item
-            if later:
-                # One message per chat per sweep; the others go in the next sweep, a tick later.
-                await session.execute(
-                    update(Delivery)
-                    .where(Delivery.id.in_(later))
-                    .values(status=PENDING, lease_until=None, attempts=Delivery.attempts - 1)
-                    .execution_options(synchronize_session=False)
-                )
-        return list(first_per_agent.values())
+        return sorted((Claimed(*row, owner=owner) for row in rows), key=lambda c: (c.due_at, c.id))
 
     async def deliver(self, item: Claimed) -> SweepReport:
         report = SweepReport()
+        if self.budget is not None:
+            await self.budget.acquire()  # before the last check, so a long wait here cannot lead to a stale send
         now = self.clock.now()
-        async with self.sessions() as session, session.begin():
-            delivery = await session.get(Delivery, item.id)
-            agent = await session.get(Agent, item.agent_id)
-            if delivery is None or agent is None or delivery.status != SENDING or delivery.attempts != item.attempts:
-                return report  # someone else took it over (its lease ran out while we were slow)
-            kind = self.kinds.get(delivery.kind)
-            late = delivery.due_at < now - self.settings.late_after
-            delivery.late = late
-            outgoing = await kind.render(session, delivery, agent, now) if kind and agent.active else None
-            if outgoing is None:
-                delivery.status, delivery.lease_until = (CANCELLED if agent.active else HELD), None
-                if kind and kind.after_skipped and agent.active:
-                    await kind.after_skipped(session, delivery, agent, now)
-                report.cancelled += 1
-                return report
-            chat_id = agent.chat_id
+        try:
+            async with self.sessions() as session, session.begin():
+                delivery = await session.get(Delivery, item.id)
+                agent = await session.get(Agent, item.agent_id)
+                if delivery is None or agent is None or not _still_ours(delivery, item):
+                    raise _TakenOver
+                kind = self.kinds.get(delivery.kind)
+                late = delivery.late = delivery.due_at < now - self.settings.late_after
+                outgoing = await kind.render(session, delivery, agent, now) if kind and agent.active else None
+                if outgoing is None:
+                    delivery.status = CANCELLED if agent.active else HELD
+                    delivery.lease_until, delivery.claimed_by = None, None
+                    if kind and kind.after_skipped and agent.active:
+                        await kind.after_skipped(session, delivery, agent, now)
+                    report.cancelled += 1
+                    return report
+                await self._last_check(session, item, late, now)
+                chat_id, kind_name = agent.chat_id, delivery.kind
+        except _TakenOver:
+            report.taken_over += 1
+            return report
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self._send(item, chat_id, outgoing, kind_name, late, report)
+        finally:
+            self.in_flight -= 1
+        return report
+
+    async def _last_check(self, session: AsyncSession, item: Claimed, late: bool, now: datetime) -> None:
+        """claimed → sending, only if the row is still ours: same owner, same attempt, still claimed."""
+        result = await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == item.id,
+                Delivery.status == CLAIMED,
+                Delivery.claimed_by == item.owner,
+                Delivery.attempts == item.attempts,
+            )
+            .values(status=SENDING, late=late, lease_until=now + self.settings.lease)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise _TakenOver
+
+    async def _send(
+        self, item: Claimed, chat_id: int, outgoing: Outgoing, kind: str, late: bool, report: SweepReport
+    ) -> None:
         try:
             message_id = await self.sender.send(chat_id, outgoing)
         except AgentUnreachable as error:
             await self._agent_unreachable(item, str(error))
-            report.failed += 1
+            report.held += 1
         except RetryLater as error:
             await self._again(item, timedelta(seconds=error.seconds), count_attempt=False, error=str(error))
             report.retried += 1
@@ -249,7 +357,7 @@ class Engine:
             await self._confirm(item, message_id)
             report.sent += 1
             report.late += int(late)
-        return report
+            await self._after_sent(item, kind)
 
     async def _retry_or_fail(self, item: Claimed, error: str, report: SweepReport) -> None:
         """Back off exponentially (backoff, 2×, 4× …) and give up after `max_attempts`, logged."""
@@ -261,16 +369,37 @@ class Engine:
             report.retried += 1
 
     async def _confirm(self, item: Claimed, message_id: int) -> None:
+        """Telegram has it: committed as sent before anything else happens."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == item.id)
+                .values(status=SENT, sent_at=self.clock.now(), message_id=message_id, lease_until=None)
+            )
+
+    async def _after_sent(self, item: Claimed, kind_name: str) -> None:
+        """The kind's bookkeeping, in a transaction of its own; if it fails, its repair keeps the chain going."""
+        kind = self.kinds.get(kind_name)
+        if kind is None or kind.after_sent is None:
+            return
         now = self.clock.now()
+        try:
+            await self._run_hook(item, kind.after_sent, now)
+        except Exception:
+            log.exception("delivery %s was sent, but what follows a send failed; repairing", item.id)
+            if kind.repair is None:
+                return
+            try:
+                await self._run_hook(item, kind.repair, now)
+            except Exception:
+                log.exception("delivery %s: the repair failed too", item.id)
+
+    async def _run_hook(self, item: Claimed, hook: AfterSent, now: datetime) -> None:
         async with self.sessions() as session, session.begin():
             delivery = await session.get(Delivery, item.id)
             agent = await session.get(Agent, item.agent_id)
-            if delivery is None or agent is None:
-                return
-            delivery.status, delivery.sent_at, delivery.message_id, delivery.lease_until = SENT, now, message_id, None
-            kind = self.kinds.get(delivery.kind)
-            if kind and kind.after_sent:
-                await kind.after_sent(session, delivery, agent, now)
+            if delivery is not None and agent is not None:
+                await hook(session, delivery, agent, now)
 
     async def _again(self, item: Claimed, delay: timedelta, count_attempt: bool, error: str) -> None:
         now = self.clock.now()
@@ -278,8 +407,10 @@ class Engine:
             attempts = Delivery.attempts if count_attempt else Delivery.attempts - 1
             await session.execute(
                 update(Delivery)
-                .where(Delivery.id == item.id, Delivery.status == SENDING)
-                .values(status=PENDING, lease_until=now + delay, attempts=attempts, last_error=error[:500])
+                .where(Delivery.id == item.id, Delivery.status.in_(IN_HAND))
+                .values(
+                    status=PENDING, lease_until=now + delay, claimed_by=None, attempts=attempts, last_error=error[:500]
+                )
             )
         log.warning("delivery %s: %s; again in %ss", item.id, error, int(delay.total_seconds()))
 
@@ -288,23 +419,34 @@ class Engine:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id == item.id)
-                .values(status=FAILED, lease_until=None, last_error=error[:500])
+                .values(status=FAILED, lease_until=None, claimed_by=None, last_error=error[:500])
             )
         log.error("delivery %s failed: %s", item.id, error)
 
     async def _agent_unreachable(self, item: Claimed, error: str) -> None:
+        """Held, not failed: when the agent writes again it is sent (bot.recurring.resume_agent)."""
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id == item.id)
-                .values(status=FAILED, lease_until=None, last_error=error[:500])
+                .values(
+                    status=HELD,
+                    lease_until=None,
+                    claimed_by=None,
+                    attempts=Delivery.attempts - 1,
+                    last_error=error[:500],
+                )
             )
             agent = await session.get(Agent, item.agent_id)
             if agent is not None:
                 agent.active, agent.updated_at = False, now
             await hold_agent(session, item.agent_id)
         log.info("agent %s cannot be reached (%s): their deliveries are held", item.agent_id, error)
+
+
+def _still_ours(delivery: Delivery, item: Claimed) -> bool:
+    return delivery.status == CLAIMED and delivery.claimed_by == item.owner and delivery.attempts == item.attempts
 
 
 async def schedule(
@@ -344,12 +486,64 @@ async def schedule_many(session: AsyncSession, planned: Sequence[Planned], now: 
     )
 
 
+async def schedule_once(
+    session: AsyncSession, *, agent_id: int, kind: str, due_at: datetime, now: datetime, subject_key: str | None = None
+) -> bool:
+    """Add the waiting delivery of a kind an agent has at most one of (bot.models.ONE_WAITING_KINDS), unless one
+    is already waiting: the unique index decides, so two processes racing here add one. True if added."""
+    statement = _insert_for(session).values(
+        agent_id=agent_id,
+        kind=kind,
+        subject_key=subject_key,
+        due_at=due_at,
+        status=PENDING,
+        attempts=0,
+        late=False,
+        created_at=now,
+    )
+    result = await session.execute(statement.on_conflict_do_nothing())
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def schedule_once_many(session: AsyncSession, planned: Sequence[Planned], now: datetime) -> int:
+    """`schedule_once` for many agents in one statement (the start-up check); returns how many were added."""
+    if not planned:
+        return 0
+    rows = [
+        {
+            "agent_id": p.agent_id,
+            "kind": p.kind,
+            "subject_id": p.subject_id,
+            "due_at": p.due_at,
+            "status": PENDING,
+            "attempts": 0,
+            "late": False,
+            "created_at": now,
+        }
+        for p in planned
+    ]
+    result = await session.execute(_insert_for(session).values(rows).on_conflict_do_nothing())
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    """The dialect's own INSERT, which knows ON CONFLICT DO NOTHING (PostgreSQL and SQLite both do)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(Delivery)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(Delivery)
+
+
 async def cancel(session: AsyncSession, kind: str, subject_id: int) -> int:
-    """Cancel what is still waiting to be sent for a subject (a follow-up done or moved)."""
+    """Cancel what is still waiting to be sent for a subject (a follow-up done or moved); a row already past the
+    last check before its send cannot be stopped any more."""
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.kind == kind, Delivery.subject_id == subject_id, Delivery.status.in_((PENDING, HELD)))
-        .values(status=CANCELLED, lease_until=None)
+        .where(Delivery.kind == kind, Delivery.subject_id == subject_id, Delivery.status.in_(CANCELLABLE))
+        .values(status=CANCELLED, lease_until=None, claimed_by=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -358,8 +552,8 @@ async def cancel_waiting(session: AsyncSession, agent_id: int, kind: str) -> Non
     """Cancel what is still waiting of one kind for one agent (a recurring prompt being replaced)."""
     await session.execute(
         update(Delivery)
-        .where(Delivery.agent_id == agent_id, Delivery.kind == kind, Delivery.status.in_((PENDING, HELD)))
-        .values(status=CANCELLED, lease_until=None)
+        .where(Delivery.agent_id == agent_id, Delivery.kind == kind, Delivery.status.in_(CANCELLABLE))
+        .values(status=CANCELLED, lease_until=None, claimed_by=None)
     )
 
 
@@ -370,10 +564,11 @@ async def hold_agent(session: AsyncSession, agent_id: int) -> None:
     )
 
 
-async def resume_agent(session: AsyncSession, agent_id: int) -> None:
-    """The agent is back: what was held is sent (late where it fell due meanwhile)."""
+async def resume_held(session: AsyncSession, agent_id: int, except_kinds: Sequence[str] = ()) -> None:
+    """The agent is back: what was held is sent (late where it fell due meanwhile), but for `except_kinds`, whose
+    owner reschedules them instead (a prompt from three days ago is stale; the next one is not)."""
     await session.execute(
         update(Delivery)
-        .where(Delivery.agent_id == agent_id, Delivery.status == HELD)
+        .where(Delivery.agent_id == agent_id, Delivery.status == HELD, Delivery.kind.not_in(except_kinds))
         .values(status=PENDING, lease_until=None)
     )

@@ -9,7 +9,6 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -30,6 +29,7 @@ from handlers.context import SERVICES_KEY, Services
 from handlers.delivery import ENGINE_KEY, TelegramSender
 from handlers.errors import on_error
 from handlers.menus import set_default_menus
+from handlers.send_budget import SENDS_PER_SECOND, PriorityRateLimiter, SendBudget
 
 log = logging.getLogger(__name__)
 
@@ -45,50 +45,48 @@ def file_url(base_url: str) -> str:
 
 
 def build_application(
-    services: Services, *, token: str, base_url: str | None = None, request: BaseRequest | None = None
+    services: Services,
+    *,
+    token: str,
+    base_url: str | None = None,
+    request: BaseRequest | None = None,
+    send_rate: float | None = None,
 ) -> AgentApplication:
-    """The bot with every handler registered; `request` replaces the network (shell, tests)."""
+    """The bot with every handler registered; `request` replaces the network (shell, tests), where messages are
+    not paced unless `send_rate` (messages/s) says so."""
     builder = Application.builder().token(token).defaults(Defaults(parse_mode=ParseMode.HTML))
     if base_url:
         builder = builder.base_url(base_url).base_file_url(file_url(base_url))
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
-    else:
-        builder = builder.rate_limiter(smooth_rate_limiter())  # type: ignore[arg-type]  # PTB's generic
+    budget = SendBudget(send_rate if send_rate is not None else (0 if request is not None else SENDS_PER_SECOND))
+    builder = builder.rate_limiter(PriorityRateLimiter(budget))  # type: ignore[arg-type]  # PTB's generic
     app: AgentApplication = builder.build()
     app.bot_data[SERVICES_KEY] = services
-    app.bot_data[ENGINE_KEY] = build_engine(services, app)
+    app.bot_data[ENGINE_KEY] = build_engine(services, app, budget)
     register_handlers(app)
     return app
 
 
-def build_engine(services: Services, app: AgentApplication) -> Engine:
+def build_engine(services: Services, app: AgentApplication, budget: SendBudget | None = None) -> Engine:
     """The scheduling engine with every kind of delivery the bot knows how to render."""
     kinds = {
         followups.KIND: Kind(render=followups.render_nudge),
         recurring.DAILY_TIP: Kind(
-            render=tips.render_daily_tip, after_sent=tips.daily_tip_sent, after_skipped=recurring.after_sent
+            render=tips.render_daily_tip,
+            after_sent=tips.daily_tip_sent,
+            after_skipped=recurring.after_sent,
+            repair=recurring.after_sent,
         ),
         recurring.REFLECTION: Kind(
-            render=reflections.render_prompt, after_sent=recurring.after_sent, after_skipped=recurring.after_sent
+            render=reflections.render_prompt,
+            after_sent=recurring.after_sent,
+            after_skipped=recurring.after_sent,
+            repair=recurring.after_sent,
         ),
         REFLECTION_LATER: Kind(render=reflections.render_later),
     }
-    return Engine(services.sessions, services.clock, TelegramSender(app.bot), kinds)
-
-
-def smooth_rate_limiter() -> AIORateLimiter:
-    """Just under Telegram's ~30 messages/s, spaced evenly: one every 1/29 s, never a burst.
-
-    AIORateLimiter's default (30 per 1 s) lets a burst of 30 through at once, and even spacing at exactly 30/s
-    leaves no margin: one late request puts a 31st in Telegram's window, and the 429's pause then bunches the
-    waiting sends into the next burst. Measured in docs/benchmarks.md.
-    """
-    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / SENDS_PER_SECOND, max_retries=2)
-
-
-TELEGRAM_MESSAGES_PER_SECOND = 30
-SENDS_PER_SECOND = TELEGRAM_MESSAGES_PER_SECOND - 1
+    return Engine(services.sessions, services.clock, TelegramSender(app.bot), kinds, budget=budget)
 
 
 def register_handlers(app: AgentApplication) -> None:

@@ -177,10 +177,16 @@ def open_shell(settings: Settings, user_id: int, name: str | None, language_code
     # The shell is for reading the conversation; keep the log to warnings unless asked for more.
     if settings.log_level == "INFO":
         logging.getLogger().setLevel(logging.WARNING)
+    from bot.ownership import DatabaseInUse
+
     code = language_code or settings.default_language.lower()
-    asyncio.run(
-        run_shell(settings, sys.stdin, sys.stdout, user_id=user_id, name=name or _login_name(), language_code=code)
-    )
+    try:
+        asyncio.run(
+            run_shell(settings, sys.stdin, sys.stdout, user_id=user_id, name=name or _login_name(), language_code=code)
+        )
+    except DatabaseInUse as error:
+        print(f"agentcoach: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -192,9 +198,10 @@ def _login_name() -> str:
 
 
 def serve(settings: Settings) -> int:
+    from bot.ownership import DatabaseInUse
     from handlers.app import ALLOWED_UPDATES, AgentApplication, build_application, prepare
     from handlers.context import Services
-    from handlers.delivery import start_sweeping
+    from handlers.delivery import engine_of, start_sweeping
 
     asyncio.run(migrate(settings))
     engine = engine_from_settings(settings)
@@ -203,10 +210,12 @@ def serve(settings: Settings) -> int:
     assert token is not None
     app = build_application(services, token=token, base_url=settings.telegram_api_base_url)
 
-    async def dispose(_: AgentApplication) -> None:
+    async def dispose(app: AgentApplication) -> None:
+        await engine_of(app).stop()
         await engine.dispose()
 
     async def start(app: AgentApplication) -> None:
+        await engine_of(app).start()  # before anything is swept: refuses a second process on one SQLite file
         start_sweeping(app)
         await prepare(app, background=True)
 
@@ -216,5 +225,9 @@ def serve(settings: Settings) -> int:
         "serving Telegram by long polling%s",
         f" via {settings.telegram_api_base_url}" if settings.telegram_api_base_url else "",
     )
-    app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    try:
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except DatabaseInUse as error:
+        print(f"agentcoach: {error}", file=sys.stderr)
+        return 2
     return 0

@@ -14,9 +14,10 @@ from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application, ContextTypes, ExtBot
 
 from bot.scheduler import AgentUnreachable, Engine, Outgoing, PermanentFailure, RetryLater, TransientFailure
+from handlers.send_budget import SCHEDULED
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,13 @@ class TelegramSender:
                 [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in message.buttons]
             )
         try:
-            sent = await self.bot.send_message(chat_id, message.text, reply_markup=markup)
+            if isinstance(self.bot, ExtBot) and self.bot.rate_limiter is not None:
+                # The engine waited for the send budget already (handlers.send_budget).
+                sent = await self.bot.send_message(
+                    chat_id, message.text, reply_markup=markup, rate_limit_args=SCHEDULED
+                )
+            else:
+                sent = await self.bot.send_message(chat_id, message.text, reply_markup=markup)
         except Forbidden as error:
             raise AgentUnreachable(error.message) from error
         except RetryAfter as error:
@@ -68,13 +75,15 @@ async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
         report = await engine.sweep()
         if report.claimed:
             log.info(
-                "sweep: %d claimed, %d sent (%d late), %d retried, %d failed, %d cancelled",
+                "sweep: %d claimed, %d sent (%d late), %d retried, %d failed, %d held, %d cancelled, %d taken over",
                 report.claimed,
                 report.sent,
                 report.late,
                 report.retried,
                 report.failed,
+                report.held,
                 report.cancelled,
+                report.taken_over,
             )
         if report.claimed < engine.settings.batch:
             return

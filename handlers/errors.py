@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden
+from telegram.error import Forbidden, RetryAfter
 from telegram.ext import ContextTypes
 
 from bot.agents import find_agent
@@ -17,6 +17,11 @@ log = logging.getLogger(__name__)
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(context.error, RetryAfter):
+        # Expected under a flood: the rate limiter already waited and retried (handlers.send_budget); what the
+        # agent entered is committed. An apology would only meet the same limit.
+        log.warning("update %s: a reply was not sent: Telegram still asked to wait (%s)", update_id, context.error)
+        return
     log.error("error while handling update %s", update_id, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None or isinstance(context.error, Forbidden):
         return

@@ -55,6 +55,7 @@ async def run_shell(
     language = settings.default_language
     try:
         async with app:
+            await engine_of(app).start()  # the shell sweeps too: refused while the bot serves the same file
             await prepare(app)
             chat = LocalChat(app, api, user_id=user_id, first_name=name, language_code=language_code)
             stdout.write(t(language, "shell.intro") + "\n")
@@ -64,6 +65,7 @@ async def run_shell(
                 await converse(chat, stdin, stdout, language)
             finally:
                 sweeper.cancel()
+                await engine_of(app).stop()
     finally:
         await engine.dispose()
 

@@ -22,6 +22,7 @@ from bot.models import Agent
 from bot.preferences import weekday_name
 from handlers.app import LOCAL_TOKEN, AgentApplication, build_application, prepare
 from handlers.context import Services
+from handlers.delivery import engine_of
 from handlers.local_api import LocalBotAPI, LocalChat
 
 # Text with no letters of any script (times like 21:30, digits, emoji, punctuation) says nothing in a language.
@@ -86,6 +87,7 @@ class Harness:
 
     async def restart(self) -> Harness:
         """A new process: a fresh Application and Bot API state over the same database."""
+        await engine_of(self.app).stop()
         await self.app.shutdown()
         api = LocalBotAPI()
         app = build_application(self.services, token=LOCAL_TOKEN, request=api)
@@ -116,6 +118,7 @@ async def start_harness(
     try:
         yield harness
     finally:
+        await engine_of(harness.app).stop()
         await harness.app.shutdown()
 
 

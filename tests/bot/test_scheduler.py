@@ -73,7 +73,9 @@ async def rig(engine: AsyncEngine, clock: ManualClock) -> AsyncIterator[Rig]:
     await bot.initialize()
     sessions = session_factory(engine)
     settings = EngineSettings(backoff=timedelta(seconds=10), max_attempts=3)
-    yield Rig(Engine(sessions, clock, TelegramSender(bot), {KIND: Kind(render)}, settings), sessions, clock, api)
+    process = Engine(sessions, clock, TelegramSender(bot), {KIND: Kind(render)}, settings)
+    yield Rig(process, sessions, clock, api)
+    await process.stop()
     await bot.shutdown()
 
 
@@ -118,13 +120,14 @@ async def test_downtime_catch_up_is_sent_at_start_marked_late_oldest_first(rig: 
     assert batches == [sorted(f"delivery {ids[m]} (late)" for m in group) for group in ((50, 40), (30, 20), (10,))]
 
 
-async def test_a_blocked_bot_marks_the_agent_inactive_and_holds_their_nudges(rig: Rig) -> None:
+async def test_a_blocked_bot_holds_every_nudge_and_all_arrive_when_the_agent_is_back(rig: Rig) -> None:
+    """The nudge that met the block is not lost: it is held with the others, and all come when they write again."""
     agent = await rig.add_agent(1)
     blocked = await rig.due(agent, START)
     held = await rig.due(agent, START + timedelta(hours=1))
     rig.api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
-    assert (await rig.engine.sweep()).failed == 1
-    assert await rig.statuses() == {blocked: "failed", held: "held"}
+    assert (await rig.engine.sweep()).held == 1
+    assert await rig.statuses() == {blocked: "held", held: "held"}
     async with rig.sessions() as session:
         assert (await session.get(Agent, agent)).active is False  # type: ignore[union-attr]
     rig.clock.advance(timedelta(hours=2))
@@ -132,9 +135,11 @@ async def test_a_blocked_bot_marks_the_agent_inactive_and_holds_their_nudges(rig
 
     async with rig.sessions() as session, session.begin():  # they write to the bot again
         await get_or_register(session, NewAgent(1, 1, "A1", "en", "Asia/Shanghai"), rig.clock.now())
-    report = await rig.engine.sweep()
-    assert (report.sent, report.late) == (1, 1)
-    assert rig.sent() == [f"delivery {held} (late)"]
+    for _ in range(2):  # one message per chat per sweep
+        report = await rig.engine.sweep()
+        assert (report.sent, report.late) == (1, 1)
+    assert rig.sent() == [f"delivery {blocked} (late)", f"delivery {held} (late)"]
+    assert set((await rig.statuses()).values()) == {"sent"}
 
 
 async def test_retry_after_is_honoured_without_losing_or_counting(rig: Rig) -> None:
@@ -250,6 +255,8 @@ async def test_two_engines_on_one_postgresql_never_send_twice(postgres_url: str,
             await worker.sweep()
 
     await asyncio.gather(*(drain(worker) for worker in engines))
+    for worker in engines:
+        await worker.stop()
     texts = [text for _, text in sent]
     assert len(texts) == 200 and len(set(texts)) == 200
     async with sessions() as session:

@@ -59,9 +59,13 @@ SELECTIVE = frozenset({"rowid", "id", "agent_id", "client_id", "subject_id", "te
 CLAIM = "WHERE deliveries.status = ? AND deliveries.due_at <= ?"
 # Cancelling a follow-up's nudge (✅ Done, snooze, reschedule, archive): the statement 0005 gave an index.
 CANCEL = "WHERE deliveries.kind = ? AND deliveries.subject_id = ?"
+# The other one: taking back the rows a dead process had claimed (bot.ownership). It reads only the rows in
+# `claimed` or `sending`, which are never more than the live processes' batches.
+RESCUE = "WHERE deliveries.status = ? AND (deliveries.claimed_by IS NULL OR deliveries.claimed_by != ?)"
 ALLOWED = {
     (CLAIM, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=? AND due_at<?)"),
     (CLAIM, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=?)"),
+    (RESCUE, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=?)"),
 }
 FAR = START + timedelta(days=60)  # the other agents' deliveries wait beyond anything this test sweeps
 
