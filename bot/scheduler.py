@@ -296,7 +296,7 @@ class Engine:
             async with self.sessions() as session, session.begin():
                 delivery = await session.get(Delivery, item.id)
                 agent = await session.get(Agent, item.agent_id)
-                if delivery is None or agent is None or not _still_ours(delivery, item):
+                if delivery is None or agent is None:
                     raise _TakenOver
                 kind = self.kinds.get(delivery.kind)
                 late = delivery.late = delivery.due_at < now - self.settings.late_after
@@ -445,10 +445,6 @@ class Engine:
         log.info("agent %s cannot be reached (%s): their deliveries are held", item.agent_id, error)
 
 
-def _still_ours(delivery: Delivery, item: Claimed) -> bool:
-    return delivery.status == CLAIMED and delivery.claimed_by == item.owner and delivery.attempts == item.attempts
-
-
 async def schedule(
     session: AsyncSession, *, agent_id: int, kind: str, due_at: datetime, now: datetime, subject_id: int | None = None
 ) -> Delivery:
@@ -543,7 +539,7 @@ async def cancel(session: AsyncSession, kind: str, subject_id: int) -> int:
     result = await session.execute(
         update(Delivery)
         .where(Delivery.kind == kind, Delivery.subject_id == subject_id, Delivery.status.in_(CANCELLABLE))
-        .values(status=CANCELLED, lease_until=None, claimed_by=None)
+        .values(status=CANCELLED, lease_until=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -553,7 +549,7 @@ async def cancel_waiting(session: AsyncSession, agent_id: int, kind: str) -> Non
     await session.execute(
         update(Delivery)
         .where(Delivery.agent_id == agent_id, Delivery.kind == kind, Delivery.status.in_(CANCELLABLE))
-        .values(status=CANCELLED, lease_until=None, claimed_by=None)
+        .values(status=CANCELLED, lease_until=None)
     )
 
 

@@ -1,0 +1,467 @@
+"""The engine at its edges: processes that start together, die, stall or lose their lock; failures after a send;
+agents with more due rows than attempts. Each test states a rule the engine must keep, on both backends where the
+rule applies to both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot import recurring, tips
+from bot.agents import NewAgent, get_or_register
+from bot.clock import ManualClock
+from bot.db import create_engine, session_factory
+from bot.models import ONE_WAITING_KINDS, Agent, Delivery, TipState
+from bot.ownership import DatabaseInUse
+from bot.reflections import LATER
+from bot.scheduler import Engine, EngineSettings, Kind, Outgoing, TransientFailure, schedule
+from tests.conftest import START
+
+KIND = "test"
+
+
+class Phone:
+    """What reached the agents' phones, and a way to make the next sends fail."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[int, str]] = []
+        self.failures: list[Exception] = []
+
+    async def send(self, chat_id: int, message: Outgoing) -> int:
+        await asyncio.sleep(0)
+        if self.failures:
+            raise self.failures.pop(0)
+        self.received.append((chat_id, message.text))
+        return len(self.received)
+
+    def texts(self) -> list[str]:
+        return [text for _, text in self.received]
+
+
+async def render(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing:
+    return Outgoing(f"delivery {delivery.id}{' late' if delivery.late else ''}")
+
+
+class Gate:
+    """A send budget that holds chosen acquisitions until released: a process stalled before its last check."""
+
+    def __init__(self, hold: int = 1) -> None:
+        self.hold, self.entered, self.release = hold, asyncio.Event(), asyncio.Event()
+
+    async def acquire(self) -> None:
+        if self.hold > 0:
+            self.hold -= 1
+            self.entered.set()
+            await self.release.wait()
+
+
+def process(sessions: async_sessionmaker[AsyncSession], clock: ManualClock, phone: Phone, **options: object) -> Engine:
+    settings = EngineSettings(backoff=timedelta(seconds=10), max_attempts=3)
+    return Engine(sessions, clock, phone, {KIND: Kind(render)}, settings, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+async def engines() -> AsyncIterator[list[Engine]]:
+    """Processes a test starts; stopped at the end (their locks released) even when the test fails."""
+    started: list[Engine] = []
+    yield started
+    for each in started:
+        await each.stop()
+
+
+async def add_agents(sessions: async_sessionmaker[AsyncSession], count: int, **values: object) -> list[int]:
+    ids = []
+    async with sessions() as session, session.begin():
+        for user in range(1, count + 1):
+            agent = await get_or_register(session, NewAgent(user, user, f"A{user}", "en", "Asia/Shanghai"), START)
+            agent.setup_step = None
+            for name, value in values.items():
+                setattr(agent, name, value)
+            ids.append(agent.id)
+    return ids
+
+
+async def due(sessions: async_sessionmaker[AsyncSession], agent_id: int, at: datetime, kind: str = KIND) -> int:
+    async with sessions() as session, session.begin():
+        return (await schedule(session, agent_id=agent_id, kind=kind, due_at=at, now=START)).id
+
+
+async def statuses(sessions: async_sessionmaker[AsyncSession]) -> dict[int, str]:
+    async with sessions() as session:
+        return {row[0]: row[1] for row in (await session.execute(select(Delivery.id, Delivery.status))).all()}
+
+
+async def waiting(sessions: async_sessionmaker[AsyncSession], kind: str) -> dict[int, int]:
+    """Waiting rows of a kind per agent."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Delivery.agent_id, func.count())
+            .where(Delivery.kind == kind, Delivery.status.in_(("pending", "claimed", "sending", "held")))
+            .group_by(Delivery.agent_id)
+        )
+        return {row[0]: row[1] for row in rows.all()}
+
+
+# ---------------------------------------------------------------------------------------------- one waiting
+
+
+async def test_a_second_waiting_tip_for_an_agent_is_refused_by_the_database(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The invariant lives in the schema, not only in the code that usually keeps it."""
+    [agent] = await add_agents(sessions, 1)
+    await due(sessions, agent, START, recurring.DAILY_TIP)
+    with pytest.raises(IntegrityError):
+        await due(sessions, agent, START + timedelta(days=1), recurring.DAILY_TIP)
+    # Other kinds, and a tip that is no longer waiting, are not limited.
+    await due(sessions, agent, START, KIND)
+    await due(sessions, agent, START, KIND)
+    async with sessions() as session, session.begin():
+        await session.execute(text("UPDATE deliveries SET status = 'sent' WHERE kind = 'tip'"))
+    await due(sessions, agent, START + timedelta(days=1), recurring.DAILY_TIP)
+
+
+def test_every_recurring_kind_is_held_to_one_waiting_row() -> None:
+    """A new recurring kind needs its migration: the partial unique index names the kinds it covers."""
+    assert {*recurring.RULES, LATER} <= set(ONE_WAITING_KINDS)
+
+
+async def test_two_processes_starting_together_add_one_tip_and_one_prompt_per_agent(postgres_url: str) -> None:
+    """Both run the start-up check at the same moment, each on its own connections (as two processes do)."""
+    first, second = create_engine(postgres_url), create_engine(postgres_url)
+    try:
+        async with first.begin() as connection:
+            await connection.execute(text("TRUNCATE agents, deliveries RESTART IDENTITY CASCADE"))
+        agents = await add_agents(session_factory(first), 30, tip_time=time(8, 30))
+        added = await asyncio.gather(
+            recurring.ensure_scheduled(session_factory(first), START, batch=7),
+            recurring.ensure_scheduled(session_factory(second), START, batch=7),
+        )
+        assert sum(added) == 2 * len(agents)  # what each reports is what it really added
+        for kind in (recurring.DAILY_TIP, recurring.REFLECTION):
+            assert await waiting(session_factory(first), kind) == dict.fromkeys(agents, 1)
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_a_settings_change_racing_a_reschedule_leaves_one_waiting(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    [agent_id] = await add_agents(sessions, 1, tip_time=time(8, 30))
+    for step in range(3):
+        async with sessions() as session, session.begin():
+            agent = await session.get(Agent, agent_id)
+            assert agent is not None
+            await recurring.reschedule(session, agent, START + timedelta(minutes=step))
+    assert await recurring.ensure_scheduled(sessions, START) == 0
+    assert await waiting(sessions, recurring.DAILY_TIP) == {agent_id: 1}
+
+
+# ---------------------------------------------------------------------------------------------- after a send
+
+
+async def test_a_failure_after_the_send_never_sends_it_again(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    engines: list[Engine],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The bookkeeping fails (as tips.mark_shown once did with an IntegrityError): the message stays sent, the
+    failure is logged, and the kind's repair keeps its chain going."""
+
+    async def broken(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> None:
+        raise IntegrityError("INSERT INTO tip_states …", {}, Exception("duplicate key"))
+
+    async def next_one(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> None:
+        await schedule(session, agent_id=agent.id, kind=KIND, due_at=delivery.due_at + timedelta(days=1), now=now)
+
+    phone = Phone()
+    worker = process(sessions, clock, phone)
+    worker.kinds[KIND] = Kind(render, after_sent=broken, repair=next_one)
+    engines.append(worker)
+    [agent] = await add_agents(sessions, 1)
+    first = await due(sessions, agent, START)
+    with caplog.at_level(logging.ERROR, logger="bot.scheduler"):
+        assert (await worker.sweep()).sent == 1
+    assert "what follows a send failed" in caplog.text
+    for _ in range(6):  # well past any retry delay
+        clock.advance(timedelta(minutes=1))
+        await worker.sweep()
+    assert phone.texts() == [f"delivery {first}"]
+    assert (await statuses(sessions))[first] == "sent"
+    async with sessions() as session:
+        nexts = (await session.execute(select(Delivery.due_at).where(Delivery.status == "pending"))).scalars().all()
+    assert list(nexts) == [START + timedelta(days=1)]
+
+
+async def test_the_daily_tip_counts_as_shown_even_when_the_agent_opened_it_at_the_same_moment(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    """While the daily tip is on its way, the agent's own /tip shows the same tip in another transaction."""
+    from handlers.tips import daily_tip_sent, render_daily_tip
+
+    [agent_id] = await add_agents(sessions, 1, tip_time=time(8, 30))
+    tip_delivery = await due(sessions, agent_id, START, recurring.DAILY_TIP)
+
+    class SameMomentPhone(Phone):
+        async def send(self, chat_id: int, message: Outgoing) -> int:
+            async with sessions() as session, session.begin():  # the agent's /tip, committed first
+                chosen = (await session.get(Delivery, tip_delivery)).subject_key  # type: ignore[union-attr]
+                assert chosen is not None
+                await tips.mark_shown(session, agent_id, chosen, clock.now())
+            return await super().send(chat_id, message)
+
+    phone = SameMomentPhone()
+    worker = Engine(
+        sessions,
+        clock,
+        phone,
+        {recurring.DAILY_TIP: Kind(render_daily_tip, after_sent=daily_tip_sent, repair=recurring.after_sent)},
+    )
+    engines.append(worker)
+    assert (await worker.sweep()).sent == 1
+    async with sessions() as session:
+        states = (await session.execute(select(TipState.shown))).scalars().all()
+        tomorrow = await waiting(sessions, recurring.DAILY_TIP)
+    assert list(states) == [2]  # both showings count
+    assert tomorrow == {agent_id: 1}
+    clock.advance(timedelta(minutes=5))
+    assert (await worker.sweep()).claimed == 0  # and the tip was not sent again
+
+
+# ---------------------------------------------------------------------------------------------- deaths
+
+
+async def test_a_restarted_process_sends_at_once_what_the_dead_one_had_claimed(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    phone = Phone()
+    agents = await add_agents(sessions, 5)
+    ids = [await due(sessions, agent, START) for agent in agents]
+    dead = process(sessions, clock, phone)
+    engines.append(dead)
+    assert len(await dead.claim()) == 5  # claimed, committed, and then kill -9
+    await dead.ownership.abandon()  # type: ignore[union-attr]
+    restarted = process(sessions, clock, phone)
+    engines.append(restarted)
+    report = await restarted.sweep()  # the same instant: no lease has run out
+    assert (report.sent, report.late) == (5, 0)
+    assert sorted(phone.texts()) == sorted(f"delivery {i}" for i in ids)
+    async with sessions() as session:
+        attempts = (await session.execute(select(Delivery.attempts))).scalars().all()
+    assert set(attempts) == {1}  # a claim that never reached the send does not count
+
+
+async def test_a_second_process_on_one_sqlite_file_is_refused(
+    tmp_path: Path, clock: ManualClock, engines: list[Engine]
+) -> None:
+    """SQLite has one process per file: a second one would take the first one's claims for a dead man's."""
+    from bot.db import upgrade
+
+    database = create_engine(f"sqlite+aiosqlite:///{tmp_path}/one.db")
+    try:
+        await upgrade(database)
+        sessions = session_factory(database)
+        first = process(sessions, clock, Phone())
+        engines.append(first)
+        await first.start()
+        second = process(sessions, clock, Phone())
+        with pytest.raises(DatabaseInUse, match="another agentcoach process is using"):
+            await second.start()
+        await first.ownership.abandon()  # type: ignore[union-attr]  # the first one dies
+        engines.append(second)
+        await second.start()
+    finally:
+        for each in engines:
+            await each.stop()
+        engines.clear()
+        await database.dispose()
+
+
+async def test_a_live_process_takes_over_the_claims_of_one_that_died(
+    postgres_url: str, clock: ManualClock, engines: list[Engine]
+) -> None:
+    """Two processes on one PostgreSQL; one dies mid-wave; the other sends its rows within a few seconds."""
+    database = create_engine(postgres_url)
+    try:
+        async with database.begin() as connection:
+            await connection.execute(text("TRUNCATE agents, deliveries RESTART IDENTITY CASCADE"))
+        sessions = session_factory(database)
+        phone = Phone()
+        agents = await add_agents(sessions, 4)
+        for agent in agents:
+            await due(sessions, agent, START)
+        survivor, dying = process(sessions, clock, phone), process(sessions, clock, phone)
+        engines.extend([survivor, dying])
+        await survivor.start()
+        assert len(await dying.claim()) == 4
+        await dying.ownership.abandon()  # type: ignore[union-attr]
+        await until_lock_released(sessions, dying)
+        clock.advance(survivor.settings.rescue_every)
+        assert (await survivor.sweep()).sent == 4
+        assert len(phone.received) == 4
+    finally:
+        for each in engines:
+            await each.stop()
+        engines.clear()
+        await database.dispose()
+
+
+async def until_lock_released(sessions: async_sessionmaker[AsyncSession], gone: Engine) -> None:
+    """The server drops a closed connection's locks as soon as it notices; bounded wait for that."""
+    assert gone.ownership is not None
+    for _ in range(200):
+        async with sessions() as session:
+            held = await session.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = :low"),
+                {"low": gone.ownership.key & 0xFFFFFFFF},
+            )
+            if held.scalar_one() == 0:
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the server kept a dead connection's advisory lock")
+
+
+# ---------------------------------------------------------------------------------------------- stalls
+
+
+async def test_a_sender_stalled_past_its_lease_never_sends_a_row_taken_over(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    """The same process sweeps again while one of its sends is stuck before its last check; the lease ran out,
+    so the row is claimed afresh. Whoever comes second to the last check must not send."""
+    phone = Phone()
+    [agent] = await add_agents(sessions, 1)
+    item = await due(sessions, agent, START)
+    stuck_gate, later_gate = Gate(), Gate()
+    stuck = process(sessions, clock, phone, budget=stuck_gate)
+    engines.append(stuck)
+    first = asyncio.create_task(stuck.sweep())
+    await stuck_gate.entered.wait()
+    clock.advance(stuck.settings.lease + timedelta(seconds=1))
+    # Another sweep of the same process (same owner), itself stopped right after claiming.
+    again = process(sessions, clock, phone, budget=later_gate, ownership=stuck.ownership)
+    second = asyncio.create_task(again.sweep())
+    await later_gate.entered.wait()
+    stuck_gate.release.set()  # the stalled one reaches its last check while the row is claimed anew
+    assert (await first).taken_over == 1
+    later_gate.release.set()
+    assert (await second).sent == 1
+    assert phone.texts() == [f"delivery {item} late"]
+
+
+async def test_a_process_that_lost_its_lock_never_sends_what_another_took_over(
+    postgres_url: str, clock: ManualClock, engines: list[Engine]
+) -> None:
+    """Its lock's connection broke while it was stalled before the last check: another process took the row back
+    and claimed it (same attempt number as before); the stalled one must not send it."""
+    database = create_engine(postgres_url)
+    try:
+        async with database.begin() as connection:
+            await connection.execute(text("TRUNCATE agents, deliveries RESTART IDENTITY CASCADE"))
+        sessions = session_factory(database)
+        phone = Phone()
+        [agent] = await add_agents(sessions, 1)
+        item = await due(sessions, agent, START)
+        stuck_gate, other_gate = Gate(), Gate()
+        stuck = process(sessions, clock, phone, budget=stuck_gate)
+        other = process(sessions, clock, phone, budget=other_gate)
+        engines.extend([stuck, other])
+        first = asyncio.create_task(stuck.sweep())
+        await stuck_gate.entered.wait()
+        await stuck.ownership.abandon()  # type: ignore[union-attr]
+        await until_lock_released(sessions, stuck)
+        second = asyncio.create_task(other.sweep())  # its start takes the row back, then claims it
+        await other_gate.entered.wait()
+        stuck_gate.release.set()
+        assert (await first).taken_over == 1
+        other_gate.release.set()
+        assert (await second).sent == 1
+        assert phone.texts() == [f"delivery {item}"]
+    finally:
+        for each in engines:
+            await each.stop()
+        engines.clear()
+        await database.dispose()
+
+
+async def test_in_flight_is_bounded_by_the_concurrency(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    """Only rows past the last check can be sent twice after a crash; there are never more than `concurrency`."""
+
+    class SlowPhone(Phone):
+        async def send(self, chat_id: int, message: Outgoing) -> int:
+            for _ in range(5):
+                await asyncio.sleep(0)
+            return await super().send(chat_id, message)
+
+    phone = SlowPhone()
+    agents = await add_agents(sessions, 30)
+    for agent in agents:
+        await due(sessions, agent, START)
+    worker = Engine(sessions, clock, phone, {KIND: Kind(render)}, EngineSettings(concurrency=4))
+    engines.append(worker)
+    assert (await worker.sweep()).sent == 30
+    assert 1 < worker.most_in_flight <= 4
+    assert worker.in_flight == 0
+
+
+async def test_a_nudge_cancelled_while_its_send_waits_is_not_sent(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    """✅ Done on a follow-up while its nudge is claimed and waiting for the send budget: it must not arrive."""
+    from bot.scheduler import cancel
+
+    phone = Phone()
+    [agent] = await add_agents(sessions, 1)
+    async with sessions() as session, session.begin():
+        await schedule(session, agent_id=agent, kind=KIND, due_at=START, now=START, subject_id=77)
+    gate = Gate()
+    worker = process(sessions, clock, phone, budget=gate)
+    engines.append(worker)
+    sweeping = asyncio.create_task(worker.sweep())
+    await gate.entered.wait()
+    async with sessions() as session, session.begin():
+        assert await cancel(session, KIND, 77) == 1
+    gate.release.set()
+    assert (await sweeping).taken_over == 1
+    assert phone.received == []
+    assert set((await statuses(sessions)).values()) == {"cancelled"}
+
+
+# ---------------------------------------------------------------------------------------------- attempts
+
+
+async def test_rows_waiting_their_turn_in_a_chat_do_not_use_up_attempts(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    """An agent with more due rows than max_attempts, and one network error: a retry, then everything arrives."""
+    phone = Phone()
+    [agent] = await add_agents(sessions, 1)
+    ids = [await due(sessions, agent, START - timedelta(minutes=m)) for m in range(7)]
+    worker = process(sessions, clock, phone)
+    engines.append(worker)
+    phone.failures.append(TransientFailure("Bad Gateway"))
+    for _ in range(12):
+        await worker.sweep()
+        clock.advance(timedelta(seconds=10))
+    assert sorted(text.removesuffix(" late") for text in phone.texts()) == sorted(f"delivery {i}" for i in ids)
+    async with sessions() as session:
+        attempts = {row[0]: row[1] for row in (await session.execute(select(Delivery.id, Delivery.attempts))).all()}
+    assert attempts == {i: (2 if i == ids[-1] else 1) for i in ids}  # the oldest went first and was retried once
