@@ -196,3 +196,21 @@ async def test_start_up_goes_on_when_the_mode_cannot_be_changed(
     finally:
         await engine.dispose()
     assert "could not make" in caplog.text
+
+
+async def test_files_of_another_owner_are_left_alone(
+    tmp_path: Path, permissive_umask: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database shared on purpose by its owner (the bot reading it as another user) is not ours to change."""
+    shared_folder(tmp_path)
+    (tmp_path / "notes.txt").unlink()  # a folder holding only the database, which would otherwise be tightened
+    owner = os.geteuid()
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 1)
+    engine = engine_from_settings(
+        Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/agentcoach.db")
+    )
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    assert (mode(tmp_path), mode(tmp_path / "agentcoach.db")) == (0o755, 0o644)
