@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.config import Settings
@@ -43,11 +47,63 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+# The files SQLite keeps beside the database; they hold the same client data.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+class DatabaseUnusable(Exception):
+    """The database cannot be opened or is not a database; the message says what is wrong and what to do."""
+
+
 def engine_from_settings(settings: Settings) -> AsyncEngine:
     path = settings.sqlite_path()
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_file(path)
     return create_engine(settings.database_url)
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Make the database owner-only before SQLite first opens it: client phones and reflections are in it.
+
+    A new folder is made 0700 and a new database 0600 (an empty file is an empty SQLite database); SQLite
+    gives its -wal, -shm and -journal files the database file's mode. Files an older version left readable by
+    others are tightened, and so is their folder when it holds nothing but them (a folder of other things,
+    such as a home folder, is not ours to change). Only what this user owns is touched, and a failure here
+    never stops start-up: SQLite reports a database it cannot open.
+    """
+    folder = path.parent
+    companions = [path.with_name(path.name + end) for end in SQLITE_COMPANIONS]
+    ours = {file.name for file in (path, *companions)}
+    try:
+        if not folder.exists():
+            folder.mkdir(mode=0o700, parents=True)
+            os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
+        elif folder.is_dir() and {entry.name for entry in folder.iterdir()} <= ours:
+            _owner_only(folder)
+    except OSError as error:
+        log.warning("could not make the folder %s owner-only: %s", folder, error)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)  # exactly, whatever the umask
+    except FileExistsError:
+        pass
+    except OSError as error:  # SQLite will say so in one line when it cannot create it either
+        log.debug("could not create %s: %s", path, error)
+    for file in (path, *companions):
+        try:
+            if file.is_file():
+                _owner_only(file)
+        except OSError as error:
+            log.warning("could not make %s owner-only: %s", file, error)
+
+
+def _owner_only(path: Path) -> None:
+    """Take group and other permissions off a file or folder this user owns."""
+    status = path.stat()
+    mode = stat.S_IMODE(status.st_mode)
+    if status.st_uid == os.geteuid() and mode & 0o077:
+        os.chmod(path, mode & 0o700)
+        log.info("made %s owner-only (it was %o)", path, mode)
 
 
 def alembic_config() -> Config:
@@ -66,8 +122,39 @@ async def current_revision(engine: AsyncEngine) -> str | None:
             return None
 
 
+def unusable(engine: AsyncEngine, error: DBAPIError) -> DatabaseUnusable | None:
+    """One line for an operator when the SQLite file is damaged, not a database, or cannot be opened."""
+    if engine.url.get_backend_name() != "sqlite":
+        return None
+    reason, path = str(error.orig), Path(engine.url.database or "")
+    if "file is not a database" in reason or "malformed" in reason:
+        return DatabaseUnusable(
+            f"{path} is not a valid SQLite database ({reason}): restore it from a backup "
+            "or move it away to start with a new one"
+        )
+    if "unable to open" in reason or "readonly" in reason:
+        return DatabaseUnusable(
+            f"cannot open {path} ({reason}): check that it is a file this user can read and write, in a folder "
+            "it can write to"
+        )
+    return None
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` on the engine's database (idempotent, run at every start)."""
+    """Apply migrations up to `revision` on the engine's database (idempotent, run at every start).
+
+    Raises DatabaseUnusable when the SQLite file cannot be used at all, so start-up ends with one line.
+    """
+    try:
+        await _upgrade(engine, revision)
+    except DBAPIError as error:
+        reason = unusable(engine, error)
+        if reason is None:
+            raise
+        raise reason from error
+
+
+async def _upgrade(engine: AsyncEngine, revision: str) -> None:
     if revision == "head" and await current_revision(engine) == HEAD_REVISION:
         return
 

@@ -127,8 +127,8 @@ async def skip_day(session: AsyncSession, agent: Agent, day: date, now: datetime
 
 
 async def streak(session: AsyncSession, agent: Agent, today: date) -> int:
-    """Consecutive work days with a finished reflection, up to today. Days off are stepped over; today, while
-    still unanswered, does not break it yet."""
+    """Consecutive work days with a finished reflection, up to today. Days off are stepped over (neither
+    counted nor breaking it); today, while still unanswered, does not break it yet."""
     rows = await session.execute(
         select(Reflection.day).where(
             Reflection.agent_id == agent.id, Reflection.status == DONE, Reflection.day <= today
@@ -141,10 +141,10 @@ async def streak(session: AsyncSession, agent: Agent, today: date) -> int:
     if today not in done:
         day -= timedelta(days=1)
     while day >= oldest:
-        if day in done:
+        if is_work_day(agent, day):  # a day off is stepped over, even if the agent reflected on it
+            if day not in done:
+                break
             count += 1
-        elif is_work_day(agent, day):
-            break
         day -= timedelta(days=1)
     return count
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Settings, SettingsError, load_settings
-from bot.db import engine_from_settings, session_factory, upgrade
+from bot.db import DatabaseUnusable, engine_from_settings, session_factory, upgrade
 from bot.logs import configure_logging
 
 log = logging.getLogger("agentcoach")
@@ -94,6 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     secrets = [settings.token() or ""]
     configure_logging(settings.log_level, secrets)
+    try:
+        return run_command(args, settings)
+    except DatabaseUnusable as error:  # a damaged or unreadable file: one line for the operator, no traceback
+        print(f"agentcoach: {error}", file=sys.stderr)
+        return 2
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "content":
         return content_command(args)
     if args.command == "db":

@@ -2,7 +2,8 @@
 wired to the in-process Bot API.
 
 PostgreSQL tests run against TEST_POSTGRES_URL (default: the local server, database `test`). Locally they are
-skipped when no server answers; with CI=true an unreachable server fails the run instead.
+skipped when no server answers; under CI (CI=true, CI=1 or CI=yes, as CI services set it) an unreachable server
+fails the run instead, and so does any other skipped test: a skip in CI means something was not tested.
 """
 
 from __future__ import annotations
@@ -24,9 +25,35 @@ from bot.models import Base
 from tests.support import Harness, RenderedTexts, start_harness
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() == "true"
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 # Wednesday 2026-11-25 09:00 in Shanghai.
 START = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+
+
+_skipped_in_ci: list[pytest.TestReport] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        _skipped_in_ci.append(report)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI a skipped test fails the session: CI must not pass by not running a backend or the e2e tests."""
+    if _skipped_in_ci and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _skipped_in_ci:
+        terminalreporter.write_line(
+            f"CI is set, so {len(_skipped_in_ci)} skipped test(s) fail the run (a skip in CI is a test not run):",
+            red=True,
+            bold=True,
+        )
+        for report in _skipped_in_ci:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            terminalreporter.write_line(f"  {report.nodeid}: {reason}", red=True)
 
 
 def _with_database(url: str, name: str) -> str:

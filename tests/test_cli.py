@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -116,3 +118,60 @@ async def test_the_shell_shows_a_nudge_when_it_falls_due(harness: Harness) -> No
     await sweep_and_show(harness.app, chat, out, "zh-Hans")
     assert "🤖 ⏰ 跟进提醒：王先生（新客户）" in out.getvalue()
     assert "[1] ✅ 完成   [2] ⏰ 稍后" in out.getvalue()
+
+
+NOT_A_DATABASE = {
+    "random bytes": random.Random(11).randbytes(8192),
+    "a text file": "agent,phone\n王先生,13800000000\n".encode(),
+}
+
+
+@pytest.mark.parametrize("content", NOT_A_DATABASE.values(), ids=NOT_A_DATABASE.keys())
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["shell"], ["run"]], ids=" ".join)
+def test_a_file_that_is_not_a_database_stops_start_up_with_one_line(
+    tmp_path: Path, content: bytes, command: list[str]
+) -> None:
+    (tmp_path / "data").mkdir(mode=0o700)
+    (tmp_path / "data" / "agentcoach.db").write_bytes(content)
+    (tmp_path / "data" / "agentcoach.db").chmod(0o600)  # as this version makes it: nothing to tighten
+    result = agentcoach(tmp_path, *command, stdin="/help\n", TELEGRAM_BOT_TOKEN="123:abc")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "agentcoach: data/agentcoach.db is not a valid SQLite database (file is not a database): "
+        "restore it from a backup or move it away to start with a new one"
+    ]
+    assert (tmp_path / "data" / "agentcoach.db").read_bytes() == content  # the operator's file is left as it was
+
+
+def _a_folder_in_its_place(data: Path) -> None:
+    (data / "agentcoach.db").mkdir()
+
+
+def _a_file_in_place_of_the_folder(data: Path) -> None:
+    data.rmdir()
+    data.write_text("notes")
+
+
+def _unreadable(data: Path) -> None:
+    (data / "agentcoach.db").write_bytes(b"")
+    (data / "agentcoach.db").chmod(0)
+
+
+CANNOT_OPEN = [_a_folder_in_its_place, _a_file_in_place_of_the_folder]
+if os.geteuid() != 0:  # root reads any file: there is no unreadable file to test with
+    CANNOT_OPEN.append(_unreadable)
+
+
+@pytest.mark.parametrize("damage", CANNOT_OPEN, ids=lambda damage: damage.__name__.strip("_"))
+def test_a_database_that_cannot_be_opened_stops_start_up_with_one_line(
+    tmp_path: Path, damage: Callable[[Path], None]
+) -> None:
+    (tmp_path / "data").mkdir(mode=0o700)
+    damage(tmp_path / "data")
+    result = agentcoach(tmp_path, "db", "upgrade")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "agentcoach: cannot open data/agentcoach.db (unable to open database file): check that it is a file this "
+        "user can read and write, in a folder it can write to"
+    ]

@@ -60,10 +60,52 @@ def test_formatted_times_parse_back(moment: time) -> None:
     assert parse_time_of_day(format_time(minute)) == minute
 
 
-@given(st.text(max_size=30))
-def test_time_parser_never_raises_and_only_returns_valid_times(text: str) -> None:
+# Text close to a time (digits, separators, am/pm, Chinese day periods): random text alone almost never is.
+near_times = st.text(alphabet="0123456789０１２３:.：  ampAMP点點时半分早上中下午晚", max_size=12)
+
+
+@given(st.one_of(st.text(max_size=30), near_times))
+def test_time_parser_never_raises_and_reads_a_time_only_from_a_number(text: str) -> None:
     result = parse_time_of_day(text)
-    assert result is None or (0 <= result.hour <= 23 and 0 <= result.minute <= 59)
+    if result is not None:
+        assert (result.second, result.microsecond, result.tzinfo) == (0, 0, None)  # a wall-clock minute
+        assert any(character.isdigit() for character in text)
+        assert not text.strip().isdigit()  # a bare number could be a count or a price, never a time
+
+
+FULLWIDTH = str.maketrans("0123456789:", "０１２３４５６７８９：")
+
+
+@given(st.integers(0, 23), st.integers(0, 59))
+def test_every_minute_of_the_day_is_read_however_an_agent_writes_it(hour: int, minute: int) -> None:
+    twelve, half = hour % 12 or 12, "am" if hour < 12 else "pm"
+    spellings = [
+        f"{hour}:{minute:02d}",
+        f"{hour:02d}.{minute:02d}",
+        f"{hour}:{minute:02d}".translate(FULLWIDTH),
+        f"{twelve}:{minute:02d}{half}",
+        f" {twelve}:{minute:02d} {half.upper()} ",
+        f"{hour}点{minute}分",
+    ]
+    if minute == 30:
+        spellings.append(f"{hour}点半")
+    if hour > 12:
+        spellings.append(f"下午{hour - 12}点{minute}分")
+    assert {spelling: parse_time_of_day(spelling) for spelling in spellings} == dict.fromkeys(
+        spellings, time(hour, minute)
+    )
+
+
+@given(
+    st.one_of(
+        st.tuples(st.integers(24, 99), st.integers(0, 99)),
+        st.tuples(st.integers(0, 23), st.integers(60, 99)),
+    )
+)
+def test_a_clock_that_does_not_exist_is_refused(clock: tuple[int, int]) -> None:
+    hour, minute = clock
+    assert parse_time_of_day(f"{hour}:{minute:02d}") is None
+    assert parse_time_of_day(f"{hour}点{minute}分") is None
 
 
 @pytest.mark.parametrize(

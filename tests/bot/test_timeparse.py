@@ -233,28 +233,82 @@ def test_find_when_in_another_zone() -> None:
     assert (found[0].at, found[1]) == (datetime(2026, 11, 1, 14, 0, tzinfo=UTC), "call the bank")
 
 
+PHRASES = [
+    "明天下午3点",
+    "周五上午10点",
+    "下周一早上9点",
+    "3天后",
+    "两小时后",
+    "明天",
+    "12/1 9:30",
+    "tomorrow 3pm",
+    "in 2 hours",
+    "next friday 10am",
+    "friday",
+    "2026-12-05 18:00",
+]
+NOTES = ["带看新房", "回访王先生", "call about the loan", "viewing at Park Lane"]
+instants = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC))
+
+
+def assert_sane(when: When, zone: str) -> None:
+    """What every answer promises: one UTC instant, echoed in the agent's own zone; a day alone gets the
+    default hour."""
+    assert when.at.tzinfo is UTC
+    assert when.local.tzinfo == ZoneInfo(zone) and when.local == when.at
+    if not when.had_time:
+        assert when.local.time() == timeparse.DEFAULT_TIME
+
+
 @settings(max_examples=50, deadline=None)
-@given(st.text(max_size=40))
-def test_parse_when_never_raises(text: str) -> None:
-    when = parse_when(text, NOW, SHANGHAI)
-    assert when is None or (when.at.utcoffset() == timedelta(0) and when.local == when.at)
+@given(text=st.text(max_size=40), now=instants, zone=st.sampled_from(ZONES))
+def test_parse_when_never_raises(text: str, now: datetime, zone: str) -> None:
+    when = parse_when(text, now, zone)
+    if when is not None:
+        assert_sane(when, zone)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    phrase=st.sampled_from(PHRASES),
+    before=st.text(alphabet=" \t,.，。、", max_size=3),
+    after=st.text(alphabet=" \t,.!?，。！？", max_size=3),
+    now=instants,
+    zone=st.sampled_from(ZONES),
+)
+def test_spaces_and_punctuation_around_a_phrase_change_nothing(
+    phrase: str, before: str, after: str, now: datetime, zone: str
+) -> None:
+    when = parse_when(phrase, now, zone)
+    assert when is not None, phrase
+    assert_sane(when, zone)
+    assert parse_when(before + phrase + after, now, zone) == when
 
 
 @settings(max_examples=50, deadline=None)
 @given(st.text(alphabet="明天后下周一二三五上午晚点半小时号月日 0123456789:/-年天前今早3pm", max_size=20))
 def test_parse_when_never_raises_on_near_misses(text: str) -> None:
     when = parse_when(text, NOW, SHANGHAI)
-    assert when is None or when.at.tzinfo is UTC
+    if when is not None:
+        assert_sane(when, SHANGHAI)
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.text(max_size=80))
 def test_find_when_never_raises(text: str) -> None:
     found = find_when(text, NOW, SHANGHAI)
-    assert found is None or found[0].at.tzinfo is UTC
+    if found is not None:
+        when, note = found
+        assert_sane(when, SHANGHAI)
+        assert all(word in text for word in note.split())  # the note is what the agent wrote, minus the time
 
 
-instants = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC))
+@settings(max_examples=40, deadline=None)
+@given(phrase=st.sampled_from(PHRASES), note=st.sampled_from(NOTES), now=instants, zone=st.sampled_from(ZONES))
+def test_find_when_finds_the_phrase_before_a_note(phrase: str, note: str, now: datetime, zone: str) -> None:
+    found = find_when(f"{phrase} {note}", now, zone)
+    assert found is not None
+    assert found == (parse_when(phrase, now, zone), note)
 
 
 @settings(max_examples=50, deadline=None)

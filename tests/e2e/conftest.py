@@ -1,7 +1,8 @@
 """Fixtures for the end-to-end tests: the fake Bot API (botapi-emulator, a node server) and the real bot process.
 
 bench.emulator installs and starts the emulator (the benchmarks use the same code). Without node the tests
-skip locally, but with CI=true they fail: CI must never pass by skipping the only test of the real process.
+skip locally, but under CI (CI=true, CI=1 or CI=yes) they fail: CI must never pass by skipping the only test of
+the real process.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 from bench.emulator import EmulatorUnavailable, child_env, launch
 
 TOKEN = "123456:E2E-TEST"
-IN_CI = os.environ.get("CI", "").lower() == "true"
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
@@ -82,7 +83,7 @@ class EmulatorServer:
 def _unavailable(reason: str) -> NoReturn:
     """Skip on a developer machine without the tools; fail in CI, where a skip would hide a broken setup."""
     if IN_CI:
-        pytest.fail(f"{reason} (CI=true: end-to-end tests must run, not skip)", pytrace=False)
+        pytest.fail(f"{reason} (CI is set: end-to-end tests must run, not skip)", pytrace=False)
     pytest.skip(reason)
 
 
