@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from datetime import UTC, datetime, time as clock_time, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 
 import pytest
 
