@@ -35,11 +35,11 @@ from bot.tip_import import (
 )
 from bot.tip_library import damage
 from content import content_path
+from tests.conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 SEED = "000_9c987b31e6447056.txt"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 AGENTCOACH = str(Path(sys.executable).parent / "agentcoach")
 PINYIN = re.compile(r"\([a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ][a-zü]*\)")
 # Typos REPAIRS.md says were left in the source on purpose: the import must keep them too.
