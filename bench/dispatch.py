@@ -8,9 +8,9 @@ emulator answered counts as a flood error, even one the rate limiter then retrie
 
 First the real process (`agentcoach run` as shipped). Then, in this process, the Application and engine as
 handlers/app.py builds them, ticked by `start_sweeping` (a control that must match the real process), and
-the same with other rate-limiter settings: PTB's default shape (30 per 1 s, a bucket that lets 30 through at
-once) to show where 429s come from, and the even 30/s shipped before, to show why the bot now spaces sends
-at 29/s (the margin below the limit).
+the same with the send budget (handlers/send_budget.py) paced at exactly 30/s, to show why the bot spaces
+sends at 29/s (the margin below the limit). (Before issue 11 the variants swapped in PTB's AIORateLimiter; the
+engine now waits for its own budget before its last check, so that limiter no longer fits in its place.)
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram.ext import AIORateLimiter
 
 from bench.children import start_bot
 from bench.database import Database, make_due, restore, utcnow
@@ -33,7 +32,7 @@ from bot.clock import SystemClock
 from bot.config import load_settings
 from handlers.app import build_application
 from handlers.context import Services
-from handlers.delivery import start_sweeping
+from handlers.delivery import engine_of, start_sweeping
 
 LIMIT = 30
 GOAL_SHARE = 0.9
@@ -42,16 +41,15 @@ POLL_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class Variant:
-    """An in-process run: AIORateLimiter's keyword arguments (None: the limiter handlers/app.py builds)."""
+    """An in-process run: the send budget's pace in messages/s (None: as handlers/app.py builds it)."""
 
     name: str
-    limiter: dict[str, Any] | None = None
+    send_rate: float | None = None
 
 
 VARIANTS = (
     Variant("as built by handlers/app.py, in process"),
-    Variant("AIORateLimiter(max_retries=2): PTB's 30 per 1 s", {"max_retries": 2}),
-    Variant("even 30/s (shipped before)", {"overall_max_rate": 1, "overall_time_period": 1 / 30, "max_retries": 2}),
+    Variant("even 30/s", 30.0),
 )
 
 
@@ -137,13 +135,16 @@ async def run_variant(
     db: Database, sessions: async_sessionmaker[AsyncSession], emulator: Emulator, n: int, variant: Variant
 ) -> dict[str, Any]:
     """The bot's Application and engine as handlers/app.py builds them (sweep ticked by `start_sweeping`, no
-    polling), on the same database; with `variant.limiter` the rate limiter is swapped for another."""
+    polling), on the same database; with `variant.send_rate` the send budget is paced at that rate."""
     await make_due(sessions, n, utcnow() - timedelta(minutes=1))
     emulator.client.reset()
     settings = load_settings(database_url=db.url, telegram_bot_token=TOKEN, telegram_api_base_url=emulator.base_url)
-    app = build_application(Services(settings, sessions, SystemClock()), token=TOKEN, base_url=emulator.base_url)
-    if variant.limiter is not None:
-        app.bot._rate_limiter = AIORateLimiter(**variant.limiter)
+    app = build_application(
+        Services(settings, sessions, SystemClock()),
+        token=TOKEN,
+        base_url=emulator.base_url,
+        send_rate=variant.send_rate,
+    )
     tracker = Tracker(emulator)
     started = time.monotonic()
     async with app:
@@ -153,6 +154,7 @@ async def run_variant(
             await _wait_sent(tracker, n, n / 20 + 60)
         finally:
             await app.stop()
+            await engine_of(app).stop()
     await asyncio.to_thread(tracker.poll)
     return analyse(list(tracker.sends.values()), n, time.monotonic() - started)
 
@@ -177,7 +179,7 @@ async def run(
     await restore(sessions, n, base)
     for variant in VARIANTS:
         runs[variant.name] = await run_variant(db, sessions, emulator, variant_n, variant) | {
-            "limiter": variant.limiter or "as built",
+            "send_rate": variant.send_rate or "as built",
         }
         await restore(sessions, variant_n, base)
     for name, r in runs.items():

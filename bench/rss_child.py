@@ -77,6 +77,7 @@ async def measure_ours() -> dict[str, Any]:
             trimmed = _trimmed()
             await app.updater.stop()
             await app.stop()
+            await engine_of(app).stop()
     finally:
         await engine.dispose()
     return {

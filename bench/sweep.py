@@ -18,13 +18,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench.database import make_due, restore, utcnow
 from bench.report import Goal, Result, spread
 from bot import followups as follow_up_service
 from bot.clock import SystemClock
 from bot.models import FollowUp
+from bot.ownership import Ownership, ownership_for
 from bot.scheduler import Engine, EngineSettings, Kind, Outgoing
 from handlers import followups
 
@@ -43,9 +44,10 @@ class NoopSender:
         return next(self._ids)
 
 
-def engine(sessions: async_sessionmaker[AsyncSession], batch: int) -> Engine:
+def engine(sessions: async_sessionmaker[AsyncSession], batch: int, ownership: Ownership) -> Engine:
+    """An engine of this one benchmark process: they all share its ownership (one lock per process)."""
     kinds = {followups.KIND: Kind(render=followups.render_nudge)}
-    return Engine(sessions, SystemClock(), NoopSender(), kinds, EngineSettings(batch=batch))
+    return Engine(sessions, SystemClock(), NoopSender(), kinds, EngineSettings(batch=batch), ownership=ownership)
 
 
 async def _timed(
@@ -81,7 +83,10 @@ async def run(
     async def due_now() -> None:
         await make_due(sessions, due, utcnow() - timedelta(minutes=1))
 
-    idle = engine(sessions, EngineSettings().batch)
+    bind = sessions.kw["bind"]
+    assert isinstance(bind, AsyncEngine)
+    owner = ownership_for(bind)
+    idle = engine(sessions, EngineSettings().batch, owner)
 
     async def idle_claim() -> int:
         return len(await idle.claim())
@@ -90,7 +95,7 @@ async def run(
     data["idle_claim"] = spread(times)
     out.rows.append(["claim, nothing due", idle.settings.batch, counts[0], *_ms(times)])
     for batch in sorted({EngineSettings().batch, due}):
-        subject = engine(sessions, batch)
+        subject = engine(sessions, batch, owner)
 
         async def claim(subject: Engine = subject) -> int:
             return len(await subject.claim())
@@ -105,6 +110,7 @@ async def run(
         out.rows.append(["claim (UPDATE … RETURNING)", batch, claimed[0], *_ms(claim_times)])
         out.rows.append(["whole sweep, no-op sender", batch, sent[0], *_ms(sweep_times)])
     await restore(sessions, due, base)
+    await owner.stop()
     done_times = await _mark_done_times(sessions, pending, repeats)
     data["mark_done"] = spread(done_times)
     out.rows.append(["✅ Done on a nudge (rolled back)", "-", 1, *_ms(done_times)])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,11 +124,11 @@ async def current_revision(engine: AsyncEngine) -> str | None:
             return None
 
 
-def unusable(engine: AsyncEngine, error: DBAPIError) -> DatabaseUnusable | None:
+def unusable(engine: AsyncEngine, error: BaseException) -> DatabaseUnusable | None:
     """One line for an operator when the SQLite file is damaged, not a database, or cannot be opened."""
     if engine.url.get_backend_name() != "sqlite":
         return None
-    reason, path = str(error.orig), Path(engine.url.database or "")
+    reason, path = str(getattr(error, "orig", None) or error), Path(engine.url.database or "")
     if "file is not a database" in reason or "malformed" in reason:
         return DatabaseUnusable(
             f"{path} is not a valid SQLite database ({reason}): restore it from a backup "
@@ -145,6 +147,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     Raises DatabaseUnusable when the SQLite file cannot be used at all, so start-up ends with one line.
     """
+    check_sqlite_file(engine)
     try:
         await _upgrade(engine, revision)
     except DBAPIError as error:
@@ -152,6 +155,22 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         if reason is None:
             raise
         raise reason from error
+
+
+def check_sqlite_file(engine: AsyncEngine) -> None:
+    """Open the SQLite file once with the standard library first: a file that is not a database fails here, in
+    this thread. Through aiosqlite the failure also leaves its worker thread answering a loop that may be closed
+    by then (a stray "Event loop is closed" traceback after our one line)."""
+    database = engine.url.database or ""
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return
+    try:
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.Error as error:
+        reason = unusable(engine, error)
+        if reason is not None:
+            raise reason from None
 
 
 async def _upgrade(engine: AsyncEngine, revision: str) -> None:

@@ -39,4 +39,6 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     # httpx logs every request URL (token included) at INFO; keep it to warnings.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # The sweep job runs one at a time by design (max_instances=1) and keeps sweeping while a wave lasts, so
+    # APScheduler's "skipped: maximum number of running instances reached" each second is expected, not news.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)

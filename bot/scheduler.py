@@ -243,8 +243,7 @@ class Engine:
 
     async def claim(self) -> list[Claimed]:
         """Mark up to `batch` due rows as ours, oldest first and one per agent; commit before anything is sent."""
-        if self.ownership is None:
-            await self.start()
+        await self.start()
         assert self.ownership is not None
         now, owner = self.clock.now(), self.ownership.key
         due = (
