@@ -167,7 +167,7 @@ async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> AsyncItera
     who = NewAgent(
         telegram_user_id=user.id,
         chat_id=chat.id,
-        display_name=user.full_name or str(user.id),
+        display_name=clean(user.full_name or "").strip() or str(user.id),
         language=from_telegram(user.language_code, svc.settings.default_language),
         timezone=svc.settings.default_timezone,
     )

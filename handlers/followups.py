@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +31,7 @@ from bot.scheduler import Outgoing
 from bot.text import clip, is_blank
 from bot.timeparse import When, find_when, is_past, parse_when, prefetch, ready
 from handlers.context import Turn, turn
-from handlers.keyboards import Number, Token, Trailing, button, layout, pack
+from handlers.keyboards import Choice, Field, Number, Token, Trailing, action_of, button, layout, pack
 
 KIND = followups.KIND
 
@@ -45,6 +46,7 @@ NOTE_SHOWN = 1000
 ID = Number(1, MAX_ID - 1)
 # Minutes since the epoch up to the year 2160: more than any suggestion, and still a valid datetime.
 MINUTES = Number(0, 10**8)
+SNOOZES = ("hour", "evening", "morning")  # the names bot.followups.snooze_options gives its choices
 
 
 def minutes(moment: datetime) -> int:
@@ -310,15 +312,18 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """fu:new|acc|ok|done|skip|snooze|sz|move|back:<id>[:value]"""
     prefetch()  # most of these lead to typing a time
     async with turn(update, context) as tn:
-        fields = tn.pressed(PRESS)
+        press = PRESSES.get(action_of(tn.query.data if tn.query is not None else None) or "")
+        fields = tn.pressed(press) if press is not None else None
         if fields is None:
+            if press is None:
+                tn.refuse()
             return
         action, ident, value = fields
         if not await BUTTONS[action](tn, ident, value):
             tn.refuse()
 
 
-async def press_new(tn: Turn, client_id: int, _: str) -> bool:
+async def press_new(tn: Turn, client_id: int, _: Value) -> bool:
     client = await owned_client(tn.session, tn.agent.id, client_id)
     if client is None:
         return False
@@ -326,9 +331,9 @@ async def press_new(tn: Turn, client_id: int, _: str) -> bool:
     return True
 
 
-async def press_accept(tn: Turn, client_id: int, value: str) -> bool:
+async def press_accept(tn: Turn, client_id: int, value: Value) -> bool:
     client = await owned_client(tn.session, tn.agent.id, client_id)
-    due = from_minutes(MINUTES.read(value))
+    due = from_minutes(value)
     if client is None or due is None:
         return False
     if due <= tn.now:
@@ -339,7 +344,7 @@ async def press_accept(tn: Turn, client_id: int, value: str) -> bool:
     return True
 
 
-async def press_confirm(tn: Turn, client_id: int, _: str) -> bool:
+async def press_confirm(tn: Turn, client_id: int, _: Value) -> bool:
     from bot.conversations import waiting_for
 
     waiting = await waiting_for(tn.session, tn.agent.chat_id)
@@ -371,7 +376,7 @@ async def save_follow_up(tn: Turn, client: Client, due: datetime, note: str | No
     (tn.edit if in_place else tn.send)(text, None)
 
 
-async def press_done(tn: Turn, follow_up_id: int, _: str) -> bool:
+async def press_done(tn: Turn, follow_up_id: int, _: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None or follow_up.status != followups.OPEN:
         return False
@@ -383,7 +388,7 @@ async def press_done(tn: Turn, follow_up_id: int, _: str) -> bool:
     return True
 
 
-async def press_skip_outcome(tn: Turn, follow_up_id: int, _: str) -> bool:
+async def press_skip_outcome(tn: Turn, follow_up_id: int, _: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None:
         return False
@@ -393,7 +398,7 @@ async def press_skip_outcome(tn: Turn, follow_up_id: int, _: str) -> bool:
     return True
 
 
-async def press_snooze(tn: Turn, follow_up_id: int, _: str) -> bool:
+async def press_snooze(tn: Turn, follow_up_id: int, _: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None or follow_up.status != followups.OPEN:
         return False
@@ -407,11 +412,11 @@ async def press_snooze(tn: Turn, follow_up_id: int, _: str) -> bool:
     return True
 
 
-async def press_snooze_option(tn: Turn, follow_up_id: int, value: str) -> bool:
+async def press_snooze_option(tn: Turn, follow_up_id: int, value: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None or follow_up.status != followups.OPEN:
         return False
-    due = followups.snooze_options(tn.agent, tn.now).get(value)
+    due = followups.snooze_options(tn.agent, tn.now).get(str(value))
     if due is None:
         return False
     await followups.move(tn.session, follow_up, due, tn.now)
@@ -420,7 +425,7 @@ async def press_snooze_option(tn: Turn, follow_up_id: int, value: str) -> bool:
     return True
 
 
-async def press_back(tn: Turn, follow_up_id: int, _: str) -> bool:
+async def press_back(tn: Turn, follow_up_id: int, _: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None:
         return False
@@ -433,7 +438,7 @@ async def press_back(tn: Turn, follow_up_id: int, _: str) -> bool:
     return True
 
 
-async def press_move(tn: Turn, follow_up_id: int, _: str) -> bool:
+async def press_move(tn: Turn, follow_up_id: int, _: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None or follow_up.status != followups.OPEN:
         return False
@@ -442,7 +447,8 @@ async def press_move(tn: Turn, follow_up_id: int, _: str) -> bool:
     return True
 
 
-ButtonHandler = Callable[[Turn, int, str], Awaitable[bool]]
+Value = int | str
+ButtonHandler = Callable[[Turn, int, Value], Awaitable[bool]]
 # Every follow-up button, by action: each re-checks the id it carries against the pressing agent.
 BUTTONS: dict[str, ButtonHandler] = {
     "new": press_new,
@@ -455,8 +461,9 @@ BUTTONS: dict[str, ButtonHandler] = {
     "back": press_back,
     "move": press_move,
 }
-# fu:<action>:<id>, or fu:<action>:<id>:<value> (acc: minutes, sz: a snooze option; read by the action).
-PRESS = layout(PREFIX, tuple(BUTTONS), ID, Trailing(Token(16), ""))
+# fu:<action>:<id>, and the value after it for the two actions that carry one.
+VALUES: dict[str, Field[Any]] = {"acc": MINUTES, "sz": Choice(*SNOOZES)}
+PRESSES = {action: layout(PREFIX, action, ID, VALUES.get(action, Trailing(Token(16), ""))) for action in BUTTONS}
 
 
 # ---------------------------------------------------------------------------------------------- lists
