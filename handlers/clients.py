@@ -144,12 +144,12 @@ async def checked_draft(tn: Turn, line: str) -> ClientDraft | None:
     if draft is None:
         tn.send(tn.t("clients.name_missing", usage=usage))
         return None
+    if draft.bad_phone is not None:
+        tn.send(tn.t("clients.bad_phone_line", phone=clip(draft.bad_phone, ECHO_LIMIT), usage=usage))
+        return None
     if draft.too_long is not None:
         field = tn.t(f"clients.field.{draft.too_long}")
         tn.send(tn.t("clients.too_long", field=field, limit=DETAIL_LIMITS[draft.too_long]))
-        return None
-    if draft.bad_phone is not None:
-        tn.send(tn.t("clients.bad_phone_line", phone=clip(draft.bad_phone, ECHO_LIMIT), usage=usage))
         return None
     if draft.phone is not None and await refused_duplicate(tn, draft.phone, "clients.duplicate_phone"):
         return None

@@ -152,6 +152,10 @@ async def ask_when(tn: Turn, client: Client, *, in_place: bool) -> None:
 
 async def read_when(tn: Turn, client: Client, text: str) -> None:
     """Read a time (and note) the agent typed for `client`; echo it back with a confirm button."""
+    if len(text) > TEXT_LIMIT:  # the time and the note together: a note has at most that
+        tn.send(tn.t("input.too_long", limit=TEXT_LIMIT))
+        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "when", {"client": client.id}), tn.now)
+        return
     await ready()
     found = find_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time)
     if found is None:
@@ -161,10 +165,6 @@ async def read_when(tn: Turn, client: Client, text: str) -> None:
     when, note = found
     if is_past(when, tn.now):
         tn.send(tn.t("followup.past_time", when=when_text(tn, when.at)))
-        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "when", {"client": client.id}), tn.now)
-        return
-    if len(note.strip()) > TEXT_LIMIT:
-        tn.send(tn.t("input.too_long", limit=TEXT_LIMIT))
         await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "when", {"client": client.id}), tn.now)
         return
     await confirm_draft(tn, client, when, note.strip())
