@@ -216,6 +216,7 @@ def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
         while end < len(atoms) and used + visible[end] <= limit:
             used += visible[end]
             end += 1
+        end = max(end, start + 1)  # a character wider than the whole limit still goes somewhere
         if end < len(atoms):
             end = _cut(atoms, start, end)
         chunk = atoms[start:end]
