@@ -418,8 +418,7 @@ def stage_name(tn: Turn, stage: str) -> str:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press on a clients button (`cl:<action>:<a>:<b>`, plus `:<stage>:<page>` from a card opened in the list)."""
     async with turn(update, context) as tn:
-        listing = tn.query is not None and LIST.decode(tn.query.data) is not None
-        if listing:
+        if tn.action == "list":
             await on_list(tn)
             return
         fields = tn.pressed(PRESS)

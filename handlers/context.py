@@ -121,6 +121,18 @@ class Turn:
         bot, chat_id, language = self.bot, self.agent.chat_id, self.agent.language
         self._replies.append(lambda: set_chat_menu(bot, chat_id, language))
 
+    def matches(self, layout: Layout[T]) -> T | None:
+        """The pressed button's values if `layout` reads its data, else None (a handler with several layouts tries
+        each in turn, then ends with `pressed`, which refuses what none of them reads)."""
+        return layout.decode(self._pressed().data)
+
+    @property
+    def action(self) -> str | None:
+        """The pressed button's action (its second field), to pick the layout that reads the rest."""
+        from handlers.keyboards import action_of
+
+        return action_of(self._pressed().data)
+
     def pressed(self, layout: Layout[T]) -> T | None:
         """The pressed button's action and typed values as `layout` reads them; anything else (forged, stale, from
         an old version) is refused here with the stale-button notice, and None tells the handler to stop."""

@@ -31,7 +31,7 @@ from bot.scheduler import Outgoing
 from bot.text import clip, is_blank
 from bot.timeparse import When, find_when, is_past, parse_when, prefetch, ready
 from handlers.context import Turn, turn
-from handlers.keyboards import Choice, Field, Number, Token, Trailing, action_of, button, layout, pack
+from handlers.keyboards import Choice, Field, Number, Token, Trailing, button, layout, pack
 
 KIND = followups.KIND
 
@@ -312,11 +312,12 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """fu:new|acc|ok|done|skip|snooze|sz|move|back:<id>[:value]"""
     prefetch()  # most of these lead to typing a time
     async with turn(update, context) as tn:
-        press = PRESSES.get(action_of(tn.query.data if tn.query is not None else None) or "")
-        fields = tn.pressed(press) if press is not None else None
+        press = PRESSES.get(tn.action or "")
+        if press is None:
+            tn.refuse()
+            return
+        fields = tn.pressed(press)
         if fields is None:
-            if press is None:
-                tn.refuse()
             return
         action, ident, value = fields
         if not await BUTTONS[action](tn, ident, value):

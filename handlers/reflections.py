@@ -214,11 +214,10 @@ def entry_rows(tn: Turn, entry: Reflection) -> list[list[InlineKeyboardButton]]:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """rf:start|later|skipday|ans|pass|open|edit:<day>:<value or ->, rf:jpage:-:<page>, rf:now:-:-"""
     async with turn(update, context) as tn:
-        data = tn.query.data if tn.query is not None else None
-        if (page := JOURNAL_PAGE_BUTTON.decode(data)) is not None:
+        if (page := tn.matches(JOURNAL_PAGE_BUTTON)) is not None:
             tn.edit(*await journal_view(tn, page[2]))
             return
-        if START_NOW.decode(data) is not None:
+        if tn.matches(START_NOW) is not None:
             await start_or_resume(tn, await reflections.day_to_reflect(tn.session, tn.agent, tn.now))
             return
         fields = tn.pressed(ON_DAY)

@@ -100,8 +100,7 @@ def question_rows(tn: Turn, step: str) -> list[list[InlineKeyboardButton]]:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press on the panel or on one of its questions (`st:<step>:<value>`)."""
     async with turn(update, context) as tn:
-        data = tn.query.data if tn.query is not None else None
-        if (day := WORKDAY.decode(data)) is not None:
+        if (day := tn.matches(WORKDAY)) is not None:
             change_settings(tn.agent, tn.now, work_days=toggle_work_day(tn.agent.work_days, day[1]))
             tn.edit_buttons(question_rows(tn, "workdays"))
             return

@@ -54,8 +54,7 @@ async def ask(tn: Turn, step: str) -> None:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press on an onboarding question (`ob:<step>:<value>`)."""
     async with turn(update, context) as tn:
-        data = tn.query.data if tn.query is not None else None
-        if (day := WORKDAY.decode(data)) is not None:
+        if (day := tn.matches(WORKDAY)) is not None:
             await toggle_workday(tn, day[1])
             return
         fields = tn.pressed(PRESS)

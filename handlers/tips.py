@@ -178,11 +178,10 @@ async def saved_view(tn: Turn, page: int) -> tuple[str, list[list[InlineKeyboard
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """tip:<action>:<tip id or ->:<topic, page or time or ->"""
     async with turn(update, context) as tn:
-        data = tn.query.data if tn.query is not None else None
-        if (page := SAVED_PAGE_BUTTON.decode(data)) is not None:
+        if (page := tn.matches(SAVED_PAGE_BUTTON)) is not None:
             tn.edit(*await saved_view(tn, page[2]))
             return
-        if (daily := DAILY_ON.decode(data)) is not None:
+        if (daily := tn.matches(DAILY_ON)) is not None:
             await turn_daily_on(tn, daily[2])
             return
         fields = tn.pressed(ON_TIP)
