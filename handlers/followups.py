@@ -495,7 +495,7 @@ def show_list(tn: Turn, items: list[tuple[FollowUp, Client]], which: str) -> Non
             when=when_text(tn, follow_up.due_at),
             name=client.name,
             stage=stage_name(tn.lang, client.stage),
-            note=follow_up.note or "—",
+            note=clip(follow_up.note, NOTE_SHOWN) if follow_up.note else "—",
         )
         rows = [
             [InlineKeyboardButton(label, callback_data=data) for label, data in row]
