@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Client, ContactLog, FollowUp
+from bot.text import clean
 
 # 新客户 / 意向 / 带看 / 下定 / 成交 / 流失, in the order a sale moves.
 STAGES: Final = ("new", "interested", "viewing", "deposit", "closed", "lost")
@@ -139,7 +140,8 @@ _STAGE_WORDS: Final = {
 
 @dataclass(frozen=True)
 class ClientDraft:
-    """A client as read from one line; `bad_phone` is text that looks like a phone number but is not valid."""
+    """A client as read from one line; `bad_phone` is text that looks like a phone number but is not valid, and
+    `too_long` names a detail over its limit (nothing is cut short silently: such a draft is not saved)."""
 
     name: str
     phone: str | None = None
@@ -148,6 +150,7 @@ class ClientDraft:
     source: str | None = None
     notes: str | None = None
     bad_phone: str | None = None
+    too_long: str | None = None
 
 
 def parse_client_line(text: str) -> ClientDraft | None:
@@ -155,18 +158,19 @@ def parse_client_line(text: str) -> ClientDraft | None:
 
     The phone and budget are recognised anywhere in the line; `来源:`/`source:` names the source and everything
     after `备注:`/`notes:` is the notes; the first word left is the name ("Mr Chan": a title takes the next word
-    along) and the other words are the needs.
+    along) and the other words are the needs. Invisible and control characters are dropped first (`bot.text`), so
+    a name made only of them is no name.
     """
-    text = text.translate(_FULLWIDTH).strip()
+    text = clean(text).translate(_FULLWIDTH).strip()
     notes = None
     found_notes = _NOTES.search(text)
     if found_notes:
-        notes = found_notes.group(1).strip()[:TEXT_LIMIT] or None
+        notes = found_notes.group(1).strip() or None
         text = text[: found_notes.start()]
     source = None
     found_source = _SOURCE.search(text)
     if found_source:
-        source = found_source.group(1)[:SOURCE_LIMIT]
+        source = found_source.group(1)
         text = text[: found_source.start()] + " " + text[found_source.end() :]
     words = _without_phone_labels([word for word in _SEPARATORS.split(text) if word])
     phone, words = _take_phone(words)
@@ -177,8 +181,10 @@ def parse_client_line(text: str) -> ClientDraft | None:
         return None
     if len(words) > 1 and words[0].lower().rstrip(".") in _TITLES:
         words = [f"{words[0]} {words[1]}", *words[2:]]  # "Mr Chan" is one name
-    name, needs = words[0][:NAME_LIMIT], " ".join(words[1:])[:TEXT_LIMIT] or None
-    return ClientDraft(name, phone, needs, budget, source, notes, bad_phone)
+    name, needs = words[0], " ".join(words[1:]) or None
+    details = {"name": name, "needs": needs, "source": source, "notes": notes}
+    too_long = next((key for key, value in details.items() if value and len(value) > DETAIL_LIMITS[key]), None)
+    return ClientDraft(name, phone, needs, budget, source, notes, bad_phone, too_long)
 
 
 def _without_phone_labels(words: list[str]) -> list[str]:
@@ -332,6 +338,7 @@ async def edit_detail(
 def _read_detail(detail: str, typed: str) -> str | DetailEdit:
     """The value to store for what was typed, or the problem with it."""
     # A name, a budget and a source are one line on the card; needs and notes keep the agent's line breaks.
+    typed = clean(typed)
     text = " ".join(typed.split()) if detail in ("name", "budget", "source") else typed.strip()
     if not text:
         return DetailEdit("empty")

@@ -26,6 +26,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from bot.text import clean
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite keeps no offset, so we store naive UTC and re-attach it)."""
@@ -47,6 +49,29 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class CleanString(TypeDecorator[str]):
+    """A VARCHAR whose values pass `bot.text.clean` on the way in: no NUL, no bidi override, on every backend.
+
+    The same DDL as String(n), so the migrations do not change; bulk inserts (bot/bulk.py) go through it too.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return clean(value) if isinstance(value, str) else value
+
+
+class CleanText(TypeDecorator[str]):
+    """TEXT with the same rule as `CleanString`."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return clean(value) if isinstance(value, str) else value
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
@@ -59,7 +84,7 @@ class Agent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
-    display_name: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str] = mapped_column(CleanString(128))
     language: Mapped[str] = mapped_column(String(16))
     timezone: Mapped[str] = mapped_column(String(64))
     reflection_time: Mapped[time] = mapped_column(Time)
@@ -97,14 +122,14 @@ class Client(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(CleanString(64))
     # E.164 (+8613800138000), normalised from what the agent typed.
-    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    needs: Mapped[str | None] = mapped_column(Text, nullable=True)
-    budget: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phone: Mapped[str | None] = mapped_column(CleanString(32), nullable=True)
+    needs: Mapped[str | None] = mapped_column(CleanText, nullable=True)
+    budget: Mapped[str | None] = mapped_column(CleanString(64), nullable=True)
     stage: Mapped[str] = mapped_column(String(16))
-    source: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source: Mapped[str | None] = mapped_column(CleanString(64), nullable=True)
+    notes: Mapped[str | None] = mapped_column(CleanText, nullable=True)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -118,7 +143,7 @@ class ContactLog(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note: Mapped[str | None] = mapped_column(CleanText, nullable=True)
     at: Mapped[datetime]
 
 
@@ -131,10 +156,10 @@ class FollowUp(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     due_at: Mapped[datetime]
-    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note: Mapped[str | None] = mapped_column(CleanText, nullable=True)
     # open | done | cancelled
     status: Mapped[str] = mapped_column(String(16), default="open")
-    outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(CleanText, nullable=True)
     done_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -238,10 +263,10 @@ class Reflection(Base):
     step: Mapped[str | None] = mapped_column(String(16), nullable=True)
     clients: Mapped[int | None] = mapped_column(Integer, nullable=True)
     mood: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
-    went_well: Mapped[str | None] = mapped_column(Text, nullable=True)
-    to_improve: Mapped[str | None] = mapped_column(Text, nullable=True)
-    lesson: Mapped[str | None] = mapped_column(Text, nullable=True)
-    tomorrow: Mapped[str | None] = mapped_column(Text, nullable=True)
+    went_well: Mapped[str | None] = mapped_column(CleanText, nullable=True)
+    to_improve: Mapped[str | None] = mapped_column(CleanText, nullable=True)
+    lesson: Mapped[str | None] = mapped_column(CleanText, nullable=True)
+    tomorrow: Mapped[str | None] = mapped_column(CleanText, nullable=True)
     # Voice notes by question: {"went_well": "<Telegram file_id>"}; kept as references, not downloaded.
     voice: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The tip sent after it, matched to what was written.

@@ -31,11 +31,11 @@ from telegram import InlineKeyboardButton, Update
 from telegram.ext import ContextTypes
 
 from bot.clients import (
-    BUDGET_LIMIT,
     CONTACT_KINDS,
     DETAIL_LIMITS,
     DETAILS,
     MAX_ID,
+    NAME_LIMIT,
     OPTIONAL_DETAILS,
     STAGES,
     TEXT_LIMIT,
@@ -63,8 +63,9 @@ from bot.conversations import Waiting, stop_waiting, wait_for, waiting_for
 from bot.i18n import Html
 from bot.models import Client
 from bot.preferences import format_moment
+from bot.text import clip, is_blank
 from handlers.context import Turn, turn
-from handlers.keyboards import button, grid, mark
+from handlers.keyboards import Choice, Number, Token, Trailing, button, grid, layout, mark
 
 PREFIX = "cl"
 FLOW = "clients"
@@ -80,6 +81,8 @@ SHORT_TEXT = 200
 
 # The longest page number a button carries (a million clients at eight a page).
 PAGE_DIGITS = 6
+# How much of what the agent typed is echoed back in an answer.
+ECHO_LIMIT = 100
 
 Rows = list[list[InlineKeyboardButton]]
 
@@ -98,22 +101,21 @@ class Origin:
     @classmethod
     def read(cls, stage: object, page: object) -> Origin | None:
         """From callback fields or a waiting flow's data; None if they are not a list page (forged)."""
-        if not isinstance(stage, str) or (stage != ALL and stage not in STAGES):
+        chosen = LIST_STAGE.read(stage) if isinstance(stage, str) else None
+        if isinstance(page, int) and not isinstance(page, bool):
+            page = str(page)
+        number = PAGE.read(page) if isinstance(page, str) else None
+        if chosen is None or number is None:
             return None
-        number = page if isinstance(page, int) else number_in(page, PAGE_DIGITS)
-        if number is None or not 0 <= number < 10**PAGE_DIGITS:
-            return None
-        return cls(None if stage == ALL else stage, number)
+        return cls(None if chosen == ALL else chosen, number)
 
 
 HOME = Origin()
 
-
-def number_in(text: object, digits: int) -> int | None:
-    """A non-negative number written with ASCII digits only (`"²".isdigit()` is True, yet int() refuses it)."""
-    if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > digits:
-        return None
-    return int(text)
+# Callback data fields.
+CLIENT_ID = Number(1, MAX_ID - 1)
+LIST_STAGE = Choice(ALL, *STAGES)
+PAGE = Number(0, 10**PAGE_DIGITS - 1)
 
 
 # -- registering -----------------------------------------------------------------------------------------
@@ -122,7 +124,7 @@ def number_in(text: object, digits: int) -> int | None:
 async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/client <line> registers at once; /client alone starts the guided flow with the name."""
     async with turn(update, context) as tn:
-        line = " ".join(context.args or [])
+        line = " ".join(tn.args)
         if not line.strip():
             await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "name"), tn.now)
             tn.send(tn.t("clients.ask_name"))
@@ -143,7 +145,11 @@ async def checked_draft(tn: Turn, line: str) -> ClientDraft | None:
         tn.send(tn.t("clients.name_missing", usage=usage))
         return None
     if draft.bad_phone is not None:
-        tn.send(tn.t("clients.bad_phone_line", phone=draft.bad_phone, usage=usage))
+        tn.send(tn.t("clients.bad_phone_line", phone=clip(draft.bad_phone, ECHO_LIMIT), usage=usage))
+        return None
+    if draft.too_long is not None:
+        field = tn.t(f"clients.field.{draft.too_long}")
+        tn.send(tn.t("clients.too_long", field=field, limit=DETAIL_LIMITS[draft.too_long]))
         return None
     if draft.phone is not None and await refused_duplicate(tn, draft.phone, "clients.duplicate_phone"):
         return None
@@ -166,8 +172,7 @@ def point_to_existing(tn: Turn, existing: Client, key: str) -> None:
 
 async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TYPE, waiting: Waiting) -> None:
     """Typed text while a clients question waits: the name, a detail, or a contact's note."""
-    assert update.effective_message is not None and update.effective_message.text is not None
-    text = update.effective_message.text.strip()
+    text = tn.typed.strip()
     if waiting.step == "name":
         await answer_name(tn, text)
         return
@@ -177,9 +182,14 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
     if waiting.step == "edit":
         await answer_edit(tn, client, waiting.data, text)
         return
+    if is_blank(text):
+        tn.send(tn.t("input.empty"))  # the question stays open
+        return
     if waiting.step == "note":
         kind = str(waiting.data.get("kind"))
-        if kind in CONTACT_KINDS:
+        if kind in CONTACT_KINDS and len(text) > TEXT_LIMIT:
+            tn.send(tn.t("input.too_long", limit=TEXT_LIMIT))  # still waiting: a shorter note is taken
+        elif kind in CONTACT_KINDS:
             await contact_logged(tn, client, kind, text, in_place=False)
         else:
             await stop_waiting(tn.session, tn.agent.chat_id)
@@ -187,15 +197,19 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
     if waiting.step == "phone":
         phone = normalise_phone(text)
         if phone is None:
-            tn.send(tn.t("clients.bad_phone", phone=text))
+            tn.send(tn.t("clients.bad_phone", phone=clip(text, ECHO_LIMIT)))
             return
         if phone != client.phone and await refused_duplicate(tn, phone, "clients.duplicate_phone_step"):
             return
         update_details(client, tn.now, phone=phone)
+    elif waiting.step in ("needs", "budget") and len(text) > DETAIL_LIMITS[waiting.step] and not parse_budget(text):
+        field = tn.t(f"clients.field.{waiting.step}")
+        tn.send(tn.t("clients.too_long", field=field, limit=DETAIL_LIMITS[waiting.step]))
+        return
     elif waiting.step == "needs":
-        update_details(client, tn.now, needs=text[:TEXT_LIMIT])
+        update_details(client, tn.now, needs=text)
     elif waiting.step == "budget":
-        update_details(client, tn.now, budget=parse_budget(text) or text[:BUDGET_LIMIT])
+        update_details(client, tn.now, budget=parse_budget(text) or text)
     await ask_next_detail(tn, client, after=waiting.step)
 
 
@@ -239,7 +253,7 @@ async def ask_next_detail(tn: Turn, client: Client, after: str | None) -> None:
 async def show_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/clients: counts and the first page; /clients <stage> one stage; /clients <text> a search."""
     async with turn(update, context) as tn:
-        query = " ".join(context.args or []).strip()
+        query = " ".join(tn.args).strip()
         stage = parse_stage(query) if query else None
         if query and stage is None:
             await show_search(tn, query)
@@ -249,11 +263,12 @@ async def show_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def show_search(tn: Turn, query: str) -> None:
-    found = await search_clients(tn.session, tn.agent.id, query)
+    found = await search_clients(tn.session, tn.agent.id, query) if len(query) <= NAME_LIMIT else []
+    shown = clip(query, ECHO_LIMIT)
     if not found:
-        tn.send(tn.t("clients.search_none", text=query))
+        tn.send(tn.t("clients.search_none", text=shown))
         return
-    tn.send(tn.t("clients.search_results", text=query, count=len(found)), client_rows(tn, found, "new", HOME))
+    tn.send(tn.t("clients.search_results", text=shown, count=len(found)), client_rows(tn, found, "new", HOME))
 
 
 async def list_view(tn: Turn, stage: str | None, page_number: int) -> tuple[str, Rows]:
@@ -366,11 +381,6 @@ async def card_after(tn: Turn, client: Client, origin: Origin, change: str) -> t
     return tn.t("clients.card_after_change", change=Html(change), card=Html(text)), rows
 
 
-def clip(text: str, limit: int) -> str:
-    """Long notes are cut on the card, so that it always fits in one Telegram message (4096 characters)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def card_rows(tn: Turn, client: Client, origin: Origin) -> Rows:
     """The card's buttons; each carries `origin` on, so 📋 still returns to that list page after any of them."""
     via = origin.parts()
@@ -408,34 +418,32 @@ def stage_name(tn: Turn, stage: str) -> str:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press on a clients button (`cl:<action>:<a>:<b>`, plus `:<stage>:<page>` from a card opened in the list)."""
     async with turn(update, context) as tn:
-        # `cl:card:<id>` (no last field) is how other modules, e.g. a follow-up's nudge, open a card.
-        parts = (tn.query.data or "").count(":") + 1 if tn.query is not None else 0
-        if parts not in (3, 4, 6):
-            tn.toast(tn.t("error.stale_button"))
+        if tn.action == "list":
+            await on_list(tn)
             return
-        fields = tn.pressed(parts)
+        fields = tn.pressed(PRESS)
         if fields is None:
             return
-        _, action, first, *rest = fields
-        if parts == 3 and action != "card":
-            tn.toast(tn.t("error.stale_button"))
+        action, client_id, second, stage, page = fields
+        origin = Origin.read(stage, page)
+        if not second and action != "card":  # `cl:card:<id>`: how a follow-up's 👤 opens a card
+            tn.refuse()
             return
-        second = rest[0] if rest else "new"
-        origin = Origin.read(*rest[1:]) if parts == 6 else HOME
-        if action == "list" and parts == 4:
-            await on_list(tn, first, second)
-            return
-        client_id = number_in(first, len(str(MAX_ID)))
-        client = await owned_client(tn.session, tn.agent.id, client_id) if client_id is not None else None
-        handler = CLIENT_ACTIONS.get(action)
-        if client is None or handler is None or origin is None or not await handler(tn, client, second, origin):
-            tn.toast(tn.t("error.stale_button"))
+        client = await owned_client(tn.session, tn.agent.id, client_id)
+        handler = CLIENT_ACTIONS[action]
+        if client is None or origin is None or not await handler(tn, client, second or "new", origin):
+            tn.refuse()
 
 
-async def on_list(tn: Turn, stage: str, page: str) -> None:
+async def on_list(tn: Turn) -> None:
+    """📋 / ◀️ ▶️ / a stage filter: the list page, in place."""
+    fields = tn.pressed(LIST)
+    if fields is None:
+        return
+    _, stage, page = fields
     origin = Origin.read(stage, page)
     if origin is None:
-        tn.toast(tn.t("error.stale_button"))
+        tn.refuse()
         return
     text, rows = await list_view(tn, origin.stage, origin.page)
     tn.edit(text, rows)
@@ -651,3 +659,15 @@ CLIENT_ACTIONS = {
     "clear": on_clear,
     "keep": on_keep,
 }
+# cl:list:<stage>:<page>
+LIST = layout(PREFIX, "list", LIST_STAGE, PAGE, sizes=(2,))
+# cl:<action>:<client id>[:<value>[:<stage>:<page>]]: the value is read by the action (a step, a kind, a stage…).
+PRESS = layout(
+    PREFIX,
+    tuple(CLIENT_ACTIONS),
+    CLIENT_ID,
+    Trailing(Token(16), ""),
+    Trailing(LIST_STAGE, ALL),
+    Trailing(PAGE, 0),
+    sizes=(1, 2, 4),
+)

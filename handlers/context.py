@@ -1,11 +1,20 @@
-"""What every handler needs for one update: a database session, the agent, their language, and now."""
+"""What every handler needs for one update: a database session, the agent, their language, and now.
+
+Everything the agent sends passes here on the way in (typed text and command arguments, cleaned by
+`bot.text.clean`; a button's data, read by the layout the handler names) and every reply on the way out: a reply
+longer than Telegram's 4,096 characters is split at paragraph or line boundaries into parts that are each valid
+Telegram HTML (an edit keeps the first part and the rest follow as new messages), so no text is ever refused.
+"""
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -16,6 +25,14 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import from_telegram, t
 from bot.models import Agent
+from bot.text import clean, clip
+
+if TYPE_CHECKING:
+    from handlers.keyboards import Layout
+
+T = TypeVar("T")
+MESSAGE_LIMIT = 4096  # characters once the HTML is parsed (Telegram counts UTF-16 code units)
+TOAST_LIMIT = 200  # what answerCallbackQuery takes
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,9 @@ class Turn:
     services: Services
     bot: Bot
     query: CallbackQuery | None = None
+    # What the agent typed (cleaned; "" for a press), and a command's arguments (cleaned, none empty).
+    typed: str = ""
+    args: list[str] = field(default_factory=list)
     _toast: tuple[str | None, bool] = (None, False)
     _replies: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
@@ -62,14 +82,27 @@ class Turn:
         return t(self.agent.language, key, **values)
 
     def send(self, text: str, buttons: Buttons | None = None) -> None:
-        """A new message in the agent's chat."""
-        chat_id, markup = self.agent.chat_id, _markup(buttons)
-        self._replies.append(lambda: self.bot.send_message(chat_id, text, reply_markup=markup))
+        """A new message in the agent's chat (several, buttons on the last, if it is over Telegram's limit)."""
+        *first, last = split_html(text)
+        for part in first:
+            self._send(part, None)
+        self._send(last, _markup(buttons))
 
     def edit(self, text: str, buttons: Buttons | None = None) -> None:
-        """Replace the pressed message's text (and buttons; none given removes them)."""
-        query, markup = self._pressed(), _markup(buttons)
-        self._replies.append(lambda: query.edit_message_text(text, reply_markup=markup))
+        """Replace the pressed message's text (and buttons; none given removes them).
+
+        An edit cannot grow into two messages: over the limit, the pressed message shows the first part and the
+        rest follow as new messages, the buttons on the last."""
+        query = self._pressed()
+        head, *rest = split_html(text)
+        markup = None if rest else _markup(buttons)
+        self._replies.append(lambda: query.edit_message_text(head, reply_markup=markup))
+        for index, part in enumerate(rest):
+            self._send(part, _markup(buttons) if index == len(rest) - 1 else None)
+
+    def _send(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        chat_id = self.agent.chat_id
+        self._replies.append(lambda: self.bot.send_message(chat_id, text, reply_markup=markup))
 
     def edit_buttons(self, buttons: Buttons | None) -> None:
         """Replace only the pressed message's buttons."""
@@ -79,7 +112,7 @@ class Turn:
     def toast(self, text: str, alert: bool = False) -> None:
         """What the press is answered with (a short notice, or an alert the agent must dismiss)."""
         self._pressed()
-        self._toast = (text, alert)
+        self._toast = (clip(text, TOAST_LIMIT), alert)
 
     def update_menu(self) -> None:
         """Set this chat's command menu to the agent's language (queued like a reply)."""
@@ -88,14 +121,29 @@ class Turn:
         bot, chat_id, language = self.bot, self.agent.chat_id, self.agent.language
         self._replies.append(lambda: set_chat_menu(bot, chat_id, language))
 
-    def pressed(self, parts: int = 3) -> list[str] | None:
-        """The pressed button's fields; a malformed one (forged, or from an old version) is refused here."""
-        from handlers.keyboards import unpack
+    def matches(self, layout: Layout[T]) -> T | None:
+        """The pressed button's values if `layout` reads its data, else None (a handler with several layouts tries
+        each in turn, then ends with `pressed`, which refuses what none of them reads)."""
+        return layout.decode(self._pressed().data)
 
-        fields = unpack(self._pressed().data, parts)
-        if fields is None:
-            self.toast(self.t("error.stale_button"))
-        return fields
+    @property
+    def action(self) -> str | None:
+        """The pressed button's action (its second field), to pick the layout that reads the rest."""
+        from handlers.keyboards import action_of
+
+        return action_of(self._pressed().data)
+
+    def pressed(self, layout: Layout[T]) -> T | None:
+        """The pressed button's action and typed values as `layout` reads them; anything else (forged, stale, from
+        an old version) is refused here with the stale-button notice, and None tells the handler to stop."""
+        values = layout.decode(self._pressed().data)
+        if values is None:
+            self.refuse()
+        return values
+
+    def refuse(self) -> None:
+        """The polite answer to a button that cannot be acted on (forged, stale, another agent's)."""
+        self.toast(self.t("error.stale_button"))
 
     def _pressed(self) -> CallbackQuery:
         if self.query is None:
@@ -131,13 +179,95 @@ async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> AsyncItera
     who = NewAgent(
         telegram_user_id=user.id,
         chat_id=chat.id,
-        display_name=user.full_name or str(user.id),
+        display_name=clean(user.full_name or "").strip() or str(user.id),
         language=from_telegram(user.language_code, svc.settings.default_language),
         timezone=svc.settings.default_timezone,
     )
     async with svc.sessions() as session:
         async with session.begin():
             agent = await get_or_register(session, who, now)
-            current = Turn(session, agent, now, svc, context.bot, update.callback_query)
+            current = Turn(session, agent, now, svc, context.bot, update.callback_query, *typed_input(update, context))
             yield current
         await current.deliver()
+
+
+def typed_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[str, list[str]]:
+    """The message's text and the command's arguments, cleaned by the one rule for what is kept (bot.text)."""
+    message = update.effective_message
+    typed = clean(message.text) if message is not None and message.text else ""
+    args = [word for word in (clean(arg) for arg in context.args or []) if word.strip()]
+    return typed, args
+
+
+# -- long replies -------------------------------------------------------------------------------------------------
+
+_ATOM = re.compile(r"<[^>]*>|&#?[A-Za-z0-9]+;|[\s\S]", re.ASCII)
+_TAG_NAME = re.compile(r"</?\s*([A-Za-z-]+)")
+
+
+def _width(char: str) -> int:
+    """How much of Telegram's limit a visible character uses (UTF-16 code units)."""
+    return len(char.encode("utf-16-le")) // 2
+
+
+def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """`text` (Telegram HTML) as parts of at most `limit` visible characters, cut at a paragraph break, else a line
+    break, else a space, else anywhere; a tag open at a cut is closed there and opened again in the next part."""
+    atoms = _ATOM.findall(text)
+    visible = [
+        0 if atom.startswith("<") and len(atom) > 1 else _width(html.unescape(atom) if atom.startswith("&") else atom)
+        for atom in atoms
+    ]
+    if sum(visible) <= limit:
+        return [text]
+    parts: list[str] = []
+    opened: list[str] = []  # the opening tags in force where the current part starts
+    start = 0
+    while start < len(atoms):
+        end, used = start, 0
+        while end < len(atoms) and used + visible[end] <= limit:
+            used += visible[end]
+            end += 1
+        end = max(end, start + 1)  # a character wider than the whole limit still goes somewhere
+        if end < len(atoms):
+            end = _cut(atoms, start, end)
+        chunk = atoms[start:end]
+        still_open = _open_tags(opened, chunk)
+        body = "".join(opened) + "".join(chunk) + "".join(_closing(tag) for tag in reversed(still_open))
+        if html.unescape(re.sub(r"<[^>]*>", "", body)).strip():
+            parts.append(body)
+        opened, start = still_open, end
+    return parts or [text]
+
+
+def _cut(atoms: list[str], start: int, end: int) -> int:
+    """Where to end a part that must end by `end`: after the last paragraph break, line break or space in its
+    second half, or at `end` itself."""
+    floor = start + max(1, (end - start) // 2)
+    for separator in ("\n\n", "\n", " "):
+        for index in range(end - 1, floor - 1, -1):
+            if separator == "\n\n":
+                if atoms[index] == "\n" and atoms[index - 1] == "\n":
+                    return index + 1
+            elif atoms[index] == separator:
+                return index + 1
+    return end
+
+
+def _open_tags(opened: list[str], chunk: list[str]) -> list[str]:
+    """The opening tags still unclosed at the end of `chunk`, given those open at its start."""
+    stack = list(opened)
+    for atom in chunk:
+        if not (atom.startswith("<") and len(atom) > 1):
+            continue
+        if atom.startswith("</"):
+            if stack:
+                stack.pop()
+        elif not atom.endswith("/>"):
+            stack.append(atom)
+    return stack
+
+
+def _closing(opening: str) -> str:
+    found = _TAG_NAME.match(opening)
+    return f"</{found.group(1)}>" if found else ""

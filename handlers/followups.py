@@ -12,7 +12,9 @@ Every button carries ids that are checked against the pressing agent; a forged o
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,21 +22,31 @@ from telegram import InlineKeyboardButton, Update
 from telegram.ext import ContextTypes
 
 from bot import followups
-from bot.clients import owned_client
+from bot.clients import MAX_ID, NAME_LIMIT, TEXT_LIMIT, owned_client
 from bot.conversations import Waiting, stop_waiting, wait_for
 from bot.i18n import Html, t
 from bot.models import Agent, Client, Delivery, FollowUp
 from bot.preferences import format_moment
 from bot.scheduler import Outgoing
+from bot.text import clip, is_blank
 from bot.timeparse import When, find_when, is_past, parse_when, prefetch, ready
 from handlers.context import Turn, turn
-from handlers.keyboards import button, pack
+from handlers.keyboards import Choice, Field, Number, Token, Trailing, button, layout, pack
 
 KIND = followups.KIND
 
 PREFIX = "fu"
 FLOW = "followup"
 LIST_LIMIT = 10
+# How much of what the agent typed is echoed back, and how much of a note a nudge shows.
+ECHO_LIMIT = 100
+NOTE_SHOWN = 1000
+
+# Callback data: fu:<action>:<follow-up or client id>[:<value>]; the value is read per action.
+ID = Number(1, MAX_ID - 1)
+# Minutes since the epoch up to the year 2160: more than any suggestion, and still a valid datetime.
+MINUTES = Number(0, 10**8)
+SNOOZES = ("hour", "evening", "morning")  # the names bot.followups.snooze_options gives its choices
 
 
 def minutes(moment: datetime) -> int:
@@ -42,8 +54,12 @@ def minutes(moment: datetime) -> int:
     return int(moment.timestamp() // 60)
 
 
-def from_minutes(value: str) -> datetime | None:
-    return datetime.fromtimestamp(int(value) * 60, UTC) if value.isdigit() else None
+def from_minutes(value: object) -> datetime | None:
+    """A stored or pressed minute count back to an instant; None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    number = MINUTES.read(value) if isinstance(value, str) else None
+    return datetime.fromtimestamp(number * 60, UTC) if number is not None else None
 
 
 def when_text(tn: Turn, moment: datetime) -> str:
@@ -61,9 +77,8 @@ async def new_follow_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     """/followup: pick a client, or `/followup <name> <when> [note]` at once."""
     prefetch()  # the agent is about to type a time
     async with turn(update, context) as tn:
-        args = context.args or []
-        if args:
-            await follow_up_by_line(tn, args[0], " ".join(args[1:]))
+        if tn.args:
+            await follow_up_by_line(tn, tn.args[0], " ".join(tn.args[1:]))
             return
         clients = await recent_clients(tn.session, tn.agent.id)
         if not clients:
@@ -103,12 +118,12 @@ async def clients_named(session: AsyncSession, agent_id: int, name: str) -> list
 
 
 async def follow_up_by_line(tn: Turn, name: str, rest: str) -> None:
-    matches = await clients_named(tn.session, tn.agent.id, name)
+    matches = await clients_named(tn.session, tn.agent.id, name) if len(name) <= NAME_LIMIT else []
     if not matches:
-        tn.send(tn.t("followup.unknown_client", name=name))
+        tn.send(tn.t("followup.unknown_client", name=clip(name, ECHO_LIMIT)))
         return
     if len(matches) > 1:
-        tn.send(tn.t("followup.which_client", name=name), client_rows(tn, matches[:8]))
+        tn.send(tn.t("followup.which_client", name=clip(name, ECHO_LIMIT)), client_rows(tn, matches[:8]))
         return
     if not rest.strip():
         await ask_when(tn, matches[0], in_place=False)
@@ -137,10 +152,14 @@ async def ask_when(tn: Turn, client: Client, *, in_place: bool) -> None:
 
 async def read_when(tn: Turn, client: Client, text: str) -> None:
     """Read a time (and note) the agent typed for `client`; echo it back with a confirm button."""
+    if len(text) > TEXT_LIMIT:  # the time and the note together: a note has at most that
+        tn.send(tn.t("input.too_long", limit=TEXT_LIMIT))
+        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "when", {"client": client.id}), tn.now)
+        return
     await ready()
     found = find_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time)
     if found is None:
-        tn.send(tn.t("followup.unreadable_time", text=text))
+        tn.send(tn.t("followup.unreadable_time", text=clip(text, ECHO_LIMIT)))
         await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "when", {"client": client.id}), tn.now)
         return
     when, note = found
@@ -168,27 +187,33 @@ async def confirm_draft(tn: Turn, client: Client, when: When, note: str) -> None
 
 async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TYPE, waiting: Waiting) -> None:
     """Typed text while a follow-up flow waits: a client's name, a time, an outcome note, a new time."""
-    assert update.effective_message is not None and update.effective_message.text is not None
-    text = update.effective_message.text.strip()
+    text = tn.typed.strip()
+    if is_blank(text):
+        tn.send(tn.t("input.empty"))  # the question stays open
+        return
     if waiting.step == "client":
         await stop_waiting(tn.session, tn.agent.chat_id)
-        await follow_up_by_line(tn, text.split()[0], " ".join(text.split()[1:]))
+        name, *rest = text.split()
+        await follow_up_by_line(tn, name, " ".join(rest))
     elif waiting.step in ("when", "confirm"):
-        client = await owned_client(tn.session, tn.agent.id, int(waiting.data.get("client", 0)))
+        client = await owned_client(tn.session, tn.agent.id, stored_id(waiting.data.get("client")))
         if client is None:
             await stop_waiting(tn.session, tn.agent.chat_id)
             tn.send(tn.t("error.stale_button"))
             return
         await read_when(tn, client, text)
     elif waiting.step == "outcome":
-        follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, int(waiting.data.get("follow_up", 0)))
+        if len(text) > TEXT_LIMIT:
+            tn.send(tn.t("input.too_long", limit=TEXT_LIMIT))  # still waiting: a shorter note is taken
+            return
+        follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, stored_id(waiting.data.get("follow_up")))
         await stop_waiting(tn.session, tn.agent.chat_id)
         if follow_up is not None:
             await followups.set_outcome(follow_up, text, tn.now)
             tn.send(tn.t("followup.outcome_saved"))
             await offer_after_done(tn, follow_up)
     elif waiting.step == "move":
-        follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, int(waiting.data.get("follow_up", 0)))
+        follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, stored_id(waiting.data.get("follow_up")))
         if follow_up is None:
             await stop_waiting(tn.session, tn.agent.chat_id)
             tn.send(tn.t("error.stale_button"))
@@ -197,12 +222,17 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
         when = parse_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time)
         if when is None or is_past(when, tn.now):
             key = "followup.unreadable_time" if when is None else "followup.past_time"
-            tn.send(tn.t(key, text=text, when=when_text(tn, when.at) if when else ""))
+            tn.send(tn.t(key, text=clip(text, ECHO_LIMIT), when=when_text(tn, when.at) if when else ""))
             return
         await stop_waiting(tn.session, tn.agent.chat_id)
         await followups.move(tn.session, follow_up, when.at, tn.now)
         client = await tn.session.get(Client, follow_up.client_id)
         tn.send(tn.t("followup.moved", name=client.name if client else "", when=when_text(tn, when.at)))
+
+
+def stored_id(value: object) -> int:
+    """An id a waiting flow stored (0, which no row has, if it is not one)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < MAX_ID else 0
 
 
 async def offer_follow_up(tn: Turn, client: Client) -> None:
@@ -255,7 +285,7 @@ def nudge_text(language: str, agent: Agent, nudge: followups.Nudge, now: datetim
     if late:
         lines.append(t(language, "nudge.late", when=format_moment(follow_up.due_at, agent.timezone, language, now)))
     if follow_up.note:
-        lines.append(t(language, "nudge.note", note=follow_up.note))
+        lines.append(t(language, "nudge.note", note=clip(follow_up.note, NOTE_SHOWN)))
     if nudge.last_contact is not None:
         moment = format_moment(nudge.last_contact.at, agent.timezone, language, now)
         lines.append(
@@ -282,21 +312,19 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """fu:new|acc|ok|done|skip|snooze|sz|move|back:<id>[:value]"""
     prefetch()  # most of these lead to typing a time
     async with turn(update, context) as tn:
-        query = update.callback_query
-        short = query is not None and (query.data or "").count(":") == 2  # fu:<action>:<id> has no value
-        fields = tn.pressed(parts=3 if short else 4)
+        press = PRESSES.get(tn.action or "")
+        if press is None:
+            tn.refuse()
+            return
+        fields = tn.pressed(press)
         if fields is None:
             return
-        action, ident, value = fields[1], fields[2], "" if short else fields[3]
-        if not ident.isdigit():
-            tn.toast(tn.t("error.stale_button"))
-            return
-        handler = BUTTONS.get(action)
-        if handler is None or not await handler(tn, int(ident), value):
-            tn.toast(tn.t("error.stale_button"))
+        action, ident, value = fields
+        if not await BUTTONS[action](tn, ident, value):
+            tn.refuse()
 
 
-async def press_new(tn: Turn, client_id: int, _: str) -> bool:
+async def press_new(tn: Turn, client_id: int, _: Value) -> bool:
     client = await owned_client(tn.session, tn.agent.id, client_id)
     if client is None:
         return False
@@ -304,7 +332,7 @@ async def press_new(tn: Turn, client_id: int, _: str) -> bool:
     return True
 
 
-async def press_accept(tn: Turn, client_id: int, value: str) -> bool:
+async def press_accept(tn: Turn, client_id: int, value: Value) -> bool:
     client = await owned_client(tn.session, tn.agent.id, client_id)
     due = from_minutes(value)
     if client is None or due is None:
@@ -317,7 +345,7 @@ async def press_accept(tn: Turn, client_id: int, value: str) -> bool:
     return True
 
 
-async def press_confirm(tn: Turn, client_id: int, _: str) -> bool:
+async def press_confirm(tn: Turn, client_id: int, _: Value) -> bool:
     from bot.conversations import waiting_for
 
     waiting = await waiting_for(tn.session, tn.agent.chat_id)
@@ -330,7 +358,7 @@ async def press_confirm(tn: Turn, client_id: int, _: str) -> bool:
         or waiting.data.get("client") != client_id
     ):
         return False
-    due = from_minutes(str(waiting.data.get("at", "")))
+    due = from_minutes(waiting.data.get("at"))
     if due is None:
         return False
     if due <= tn.now:
@@ -349,7 +377,7 @@ async def save_follow_up(tn: Turn, client: Client, due: datetime, note: str | No
     (tn.edit if in_place else tn.send)(text, None)
 
 
-async def press_done(tn: Turn, follow_up_id: int, _: str) -> bool:
+async def press_done(tn: Turn, follow_up_id: int, _: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None or follow_up.status != followups.OPEN:
         return False
@@ -361,7 +389,7 @@ async def press_done(tn: Turn, follow_up_id: int, _: str) -> bool:
     return True
 
 
-async def press_skip_outcome(tn: Turn, follow_up_id: int, _: str) -> bool:
+async def press_skip_outcome(tn: Turn, follow_up_id: int, _: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None:
         return False
@@ -371,7 +399,7 @@ async def press_skip_outcome(tn: Turn, follow_up_id: int, _: str) -> bool:
     return True
 
 
-async def press_snooze(tn: Turn, follow_up_id: int, _: str) -> bool:
+async def press_snooze(tn: Turn, follow_up_id: int, _: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None or follow_up.status != followups.OPEN:
         return False
@@ -385,11 +413,11 @@ async def press_snooze(tn: Turn, follow_up_id: int, _: str) -> bool:
     return True
 
 
-async def press_snooze_option(tn: Turn, follow_up_id: int, value: str) -> bool:
+async def press_snooze_option(tn: Turn, follow_up_id: int, value: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None or follow_up.status != followups.OPEN:
         return False
-    due = followups.snooze_options(tn.agent, tn.now).get(value)
+    due = followups.snooze_options(tn.agent, tn.now).get(str(value))
     if due is None:
         return False
     await followups.move(tn.session, follow_up, due, tn.now)
@@ -398,7 +426,7 @@ async def press_snooze_option(tn: Turn, follow_up_id: int, value: str) -> bool:
     return True
 
 
-async def press_back(tn: Turn, follow_up_id: int, _: str) -> bool:
+async def press_back(tn: Turn, follow_up_id: int, _: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None:
         return False
@@ -411,7 +439,7 @@ async def press_back(tn: Turn, follow_up_id: int, _: str) -> bool:
     return True
 
 
-async def press_move(tn: Turn, follow_up_id: int, _: str) -> bool:
+async def press_move(tn: Turn, follow_up_id: int, _: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None or follow_up.status != followups.OPEN:
         return False
@@ -420,7 +448,10 @@ async def press_move(tn: Turn, follow_up_id: int, _: str) -> bool:
     return True
 
 
-BUTTONS = {
+Value = int | str
+ButtonHandler = Callable[[Turn, int, Value], Awaitable[bool]]
+# Every follow-up button, by action: each re-checks the id it carries against the pressing agent.
+BUTTONS: dict[str, ButtonHandler] = {
     "new": press_new,
     "acc": press_accept,
     "ok": press_confirm,
@@ -431,6 +462,9 @@ BUTTONS = {
     "back": press_back,
     "move": press_move,
 }
+# fu:<action>:<id>, and the value after it for the two actions that carry one.
+VALUES: dict[str, Field[Any]] = {"acc": MINUTES, "sz": Choice(*SNOOZES)}
+PRESSES = {action: layout(PREFIX, action, ID, VALUES.get(action, Trailing(Token(16), ""))) for action in BUTTONS}
 
 
 # ---------------------------------------------------------------------------------------------- lists
@@ -461,7 +495,7 @@ def show_list(tn: Turn, items: list[tuple[FollowUp, Client]], which: str) -> Non
             when=when_text(tn, follow_up.due_at),
             name=client.name,
             stage=stage_name(tn.lang, client.stage),
-            note=follow_up.note or "—",
+            note=clip(follow_up.note, NOTE_SHOWN) if follow_up.note else "—",
         )
         rows = [
             [InlineKeyboardButton(label, callback_data=data) for label, data in row]

@@ -25,7 +25,7 @@ from bot.timezones import local_today
 from bot.tip_library import library
 from handlers import tips as tip_messages
 from handlers.context import Turn, turn
-from handlers.keyboards import button, grid, pack, paging_row
+from handlers.keyboards import Choice, Day, Number, Token, button, grid, layout, pack, paging_row
 
 FLOW = "reflect"
 PREFIX = "rf"
@@ -212,32 +212,25 @@ def entry_rows(tn: Turn, entry: Reflection) -> list[list[InlineKeyboardButton]]:
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """rf:start|later|skipday|ans|pass|open|edit|jpage|now:<day or ->:<value or ->"""
+    """rf:start|later|skipday|ans|pass|open|edit:<day>:<value or ->, rf:jpage:-:<page>, rf:now:-:-"""
     async with turn(update, context) as tn:
-        fields = tn.pressed(parts=4)
-        if fields is None:
+        if (page := tn.matches(JOURNAL_PAGE_BUTTON)) is not None:
+            tn.edit(*await journal_view(tn, page[2]))
             return
-        action, raw_day, value = fields[1], fields[2], fields[3]
-        if action == "jpage" and value.isdigit():
-            tn.edit(*await journal_view(tn, int(value)))
-            return
-        if action == "now":
+        if tn.matches(START_NOW) is not None:
             await start_or_resume(tn, await reflections.day_to_reflect(tn.session, tn.agent, tn.now))
             return
-        day = _day(raw_day)
-        if day is None or day > local_today(tn.now, tn.agent.timezone):
-            tn.toast(tn.t("error.stale_button"))
+        fields = tn.pressed(ON_DAY)
+        if fields is None:
             return
-        handled = await BUTTONS[action](tn, day, value) if action in BUTTONS else False
-        if not handled:
-            tn.toast(tn.t("error.stale_button"))
+        action, day, value = fields
+        if day > local_today(tn.now, tn.agent.timezone) or not await BUTTONS[action](tn, day, value):
+            tn.refuse()
 
 
 def _day(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
+    """A day a waiting flow stored (ISO), or None."""
+    return ISO_DAY.read(value)
 
 
 async def press_start(tn: Turn, day: date, _: str) -> bool:
@@ -318,6 +311,12 @@ BUTTONS = {
     "open": press_open,
     "edit": press_edit,
 }
+ISO_DAY = Day()
+# A page of the journal: more than any agent will ever write, and an offset every database takes.
+JOURNAL_PAGE_BUTTON = layout(PREFIX, "jpage", Choice(NONE), Number(0, 10**6))
+START_NOW = layout(PREFIX, "now", Choice(NONE), Choice(NONE))
+# rf:<action>:<day>:<value>: the value (a count, a mood, a question, or -) is read by the action.
+ON_DAY = layout(PREFIX, tuple(BUTTONS), ISO_DAY, Token(16))
 
 
 async def _waiting_reflection(tn: Turn, day: date) -> tuple[Reflection | None, str | None]:
@@ -349,7 +348,6 @@ def _local_time(tn: Turn, moment: datetime) -> str:
 
 async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TYPE, waiting: Waiting) -> None:
     """Typed text while a question waits: the answer (checked), or a friendly retry that changes nothing."""
-    assert update.effective_message is not None and update.effective_message.text is not None
     day = _day(str(waiting.data.get("day", "")))
     reflection = await reflections.reflection_on(tn.session, tn.agent.id, day) if day else None
     if reflection is None:
@@ -358,7 +356,7 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
         return
     editing = waiting.step.startswith(EDIT)
     question = waiting.step.removeprefix(EDIT)
-    answer = read_answer(question, update.effective_message.text)
+    answer = read_answer(question, tn.typed)
     if answer is None:
         tn.send(tn.t(f"reflect.invalid.{question}"))
         return

@@ -16,8 +16,9 @@ from bot.agents import change_settings
 from bot.conversations import Waiting, stop_waiting, wait_for
 from bot.i18n import Html
 from bot.preferences import SETTINGS, parse_setting, parse_setting_name, toggle_work_day
+from bot.text import clip
 from handlers.context import Turn, turn
-from handlers.keyboards import button, grid
+from handlers.keyboards import Number, Token, button, grid, layout
 from handlers.setting_views import question, setting_value, summary
 
 PREFIX = "st"
@@ -33,14 +34,18 @@ FIRST_STEP = {
     "followup": "followup",
 }
 QUESTION_STEPS = frozenset({*FIRST_STEP.values(), "digest_time"})
+# How much of what the agent typed is echoed back in an answer.
+ECHO_LIMIT = 100
+# st:workdays:<ISO weekday>; st:<step>:<value> (read by the step's parser, or a panel word)
+WORKDAY = layout(PREFIX, "workdays", Number(1, 7))
+PRESS = layout(PREFIX, ("open", "back", "close", *QUESTION_STEPS), Token(48))
 
 
 async def show_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/settings shows the panel; /settings <name> <value> changes one setting at once."""
     async with turn(update, context) as tn:
-        args = context.args or []
-        if args:
-            await change_by_line(tn, args)
+        if tn.args:
+            await change_by_line(tn, tn.args)
         else:
             tn.send(panel_text(tn), panel_rows(tn))
 
@@ -48,7 +53,7 @@ async def show_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def change_by_line(tn: Turn, args: list[str]) -> None:
     setting = parse_setting_name(args[0])
     if setting is None:
-        tn.send(tn.t("settings.unknown", name=args[0], usage=Html(tn.t("settings.usage"))))
+        tn.send(tn.t("settings.unknown", name=clip(args[0], ECHO_LIMIT), usage=Html(tn.t("settings.usage"))))
         return
     value = " ".join(args[1:])
     values = parse_setting(setting, value) if value else None
@@ -95,10 +100,14 @@ def question_rows(tn: Turn, step: str) -> list[list[InlineKeyboardButton]]:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press on the panel or on one of its questions (`st:<step>:<value>`)."""
     async with turn(update, context) as tn:
-        fields = tn.pressed()
+        if (day := tn.matches(WORKDAY)) is not None:
+            change_settings(tn.agent, tn.now, work_days=toggle_work_day(tn.agent.work_days, day[1]))
+            tn.edit_buttons(question_rows(tn, "workdays"))
+            return
+        fields = tn.pressed(PRESS)
         if fields is None:
             return
-        _, step, value = fields
+        step, value = fields
         if step == "open" and value == "panel":
             tn.send(panel_text(tn), panel_rows(tn))
         elif step == "open" and value in FIRST_STEP:
@@ -110,11 +119,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             else:
                 tn.edit(tn.t("settings.closed", summary=Html(summary(tn.agent, tn.now))))
         elif step == "workdays" and value != "done":
-            if not (value.isdigit() and 1 <= int(value) <= 7):
-                tn.toast(tn.t("error.stale_button"))
-                return
-            change_settings(tn.agent, tn.now, work_days=toggle_work_day(tn.agent.work_days, int(value)))
-            tn.edit_buttons(question_rows(tn, "workdays"))
+            tn.refuse()
         elif step == "workdays":
             if not tn.agent.work_days:
                 tn.toast(tn.t("invalid.workdays_none"), alert=True)
@@ -130,8 +135,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TYPE, waiting: Waiting) -> None:
     """Typed text while a settings question waits for an answer."""
-    assert update.effective_message is not None and update.effective_message.text is not None
-    values = parse_setting(waiting.step, update.effective_message.text)
+    values = parse_setting(waiting.step, tn.typed)
     if values is None:
         tn.send(tn.t(f"invalid.{waiting.step}"))
         return

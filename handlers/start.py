@@ -18,7 +18,7 @@ from bot.conversations import Waiting, stop_waiting, wait_for
 from bot.i18n import Html
 from bot.preferences import parse_setting, toggle_work_day
 from handlers.context import Turn, turn
-from handlers.keyboards import button
+from handlers.keyboards import Number, Token, button, layout
 from handlers.setting_views import SETTING_OF_STEP, question, setting_value, summary
 
 PREFIX = "ob"
@@ -54,10 +54,13 @@ async def ask(tn: Turn, step: str) -> None:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press on an onboarding question (`ob:<step>:<value>`)."""
     async with turn(update, context) as tn:
-        fields = tn.pressed()
+        if (day := tn.matches(WORKDAY)) is not None:
+            await toggle_workday(tn, day[1])
+            return
+        fields = tn.pressed(PRESS)
         if fields is None:
             return
-        _, step, value = fields
+        step, value = fields
         if step == "restart":
             restart_setup(tn.agent, tn.now)
             tn.edit_buttons(None)
@@ -65,7 +68,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         elif tn.agent.setup_step != step:
             tn.toast(tn.t("setup.step_done"))
         elif step == "workdays":
-            await on_workdays_button(tn, value)
+            await workdays_done(tn, value)
         else:
             values = parse_setting(step, value)
             if values is None:
@@ -76,24 +79,29 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await proceed(tn, answered)
 
 
-async def on_workdays_button(tn: Turn, value: str) -> None:
-    """A day switches on or off in place; "done" answers the question."""
-    if value == "done":
-        if not tn.agent.work_days:
-            tn.toast(tn.t("invalid.workdays_none"), alert=True)
-            return
-        tn.edit(answered_line(tn, "workdays"))
-        await proceed(tn, "workdays")
-    elif value.isdigit() and 1 <= int(value) <= 7:
-        change_settings(tn.agent, tn.now, work_days=toggle_work_day(tn.agent.work_days, int(value)))
-        tn.edit_buttons(question("workdays", tn.agent, PREFIX)[1])
-    else:
-        tn.toast(tn.t("error.stale_button"))
+async def toggle_workday(tn: Turn, day: int) -> None:
+    """A day switches on or off in place (only while the question is open)."""
+    if tn.agent.setup_step != "workdays":
+        tn.toast(tn.t("setup.step_done"))
+        return
+    change_settings(tn.agent, tn.now, work_days=toggle_work_day(tn.agent.work_days, day))
+    tn.edit_buttons(question("workdays", tn.agent, PREFIX)[1])
+
+
+async def workdays_done(tn: Turn, value: str) -> None:
+    """ "done" answers the work days question."""
+    if value != "done":
+        tn.refuse()
+        return
+    if not tn.agent.work_days:
+        tn.toast(tn.t("invalid.workdays_none"), alert=True)
+        return
+    tn.edit(answered_line(tn, "workdays"))
+    await proceed(tn, "workdays")
 
 
 async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TYPE, waiting: Waiting) -> None:
     """Typed text while onboarding waits for an answer."""
-    assert update.effective_message is not None and update.effective_message.text is not None
     step = tn.agent.setup_step
     if step is None or step != waiting.step:
         # The flow moved on (e.g. a button answered it): ask what is actually next.
@@ -101,7 +109,7 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
         if step is not None:
             await ask(tn, step)
         return
-    values = parse_setting(step, update.effective_message.text)
+    values = parse_setting(step, tn.typed)
     if values is None:
         tn.send(tn.t(f"invalid.{step}"))
         return
@@ -133,6 +141,11 @@ async def proceed(tn: Turn, answered: str) -> None:
         tn.t("setup.done", summary=Html(summary(tn.agent, tn.now))),
         [[button(tn.t("button.open_settings"), "st", "open", "panel")]],
     )
+
+
+# ob:workdays:<ISO weekday>; ob:<step>:<value> (read by the step's parser), ob:restart:yes
+WORKDAY = layout(PREFIX, "workdays", Number(1, 7))
+PRESS = layout(PREFIX, ("restart", *SETUP_STEPS), Token(48))
 
 
 def answered_line(tn: Turn, step: str) -> str:

@@ -17,16 +17,24 @@ from bot import recurring, tips
 from bot.agents import change_settings
 from bot.i18n import EN, ZH_HANT, Html, t
 from bot.models import Agent, Delivery, TipState
-from bot.preferences import format_time, parse_time_of_day
+from bot.preferences import format_time
 from bot.scheduler import Outgoing
 from bot.sources import Passage, passage
+from bot.text import clip
 from bot.tip_library import Library, Tip, library
 from handlers.context import Turn, turn
-from handlers.keyboards import button, grid, mark, pack, paging_row, time_value
+from handlers.keyboards import Choice, Clock, Number, Token, button, grid, layout, mark, pack, paging_row, time_value
 
 PREFIX = "tip"
 NO_TOPIC = "-"
 SAVED_PAGE = 8
+# How much of what the agent typed is echoed back in an answer.
+ECHO_LIMIT = 100
+
+# tip:saved:-:<page>, tip:on:-:<time>, and tip:<action>:<tip id or ->:<topic or ->
+SAVED_PAGE_BUTTON = layout(PREFIX, "saved", Choice(NO_TOPIC), Number(0, 10**6))
+DAILY_ON = layout(PREFIX, "on", Choice(NO_TOPIC), Clock())
+ON_TIP = layout(PREFIX, ("topics", "topic", "more", "up", "down", "save", "src", "open", "off"), Token(), Token())
 
 
 # ---------------------------------------------------------------------------------------------- the message
@@ -124,13 +132,13 @@ def topic_rows(tn: Turn) -> list[list[InlineKeyboardButton]]:
 async def show_tip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/tip: the next tip; `/tip 跟进` / `/tip follow-up`: one on that topic (a name in any language or a keyword)."""
     async with turn(update, context) as tn:
-        query = " ".join(context.args or []).strip()
+        query = " ".join(tn.args).strip()
         if not query:
             await send_next(tn, None)
             return
-        topic = library().find_topic(query)
+        topic = library().find_topic(query) if len(query) <= ECHO_LIMIT else None
         if topic is None:
-            tn.send(tn.t("tips.unknown_topic", query=query), topic_rows(tn))
+            tn.send(tn.t("tips.unknown_topic", query=clip(query, ECHO_LIMIT)), topic_rows(tn))
             return
         await send_next(tn, topic.id)
 
@@ -170,10 +178,16 @@ async def saved_view(tn: Turn, page: int) -> tuple[str, list[list[InlineKeyboard
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """tip:<action>:<tip id or ->:<topic, page or time or ->"""
     async with turn(update, context) as tn:
-        fields = tn.pressed(parts=4)
+        if (page := tn.matches(SAVED_PAGE_BUTTON)) is not None:
+            tn.edit(*await saved_view(tn, page[2]))
+            return
+        if (daily := tn.matches(DAILY_ON)) is not None:
+            await turn_daily_on(tn, daily[2])
+            return
+        fields = tn.pressed(ON_TIP)
         if fields is None:
             return
-        action, tip_id, value = fields[1], fields[2], fields[3]
+        action, tip_id, value = fields
         lib = library()
         tip = lib.tip(tip_id)
         topic = value if lib.topic(value) else None
@@ -183,10 +197,6 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await send_next(tn, topic)
         elif action == "more":
             await send_next(tn, topic, avoid=tip.id if tip else None)
-        elif action == "saved" and value.isdigit():
-            tn.edit(*await saved_view(tn, int(value)))
-        elif action == "on" and tip_id == NO_TOPIC and (at := _time(value)) is not None:
-            await turn_daily_on(tn, at)
         elif tip is None:
             tn.toast(tn.t("tips.gone"))  # a tip since removed from the library, or forged data
         elif action in ("up", "down"):
@@ -218,10 +228,6 @@ def _has_daily_row(message: object) -> bool:
     markup = getattr(message, "reply_markup", None)
     rows = getattr(markup, "inline_keyboard", ()) or ()
     return any(str(getattr(key, "callback_data", "")).startswith(f"{PREFIX}:off:") for row in rows for key in row)
-
-
-def _time(value: str) -> time | None:
-    return parse_time_of_day(value.replace(".", ":"))
 
 
 def source_text(language: str, tip: Tip) -> str:

@@ -21,7 +21,7 @@ from bot.i18n import LANGUAGES, Catalog
 from bot.models import Agent
 from bot.preferences import weekday_name
 from handlers.app import LOCAL_TOKEN, AgentApplication, build_application, prepare
-from handlers.context import Services
+from handlers.context import MESSAGE_LIMIT, Services, split_html
 from handlers.delivery import engine_of
 from handlers.local_api import LocalBotAPI, LocalChat
 
@@ -53,8 +53,9 @@ class RenderedTexts:
         monkeypatch.setattr(Catalog, "text", recording)
 
     def accepts(self, text: str) -> bool:
-        """A rendered catalog message, a CLDR weekday name, or text without words (times, emoji)."""
-        if text in self.seen:
+        """A rendered catalog message (or one part of one too long for a single message), a CLDR weekday name,
+        or text without words (times, emoji)."""
+        if text in self.seen or any(text in split_html(seen) for seen in self.seen if len(seen) > MESSAGE_LIMIT):
             return True
         text = text.removeprefix("✓ ")  # the selection mark on a button
         return bool(_LANGUAGE_NEUTRAL.match(text)) or text in _day_names() or text in self.seen
