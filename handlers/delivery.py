@@ -75,7 +75,8 @@ async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
         report = await engine.sweep()
         if report.claimed:
             log.info(
-                "sweep: %d claimed, %d sent (%d late), %d retried, %d failed, %d held, %d cancelled, %d taken over",
+                "sweep: %d claimed, %d sent (%d late), %d retried, %d failed, %d held, %d cancelled, %d taken over; "
+                "at most %d in flight so far",
                 report.claimed,
                 report.sent,
                 report.late,
@@ -84,6 +85,7 @@ async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
                 report.held,
                 report.cancelled,
                 report.taken_over,
+                engine.most_in_flight,
             )
         if report.claimed < engine.settings.batch:
             return
