@@ -45,6 +45,18 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def insert_or_skip(session: AsyncSession, model: type[Any]) -> Any:
+    """The dialect's own INSERT for `model`, which knows ON CONFLICT (PostgreSQL and SQLite both do): for rows
+    that another transaction may add at the same moment, where the database's unique index decides."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(model)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model)
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

@@ -37,13 +37,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.bulk import insert_rows
 from bot.clock import Clock
+from bot.db import insert_or_skip
 from bot.models import Agent, Delivery, DeliveryStatus
 from bot.ownership import IN_HAND, Ownership, ownership_for
 
@@ -469,6 +470,7 @@ class Planned:
     kind: str
     due_at: datetime
     subject_id: int | None = None
+    subject_key: str | None = None
 
 
 async def schedule_many(session: AsyncSession, planned: Sequence[Planned], now: datetime) -> None:
@@ -486,18 +488,7 @@ async def schedule_once(
 ) -> bool:
     """Add the waiting delivery of a kind an agent has at most one of (bot.models.ONE_WAITING_KINDS), unless one
     is already waiting: the unique index decides, so two processes racing here add one. True if added."""
-    statement = _insert_for(session).values(
-        agent_id=agent_id,
-        kind=kind,
-        subject_key=subject_key,
-        due_at=due_at,
-        status=PENDING,
-        attempts=0,
-        late=False,
-        created_at=now,
-    )
-    result = await session.execute(statement.on_conflict_do_nothing())
-    return bool(getattr(result, "rowcount", 0))
+    return await schedule_once_many(session, [Planned(agent_id, kind, due_at, subject_key=subject_key)], now) == 1
 
 
 async def schedule_once_many(session: AsyncSession, planned: Sequence[Planned], now: datetime) -> int:
@@ -509,6 +500,7 @@ async def schedule_once_many(session: AsyncSession, planned: Sequence[Planned], 
             "agent_id": p.agent_id,
             "kind": p.kind,
             "subject_id": p.subject_id,
+            "subject_key": p.subject_key,
             "due_at": p.due_at,
             "status": PENDING,
             "attempts": 0,
@@ -517,19 +509,8 @@ async def schedule_once_many(session: AsyncSession, planned: Sequence[Planned], 
         }
         for p in planned
     ]
-    result = await session.execute(_insert_for(session).values(rows).on_conflict_do_nothing())
+    result = await session.execute(insert_or_skip(session, Delivery).values(rows).on_conflict_do_nothing())
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _insert_for(session: AsyncSession) -> Any:
-    """The dialect's own INSERT, which knows ON CONFLICT DO NOTHING (PostgreSQL and SQLite both do)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-        return postgresql_insert(Delivery)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(Delivery)
 
 
 async def cancel(session: AsyncSession, kind: str, subject_id: int) -> int:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
+from bot.db import insert_or_skip
 from bot.models import TipState
 from bot.tip_library import Library, Tip
 
@@ -74,24 +74,15 @@ def choose_any(library: Library, agent_id: int, seen: dict[str, TipState]) -> Ti
     return choose(library, agent_id, seen) or choose(library, agent_id, {})
 
 
-def _insert(session: AsyncSession) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (both PostgreSQL and SQLite do)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-        return postgresql_insert(TipState)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(TipState)
-
-
 async def _state(session: AsyncSession, agent_id: int, tip_id: str) -> TipState:
     """The agent's row for a tip, created if missing. The daily tip's bookkeeping and the agent's own /tip or 👍
     can create it at the same moment in two transactions: the insert yields to the other's row instead of failing."""
     state = await session.get(TipState, (agent_id, tip_id))
     if state is None:
         await session.execute(
-            _insert(session).values(agent_id=agent_id, tip_id=tip_id, shown=0, rating=NONE).on_conflict_do_nothing()
+            insert_or_skip(session, TipState)
+            .values(agent_id=agent_id, tip_id=tip_id, shown=0, rating=NONE)
+            .on_conflict_do_nothing()
         )
         state = await session.get(TipState, (agent_id, tip_id), populate_existing=True)
         assert state is not None
@@ -100,7 +91,9 @@ async def _state(session: AsyncSession, agent_id: int, tip_id: str) -> TipState:
 
 async def mark_shown(session: AsyncSession, agent_id: int, tip_id: str, now: datetime) -> None:
     """Count one more showing, as one atomic upsert (two showings at once both count)."""
-    statement = _insert(session).values(agent_id=agent_id, tip_id=tip_id, shown=1, rating=NONE, last_shown_at=now)
+    statement = insert_or_skip(session, TipState).values(
+        agent_id=agent_id, tip_id=tip_id, shown=1, rating=NONE, last_shown_at=now
+    )
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[TipState.agent_id, TipState.tip_id],

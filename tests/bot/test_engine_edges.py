@@ -83,6 +83,22 @@ async def engines() -> AsyncIterator[list[Engine]]:
         await each.stop()
 
 
+@pytest.fixture
+async def on_postgresql(postgres_url: str, engines: list[Engine]) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """An emptied PostgreSQL database for the tests about several processes (SQLite takes one); the processes a
+    test starts are stopped before the database goes."""
+    database = create_engine(postgres_url)
+    async with database.begin() as connection:
+        await connection.execute(text("TRUNCATE agents, deliveries RESTART IDENTITY CASCADE"))
+    try:
+        yield session_factory(database)
+    finally:
+        for each in engines:
+            await each.stop()
+        engines.clear()
+        await database.dispose()
+
+
 async def add_agents(sessions: async_sessionmaker[AsyncSession], count: int, **values: object) -> list[int]:
     ids = []
     async with sessions() as session, session.begin():
@@ -140,23 +156,22 @@ def test_every_recurring_kind_is_held_to_one_waiting_row() -> None:
     assert {*recurring.RULES, LATER} <= set(ONE_WAITING_KINDS)
 
 
-async def test_two_processes_starting_together_add_one_tip_and_one_prompt_per_agent(postgres_url: str) -> None:
+async def test_two_processes_starting_together_add_one_tip_and_one_prompt_per_agent(
+    on_postgresql: async_sessionmaker[AsyncSession], postgres_url: str
+) -> None:
     """Both run the start-up check at the same moment, each on its own connections (as two processes do)."""
-    first, second = create_engine(postgres_url), create_engine(postgres_url)
+    agents = await add_agents(on_postgresql, 30, tip_time=time(8, 30))
+    other_process = create_engine(postgres_url)
     try:
-        async with first.begin() as connection:
-            await connection.execute(text("TRUNCATE agents, deliveries RESTART IDENTITY CASCADE"))
-        agents = await add_agents(session_factory(first), 30, tip_time=time(8, 30))
         added = await asyncio.gather(
-            recurring.ensure_scheduled(session_factory(first), START, batch=7),
-            recurring.ensure_scheduled(session_factory(second), START, batch=7),
+            recurring.ensure_scheduled(on_postgresql, START, batch=7),
+            recurring.ensure_scheduled(session_factory(other_process), START, batch=7),
         )
-        assert sum(added) == 2 * len(agents)  # what each reports is what it really added
-        for kind in (recurring.DAILY_TIP, recurring.REFLECTION):
-            assert await waiting(session_factory(first), kind) == dict.fromkeys(agents, 1)
     finally:
-        await first.dispose()
-        await second.dispose()
+        await other_process.dispose()
+    assert sum(added) == 2 * len(agents)  # what each reports is what it really added
+    for kind in (recurring.DAILY_TIP, recurring.REFLECTION):
+        assert await waiting(on_postgresql, kind) == dict.fromkeys(agents, 1)
 
 
 async def test_a_settings_change_racing_a_reschedule_leaves_one_waiting(
@@ -294,32 +309,22 @@ async def test_a_second_process_on_one_sqlite_file_is_refused(
 
 
 async def test_a_live_process_takes_over_the_claims_of_one_that_died(
-    postgres_url: str, clock: ManualClock, engines: list[Engine]
+    on_postgresql: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
 ) -> None:
     """Two processes on one PostgreSQL; one dies mid-wave; the other sends its rows within a few seconds."""
-    database = create_engine(postgres_url)
-    try:
-        async with database.begin() as connection:
-            await connection.execute(text("TRUNCATE agents, deliveries RESTART IDENTITY CASCADE"))
-        sessions = session_factory(database)
-        phone = Phone()
-        agents = await add_agents(sessions, 4)
-        for agent in agents:
-            await due(sessions, agent, START)
-        survivor, dying = process(sessions, clock, phone), process(sessions, clock, phone)
-        engines.extend([survivor, dying])
-        await survivor.start()
-        assert len(await dying.claim()) == 4
-        await dying.ownership.abandon()  # type: ignore[union-attr]
-        await until_lock_released(sessions, dying)
-        clock.advance(survivor.settings.rescue_every)
-        assert (await survivor.sweep()).sent == 4
-        assert len(phone.received) == 4
-    finally:
-        for each in engines:
-            await each.stop()
-        engines.clear()
-        await database.dispose()
+    sessions, phone = on_postgresql, Phone()
+    agents = await add_agents(sessions, 4)
+    for agent in agents:
+        await due(sessions, agent, START)
+    survivor, dying = process(sessions, clock, phone), process(sessions, clock, phone)
+    engines.extend([survivor, dying])
+    await survivor.start()
+    assert len(await dying.claim()) == 4
+    await dying.ownership.abandon()  # type: ignore[union-attr]
+    await until_lock_released(sessions, dying)
+    clock.advance(survivor.settings.rescue_every)
+    assert (await survivor.sweep()).sent == 4
+    assert len(phone.received) == 4
 
 
 async def until_lock_released(sessions: async_sessionmaker[AsyncSession], gone: Engine) -> None:
@@ -366,38 +371,28 @@ async def test_a_sender_stalled_past_its_lease_never_sends_a_row_taken_over(
 
 
 async def test_a_process_that_lost_its_lock_never_sends_what_another_took_over(
-    postgres_url: str, clock: ManualClock, engines: list[Engine]
+    on_postgresql: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
 ) -> None:
     """Its lock's connection broke while it was stalled before the last check: another process took the row back
     and claimed it (same attempt number as before); the stalled one must not send it."""
-    database = create_engine(postgres_url)
-    try:
-        async with database.begin() as connection:
-            await connection.execute(text("TRUNCATE agents, deliveries RESTART IDENTITY CASCADE"))
-        sessions = session_factory(database)
-        phone = Phone()
-        [agent] = await add_agents(sessions, 1)
-        item = await due(sessions, agent, START)
-        stuck_gate, other_gate = Gate(), Gate()
-        stuck = process(sessions, clock, phone, budget=stuck_gate)
-        other = process(sessions, clock, phone, budget=other_gate)
-        engines.extend([stuck, other])
-        first = asyncio.create_task(stuck.sweep())
-        await stuck_gate.entered.wait()
-        await stuck.ownership.abandon()  # type: ignore[union-attr]
-        await until_lock_released(sessions, stuck)
-        second = asyncio.create_task(other.sweep())  # its start takes the row back, then claims it
-        await other_gate.entered.wait()
-        stuck_gate.release.set()
-        assert (await first).taken_over == 1
-        other_gate.release.set()
-        assert (await second).sent == 1
-        assert phone.texts() == [f"delivery {item}"]
-    finally:
-        for each in engines:
-            await each.stop()
-        engines.clear()
-        await database.dispose()
+    sessions, phone = on_postgresql, Phone()
+    [agent] = await add_agents(sessions, 1)
+    item = await due(sessions, agent, START)
+    stuck_gate, other_gate = Gate(), Gate()
+    stuck = process(sessions, clock, phone, budget=stuck_gate)
+    other = process(sessions, clock, phone, budget=other_gate)
+    engines.extend([stuck, other])
+    first = asyncio.create_task(stuck.sweep())
+    await stuck_gate.entered.wait()
+    await stuck.ownership.abandon()  # type: ignore[union-attr]
+    await until_lock_released(sessions, stuck)
+    second = asyncio.create_task(other.sweep())  # its start takes the row back, then claims it
+    await other_gate.entered.wait()
+    stuck_gate.release.set()
+    assert (await first).taken_over == 1
+    other_gate.release.set()
+    assert (await second).sent == 1
+    assert phone.texts() == [f"delivery {item}"]
 
 
 async def test_in_flight_is_bounded_by_the_concurrency(
