@@ -20,10 +20,11 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
-    text,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.schema import DDL
 from sqlalchemy.types import TypeDecorator
 
 from bot.text import clean
@@ -201,16 +202,6 @@ class Delivery(Base):
         Index("ix_deliveries_status_due", "status", "due_at"),
         Index("ix_deliveries_agent_kind", "agent_id", "kind"),  # also every lookup by agent alone
         Index("ix_deliveries_kind_subject", "kind", "subject_id"),  # cancelling a follow-up's nudge
-        # At most one waiting delivery per agent of each kind that stands alone (the daily tip, the reflection
-        # prompt, ⏰ Later): two processes starting together, or a settings change racing a send, cannot double it.
-        Index(
-            "uq_deliveries_one_waiting",
-            "agent_id",
-            "kind",
-            unique=True,
-            sqlite_where=text(ONE_WAITING_WHERE),
-            postgresql_where=text(ONE_WAITING_WHERE),
-        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
@@ -229,6 +220,19 @@ class Delivery(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime]
+
+
+# At most one waiting delivery per agent of each kind that stands alone (the daily tip, the reflection prompt,
+# ⏰ Later): two processes starting together, or a settings change racing a send, cannot double it. A partial index
+# needs dialect options (`sqlite_where`, `postgresql_where`), and declaring those on an `Index` imports both
+# dialects into every process (+2.3 MiB for the one it does not use), so it is DDL, run after the table is created
+# (create_all, the tests) and by migration 0006 (every real database).
+ONE_WAITING_INDEX = "uq_deliveries_one_waiting"
+event.listen(
+    Delivery.__table__,
+    "after_create",
+    DDL(f"CREATE UNIQUE INDEX {ONE_WAITING_INDEX} ON deliveries (agent_id, kind) WHERE {ONE_WAITING_WHERE}"),  # type: ignore[no-untyped-call]
+)
 
 
 class TipState(Base):

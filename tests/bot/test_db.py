@@ -20,12 +20,44 @@ from bot.agents import NewAgent, get_or_register
 from bot.config import Settings
 from bot.conversations import Waiting, stop_waiting, wait_for, waiting_for
 from bot.db import HEAD_REVISION, current_revision, engine_from_settings, session_factory, upgrade
-from bot.models import Agent, Base
+from bot.models import ONE_WAITING_INDEX, Agent, Base
 
 
 def schema_differences(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    def declared(item: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+        return name != ONE_WAITING_INDEX  # DDL in the models (see there), checked below on its own
+
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": declared})
     return list(compare_metadata(context, Base.metadata))
+
+
+async def test_the_one_waiting_index_is_made_by_the_migrations_and_by_create_all(engine: AsyncEngine) -> None:
+    """Migration 0006 (real databases) and the models' DDL (create_all) give the same partial unique index."""
+    from bot.db import create_engine
+    from bot.models import ONE_WAITING_WHERE
+
+    async def definition(database: AsyncEngine) -> str:
+        query = (
+            "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+            if database.dialect.name == "postgresql"
+            else "SELECT sql FROM sqlite_master WHERE name = :name"
+        )
+        async with database.connect() as connection:
+            return str((await connection.execute(text(query), {"name": ONE_WAITING_INDEX})).scalar_one())
+
+    migrated = await definition(engine)
+    assert "UNIQUE INDEX" in migrated and "WHERE" in migrated
+    for kind in ("'tip'", "'reflection'", "'reflect_later'", "'pending'", "'claimed'", "'sending'", "'held'"):
+        assert kind in migrated
+    if engine.dialect.name == "sqlite":
+        created = create_engine("sqlite+aiosqlite://")
+        try:
+            async with created.begin() as connection:
+                await connection.run_sync(Base.metadata.create_all)
+            assert (await definition(created)).endswith(f"WHERE {ONE_WAITING_WHERE}")
+            assert migrated.split("WHERE")[1].split() == ONE_WAITING_WHERE.split()
+        finally:
+            await created.dispose()
 
 
 async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
