@@ -289,27 +289,18 @@ class Engine:
 
     async def deliver(self, item: Claimed) -> SweepReport:
         report = SweepReport()
+        rendered = await self._render(item, report)
+        if rendered is None:
+            return report
+        outgoing, chat_id, kind_name, late = rendered
         if self.budget is not None:
-            await self.budget.acquire()  # before the last check, so a long wait here cannot lead to a stale send
-        now = self.clock.now()
+            # After rendering and before the last check: whatever the wait (replies first, a 429's pause), the row
+            # is checked again right after it, and the send follows at once (no database work in between to bunch
+            # evenly paced sends into Telegram's window).
+            await self.budget.acquire()
         try:
             async with self.sessions() as session, session.begin():
-                delivery = await session.get(Delivery, item.id)
-                agent = await session.get(Agent, item.agent_id)
-                if delivery is None or agent is None:
-                    raise _TakenOver
-                kind = self.kinds.get(delivery.kind)
-                late = delivery.late = delivery.due_at < now - self.settings.late_after
-                outgoing = await kind.render(session, delivery, agent, now) if kind and agent.active else None
-                if outgoing is None:
-                    delivery.status = CANCELLED if agent.active else HELD
-                    delivery.lease_until, delivery.claimed_by = None, None
-                    if kind and kind.after_skipped and agent.active:
-                        await kind.after_skipped(session, delivery, agent, now)
-                    report.cancelled += 1
-                    return report
-                await self._last_check(session, item, late, now)
-                chat_id, kind_name = agent.chat_id, delivery.kind
+                await self._last_check(session, item, late, self.clock.now())
         except _TakenOver:
             report.taken_over += 1
             return report
@@ -321,8 +312,38 @@ class Engine:
             self.in_flight -= 1
         return report
 
+    async def _render(self, item: Claimed, report: SweepReport) -> tuple[Outgoing, int, str, bool] | None:
+        """The message as its kind renders it now, or None when there is nothing to send any more (cancelled, or
+        held for an agent who blocked the bot; a recurring kind then schedules its next occurrence)."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            delivery = await session.get(Delivery, item.id)
+            agent = await session.get(Agent, item.agent_id)
+            if delivery is None or agent is None:
+                report.taken_over += 1
+                return None
+            kind = self.kinds.get(delivery.kind)
+            late = delivery.late = delivery.due_at < now - self.settings.late_after
+            outgoing = await kind.render(session, delivery, agent, now) if kind and agent.active else None
+            if outgoing is None:
+                verdict = CANCELLED if agent.active else HELD
+                if not await self._still_ours(session, item, status=verdict, lease_until=None, claimed_by=None):
+                    report.taken_over += 1  # another sweep has it now (and may have sent it): not ours to cancel
+                    return None
+                if kind and kind.after_skipped and agent.active:
+                    await kind.after_skipped(session, delivery, agent, now)
+                report.cancelled += 1
+                return None
+            return outgoing, agent.chat_id, delivery.kind, late
+
     async def _last_check(self, session: AsyncSession, item: Claimed, late: bool, now: datetime) -> None:
         """claimed → sending, only if the row is still ours: same owner, same attempt, still claimed."""
+        if not await self._still_ours(session, item, status=SENDING, late=late, lease_until=now + self.settings.lease):
+            raise _TakenOver
+
+    @staticmethod
+    async def _still_ours(session: AsyncSession, item: Claimed, **values: object) -> bool:
+        """Apply `values` to the row if this claim still holds it, in one statement (the row's lock decides a race)."""
         result = await session.execute(
             update(Delivery)
             .where(
@@ -331,11 +352,10 @@ class Engine:
                 Delivery.claimed_by == item.owner,
                 Delivery.attempts == item.attempts,
             )
-            .values(status=SENDING, late=late, lease_until=now + self.settings.lease)
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
-        if getattr(result, "rowcount", 0) != 1:
-            raise _TakenOver
+        return getattr(result, "rowcount", 0) == 1
 
     async def _send(
         self, item: Claimed, chat_id: int, outgoing: Outgoing, kind: str, late: bool, report: SweepReport

@@ -417,6 +417,37 @@ async def test_in_flight_is_bounded_by_the_concurrency(
     assert worker.in_flight == 0
 
 
+async def test_a_stalled_render_never_cancels_a_row_another_sweep_has_sent(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    """A sweep stuck while rendering; its lease runs out, another sweep sends the row, and then there is nothing
+    to send any more (✅ Done). The stuck one, finding nothing to render, must leave the row as sent."""
+    phone, resume, stuck_once, done = Phone(), asyncio.Event(), asyncio.Event(), False
+
+    async def slow_then_gone(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing | None:
+        if not stuck_once.is_set():
+            stuck_once.set()
+            await resume.wait()
+        return None if done else await render(session, delivery, agent, now)
+
+    [agent] = await add_agents(sessions, 1)
+    item = await due(sessions, agent, START)
+    stuck = process(sessions, clock, phone)
+    stuck.kinds[KIND] = Kind(slow_then_gone)
+    engines.append(stuck)
+    first = asyncio.create_task(stuck.sweep())
+    await stuck_once.wait()
+    clock.advance(stuck.settings.lease + timedelta(seconds=1))
+    other = process(sessions, clock, phone, ownership=stuck.ownership)
+    other.kinds[KIND] = Kind(slow_then_gone)
+    assert (await other.sweep()).sent == 1
+    done = True
+    resume.set()
+    assert (await first).taken_over == 1
+    assert (await statuses(sessions)) == {item: "sent"}
+    assert len(phone.received) == 1
+
+
 async def test_a_nudge_cancelled_while_its_send_waits_is_not_sent(
     sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
 ) -> None:
