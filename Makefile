@@ -44,7 +44,8 @@ MODULE ?= $(MUTATE_MODULES)
 # Parallel mutants: 1 leaves the other core to whoever shares the machine.
 JOBS ?= 1
 mutate: $(STAMP)
-	TEST_BACKENDS=sqlite $(BIN)/mutmut run --max-children $(JOBS) $(foreach m,$(MODULE),"$(subst /,.,$(m:.py=)).*")
+	@# Its own cache directory: a mutant of bot/timezones.city_index may rebuild the city index again and again.
+	TEST_BACKENDS=sqlite XDG_CACHE_HOME=$(CURDIR)/mutants/cache $(BIN)/mutmut run --max-children $(JOBS) $(foreach m,$(MODULE),"$(subst /,.,$(m:.py=)).*")
 	@echo "module: mutants killed survived timeout no-tests other score (killed + timeout)"
 	@$(BIN)/mutmut results --all true | awk -F': ' '{ split($$1, n, "."); m = n[1] "." n[2]; sub(/^ +/, "", m); \
 		c[m]++; s[m, $$2]++ } END { for (m in c) if (index("$(subst /,.,$(MODULE))", m)) { \
