@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check shell clean
+.PHONY: run test lint check shell clean mutate
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -37,6 +37,20 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 check: lint test
+
+## mutate: mutation testing (mutmut, SQLite only, slow: not in CI; docs/testing.md). One module: MODULE=bot/timezones.py
+MUTATE_MODULES := bot/scheduler.py bot/followups.py bot/recurring.py bot/reflections.py bot/timezones.py
+MODULE ?= $(MUTATE_MODULES)
+# Parallel mutants: 1 leaves the other core to whoever shares the machine.
+JOBS ?= 1
+mutate: $(STAMP)
+	@# Its own cache directory: a mutant of bot/timezones.city_index may rebuild the city index again and again.
+	TEST_BACKENDS=sqlite XDG_CACHE_HOME=$(CURDIR)/mutants/cache $(BIN)/mutmut run --max-children $(JOBS) $(foreach m,$(MODULE),"$(subst /,.,$(m:.py=)).*")
+	@echo "module: mutants killed survived timeout no-tests other score (killed + timeout)"
+	@$(BIN)/mutmut results --all true | awk -F': ' '{ split($$1, n, "."); m = n[1] "." n[2]; sub(/^ +/, "", m); \
+		c[m]++; s[m, $$2]++ } END { for (m in c) if (index("$(subst /,.,$(MODULE))", m)) { \
+		k = s[m, "killed"]; v = s[m, "survived"]; t = s[m, "timeout"]; z = s[m, "no tests"]; \
+		printf "%s: %d %d %d %d %d %d %.1f%%\n", m, c[m], k, v, t, z, c[m] - k - v - t - z, 100 * (k + t) / c[m] } }'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -147,7 +147,7 @@ def next_occurrence(after: datetime, at: time, zone_name: str, days: str = "1234
     if not days:
         raise ValueError("no days to schedule on")
     local_day = local_datetime(after, zone_name).date()
-    for offset in range(0, 9):
+    for offset in range(8):  # today and the next seven days: the last is today's weekday again, surely after `after`
         day = local_day + timedelta(days=offset)
         if str(day.isoweekday()) in days:
             moment = to_utc(day, at, zone_name)

@@ -100,7 +100,11 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(_drop_postgres_database(url))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# TEST_BACKENDS=sqlite runs the backend-parametrised tests on SQLite alone (mutation testing, quick local runs).
+BACKENDS = [name for name in ("sqlite", "postgresql") if name in os.environ.get("TEST_BACKENDS", name).split(",")]
+
+
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path}/agentcoach.db"
