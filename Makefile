@@ -39,7 +39,7 @@ lint: $(STAMP)
 check: lint test
 
 ## mutate: mutation testing (mutmut, SQLite only, slow: not in CI; docs/testing.md). One module: MODULE=bot/timezones.py
-MUTATE_MODULES := bot/scheduler.py bot/followups.py bot/recurring.py bot/reflections.py bot/timezones.py
+MUTATE_MODULES := bot/scheduler.py bot/ownership.py bot/followups.py bot/recurring.py bot/reflections.py bot/timezones.py
 MODULE ?= $(MUTATE_MODULES)
 # Parallel mutants: 1 leaves the other core to whoever shares the machine.
 JOBS ?= 1
