@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import func, select, text
@@ -27,6 +28,7 @@ from bot.scheduler import Engine, EngineSettings, Kind, Outgoing, TransientFailu
 from tests.conftest import START
 
 KIND = "test"
+T = TypeVar("T")
 
 
 class Phone:
@@ -49,6 +51,11 @@ class Phone:
 
 async def render(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing:
     return Outgoing(f"delivery {delivery.id}{' late' if delivery.late else ''}")
+
+
+async def within(awaitable: Awaitable[T], seconds: float = 10.0) -> T:
+    """A bounded wait: a broken engine fails the test instead of hanging it."""
+    return await asyncio.wait_for(awaitable, seconds)
 
 
 class Gate:
@@ -357,16 +364,16 @@ async def test_a_sender_stalled_past_its_lease_never_sends_a_row_taken_over(
     stuck = process(sessions, clock, phone, budget=stuck_gate)
     engines.append(stuck)
     first = asyncio.create_task(stuck.sweep())
-    await stuck_gate.entered.wait()
+    await within(stuck_gate.entered.wait())
     clock.advance(stuck.settings.lease + timedelta(seconds=1))
     # Another sweep of the same process (same owner), itself stopped right after claiming.
     again = process(sessions, clock, phone, budget=later_gate, ownership=stuck.ownership)
     second = asyncio.create_task(again.sweep())
-    await later_gate.entered.wait()
+    await within(later_gate.entered.wait())
     stuck_gate.release.set()  # the stalled one reaches its last check while the row is claimed anew
-    assert (await first).taken_over == 1
+    assert (await within(first)).taken_over == 1
     later_gate.release.set()
-    assert (await second).sent == 1
+    assert (await within(second)).sent == 1
     assert phone.texts() == [f"delivery {item} late"]
 
 
@@ -383,15 +390,15 @@ async def test_a_process_that_lost_its_lock_never_sends_what_another_took_over(
     other = process(sessions, clock, phone, budget=other_gate)
     engines.extend([stuck, other])
     first = asyncio.create_task(stuck.sweep())
-    await stuck_gate.entered.wait()
+    await within(stuck_gate.entered.wait())
     await stuck.ownership.abandon()  # type: ignore[union-attr]
     await until_lock_released(sessions, stuck)
     second = asyncio.create_task(other.sweep())  # its start takes the row back, then claims it
-    await other_gate.entered.wait()
+    await within(other_gate.entered.wait())
     stuck_gate.release.set()
-    assert (await first).taken_over == 1
+    assert (await within(first)).taken_over == 1
     other_gate.release.set()
-    assert (await second).sent == 1
+    assert (await within(second)).sent == 1
     assert phone.texts() == [f"delivery {item}"]
 
 
@@ -436,14 +443,14 @@ async def test_a_stalled_render_never_cancels_a_row_another_sweep_has_sent(
     stuck.kinds[KIND] = Kind(slow_then_gone)
     engines.append(stuck)
     first = asyncio.create_task(stuck.sweep())
-    await stuck_once.wait()
+    await within(stuck_once.wait())
     clock.advance(stuck.settings.lease + timedelta(seconds=1))
     other = process(sessions, clock, phone, ownership=stuck.ownership)
     other.kinds[KIND] = Kind(slow_then_gone)
     assert (await other.sweep()).sent == 1
     done = True
     resume.set()
-    assert (await first).taken_over == 1
+    assert (await within(first)).taken_over == 1
     assert (await statuses(sessions)) == {item: "sent"}
     assert len(phone.received) == 1
 
@@ -462,11 +469,11 @@ async def test_a_nudge_cancelled_while_its_send_waits_is_not_sent(
     worker = process(sessions, clock, phone, budget=gate)
     engines.append(worker)
     sweeping = asyncio.create_task(worker.sweep())
-    await gate.entered.wait()
+    await within(gate.entered.wait())
     async with sessions() as session, session.begin():
         assert await cancel(session, KIND, 77) == 1
     gate.release.set()
-    assert (await sweeping).taken_over == 1
+    assert (await within(sweeping)).taken_over == 1
     assert phone.received == []
     assert set((await statuses(sessions)).values()) == {"cancelled"}
 
