@@ -155,11 +155,15 @@ class PostgresOwnership:
 
     async def abandon(self) -> None:
         connection, self._connection = self._connection, None
-        if connection is not None:
+        if connection is None:
+            return
+        with contextlib.suppress(Exception):  # (a connection that already broke has nothing left to close)
             raw = await connection.get_raw_connection()
             raw.driver_connection.terminate()  # type: ignore[union-attr]  # the socket closes, as at kill -9
-            with contextlib.suppress(Exception):
-                await connection.invalidate()
+        with contextlib.suppress(Exception):
+            await connection.invalidate()
+        with contextlib.suppress(Exception):
+            await connection.close()
 
     async def still_alive(self) -> None:
         """Re-take the lock under a new key if its connection broke (the server restarted): rows claimed under

@@ -300,7 +300,7 @@ class Engine:
             await self.budget.acquire()
         try:
             async with self.sessions() as session, session.begin():
-                await self._last_check(session, item, late, self.clock.now())
+                await self._last_check(session, item, self.clock.now())
         except _TakenOver:
             report.taken_over += 1
             return report
@@ -327,7 +327,7 @@ class Engine:
             outgoing = await kind.render(session, delivery, agent, now) if kind and agent.active else None
             if outgoing is None:
                 verdict = CANCELLED if agent.active else HELD
-                if not await self._still_ours(session, item, status=verdict, lease_until=None, claimed_by=None):
+                if not await self._still_ours(session, item, status=verdict):
                     report.taken_over += 1  # another sweep has it now (and may have sent it): not ours to cancel
                     return None
                 if kind and kind.after_skipped and agent.active:
@@ -336,9 +336,9 @@ class Engine:
                 return None
             return outgoing, agent.chat_id, delivery.kind, late
 
-    async def _last_check(self, session: AsyncSession, item: Claimed, late: bool, now: datetime) -> None:
+    async def _last_check(self, session: AsyncSession, item: Claimed, now: datetime) -> None:
         """claimed → sending, only if the row is still ours: same owner, same attempt, still claimed."""
-        if not await self._still_ours(session, item, status=SENDING, late=late, lease_until=now + self.settings.lease):
+        if not await self._still_ours(session, item, status=SENDING, lease_until=now + self.settings.lease):
             raise _TakenOver
 
     @staticmethod
@@ -394,7 +394,7 @@ class Engine:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id == item.id)
-                .values(status=SENT, sent_at=self.clock.now(), message_id=message_id, lease_until=None)
+                .values(status=SENT, sent_at=self.clock.now(), message_id=message_id)
             )
 
     async def _after_sent(self, item: Claimed, kind_name: str) -> None:
@@ -428,18 +428,14 @@ class Engine:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id == item.id, Delivery.status.in_(IN_HAND))
-                .values(
-                    status=PENDING, lease_until=now + delay, claimed_by=None, attempts=attempts, last_error=error[:500]
-                )
+                .values(status=PENDING, lease_until=now + delay, attempts=attempts, last_error=error[:500])
             )
         log.warning("delivery %s: %s; again in %ss", item.id, error, int(delay.total_seconds()))
 
     async def _fail(self, item: Claimed, error: str) -> None:
         async with self.sessions() as session, session.begin():
             await session.execute(
-                update(Delivery)
-                .where(Delivery.id == item.id)
-                .values(status=FAILED, lease_until=None, claimed_by=None, last_error=error[:500])
+                update(Delivery).where(Delivery.id == item.id).values(status=FAILED, last_error=error[:500])
             )
         log.error("delivery %s failed: %s", item.id, error)
 
@@ -452,8 +448,6 @@ class Engine:
                 .where(Delivery.id == item.id)
                 .values(
                     status=HELD,
-                    lease_until=None,
-                    claimed_by=None,
                     attempts=Delivery.attempts - 1,
                     last_error=error[:500],
                 )
@@ -469,16 +463,7 @@ async def schedule(
     session: AsyncSession, *, agent_id: int, kind: str, due_at: datetime, now: datetime, subject_id: int | None = None
 ) -> Delivery:
     """Add a delivery; it is sent by the first sweep at or after `due_at`."""
-    delivery = Delivery(
-        agent_id=agent_id,
-        kind=kind,
-        subject_id=subject_id,
-        due_at=due_at,
-        status=PENDING,
-        attempts=0,
-        late=False,
-        created_at=now,
-    )
+    delivery = Delivery(agent_id=agent_id, kind=kind, subject_id=subject_id, due_at=due_at, created_at=now)
     session.add(delivery)
     await session.flush()
     return delivery
@@ -539,7 +524,7 @@ async def cancel(session: AsyncSession, kind: str, subject_id: int) -> int:
     result = await session.execute(
         update(Delivery)
         .where(Delivery.kind == kind, Delivery.subject_id == subject_id, Delivery.status.in_(CANCELLABLE))
-        .values(status=CANCELLED, lease_until=None)
+        .values(status=CANCELLED)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -549,7 +534,7 @@ async def cancel_waiting(session: AsyncSession, agent_id: int, kind: str) -> Non
     await session.execute(
         update(Delivery)
         .where(Delivery.agent_id == agent_id, Delivery.kind == kind, Delivery.status.in_(CANCELLABLE))
-        .values(status=CANCELLED, lease_until=None)
+        .values(status=CANCELLED)
     )
 
 
@@ -566,5 +551,5 @@ async def resume_held(session: AsyncSession, agent_id: int, except_kinds: Sequen
     await session.execute(
         update(Delivery)
         .where(Delivery.agent_id == agent_id, Delivery.status == HELD, Delivery.kind.not_in(except_kinds))
-        .values(status=PENDING, lease_until=None)
+        .values(status=PENDING)
     )

@@ -498,3 +498,184 @@ async def test_rows_waiting_their_turn_in_a_chat_do_not_use_up_attempts(
     async with sessions() as session:
         attempts = {row[0]: row[1] for row in (await session.execute(select(Delivery.id, Delivery.attempts))).all()}
     assert attempts == {i: (2 if i == ids[-1] else 1) for i in ids}  # the oldest went first and was retried once
+
+
+# ---------------------------------------------------------------------------------------------- gaps mutants showed
+
+
+async def test_one_agent_blocking_the_bot_holds_only_their_own_deliveries(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    phone = Phone()
+    blocker, other = await add_agents(sessions, 2)
+    blocked = await due(sessions, blocker, START)
+    later = await due(sessions, blocker, START + timedelta(hours=1))
+    others = await due(sessions, other, START + timedelta(hours=1))
+    worker = process(sessions, clock, phone)
+    engines.append(worker)
+    from bot.scheduler import AgentUnreachable
+
+    phone.failures.append(AgentUnreachable("Forbidden: bot was blocked by the user"))
+    assert (await worker.sweep()).held == 1  # only the blocker's first row is due: it meets the block
+    rows = await statuses(sessions)
+    assert (rows[blocked], rows[later], rows[others]) == ("held", "held", "pending")
+    async with sessions() as session:
+        why = (await session.get(Delivery, blocked)).last_error  # type: ignore[union-attr]
+    assert why is not None and "blocked" in why  # what an operator reads in the table
+
+
+async def test_an_agent_back_in_onboarding_does_not_get_yesterdays_tip(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    """Blocked, then back with /start (onboarding again): the held daily tip is stale; it must not go out late,
+    and the next one is scheduled when onboarding completes (handlers/start.py)."""
+    [agent_id] = await add_agents(sessions, 1, tip_time=time(8, 30), active=False)
+    tip = await due(sessions, agent_id, START - timedelta(days=1), recurring.DAILY_TIP)
+    nudge = await due(sessions, agent_id, START - timedelta(hours=2))
+    async with sessions() as session, session.begin():
+        await session.execute(text("UPDATE deliveries SET status = 'held'"))
+        agent = await session.get(Agent, agent_id)
+        assert agent is not None
+        agent.setup_step = "language"  # they sent /start again
+        await get_or_register(session, NewAgent(1, 1, "A1", "en", "Asia/Shanghai"), START)
+    rows = await statuses(sessions)
+    assert (rows[tip], rows[nudge]) == ("held", "pending")  # the nudge is still relevant, the tip is not
+
+
+async def test_a_late_daily_tip_leaves_an_overdue_reflection_prompt_alone(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    """After the bot was down, today's tip and today's prompt are both overdue; sending the tip schedules the
+    next tip only (the prompt goes in the next sweep, one message per chat per sweep)."""
+    [agent_id] = await add_agents(sessions, 1, tip_time=time(8, 30), reflection_time=time(8, 0))
+    async with sessions() as session, session.begin():
+        agent = await session.get(Agent, agent_id)
+        assert agent is not None
+        await recurring.reschedule(session, agent, START - timedelta(hours=3))  # Wed 06:00 Shanghai
+    clock.set(START + timedelta(hours=12))  # the bot comes back at Wed 21:00
+    prompts_before = await waiting(sessions, recurring.REFLECTION)
+    async with sessions() as session, session.begin():
+        tip = (await session.execute(select(Delivery).where(Delivery.kind == recurring.DAILY_TIP))).scalar_one()
+        agent = await session.get(Agent, agent_id)
+        assert agent is not None
+        tip.status = "sent"
+        await recurring.after_sent(session, tip, agent, clock.now())
+    async with sessions() as session:
+        prompt = (
+            await session.execute(
+                select(Delivery.due_at).where(Delivery.kind == recurring.REFLECTION, Delivery.status == "pending")
+            )
+        ).scalar_one()
+    assert prompts_before == {agent_id: 1}
+    assert prompt == START - timedelta(hours=1), "today's 08:00 prompt is still due, not moved to tomorrow"
+
+
+async def test_a_retry_records_why(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    from bot.scheduler import RetryLater
+
+    phone = Phone()
+    [agent] = await add_agents(sessions, 1)
+    item = await due(sessions, agent, START)
+    worker = process(sessions, clock, phone)
+    engines.append(worker)
+    phone.failures.append(RetryLater(7))
+    assert (await worker.sweep()).retried == 1
+    async with sessions() as session:
+        row = await session.get(Delivery, item)
+    assert row is not None and (row.status, row.attempts, row.lease_until) == (
+        "pending",
+        0,
+        START + timedelta(seconds=7),
+    )
+    assert row.last_error == "retry after 7s"
+
+
+async def test_a_process_stuck_in_a_send_has_its_row_taken_again_after_the_lease(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    """Alive but stuck after its last check (a request that never returns): the lease is the last backstop, so
+    the row is sent again rather than never (at-least-once: this is one of the doubles the docs count)."""
+    stuck_in_send, release = asyncio.Event(), asyncio.Event()
+
+    class HangingPhone(Phone):
+        async def send(self, chat_id: int, message: Outgoing) -> int:
+            if not stuck_in_send.is_set():
+                stuck_in_send.set()
+                await release.wait()
+            return await super().send(chat_id, message)
+
+    phone = HangingPhone()
+    [agent] = await add_agents(sessions, 1)
+    item = await due(sessions, agent, START)
+    stuck = process(sessions, clock, phone)
+    engines.append(stuck)
+    first = asyncio.create_task(stuck.sweep())
+    await within(stuck_in_send.wait())
+    assert (await statuses(sessions))[item] == "sending"
+    again = process(sessions, clock, phone, ownership=stuck.ownership)
+    assert (await again.sweep()).claimed == 0  # the lease still holds
+    clock.advance(stuck.settings.lease + timedelta(seconds=1))
+    assert (await again.sweep()).sent == 1
+    release.set()
+    assert (await within(first)).sent == 1
+    assert sorted(phone.texts()) == [f"delivery {item}", f"delivery {item} late"]  # sent twice, never lost
+
+
+async def test_a_failed_send_records_why_on_the_row(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    from bot.scheduler import PermanentFailure
+
+    phone = Phone()
+    first, second = await add_agents(sessions, 2)
+    rejected = await due(sessions, first, START)
+    flaky = await due(sessions, second, START)
+    worker = process(sessions, clock, phone)
+    engines.append(worker)
+    phone.failures += [PermanentFailure("Bad Request: can't parse entities"), TransientFailure("Bad Gateway")]
+    report = await worker.sweep()
+    assert (report.failed, report.retried) == (1, 1)
+    async with sessions() as session:
+        rows = {row.id: row for row in (await session.execute(select(Delivery))).scalars()}
+    assert (rows[rejected].status, rows[rejected].last_error) == ("failed", "Bad Request: can't parse entities")
+    assert (rows[flaky].status, rows[flaky].last_error) == ("pending", "Bad Gateway")
+
+
+async def test_a_stopped_process_lets_go_of_its_lock_and_a_broken_lock_is_taken_anew(
+    on_postgresql: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    """A clean stop leaves no advisory lock behind; a lock whose connection broke (the server restarted, a
+    network cut) is taken again under a new key, and what was claimed under the old one is taken back."""
+    from bot.ownership import PostgresOwnership
+
+    sessions, phone = on_postgresql, Phone()
+    [agent] = await add_agents(sessions, 1)
+    item = await due(sessions, agent, START)
+    worker = process(sessions, clock, phone)
+    engines.append(worker)
+    await worker.start()
+    ownership = worker.ownership
+    assert isinstance(ownership, PostgresOwnership)
+    old_key = ownership.key
+    assert len(await worker.claim()) == 1
+    async with sessions() as session, session.begin():  # the server ends the lock's connection
+        await session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = :low "
+                "AND pid <> pg_backend_pid()"
+            ),
+            {"low": old_key & 0xFFFFFFFF},
+        )
+    assert await worker.rescue() == 1  # notices, takes a new key, and the old key's row comes back
+    assert ownership.key != old_key
+    assert (await worker.sweep()).sent == 1
+    assert phone.texts() == [f"delivery {item}"]
+    await worker.stop()
+    async with sessions() as session:
+        held = await session.execute(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :low"),
+            {"low": ownership.key & 0xFFFFFFFF},
+        )
+        assert held.scalar_one() == 0
