@@ -327,7 +327,7 @@ class Engine:
             outgoing = await kind.render(session, delivery, agent, now) if kind and agent.active else None
             if outgoing is None:
                 verdict = CANCELLED if agent.active else HELD
-                if not await self._still_ours(session, item, status=verdict):
+                if not await self._still_ours(session, item, status=verdict, lease_until=None):
                     report.taken_over += 1  # another sweep has it now (and may have sent it): not ours to cancel
                     return None
                 if kind and kind.after_skipped and agent.active:
@@ -446,11 +446,7 @@ class Engine:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id == item.id)
-                .values(
-                    status=HELD,
-                    attempts=Delivery.attempts - 1,
-                    last_error=error[:500],
-                )
+                .values(status=HELD, lease_until=None, attempts=Delivery.attempts - 1, last_error=error[:500])
             )
             agent = await session.get(Agent, item.agent_id)
             if agent is not None:

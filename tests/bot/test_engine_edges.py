@@ -679,3 +679,60 @@ async def test_a_stopped_process_lets_go_of_its_lock_and_a_broken_lock_is_taken_
             {"low": ownership.key & 0xFFFFFFFF},
         )
         assert held.scalar_one() == 0
+
+
+async def test_a_live_process_keeps_its_lock_and_its_claims(
+    on_postgresql: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    """While a process lives its key is locked, the same key every sweep, and no other process's rescue takes
+    what it claimed; once it stops cleanly the lock is gone."""
+    sessions = on_postgresql
+    [agent] = await add_agents(sessions, 1)
+    item = await due(sessions, agent, START)
+    owner, other = process(sessions, clock, Phone()), process(sessions, clock, Phone())
+    engines.extend([owner, other])
+    assert len(await owner.claim()) == 1
+    assert owner.ownership is not None
+    key = owner.ownership.key
+
+    async def locked(which: int) -> bool:
+        async with sessions() as session:
+            found = await session.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = :low"),
+                {"low": which & 0xFFFFFFFF},
+            )
+            return bool(found.scalar_one())
+
+    assert await locked(key)
+    for _ in range(2):
+        assert await owner.rescue() == 0 and owner.ownership.key == key and await locked(key)
+    await other.start()
+    assert await other.rescue() == 0
+    assert (await statuses(sessions))[item] == "claimed"
+    await owner.stop()
+    assert not await locked(key)
+
+
+async def test_coming_back_resumes_only_the_agents_own_held_rows_and_never_a_sent_one(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    from bot.scheduler import AgentUnreachable
+
+    phone = Phone()
+    first, second = await add_agents(sessions, 2)
+    already_sent = await due(sessions, first, START - timedelta(hours=1))
+    worker = process(sessions, clock, phone)
+    engines.append(worker)
+    assert (await worker.sweep()).sent == 1
+    blocked = {agent: await due(sessions, agent, START) for agent in (first, second)}
+    phone.failures += [AgentUnreachable("Forbidden: bot was blocked by the user")] * 2
+    assert (await worker.sweep()).held == 2
+    async with sessions() as session, session.begin():  # only the first agent writes again
+        await get_or_register(session, NewAgent(1, 1, "A1", "en", "Asia/Shanghai"), clock.now())
+    rows = await statuses(sessions)
+    assert (rows[already_sent], rows[blocked[first]], rows[blocked[second]]) == ("sent", "pending", "held")
+    async with sessions() as session:
+        attempts = (await session.get(Delivery, blocked[first])).attempts  # type: ignore[union-attr]
+    assert attempts == 0  # meeting a block is not an attempt at the message
+    assert (await worker.sweep()).sent == 1
+    assert len(phone.texts()) == 2  # the earlier one is not sent again

@@ -279,8 +279,8 @@ async def test_bulk_follow_ups_become_the_same_deliveries(rig: Rig) -> None:
         follow_ups = (await session.execute(select(FollowUp).order_by(FollowUp.id))).scalars().all()
         deliveries = (await session.execute(select(Delivery).order_by(Delivery.id))).scalars().all()
     assert [f.id for f in follow_ups] == ids and [f.note for f in follow_ups] == [f"n{i}" for i in range(50)]
-    assert [(d.subject_id, d.due_at, d.status, d.kind) for d in deliveries] == [
-        (f.id, f.due_at, "pending", "followup") for f in follow_ups
+    assert [(d.subject_id, d.due_at, d.status, d.kind, d.attempts, d.late) for d in deliveries] == [
+        (f.id, f.due_at, "pending", "followup", 0, False) for f in follow_ups
     ]
 
 
