@@ -220,7 +220,7 @@ async def test_a_failure_after_the_send_never_sends_it_again(
     first = await due(sessions, agent, START)
     with caplog.at_level(logging.ERROR, logger="bot.scheduler"):
         assert (await worker.sweep()).sent == 1
-    assert "what follows a send failed" in caplog.text
+    assert f"delivery {first} was sent, but what follows a send failed; repairing" in caplog.messages
     for _ in range(6):  # well past any retry delay
         clock.advance(timedelta(minutes=1))
         await worker.sweep()
@@ -624,7 +624,10 @@ async def test_a_process_stuck_in_a_send_has_its_row_taken_again_after_the_lease
 
 
 async def test_a_failed_send_records_why_on_the_row(
-    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    engines: list[Engine],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from bot.scheduler import PermanentFailure
 
@@ -634,8 +637,16 @@ async def test_a_failed_send_records_why_on_the_row(
     flaky = await due(sessions, second, START)
     worker = process(sessions, clock, phone)
     engines.append(worker)
-    phone.failures += [PermanentFailure("Bad Request: can't parse entities"), TransientFailure("Bad Gateway")]
-    report = await worker.sweep()
+    errors = {first: PermanentFailure("Bad Request: can't parse entities"), second: TransientFailure("Bad Gateway")}
+
+    async def by_chat(chat_id: int, message: Outgoing) -> int:  # (the two go out concurrently)
+        raise errors[chat_id]
+
+    phone.send = by_chat  # type: ignore[method-assign]
+    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+        report = await worker.sweep()
+    assert f"delivery {rejected} failed: Bad Request: can't parse entities" in caplog.messages
+    assert f"delivery {flaky}: Bad Gateway; again in 10s" in caplog.messages  # what an operator reads
     assert (report.failed, report.retried) == (1, 1)
     async with sessions() as session:
         rows = {row.id: row for row in (await session.execute(select(Delivery))).scalars()}
@@ -644,7 +655,10 @@ async def test_a_failed_send_records_why_on_the_row(
 
 
 async def test_a_stopped_process_lets_go_of_its_lock_and_a_broken_lock_is_taken_anew(
-    on_postgresql: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+    on_postgresql: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    engines: list[Engine],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A clean stop leaves no advisory lock behind; a lock whose connection broke (the server restarted, a
     network cut) is taken again under a new key, and what was claimed under the old one is taken back."""
@@ -668,7 +682,10 @@ async def test_a_stopped_process_lets_go_of_its_lock_and_a_broken_lock_is_taken_
             ),
             {"low": old_key & 0xFFFFFFFF},
         )
-    assert await worker.rescue() == 1  # notices, takes a new key, and the old key's row comes back
+    with caplog.at_level(logging.WARNING, logger="bot.ownership"):
+        assert await worker.rescue() == 1  # notices, takes a new key, and the old key's row comes back
+    [broke] = [m for m in caplog.messages if m.startswith("the ownership lock's connection broke")]
+    assert broke.endswith("; taking a new one") and "(" in broke and "()" not in broke and "(NoneType)" not in broke
     assert ownership.key != old_key
     assert (await worker.sweep()).sent == 1
     assert phone.texts() == [f"delivery {item}"]
@@ -714,7 +731,10 @@ async def test_a_live_process_keeps_its_lock_and_its_claims(
 
 
 async def test_coming_back_resumes_only_the_agents_own_held_rows_and_never_a_sent_one(
-    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    engines: list[Engine],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from bot.scheduler import AgentUnreachable
 
@@ -726,7 +746,12 @@ async def test_coming_back_resumes_only_the_agents_own_held_rows_and_never_a_sen
     assert (await worker.sweep()).sent == 1
     blocked = {agent: await due(sessions, agent, START) for agent in (first, second)}
     phone.failures += [AgentUnreachable("Forbidden: bot was blocked by the user")] * 2
-    assert (await worker.sweep()).held == 2
+    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+        assert (await worker.sweep()).held == 2
+    assert (
+        f"agent {second} cannot be reached (Forbidden: bot was blocked by the user): their deliveries are held"
+        in caplog.messages
+    )
     async with sessions() as session, session.begin():  # only the first agent writes again
         await get_or_register(session, NewAgent(1, 1, "A1", "en", "Asia/Shanghai"), clock.now())
     rows = await statuses(sessions)
@@ -736,3 +761,57 @@ async def test_coming_back_resumes_only_the_agents_own_held_rows_and_never_a_sen
     assert attempts == 0  # meeting a block is not an attempt at the message
     assert (await worker.sweep()).sent == 1
     assert len(phone.texts()) == 2  # the earlier one is not sent again
+
+
+async def test_cancelling_a_subjects_nudge_touches_only_what_still_waits_of_that_kind(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    """Snoozing a follow-up whose nudge was already sent cancels nothing of what went out, nor another kind's
+    row that happens to share the subject's number."""
+    from bot.scheduler import cancel
+
+    [agent] = await add_agents(sessions, 1)
+    async with sessions() as session, session.begin():
+        sent = await schedule(session, agent_id=agent, kind=KIND, due_at=START, now=START, subject_id=5)
+        other_kind = await schedule(session, agent_id=agent, kind="other", due_at=START, now=START, subject_id=5)
+        waiting_one = await schedule(session, agent_id=agent, kind=KIND, due_at=START, now=START, subject_id=6)
+        sent.status = "sent"
+    async with sessions() as session, session.begin():
+        assert await cancel(session, KIND, 5) == 0
+        assert await cancel(session, KIND, 6) == 1
+    rows = await statuses(sessions)
+    assert (rows[sent.id], rows[other_kind.id], rows[waiting_one.id]) == ("sent", "pending", "cancelled")
+
+
+async def test_a_send_that_fails_after_another_process_sent_the_row_does_not_queue_it_again(
+    on_postgresql: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    """A process stuck in its request loses its lock; another takes the row back, sends and confirms it; then
+    the stuck request fails. Its retry must not put the sent row back to pending (it would go out twice)."""
+    sessions = on_postgresql
+    stuck_in_send, release = asyncio.Event(), asyncio.Event()
+
+    class FailingLate(Phone):
+        async def send(self, chat_id: int, message: Outgoing) -> int:
+            if not stuck_in_send.is_set():
+                stuck_in_send.set()
+                await release.wait()
+                raise TransientFailure("Bad Gateway")
+            return await super().send(chat_id, message)
+
+    phone = FailingLate()
+    [agent] = await add_agents(sessions, 1)
+    item = await due(sessions, agent, START)
+    stuck, other = process(sessions, clock, phone), process(sessions, clock, phone)
+    engines.extend([stuck, other])
+    first = asyncio.create_task(stuck.sweep())
+    await within(stuck_in_send.wait())
+    await stuck.ownership.abandon()  # type: ignore[union-attr]
+    await until_lock_released(sessions, stuck)
+    assert (await other.sweep()).sent == 1
+    release.set()
+    await within(first)
+    assert (await statuses(sessions))[item] == "sent"
+    clock.advance(timedelta(minutes=1))
+    assert (await other.sweep()).claimed == 0
+    assert len(phone.received) == 1
