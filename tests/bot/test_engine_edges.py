@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -815,3 +816,58 @@ async def test_a_send_that_fails_after_another_process_sent_the_row_does_not_que
     clock.advance(timedelta(minutes=1))
     assert (await other.sweep()).claimed == 0
     assert len(phone.received) == 1
+
+
+async def test_a_delivery_of_a_kind_this_version_does_not_know_is_cancelled(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    """A row left by a newer version, or a kind since removed: nothing to render, so cancelled, never retried."""
+    phone = Phone()
+    [agent] = await add_agents(sessions, 1)
+    item = await due(sessions, agent, START, kind="from_the_future")
+    worker = process(sessions, clock, phone)
+    engines.append(worker)
+    assert (await worker.sweep()).cancelled == 1
+    assert (await statuses(sessions))[item] == "cancelled" and phone.received == []
+
+
+async def test_a_row_due_for_an_agent_known_to_have_blocked_the_bot_is_held_and_sent_at_once_when_they_return(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, engines: list[Engine]
+) -> None:
+    phone = Phone()
+    [agent] = await add_agents(sessions, 1, active=False)
+    item = await due(sessions, agent, START)
+    worker = process(sessions, clock, phone)
+    engines.append(worker)
+    assert (await worker.sweep()).cancelled == 1  # nothing sent: the row is put aside …
+    assert (await statuses(sessions))[item] == "held"  # … held, not cancelled
+    async with sessions() as session, session.begin():
+        await get_or_register(session, NewAgent(1, 1, "A1", "en", "Asia/Shanghai"), START)
+    assert (await worker.sweep()).sent == 1  # at once, not a claim's lease later
+
+
+async def test_the_sqlite_lock_file_is_owner_only_names_its_holder_and_the_refusal_names_the_file(
+    tmp_path: Path,
+) -> None:
+    from bot.ownership import SoleOwnership
+
+    database = tmp_path / "agents.db"
+    first, second = SoleOwnership(database), SoleOwnership(database)
+    await first.start()
+    try:
+        assert lock_file(Path(f"{database}.lock")) == (0o600, f"{os.getpid()}\n")
+        with pytest.raises(DatabaseInUse) as refused:
+            await second.start()
+        assert str(refused.value).startswith(f"another agentcoach process is using {database}: stop it first")
+    finally:
+        await first.stop()
+    before = os.listdir()
+    nowhere = SoleOwnership()  # a database without a file (in memory): no lock file anywhere
+    await nowhere.start()
+    await nowhere.stop()
+    assert os.listdir() == before
+
+
+def lock_file(path: Path) -> tuple[int, str]:
+    """The lock file's permission bits and what it says (read outside the event loop's concerns)."""
+    return path.stat().st_mode & 0o777, path.read_text()
