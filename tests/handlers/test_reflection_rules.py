@@ -272,3 +272,23 @@ async def test_no_words_and_a_fair_mood_get_the_general_rotation(harness: Harnes
     for _ in range(4):
         reply = await chat.press("跳过这题")
     assert reply.sent[-1].data_for("➡️ 再来一条").endswith(":-")
+
+
+async def test_a_voice_note_replacing_an_answer_of_today_is_kept_and_dated(harness: Harness) -> None:
+    """Editing today's finished check-in by voice: the note is kept for that answer and the entry is marked as
+    changed now (no question follows it to do so)."""
+    chat, other = await agent(harness, 1001), await agent(harness, 1002)
+    for each in (chat, other):
+        await finish_day(harness, each, WED)
+    harness.clock.advance(timedelta(minutes=40))
+    reply = await chat.send("/journal")
+    await chat.press("2026年11月25日 周三 ", on=reply.last)
+    assert (await chat.press("✏️ 做得好的")).texts == ["✏️ 改“做得好的”：输入新的内容。"]
+    reply = await send_voice(harness, chat, seconds=8)
+    assert reply.texts[0] == "🎙 收到你的语音（8 秒），已经保存。"
+    assert "🎙 语音" in reply.texts[1]
+    mine = await reflection_of(harness, 1001, WED)
+    assert mine is not None and list(mine.voice) == ["went_well"]
+    assert (mine.status, mine.updated_at) == ("done", harness.clock.now())
+    theirs = await reflection_of(harness, 1002, WED)
+    assert theirs is not None and theirs.voice == {} and theirs.updated_at < harness.clock.now()
