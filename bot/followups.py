@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.bulk import insert_rows_with_ids
@@ -113,11 +113,10 @@ async def move(session: AsyncSession, follow_up: FollowUp, due_at: datetime, now
     await schedule(session, agent_id=follow_up.agent_id, kind=KIND, subject_id=follow_up.id, due_at=due_at, now=now)
 
 
-async def mark_done(session: AsyncSession, follow_up: FollowUp, now: datetime, outcome: str | None = None) -> None:
+async def mark_done(session: AsyncSession, follow_up: FollowUp, now: datetime) -> None:
+    """Done: its pending nudge is cancelled; the outcome, if any, comes later (`set_outcome`)."""
     await cancel(session, KIND, follow_up.id)
     follow_up.status, follow_up.done_at, follow_up.updated_at = DONE, now, now
-    if outcome:
-        follow_up.outcome = outcome
 
 
 async def set_outcome(follow_up: FollowUp, outcome: str, now: datetime) -> None:
@@ -159,10 +158,3 @@ async def due_today(session: AsyncSession, agent: Agent, now: datetime) -> list[
 
 async def overdue(session: AsyncSession, agent: Agent, now: datetime) -> list[tuple[FollowUp, Client]]:
     return await open_between(session, agent.id, None, now)
-
-
-async def open_count(session: AsyncSession, agent_id: int) -> int:
-    result = await session.execute(
-        select(func.count()).select_from(FollowUp).where(FollowUp.agent_id == agent_id, FollowUp.status == OPEN)
-    )
-    return int(result.scalar_one())

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.followups import snooze_options
 from bot.models import Agent
@@ -106,3 +107,49 @@ def test_every_choice_is_later_than_now_and_where_the_agent_reads_it(now: dateti
     if "evening" in options:
         assert wall(options["evening"], zone) == (today, time(19, 0))
         assert options["evening"] - now >= timedelta(minutes=30)
+
+
+# ---------------------------------------------------------------------------------------------- more rules
+
+
+@pytest.mark.parametrize("zone", [SHANGHAI, LOS_ANGELES])
+def test_this_evening_needs_more_than_half_an_hour_to_go(zone: str) -> None:
+    """To the second: at 18:29:59 seven o'clock is still offered, at 18:30:00 no longer."""
+    agent = agent_in(zone)
+    assert snooze_options(agent, at(zone, 2026, 11, 30, 18, 29) + timedelta(seconds=59))["evening"] == at(
+        zone, 2026, 11, 30, 19, 0
+    )
+    assert "evening" not in snooze_options(agent, at(zone, 2026, 11, 30, 18, 30))
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "expected"),
+    [
+        # Sunday night in Shanghai (already Sunday afternoon in UTC): the next day is Monday.
+        (SHANGHAI, at(SHANGHAI, 2026, 11, 29, 23, 30), (date(2026, 11, 30), time(10, 0))),
+        # A month's last day in Los Angeles, the evening (already 1 December in UTC).
+        (LOS_ANGELES, at(LOS_ANGELES, 2026, 11, 30, 20, 0), (date(2026, 12, 1), time(10, 0))),
+    ],
+)
+def test_a_stage_outside_the_cadence_table_is_followed_up_the_next_day(
+    zone: str, now: datetime, expected: tuple[date, time]
+) -> None:
+    """A stage the table does not list (a row from another version, a stage renamed since) gets the shortest
+    cadence, the next local day at the agent's follow-up hour, as a new lead would."""
+    from bot.followups import CADENCE_DAYS, suggested_time
+
+    assert "archived" not in CADENCE_DAYS
+    assert wall(suggested_time(agent_in(zone), "archived", now), zone) == expected
+    assert wall(suggested_time(agent_in(zone), "new", now), zone) == expected
+
+
+async def test_an_id_out_of_the_columns_range_is_nobodys_follow_up(engine: AsyncEngine) -> None:
+    """A forged id (0, negative, or too big for the integer column) finds nothing, on either database, rather
+    than failing the query."""
+    from bot.clients import MAX_ID
+    from bot.db import session_factory
+    from bot.followups import owned_follow_up
+
+    async with session_factory(engine)() as session:
+        for forged in (0, -1, MAX_ID, MAX_ID + 1, 2**63):
+            assert await owned_follow_up(session, 1, forged) is None, forged
