@@ -871,3 +871,17 @@ async def test_the_sqlite_lock_file_is_owner_only_names_its_holder_and_the_refus
 def lock_file(path: Path) -> tuple[int, str]:
     """The lock file's permission bits and what it says (read outside the event loop's concerns)."""
     return path.stat().st_mode & 0o777, path.read_text()
+
+
+async def test_the_start_up_check_skips_agents_still_in_onboarding_and_agents_who_blocked_the_bot(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Only agents who finished onboarding and can be reached get their tip and prompt added at start-up (the
+    others get theirs when onboarding completes, or when they write again)."""
+    ready, onboarding, blocked = await add_agents(sessions, 3, tip_time=time(8, 30))
+    async with sessions() as session, session.begin():
+        (await session.get(Agent, onboarding)).setup_step = "timezone"  # type: ignore[union-attr]
+        (await session.get(Agent, blocked)).active = False  # type: ignore[union-attr]
+    assert await recurring.ensure_scheduled(sessions, START) == 2
+    for kind in (recurring.DAILY_TIP, recurring.REFLECTION):
+        assert await waiting(sessions, kind) == {ready: 1}
