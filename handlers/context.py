@@ -2,14 +2,12 @@
 
 Everything the agent sends passes here on the way in (typed text and command arguments, cleaned by
 `bot.text.clean`; a button's data, read by the layout the handler names) and every reply on the way out: a reply
-longer than Telegram's 4,096 characters is split at paragraph or line boundaries into parts that are each valid
-Telegram HTML (an edit keeps the first part and the rest follow as new messages), so no text is ever refused.
+longer than Telegram's 4,096 characters is split into valid Telegram HTML parts (handlers.replies; an edit keeps
+the first part and the rest follow as new messages), so no text is ever refused.
 """
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,12 +24,12 @@ from bot.config import Settings
 from bot.i18n import from_telegram, t
 from bot.models import Agent
 from bot.text import clean, clip
+from handlers.replies import split_html
 
 if TYPE_CHECKING:
     from handlers.keyboards import Layout
 
 T = TypeVar("T")
-MESSAGE_LIMIT = 4096  # characters once the HTML is parsed (Telegram counts UTF-16 code units)
 TOAST_LIMIT = 200  # what answerCallbackQuery takes
 
 
@@ -197,77 +195,3 @@ def typed_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[str
     typed = clean(message.text) if message is not None and message.text else ""
     args = [word for word in (clean(arg) for arg in context.args or []) if word.strip()]
     return typed, args
-
-
-# -- long replies -------------------------------------------------------------------------------------------------
-
-_ATOM = re.compile(r"<[^>]*>|&#?[A-Za-z0-9]+;|[\s\S]", re.ASCII)
-_TAG_NAME = re.compile(r"</?\s*([A-Za-z-]+)")
-
-
-def _width(char: str) -> int:
-    """How much of Telegram's limit a visible character uses (UTF-16 code units)."""
-    return len(char.encode("utf-16-le")) // 2
-
-
-def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """`text` (Telegram HTML) as parts of at most `limit` visible characters, cut at a paragraph break, else a line
-    break, else a space, else anywhere; a tag open at a cut is closed there and opened again in the next part."""
-    atoms = _ATOM.findall(text)
-    visible = [
-        0 if atom.startswith("<") and len(atom) > 1 else _width(html.unescape(atom) if atom.startswith("&") else atom)
-        for atom in atoms
-    ]
-    if sum(visible) <= limit:
-        return [text]
-    parts: list[str] = []
-    opened: list[str] = []  # the opening tags in force where the current part starts
-    start = 0
-    while start < len(atoms):
-        end, used = start, 0
-        while end < len(atoms) and used + visible[end] <= limit:
-            used += visible[end]
-            end += 1
-        end = max(end, start + 1)  # a character wider than the whole limit still goes somewhere
-        if end < len(atoms):
-            end = _cut(atoms, start, end)
-        chunk = atoms[start:end]
-        still_open = _open_tags(opened, chunk)
-        body = "".join(opened) + "".join(chunk) + "".join(_closing(tag) for tag in reversed(still_open))
-        if html.unescape(re.sub(r"<[^>]*>", "", body)).strip():
-            parts.append(body)
-        opened, start = still_open, end
-    return parts or [text]
-
-
-def _cut(atoms: list[str], start: int, end: int) -> int:
-    """Where to end a part that must end by `end`: after the last paragraph break, line break or space in its
-    second half, or at `end` itself."""
-    floor = start + max(1, (end - start) // 2)
-    for separator in ("\n\n", "\n", " "):
-        for index in range(end - 1, floor - 1, -1):
-            if separator == "\n\n":
-                if atoms[index] == "\n" and atoms[index - 1] == "\n":
-                    return index + 1
-            elif atoms[index] == separator:
-                return index + 1
-    return end
-
-
-def _open_tags(opened: list[str], chunk: list[str]) -> list[str]:
-    """The opening tags still unclosed at the end of `chunk`, given those open at its start."""
-    stack = list(opened)
-    for atom in chunk:
-        if not (atom.startswith("<") and len(atom) > 1):
-            continue
-        if atom.startswith("</"):
-            if stack:
-                stack.pop()
-        elif not atom.endswith("/>"):
-            stack.append(atom)
-    return stack
-
-
-def _closing(opening: str) -> str:
-    found = _TAG_NAME.match(opening)
-    return f"</{found.group(1)}>" if found else ""

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from telegram import InlineKeyboardButton
 
 from handlers import reflections
-from handlers.context import MESSAGE_LIMIT, Turn, split_html
+from handlers.context import Turn
 from handlers.keyboards import button
 from handlers.local_api import plain_text
+from handlers.replies import MESSAGE_LIMIT, split_html
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness
 
