@@ -176,6 +176,8 @@ def check_sqlite_file(engine: AsyncEngine) -> None:
     database = engine.url.database or ""
     if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return
+    if database.startswith("file:"):  # a URI (shared memory, read-only…): the stdlib would take it for a file name
+        return
     try:
         with closing(sqlite3.connect(database)) as connection:
             connection.execute("PRAGMA schema_version").fetchone()

@@ -246,3 +246,18 @@ async def test_files_of_another_owner_are_left_alone(
     finally:
         await engine.dispose()
     assert (mode(tmp_path), mode(tmp_path / "agentcoach.db")) == (0o755, 0o644)
+
+
+async def test_the_pre_check_leaves_sqlite_uris_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A URI database (here shared memory) is not a file name: checking it must not create a file called "file:…"."""
+    from sqlalchemy.pool import StaticPool
+
+    from bot.db import create_engine
+
+    monkeypatch.chdir(tmp_path)
+    engine = create_engine("sqlite+aiosqlite:///file:precheck?mode=memory&cache=shared&uri=true", poolclass=StaticPool)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    assert os.listdir(tmp_path) == []
