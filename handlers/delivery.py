@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
@@ -17,7 +16,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, ContextTypes, ExtBot
 
 from bot.scheduler import AgentUnreachable, Engine, Outgoing, PermanentFailure, RetryLater, TransientFailure
-from handlers.send_budget import SCHEDULED
+from handlers.send_budget import SCHEDULED, retry_seconds
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +48,7 @@ class TelegramSender:
         except Forbidden as error:
             raise AgentUnreachable(error.message) from error
         except RetryAfter as error:
-            wait = error.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            seconds = retry_seconds(error)
             raise RetryLater(seconds) from error
         except BadRequest as error:  # a subclass of NetworkError, so it must come first
             if any(words in error.message.lower() for words in _GONE):

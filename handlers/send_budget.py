@@ -122,7 +122,7 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
-                seconds = _seconds(error.retry_after)
+                seconds = retry_seconds(error)
                 self.budget.pause(seconds + 0.1)
                 if scheduled:
                     raise  # the engine logs it once and puts the row back
@@ -133,5 +133,7 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 log.warning("Telegram asked to wait %.0f s; %s waits and tries again", seconds, endpoint)
 
 
-def _seconds(retry_after: timedelta | float) -> float:
-    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
+def retry_seconds(error: RetryAfter) -> float:
+    """How long Telegram asked to wait (PTB gives a timedelta or, in older versions, a number of seconds)."""
+    wait = error.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
