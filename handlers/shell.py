@@ -108,7 +108,7 @@ async def act(chat: LocalChat, line: str) -> Reply:
     if line.startswith("'"):
         return await chat.send(line[1:])
     target = chat.last_with_buttons()
-    if line.isdigit() and target is not None:
+    if line.isascii() and line.isdigit() and target is not None:  # "²".isdigit() too, but int() refuses it
         flat = [data for row in target.buttons for _, data in row]
         index = int(line) - 1
         if 0 <= index < len(flat):

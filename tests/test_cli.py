@@ -175,3 +175,10 @@ def test_a_database_that_cannot_be_opened_stops_start_up_with_one_line(
         "agentcoach: cannot open data/agentcoach.db (unable to open database file): check that it is a file this "
         "user can read and write, in a folder it can write to"
     ]
+
+
+def test_the_shell_takes_a_superscript_digit_as_text_not_a_button(tmp_path: Path) -> None:
+    """ "²".isdigit() is True but int("²") fails: with buttons on screen the shell must still answer, not crash."""
+    result = agentcoach(tmp_path, "shell", stdin="/start\n²\n٣\n")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
