@@ -18,11 +18,10 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Client, ContactLog, FollowUp
+from bot.scheduler import cancel
+from bot.statuses import CONTACT_KINDS, STAGES, ContactKind, DeliveryKind, FollowUpStatus, Stage
 from bot.text import clean
 
-# 新客户 / 意向 / 带看 / 下定 / 成交 / 流失, in the order a sale moves.
-STAGES: Final = ("new", "interested", "viewing", "deposit", "closed", "lost")
-CONTACT_KINDS: Final = ("call", "message", "visit", "viewing")
 # Where a number without a country code is tried, in order.
 HOME_REGIONS: Final = ("CN", "HK")
 
@@ -123,8 +122,8 @@ def parse_stage(text: str) -> str | None:
     return _STAGE_WORDS.get(text.strip().lower())
 
 
-_STAGE_WORDS: Final = {
-    **{stage: stage for stage in STAGES},
+_STAGE_WORDS: Final[dict[str, str]] = {
+    **{str(stage): str(stage) for stage in STAGES},
     "新客户": "new",
     "新客戶": "new",
     "意向": "interested",
@@ -404,6 +403,18 @@ async def search_clients(session: AsyncSession, agent_id: int, text: str, limit:
     return list(result.scalars())
 
 
+async def recent_clients(session: AsyncSession, agent_id: int, limit: int) -> list[Client]:
+    """The agent's clients most recently active, for a quick pick."""
+    return (await clients_page(session, agent_id, None, 0, limit)).clients
+
+
+async def clients_named(session: AsyncSession, agent_id: int, name: str) -> list[Client]:
+    """The agent's clients called `name`, or failing that, whose name (or phone) contains it."""
+    found = await search_clients(session, agent_id, name)
+    wanted = name.strip().casefold()
+    return [client for client in found if client.name.casefold() == wanted] or found
+
+
 async def counts_by_stage(session: AsyncSession, agent_id: int) -> dict[str, int]:
     """How many of the agent's (not archived) clients are in each stage; every stage present, in order."""
     result = await session.execute(
@@ -421,8 +432,8 @@ async def log_contact(session: AsyncSession, client: Client, kind: str, note: st
         raise ValueError(f"unknown contact kind {kind!r}")
     entry = ContactLog(client_id=client.id, kind=kind, note=(note or "").strip()[:TEXT_LIMIT] or None, at=now)
     session.add(entry)
-    if kind == "viewing" and client.stage in ("new", "interested"):
-        client.stage = "viewing"
+    if kind == ContactKind.VIEWING and client.stage in (Stage.NEW, Stage.INTERESTED):
+        client.stage = Stage.VIEWING
     client.updated_at = now
     await session.flush()
     return entry
@@ -443,15 +454,14 @@ async def archive_client(session: AsyncSession, client: Client, now: datetime) -
 
     Archiving hides the client everywhere; a nudge about a client the agent put away would only confuse.
     """
-    from bot.followups import CANCELLED, KIND, OPEN
-    from bot.scheduler import cancel
-
     client.archived, client.updated_at = True, now
-    result = await session.execute(select(FollowUp).where(FollowUp.client_id == client.id, FollowUp.status == OPEN))
+    result = await session.execute(
+        select(FollowUp).where(FollowUp.client_id == client.id, FollowUp.status == FollowUpStatus.OPEN)
+    )
     follow_ups = list(result.scalars())
     for follow_up in follow_ups:
-        await cancel(session, KIND, follow_up.id)
-        follow_up.status, follow_up.updated_at = CANCELLED, now
+        await cancel(session, DeliveryKind.FOLLOWUP, follow_up.id)
+        follow_up.status, follow_up.updated_at = FollowUpStatus.CANCELLED, now
     await session.flush()
     return len(follow_ups)
 
@@ -475,7 +485,7 @@ async def next_follow_up(session: AsyncSession, client_id: int) -> FollowUp | No
     """The client's earliest open follow-up."""
     result = await session.execute(
         select(FollowUp)
-        .where(FollowUp.client_id == client_id, FollowUp.status == "open")
+        .where(FollowUp.client_id == client_id, FollowUp.status == FollowUpStatus.OPEN)
         .order_by(FollowUp.due_at, FollowUp.id)
         .limit(1)
     )

@@ -1,15 +1,54 @@
-"""What the bot waits for in each chat, kept in the database so a restart resumes mid-flow."""
+"""What the bot waits for in each chat, kept in the database so a restart resumes mid-flow.
+
+The conversation graph in one place: each flow that waits for typed input, and the steps it waits at.
+
+- onboarding (handlers/start.py): the setup questions `bot.agents.SETUP_STEPS`, in order.
+- settings (handlers/settings.py): the setting being changed (`bot.preferences.SETTINGS`; digest asks day, then
+  `digest_time`).
+- clients (handlers/clients/): `ClientStep` — NAME → PHONE → NEEDS → BUDGET while registering (each skippable);
+  NOTE after a contact kind is chosen on the card; EDIT while one detail is retyped.
+- followup (handlers/followups.py): `FollowUpStep` — CLIENT (which client) → WHEN (what time) → CONFIRM (echoed,
+  waiting for ✅ or a new time); OUTCOME after ✅ Done on a nudge; MOVE after 📅 Reschedule.
+- reflect (handlers/reflections.py): one step per question of `bot.reflections.QUESTIONS`, in order, and
+  `edit_<question>` while one answer of a finished reflection is retyped.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import ConversationState
+
+
+class Flow(StrEnum):
+    ONBOARDING = "onboarding"
+    SETTINGS = "settings"
+    CLIENTS = "clients"
+    FOLLOWUP = "followup"
+    REFLECT = "reflect"
+
+
+class ClientStep(StrEnum):
+    NAME = "name"
+    PHONE = "phone"
+    NEEDS = "needs"
+    BUDGET = "budget"
+    NOTE = "note"
+    EDIT = "edit"
+
+
+class FollowUpStep(StrEnum):
+    CLIENT = "client"
+    WHEN = "when"
+    CONFIRM = "confirm"
+    OUTCOME = "outcome"
+    MOVE = "move"
 
 
 @dataclass(frozen=True)

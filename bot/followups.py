@@ -18,10 +18,11 @@ from bot.bulk import insert_rows_with_ids
 from bot.clients import MAX_ID, last_contact
 from bot.models import Agent, Client, ContactLog, FollowUp
 from bot.scheduler import Planned, cancel, schedule, schedule_many
+from bot.statuses import DeliveryKind, FollowUpStatus
 from bot.timezones import local_datetime, to_utc
 
-KIND = "followup"
-OPEN, DONE, CANCELLED = "open", "done", "cancelled"
+KIND = DeliveryKind.FOLLOWUP
+OPEN, DONE, CANCELLED = FollowUpStatus.OPEN, FollowUpStatus.DONE, FollowUpStatus.CANCELLED
 
 # How soon to follow up, by the client's stage: a new lead cools fast, a closed client is checked on monthly.
 CADENCE_DAYS = {"new": 1, "interested": 2, "viewing": 2, "deposit": 3, "closed": 30, "lost": 60}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -27,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.schema import DDL
 from sqlalchemy.types import TypeDecorator
 
+from bot.statuses import DeliveryKind, DeliveryStatus, FollowUpStatus
 from bot.text import clean
 
 
@@ -158,8 +158,7 @@ class FollowUp(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     due_at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(CleanText, nullable=True)
-    # open | done | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=FollowUpStatus.OPEN)  # bot.statuses
     outcome: Mapped[str | None] = mapped_column(CleanText, nullable=True)
     done_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
@@ -169,22 +168,10 @@ class FollowUp(Base):
 # Kinds of delivery an agent has at most one of waiting at any time (bot.recurring's kinds and the reflection's
 # ⏰ Later), and the statuses that count as waiting. The partial unique index below holds the invariant; a new
 # kind of this sort needs a migration that recreates the index (tests/bot/test_engine_edges.py checks it).
-class DeliveryStatus(StrEnum):
-    """Where a delivery is in the engine (bot.scheduler tells the whole path)."""
-
-    PENDING = "pending"  # waiting for its time (or, with lease_until set, for a retry)
-    CLAIMED = "claimed"  # taken by a process's sweep, not sent yet
-    SENDING = "sending"  # past the last ownership check: the request to Telegram may be on its way
-    SENT = "sent"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    HELD = "held"  # the agent blocked the bot: kept until they write again
-
-
-ONE_WAITING_KINDS = ("tip", "reflection", "reflect_later")
+ONE_WAITING_KINDS = (DeliveryKind.TIP, DeliveryKind.REFLECTION, DeliveryKind.REFLECT_LATER)
 WAITING_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING, DeliveryStatus.HELD)
 ONE_WAITING_WHERE = (
-    f"kind IN ({', '.join(repr(k) for k in ONE_WAITING_KINDS)}) "
+    f"kind IN ({', '.join(repr(str(k)) for k in ONE_WAITING_KINDS)}) "
     f"AND status IN ({', '.join(repr(str(s)) for s in WAITING_STATUSES)})"
 )
 
@@ -211,7 +198,7 @@ class Delivery(Base):
     # A subject named by a string (the tip a daily tip chose), fixed at the first render so a retry sends the same.
     subject_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     due_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
     claimed_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

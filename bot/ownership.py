@@ -32,7 +32,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql import ColumnElement, TextClause, Update
 
-from bot.models import Delivery, DeliveryStatus
+from bot.models import Delivery
+from bot.statuses import DeliveryStatus
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import WAITING_STATUSES, Agent, Delivery
 from bot.scheduler import Planned, cancel_waiting, resume_held, schedule_once, schedule_once_many
+from bot.statuses import DeliveryKind
 from bot.timezones import next_occurrence
 
-DAILY_TIP = "tip"
-REFLECTION = "reflection"
+DAILY_TIP = DeliveryKind.TIP
+REFLECTION = DeliveryKind.REFLECTION
 
 NextDue = Callable[[Agent, datetime], datetime | None]
 

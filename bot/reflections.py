@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.matcher import Written
 from bot.models import Agent, Reflection
 from bot.scheduler import cancel_waiting, schedule_once
+from bot.statuses import DeliveryKind, ReflectionStatus
 from bot.timezones import local_datetime, local_today
 
 QUESTIONS = ("clients", "mood", "went_well", "to_improve", "lesson", "tomorrow")
 TEXT_QUESTIONS = frozenset({"went_well", "to_improve", "lesson", "tomorrow"})
-OPEN, DONE, SKIPPED = "open", "done", "skipped"
+OPEN, DONE, SKIPPED = ReflectionStatus.OPEN, ReflectionStatus.DONE, ReflectionStatus.SKIPPED
 MAX_TEXT = 1000
 MAX_CLIENTS = 999
 # Before noon, /reflect offers yesterday's reflection if it is still unfinished (a late evening, an early start).
@@ -169,7 +170,7 @@ def written(reflection: Reflection) -> Written:
     )
 
 
-LATER = "reflect_later"
+LATER = DeliveryKind.REFLECT_LATER
 LATER_DELAY = timedelta(hours=1)
 
 

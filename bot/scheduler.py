@@ -45,8 +45,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.bulk import insert_rows
 from bot.clock import Clock
 from bot.db import insert_or_skip
-from bot.models import Agent, Delivery, DeliveryStatus
+from bot.models import Agent, Delivery
 from bot.ownership import IN_HAND, Ownership, ownership_for
+from bot.statuses import DeliveryStatus
 
 log = logging.getLogger(__name__)
 

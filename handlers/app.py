@@ -70,7 +70,7 @@ def build_application(
 
 def build_engine(services: Services, app: AgentApplication, budget: SendBudget | None = None) -> Engine:
     """The scheduling engine with every kind of delivery the bot knows how to render."""
-    kinds = {
+    kinds: dict[str, Kind] = {
         followups.KIND: Kind(render=followups.render_nudge),
         recurring.DAILY_TIP: Kind(
             render=tips.render_daily_tip,

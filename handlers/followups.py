@@ -16,14 +16,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, Update
 from telegram.ext import ContextTypes
 
 from bot import followups
-from bot.clients import MAX_ID, NAME_LIMIT, TEXT_LIMIT, owned_client
-from bot.conversations import Waiting, stop_waiting, wait_for
+from bot.clients import MAX_ID, NAME_LIMIT, TEXT_LIMIT, clients_named, owned_client, recent_clients
+from bot.conversations import Flow, FollowUpStep, Waiting, stop_waiting, wait_for, waiting_for
 from bot.i18n import Html, t
 from bot.models import Agent, Client, Delivery, FollowUp
 from bot.preferences import format_moment
@@ -36,8 +35,10 @@ from handlers.keyboards import Choice, Field, Number, Token, Trailing, button, l
 KIND = followups.KIND
 
 PREFIX = "fu"
-FLOW = "followup"
+FLOW = Flow.FOLLOWUP
 LIST_LIMIT = 10
+# How many clients /followup offers as buttons.
+CLIENT_CHOICES = 8
 # How much of what the agent typed is echoed back, and how much of a note a nudge shows.
 ECHO_LIMIT = 100
 NOTE_SHOWN = 1000
@@ -80,11 +81,11 @@ async def new_follow_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         if tn.args:
             await follow_up_by_line(tn, tn.args[0], " ".join(tn.args[1:]))
             return
-        clients = await recent_clients(tn.session, tn.agent.id)
+        clients = await recent_clients(tn.session, tn.agent.id, CLIENT_CHOICES)
         if not clients:
             tn.send(tn.t("followup.no_clients"))
             return
-        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "client"), tn.now)
+        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.CLIENT), tn.now)
         tn.send(tn.t("followup.pick_client"), client_rows(tn, clients))
 
 
@@ -94,27 +95,6 @@ def client_rows(tn: Turn, clients: list[Client]) -> list[list[InlineKeyboardButt
         [button(tn.t("clients.list_item", name=Html(c.name), stage=stage_name(tn.lang, c.stage)), PREFIX, "new", c.id)]
         for c in clients
     ]
-
-
-async def recent_clients(session: AsyncSession, agent_id: int, limit: int = 8) -> list[Client]:
-    result = await session.execute(
-        select(Client)
-        .where(Client.agent_id == agent_id, Client.archived.is_(False))
-        .order_by(Client.updated_at.desc())
-        .limit(limit)
-    )
-    return list(result.scalars())
-
-
-async def clients_named(session: AsyncSession, agent_id: int, name: str) -> list[Client]:
-    """The agent's active clients whose name is `name`, or failing that, contains it."""
-    result = await session.execute(
-        select(Client).where(Client.agent_id == agent_id, Client.archived.is_(False)).order_by(Client.name)
-    )
-    clients = list(result.scalars())
-    wanted = name.strip().casefold()
-    exact = [client for client in clients if client.name.casefold() == wanted]
-    return exact or [client for client in clients if wanted and wanted in client.name.casefold()]
 
 
 async def follow_up_by_line(tn: Turn, name: str, rest: str) -> None:
@@ -133,7 +113,7 @@ async def follow_up_by_line(tn: Turn, name: str, rest: str) -> None:
 
 async def ask_when(tn: Turn, client: Client, *, in_place: bool) -> None:
     """Ask when to follow up with `client`, offering the suggestion for its stage as a button."""
-    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "when", {"client": client.id}), tn.now)
+    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.WHEN, {"client": client.id}), tn.now)
     suggested = followups.suggested_time(tn.agent, client.stage, tn.now)
     rows = [
         [
@@ -154,25 +134,25 @@ async def read_when(tn: Turn, client: Client, text: str) -> None:
     """Read a time (and note) the agent typed for `client`; echo it back with a confirm button."""
     if len(text) > TEXT_LIMIT:  # the time and the note together: a note has at most that
         tn.send(tn.t("input.too_long", limit=TEXT_LIMIT))
-        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "when", {"client": client.id}), tn.now)
+        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.WHEN, {"client": client.id}), tn.now)
         return
     await ready()
     found = find_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time)
     if found is None:
         tn.send(tn.t("followup.unreadable_time", text=clip(text, ECHO_LIMIT)))
-        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "when", {"client": client.id}), tn.now)
+        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.WHEN, {"client": client.id}), tn.now)
         return
     when, note = found
     if is_past(when, tn.now):
         tn.send(tn.t("followup.past_time", when=when_text(tn, when.at)))
-        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "when", {"client": client.id}), tn.now)
+        await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.WHEN, {"client": client.id}), tn.now)
         return
     await confirm_draft(tn, client, when, note.strip())
 
 
 async def confirm_draft(tn: Turn, client: Client, when: When, note: str) -> None:
     draft = {"client": client.id, "at": minutes(when.at), "note": note}
-    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "confirm", draft), tn.now)
+    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.CONFIRM, draft), tn.now)
     key = "followup.confirm_with_note" if note else "followup.confirm"
     tn.send(
         tn.t(key, name=client.name, when=when_text(tn, when.at), note=note),
@@ -191,18 +171,18 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
     if is_blank(text):
         tn.send(tn.t("input.empty"))  # the question stays open
         return
-    if waiting.step == "client":
+    if waiting.step == FollowUpStep.CLIENT:
         await stop_waiting(tn.session, tn.agent.chat_id)
         name, *rest = text.split()
         await follow_up_by_line(tn, name, " ".join(rest))
-    elif waiting.step in ("when", "confirm"):
+    elif waiting.step in (FollowUpStep.WHEN, FollowUpStep.CONFIRM):
         client = await owned_client(tn.session, tn.agent.id, stored_id(waiting.data.get("client")))
         if client is None:
             await stop_waiting(tn.session, tn.agent.chat_id)
             tn.send(tn.t("error.stale_button"))
             return
         await read_when(tn, client, text)
-    elif waiting.step == "outcome":
+    elif waiting.step == FollowUpStep.OUTCOME:
         if len(text) > TEXT_LIMIT:
             tn.send(tn.t("input.too_long", limit=TEXT_LIMIT))  # still waiting: a shorter note is taken
             return
@@ -212,7 +192,7 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
             await followups.set_outcome(follow_up, text, tn.now)
             tn.send(tn.t("followup.outcome_saved"))
             await offer_after_done(tn, follow_up)
-    elif waiting.step == "move":
+    elif waiting.step == FollowUpStep.MOVE:
         follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, stored_id(waiting.data.get("follow_up")))
         if follow_up is None:
             await stop_waiting(tn.session, tn.agent.chat_id)
@@ -226,8 +206,13 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
             return
         await stop_waiting(tn.session, tn.agent.chat_id)
         await followups.move(tn.session, follow_up, when.at, tn.now)
-        client = await tn.session.get(Client, follow_up.client_id)
-        tn.send(tn.t("followup.moved", name=client.name if client else "", when=when_text(tn, when.at)))
+        tn.send(tn.t("followup.moved", name=await client_name(tn, follow_up), when=when_text(tn, when.at)))
+
+
+async def client_name(tn: Turn, follow_up: FollowUp) -> str:
+    """The name of the follow-up's client, looked up through the agent like every client ("" once archived)."""
+    client = await owned_client(tn.session, tn.agent.id, follow_up.client_id)
+    return client.name if client else ""
 
 
 def stored_id(value: object) -> int:
@@ -346,15 +331,13 @@ async def press_accept(tn: Turn, client_id: int, value: Value) -> bool:
 
 
 async def press_confirm(tn: Turn, client_id: int, _: Value) -> bool:
-    from bot.conversations import waiting_for
-
     waiting = await waiting_for(tn.session, tn.agent.chat_id)
     client = await owned_client(tn.session, tn.agent.id, client_id)
     if (
         client is None
         or waiting is None
         or waiting.flow != FLOW
-        or waiting.step != "confirm"
+        or waiting.step != FollowUpStep.CONFIRM
         or waiting.data.get("client") != client_id
     ):
         return False
@@ -382,9 +365,10 @@ async def press_done(tn: Turn, follow_up_id: int, _: Value) -> bool:
     if follow_up is None or follow_up.status != followups.OPEN:
         return False
     await followups.mark_done(tn.session, follow_up, tn.now)
-    client = await tn.session.get(Client, follow_up.client_id)
-    tn.edit(tn.t("followup.done", name=client.name if client else ""))
-    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "outcome", {"follow_up": follow_up.id}), tn.now)
+    tn.edit(tn.t("followup.done", name=await client_name(tn, follow_up)))
+    await wait_for(
+        tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.OUTCOME, {"follow_up": follow_up.id}), tn.now
+    )
     tn.send(tn.t("followup.ask_outcome"), [[button(tn.t("followup.skip"), PREFIX, "skip", follow_up.id)]])
     return True
 
@@ -421,8 +405,7 @@ async def press_snooze_option(tn: Turn, follow_up_id: int, value: Value) -> bool
     if due is None:
         return False
     await followups.move(tn.session, follow_up, due, tn.now)
-    client = await tn.session.get(Client, follow_up.client_id)
-    tn.edit(tn.t("followup.snoozed", name=client.name if client else "", when=when_text(tn, due)))
+    tn.edit(tn.t("followup.snoozed", name=await client_name(tn, follow_up), when=when_text(tn, due)))
     return True
 
 
@@ -443,7 +426,7 @@ async def press_move(tn: Turn, follow_up_id: int, _: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None or follow_up.status != followups.OPEN:
         return False
-    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, "move", {"follow_up": follow_up.id}), tn.now)
+    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.MOVE, {"follow_up": follow_up.id}), tn.now)
     tn.send(tn.t("followup.ask_new_time"))
     return True
 

@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, Update
 from telegram.ext import ContextTypes
 
 from bot import reflections, tips
-from bot.conversations import Waiting, stop_waiting, wait_for, waiting_for
+from bot.conversations import Flow, Waiting, stop_waiting, wait_for, waiting_for
 from bot.i18n import Html, t
 from bot.matcher import matched_tip
 from bot.models import Agent, Delivery, Reflection
@@ -27,7 +27,7 @@ from handlers import tips as tip_messages
 from handlers.context import Turn, turn
 from handlers.keyboards import Choice, Day, Number, Token, button, grid, layout, pack, paging_row
 
-FLOW = "reflect"
+FLOW = Flow.REFLECT
 PREFIX = "rf"
 NONE = "-"
 EDIT = "edit_"  # a waiting step "edit_lesson": changing one answer of a finished reflection

@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot import recurring
 from bot.agents import change_settings
-from bot.conversations import Waiting, stop_waiting, wait_for
+from bot.conversations import Flow, Waiting, stop_waiting, wait_for
 from bot.i18n import Html
 from bot.preferences import SETTINGS, parse_setting, parse_setting_name, toggle_work_day
 from bot.text import clip
@@ -22,7 +22,7 @@ from handlers.keyboards import Number, Token, button, grid, layout
 from handlers.setting_views import question, setting_value, summary
 
 PREFIX = "st"
-FLOW = "settings"
+FLOW = Flow.SETTINGS
 # The first question a setting's button opens.
 FIRST_STEP = {
     "language": "language",

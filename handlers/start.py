@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 
 from bot import recurring
 from bot.agents import SETUP_STEPS, advance_setup, change_settings, restart_setup
-from bot.conversations import Waiting, stop_waiting, wait_for
+from bot.conversations import Flow, Waiting, stop_waiting, wait_for
 from bot.i18n import Html
 from bot.preferences import parse_setting, toggle_work_day
 from handlers.context import Turn, turn
@@ -22,7 +22,7 @@ from handlers.keyboards import Number, Token, button, layout
 from handlers.setting_views import SETTING_OF_STEP, question, setting_value, summary
 
 PREFIX = "ob"
-FLOW = "onboarding"
+FLOW = Flow.ONBOARDING
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

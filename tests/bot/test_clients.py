@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.agents import NewAgent, get_or_register
 from bot.clients import (
     DETAILS,
-    STAGES,
     ClientDraft,
     add_client,
     archive_client,
@@ -36,6 +35,7 @@ from bot.clients import (
 )
 from bot.db import session_factory
 from bot.models import FollowUp
+from bot.statuses import STAGES
 from tests.conftest import START
 
 

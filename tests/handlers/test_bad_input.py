@@ -15,7 +15,8 @@ from sqlalchemy import select, text
 
 from bot import followups as follow_up_domain
 from bot.models import Base, Client, ContactLog, FollowUp, Reflection
-from handlers import clients, followups
+from handlers import followups
+from handlers.clients import buttons as client_buttons
 from handlers.delivery import engine_of
 from handlers.local_api import MESSAGE_LIMIT, LocalChat, Reply
 from tests.handlers.test_button_codec import LAYOUTS
@@ -187,10 +188,10 @@ async def test_another_agents_ids_on_every_client_button_are_refused(
     bea = await agent_b(harness)
     own = bea.last_with_buttons()
     before = await snapshot(harness)
-    assert set(clients.CLIENT_ACTIONS) <= set(CLIENT_VALUES), "a new client button needs a value in this test"
+    assert set(client_buttons.CLIENT_ACTIONS) <= set(CLIENT_VALUES), "a new client button needs a value in this test"
     replies = []
     with caplog.at_level(logging.INFO):
-        for action in clients.CLIENT_ACTIONS:
+        for action in client_buttons.CLIENT_ACTIONS:
             for ident in client_ids:
                 for value in CLIENT_VALUES[action]:
                     for origin in ("", ":all:0", ":new:0"):

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers import clients, followups, reflections, settings, start, tips
+from handlers import followups, reflections, settings, start, tips
+from handlers.clients import buttons as client_buttons
 from handlers.keyboards import (
     MAX_CALLBACK_BYTES,
     Choice,
@@ -30,8 +31,8 @@ from handlers.keyboards import (
 # Every layout a button handler reads its data with.
 LAYOUTS: list[Layout[Any]] = [
     *followups.PRESSES.values(),
-    clients.PRESS,
-    clients.LIST,
+    client_buttons.PRESS,
+    client_buttons.LIST,
     reflections.ON_DAY,
     reflections.JOURNAL_PAGE_BUTTON,
     reflections.START_NOW,
@@ -169,15 +170,15 @@ def test_buttons_the_bot_makes_decode_to_what_they_carry() -> None:
     assert followups.PRESSES["done"].decode(pack("fu", "done", 12)) == ("done", 12, "")
     assert followups.PRESSES["acc"].decode(pack("fu", "acc", 3, 29404800)) == ("acc", 3, 29404800)
     assert followups.PRESSES["sz"].decode(pack("fu", "sz", 3, "evening")) == ("sz", 3, "evening")
-    assert clients.PRESS.decode(pack("cl", "card", 7)) == ("card", 7, "", "all", 0)
-    assert clients.PRESS.decode(pack("cl", "setstage", 7, "closed", "viewing", 2)) == (
+    assert client_buttons.PRESS.decode(pack("cl", "card", 7)) == ("card", 7, "", "all", 0)
+    assert client_buttons.PRESS.decode(pack("cl", "setstage", 7, "closed", "viewing", 2)) == (
         "setstage",
         7,
         "closed",
         "viewing",
         2,
     )
-    assert clients.LIST.decode(pack("cl", "list", "all", 0)) == ("list", "all", 0)
+    assert client_buttons.LIST.decode(pack("cl", "list", "all", 0)) == ("list", "all", 0)
     assert reflections.ON_DAY.decode(pack("rf", "ans", "2026-11-25", 3)) == ("ans", date(2026, 11, 25), "3")
     assert reflections.JOURNAL_PAGE_BUTTON.decode(pack("rf", "jpage", "-", 2)) == ("jpage", "-", 2)
     assert tips.DAILY_ON.decode(pack("tip", "on", "-", "08.30")) == ("on", "-", time(8, 30))

@@ -1,0 +1,67 @@
+"""Every status, stage and kind the database stores, as enums in one place.
+
+They are StrEnums, so a member is the very string stored (and compared, and put into callback data), and mypy
+catches a typo that a string literal would hide. Modules that store one of these import it from here, not from
+each other: `bot.clients` and `bot.followups` no longer need each other's constants.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    """Where a client is in a sale: 新客户 / 意向 / 带看 / 下定 / 成交 / 流失, in the order a sale moves."""
+
+    NEW = "new"
+    INTERESTED = "interested"
+    VIEWING = "viewing"
+    DEPOSIT = "deposit"
+    CLOSED = "closed"
+    LOST = "lost"
+
+
+class ContactKind(StrEnum):
+    """How an agent got in touch with a client (微信 is stored as "message", its name before issue 12)."""
+
+    CALL = "call"
+    WECHAT = "message"
+    VISIT = "visit"
+    VIEWING = "viewing"
+
+
+class FollowUpStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class ReflectionStatus(StrEnum):
+    OPEN = "open"  # being answered
+    DONE = "done"
+    SKIPPED = "skipped"  # "⏭ Skip today"
+
+
+class DeliveryKind(StrEnum):
+    """Which module renders a delivery (bot.scheduler's `kind`)."""
+
+    FOLLOWUP = "followup"
+    TIP = "tip"
+    REFLECTION = "reflection"
+    REFLECT_LATER = "reflect_later"
+
+
+class DeliveryStatus(StrEnum):
+    """Where a delivery is in the engine (bot.scheduler tells the whole path)."""
+
+    PENDING = "pending"  # waiting for its time (or, with lease_until set, for a retry)
+    CLAIMED = "claimed"  # taken by a process's sweep, not sent yet
+    SENDING = "sending"  # past the last ownership check: the request to Telegram may be on its way
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    HELD = "held"  # the agent blocked the bot: kept until they write again
+
+
+STAGES = tuple(Stage)
+CONTACT_KINDS = tuple(ContactKind)
