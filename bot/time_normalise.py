@@ -13,7 +13,8 @@ Each rule exists because the libraries answer a common phrase wrongly or not at 
   With no month named, this month's, unless that part of the month is over (月初 on the 20th): then next
   month's. 月底 is never over before its own day ends, so on the last day it is today.
 - A day of the month alone (3号) that has passed is next month's; a month and day with no year (11月30日,
-  12/1, "Nov 30") that has passed is next year's (written as the date). Today is never "passed": a past hour today is returned as past.
+  12/1, "Nov 30") that has passed is next year's (written as the date). Today is never "passed": a past
+  hour today is returned as past.
 - A part of the day with no hour after a day (明天上午, 周六晚上, "saturday morning", "tonight") gets the
   part's hour (bot.day_parts) written in; a part of the day alone (下午) stays vague, so no instant.
   "tonight at 8", "evening 7" read the hour as pm.
@@ -254,12 +255,12 @@ def _rewrite_english(text: str, today: date, day_parts: Mapping[DayPart, time] |
             text = f"{before} {hour:%H:%M} {after}".strip()
     if match := _EN_MONTH_DAY.match(text):
         name = match.group("name") or match.group("name2")
-        month = _EN_MONTHS[name] if name else int(match.group("month"))
+        month_number = _EN_MONTHS[name] if name else int(match.group("month"))
         day_number = int(match.group("day") or match.group("day2") or match.group("day3"))
-        named = _date_or_none(today.year, month, day_number)
+        named = _date_or_none(today.year, month_number, day_number)
         if named is not None:
             if named < today:
-                named = _date_or_none(today.year + 1, month, day_number) or named
+                named = _date_or_none(today.year + 1, month_number, day_number) or named
             text = named.isoformat() + text[match.end() :]
     a_week_later = None
     if match := _EN_BARE_WEEKDAY.match(text):

@@ -80,11 +80,14 @@ def test_phrase(group: str, phrase: str, now_name: str, expected: str) -> None:
 def test_score() -> None:
     """The issue's goal: 0 silently wrong answers and at least 97 % right over all (phrase × now) cases."""
     all_cases = cases()
-    verdicts = [verdict(expected, *NOWS[now_name], run(phrase, now_name)) for _, phrase, now_name, expected in all_cases]
+    verdicts = [
+        verdict(expected, *NOWS[now_name], run(phrase, now_name)) for _, phrase, now_name, expected in all_cases
+    ]
     silent = [case for case, v in zip(all_cases, verdicts, strict=True) if v == "silent"]
     right = verdicts.count("right")
     phrases = len({phrase for _, phrase, _, _ in all_cases})
-    print(f"\ntime phrases: {right}/{len(all_cases)} right ({right / len(all_cases):.1%}), {len(silent)} silent, {phrases} phrases")
+    share = right / len(all_cases)
+    print(f"\ntime phrases: {right}/{len(all_cases)} right ({share:.1%}), {len(silent)} silent, {phrases} phrases")
     assert phrases >= 150
     assert silent == []
-    assert right / len(all_cases) >= 0.97
+    assert share >= 0.97
