@@ -1,19 +1,24 @@
-"""Reading the follow-up times agents type ("明天下午3点", "tomorrow 3pm", "3天后") as UTC instants.
+"""Reading the follow-up times agents type ("明天下午3点", "周六上午", "tomorrow 3pm", "3天后") as UTC instants.
 
-Text with a CJK ideograph goes to jionlp, everything else to dateparser: together they got 27 of 31 phrases
-right and gave no wrong future date (shared/notes/time-parsing.md). Both work in naive wall-clock time, so we
-hand them the agent's local "now" and read their answer as the agent's wall time, which zoneinfo turns into
-UTC. Three rules are ours, not the libraries':
+Text with a CJK ideograph goes to jionlp, everything else to dateparser (shared/notes/time-parsing.md). In
+front of them, bot.time_normalise rewrites the phrases they misread into ones they read right: a bare weekday
+is the next one to come, parts of the day get their hour (bot.day_parts, per agent), month parts (月底, 下旬)
+and yearless dates become dates, zh-Hant is folded to zh-Hans (docs/time-phrases.md: the rules, the 195-phrase
+table and its score, the other libraries re-checked). Both libraries work in naive wall-clock time, so we hand
+them the agent's local "now" and read their answer as the agent's wall time, which zoneinfo turns into UTC.
+Our own rules after the library:
 - a phrase naming only a day ("明天", "in 3 days") gets the agent's default hour;
 - a duration ("两小时后", "in 2 hours") is added to the instant, not to the wall clock, so it stays right
   across a DST change; we tell one apart by its answer moving with the base clock;
-- past results are returned, not refused: the caller tells the agent (`is_past`).
+- past results are returned, not refused: the caller tells the agent (`is_past`); a clock time alone that has
+  passed today says so (`When.clock_only`) and `same_time_tomorrow` is the offer.
+`find_when` finds the phrase anywhere in a note: one regex pass over our vocabulary, then at most a few parses.
 
 Both are imported when an agent is about to type a time (`prefetch` starts a thread; `ready` waits for it off
 the event loop), not at start: a bot that only sends nudges never needs them. Of jionlp we import only its
-time parser and time extractor, not the package: `import jionlp` runs an `__init__` that imports all of it
-(numpy, requests, the GPL-3.0 tokenizer jiojio, dictionaries) for +42 MiB, where the two modules we call
-cost ~4 MiB and give the same answers (`_import_jionlp_time`). They print a banner line on import, which we
+time parser, not the package: `import jionlp` runs an `__init__` that imports all of it (numpy, requests,
+the GPL-3.0 tokenizer jiojio, dictionaries) for +42 MiB, where the module we call costs a few MiB and gives
+the same answers (`_import_jionlp_time`). They print a banner line on import, which we
 swallow. jionlp's time parser is shared module state that gives wrong answers under concurrent use, so every
 call holds `_JIONLP_LOCK`.
 """
