@@ -1,19 +1,24 @@
-"""Reading the follow-up times agents type ("明天下午3点", "tomorrow 3pm", "3天后") as UTC instants.
+"""Reading the follow-up times agents type ("明天下午3点", "周六上午", "tomorrow 3pm", "3天后") as UTC instants.
 
-Text with a CJK ideograph goes to jionlp, everything else to dateparser: together they got 27 of 31 phrases
-right and gave no wrong future date (shared/notes/time-parsing.md). Both work in naive wall-clock time, so we
-hand them the agent's local "now" and read their answer as the agent's wall time, which zoneinfo turns into
-UTC. Three rules are ours, not the libraries':
+Text with a CJK ideograph goes to jionlp, everything else to dateparser (shared/notes/time-parsing.md). In
+front of them, bot.time_normalise rewrites the phrases they misread into ones they read right: a bare weekday
+is the next one to come, parts of the day get their hour (bot.day_parts, per agent), month parts (月底, 下旬)
+and yearless dates become dates, zh-Hant is folded to zh-Hans (docs/time-phrases.md: the rules, the 195-phrase
+table and its score, the other libraries re-checked). Both libraries work in naive wall-clock time, so we hand
+them the agent's local "now" and read their answer as the agent's wall time, which zoneinfo turns into UTC.
+Our own rules after the library:
 - a phrase naming only a day ("明天", "in 3 days") gets the agent's default hour;
 - a duration ("两小时后", "in 2 hours") is added to the instant, not to the wall clock, so it stays right
   across a DST change; we tell one apart by its answer moving with the base clock;
-- past results are returned, not refused: the caller tells the agent (`is_past`).
+- past results are returned, not refused: the caller tells the agent (`is_past`); a clock time alone that has
+  passed today says so (`When.clock_only`) and `same_time_tomorrow` is the offer.
+`find_when` finds the phrase anywhere in a note: one regex pass over our vocabulary, then at most a few parses.
 
 Both are imported when an agent is about to type a time (`prefetch` starts a thread; `ready` waits for it off
 the event loop), not at start: a bot that only sends nudges never needs them. Of jionlp we import only its
-time parser and time extractor, not the package: `import jionlp` runs an `__init__` that imports all of it
-(numpy, requests, the GPL-3.0 tokenizer jiojio, dictionaries) for +42 MiB, where the two modules we call
-cost ~4 MiB and give the same answers (`_import_jionlp_time`). They print a banner line on import, which we
+time parser, not the package: `import jionlp` runs an `__init__` that imports all of it (numpy, requests,
+the GPL-3.0 tokenizer jiojio, dictionaries) for +42 MiB, where the module we call costs a few MiB and gives
+the same answers (`_import_jionlp_time`). They print a banner line on import, which we
 swallow. jionlp's time parser is shared module state that gives wrong answers under concurrent use, so every
 call holds `_JIONLP_LOCK`.
 """
@@ -27,28 +32,40 @@ import importlib.machinery
 import importlib.util
 import io
 import logging
-import re
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.timezones import to_utc
+from bot.day_parts import DEFAULT_DAY_PARTS, DayPart
+from bot.time_normalise import Rewrite, chinese_candidates, has_cjk, rewrite
+from bot.timezones import local_today, to_utc
+
+__all__ = [
+    "DEFAULT_DAY_PARTS",
+    "DEFAULT_TIME",
+    "DayPart",
+    "Examples",
+    "When",
+    "examples",
+    "find_when",
+    "is_past",
+    "parse_when",
+    "same_time_tomorrow",
+]
 
 DEFAULT_TIME = time(10, 0)
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-# Time phrases are short; longer text only slows the parsers down (jionlp's search is quadratic).
+# Time phrases are short; longer text only slows the parser down.
 _MAX_PHRASE_CHARS = 64
 _MAX_MESSAGE_CHARS = 500
-# jionlp's extractor tries every substring of each run of time-like characters: ~1 ms on real notes, but
-# ~0.2 s (up to ~1 s) on 40 random time-like characters ("明天后下周一二三…"), all under the lock. The time
-# comes first in one-line commands, so only the start is searched.
-_MAX_SCAN_CHARS = 40
+# find_when reads at most this many candidate places in Chinese text (each one or two parses of ~0.1 ms): the
+# candidates come from one linear regex scan, so a long note costs the same as a short one.
+_MAX_CANDIDATES = 8
 # In English one-line commands the time phrase is this many words at most ("next friday at 10 am").
 _MAX_PHRASE_WORDS = 5
 # An odd shift that no calendar phrase moves by: a result that moves by exactly this much with the base
@@ -66,10 +83,9 @@ _warmed = threading.Event()
 
 @dataclass(frozen=True)
 class _JionlpTime:
-    """The two callables of jionlp we use, without the rest of the package."""
+    """The callable of jionlp we use, without the rest of the package."""
 
     parse_time: Callable[..., Any]
-    extract_time: Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -77,55 +93,109 @@ class When:
     at: datetime
     """Aware, UTC."""
     had_time: bool
-    """False: the phrase named only a day, so the default hour was applied."""
+    """True: the phrase fixed the hour (a clock time, a duration). False: a default hour was applied: the
+    part of the day's (`day_part`), else the agent's follow-up hour for a day alone."""
     local: datetime
     """The same instant in the agent's zone, for echoing back with the weekday."""
+    day_part: DayPart | None = None
+    """The part of the day ("上午", "tonight") whose hour was applied, for the echo: "周六 10:00（上午）"."""
+    clock_only: bool = False
+    """The phrase named a clock time and no day ("下午三点半", "8pm"): it is today's even when that has
+    passed; the caller then offers `same_time_tomorrow` instead of only refusing."""
 
 
-def parse_when(text: str, now: datetime, zone: str, default_time: time = DEFAULT_TIME) -> When | None:
-    """What an agent typed ("明天下午3点", "tomorrow 3pm", "3天后", "2026-12-05 18:00") as an instant, or None.
+@dataclass(frozen=True)
+class Examples:
+    """Days for the examples in the "I could not read that time" message, always ahead of today."""
 
-    The whole text must be a time phrase. `now` is aware; `zone` is the agent's IANA zone.
+    weekday_day: date
+    """3 days ahead: shown as a weekday phrase (`phrases[0]`: 周四下午3点 / "thursday 3pm")."""
+    date_day: date
+    """5 days ahead: shown as a date (`phrases[1]`: 12月11日 14:00 / "Dec 11 2pm")."""
+    phrases: tuple[str, str]
+    """The two phrases in the agent's language, each of which parse_when reads as a future instant."""
+
+
+def parse_when(
+    text: str,
+    now: datetime,
+    zone: str,
+    default_time: time = DEFAULT_TIME,
+    *,
+    day_parts: Mapping[DayPart, time] | None = None,
+) -> When | None:
+    """What an agent typed ("明天下午3点", "周六上午", "tomorrow 3pm", "3天后", "2026-12-05 18:00") as an
+    instant, or None.
+
+    The whole text must be a time phrase. `now` is aware; `zone` is the agent's IANA zone; `default_time` is the
+    hour for a day alone, `day_parts` the agent's hours for parts of the day (bot.day_parts defaults).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     text = " ".join(text.split()).strip(_SEPARATORS)
     if not text or len(text) > _MAX_PHRASE_CHARS or text.isdigit():
         return None  # "3" or "10" is a count or a price far more often than a date (dateparser: 2027-03-25)
+    if len(text) <= 3 and text.isascii() and text.isalpha():
+        return None  # "Sun" (孙), "may", "ok", "sat": a name or a word far more often than a day
     tz = ZoneInfo(zone)
     # Whole seconds: jionlp drops microseconds, and durations are measured from this base.
     base = now.astimezone(tz).replace(tzinfo=None, microsecond=0)
-    reading = _read(text, base, zone)
-    if reading is None:
-        return None
-    wall, had_time = reading
-    if not had_time:
-        at = to_utc(wall.date(), default_time.replace(tzinfo=None), zone)
-    elif _is_duration(text, base, zone, wall):
-        at = now.astimezone(UTC) + (wall - base)
-    else:
-        at = to_utc(wall.date(), wall.time(), zone)
-    return When(at=at, had_time=had_time, local=at.astimezone(tz))
+    phrase = rewrite(text, base.date(), day_parts)
+    when = _when(phrase, phrase.text, now, base, zone, default_time)
+    if when is not None and phrase.a_week_later is not None and when.at <= now:
+        when = _when(phrase, phrase.a_week_later, now, base, zone, default_time) or when
+    return when
 
 
-def find_when(text: str, now: datetime, zone: str, default_time: time = DEFAULT_TIME) -> tuple[When, str] | None:
+def find_when(
+    text: str,
+    now: datetime,
+    zone: str,
+    default_time: time = DEFAULT_TIME,
+    *,
+    day_parts: Mapping[DayPart, time] | None = None,
+) -> tuple[When, str] | None:
     """For one-line commands: find the time phrase inside free text and return it with the rest of the text
     (the note), e.g. "明天下午3点 带看新房" -> (When(tomorrow 15:00), "带看新房"); "tomorrow 3pm call about the loan"
-    -> (When(...), "call about the loan"). None if no time phrase is found."""
+    -> (When(...), "call about the loan"). None if no time phrase is found. The first phrase found wins,
+    wherever it stands in the text."""
     text = " ".join(text.split())
     if not text or len(text) > _MAX_MESSAGE_CHARS:
         return None
-    if _CJK.search(text):
-        found = _find_chinese(text, now, zone, default_time)
+    if has_cjk(text):
+        found = _find_chinese(text, now, zone, default_time, day_parts)
         if found is not None:
             return found
     # English, or Chinese notes with an English time ("tomorrow 3pm 带看新房").
-    return _find_by_words(text, now, zone, default_time)
+    return _find_by_words(text, now, zone, default_time, day_parts)
 
 
 def is_past(when: When, now: datetime) -> bool:
     """Whether the instant is already due: the caller refuses it and offers a later one."""
     return when.at <= now
+
+
+def same_time_tomorrow(when: When, zone: str) -> When:
+    """The same wall-clock time on the next day in `zone` (23 or 25 hours on: DST counts), for "下午三点半"
+    typed at 17:00: the handler offers it with one tap."""
+    local = when.at.astimezone(ZoneInfo(zone))
+    at = to_utc(local.date() + timedelta(days=1), local.time().replace(tzinfo=None), zone)
+    return replace(when, at=at, local=at.astimezone(ZoneInfo(zone)), clock_only=False)
+
+
+def examples(now: datetime, zone: str, language: str) -> Examples:
+    """Two time phrases the agent could type, computed from today so they are always ahead: a weekday three
+    days on at 15:00 and a date five days on at 14:00, in `language` ("zh-Hans", "zh-Hant", "en")."""
+    today = local_today(now, zone)
+    weekday_day, date_day = today + timedelta(days=3), today + timedelta(days=5)
+    if language.startswith("zh"):
+        weekday = "周" + "一二三四五六日"[weekday_day.weekday()] + "下午3点"
+        phrases = (weekday, f"{date_day.month}月{date_day.day}日 14:00")
+        if language == "zh-Hant":
+            phrases = (phrases[0].replace("周", "週").replace("点", "點"), phrases[1])
+    else:
+        phrases = (f"{weekday_day:%A} 3pm".lower(), f"{date_day:%b} {date_day.day} 2pm")
+    return Examples(weekday_day=weekday_day, date_day=date_day, phrases=phrases)
 
 
 def loaded() -> bool:
@@ -153,13 +223,13 @@ def warm_up() -> None:
     now = datetime.now(UTC)
     parse_when("明天下午3点", now, "Asia/Shanghai")
     parse_when("tomorrow 3pm", now, "Asia/Shanghai")
-    find_when("明天下午3点 带看", now, "Asia/Shanghai")
+    find_when("带看 明天下午3点", now, "Asia/Shanghai")
     _warmed.set()
 
 
 @contextlib.contextmanager
 def _locked_jionlp() -> Iterator[_JionlpTime]:
-    """jionlp's time parser and extractor, imported on first use with the banner swallowed, under the lock."""
+    """jionlp's time parser, imported on first use with the banner swallowed, under the lock."""
     global _jionlp
     with _JIONLP_LOCK:
         if _jionlp is None:
@@ -169,20 +239,18 @@ def _locked_jionlp() -> Iterator[_JionlpTime]:
 
 
 def _import_jionlp_time() -> _JionlpTime:
-    """jionlp.gadget.time_parser and jionlp.algorithm.ner.time_extractor, without the packages' `__init__`s.
+    """jionlp.gadget.time_parser, without the packages' `__init__`s.
 
     Those `__init__`s import every tool jionlp has. Empty package modules in their place let Python import just
-    the two modules and what they import themselves (jionlp.rule, jionlp.util: regexes and small helpers).
+    the module and what it imports itself (jionlp.rule, jionlp.util: regexes and small helpers).
     Nothing else in the process imports jionlp, so the stand-ins hide nothing; `jionlp.logging` is the one
     package attribute the modules read.
     """
     root = jionlp_folder()
-    for name in ("jionlp", "jionlp.gadget", "jionlp.algorithm", "jionlp.algorithm.ner"):
+    for name in ("jionlp", "jionlp.gadget"):
         _package_without_init(name, root.joinpath(*name.split(".")[1:]))
     sys.modules["jionlp"].logging = logging  # type: ignore[attr-defined]
-    parser = importlib.import_module("jionlp.gadget.time_parser").TimeParser()
-    extractor = importlib.import_module("jionlp.algorithm.ner.time_extractor").TimeExtractor()
-    return _JionlpTime(parse_time=parser, extract_time=extractor)
+    return _JionlpTime(parse_time=importlib.import_module("jionlp.gadget.time_parser").TimeParser())
 
 
 def jionlp_folder() -> Path:
@@ -203,7 +271,7 @@ def _package_without_init(name: str, folder: Path) -> None:
 
 def _read(text: str, base: datetime, zone: str) -> tuple[datetime, bool] | None:
     """(naive wall time in the agent's zone, whether the phrase had a time of day), or None."""
-    return _read_chinese(text, base) if _CJK.search(text) else _read_english(text, base, zone)
+    return _read_chinese(text, base) if has_cjk(text) else _read_english(text, base, zone)
 
 
 def _read_chinese(text: str, base: datetime) -> tuple[datetime, bool] | None:
@@ -228,7 +296,7 @@ def _read_chinese(text: str, base: datetime) -> tuple[datetime, bool] | None:
     return wall, not whole_days
 
 
-def _read_english(text: str, base: datetime, zone: str) -> tuple[datetime, bool] | None:
+def _read_english(text: str, base: datetime, zone: str, *, again: bool = True) -> tuple[datetime, bool] | None:
     from dateparser.date import DateDataParser
 
     settings = {
@@ -247,6 +315,12 @@ def _read_english(text: str, base: datetime, zone: str) -> tuple[datetime, bool]
     # 'part_of_day' ("tonight at 8") comes back as the base time; 'month'/'year' ("may") is no day.
     if not isinstance(wall, datetime) or data.period not in ("day", "time"):
         return None
+    if again and data.period == "day" and wall.time() == base.time():
+        # dateparser calls "tomorrow 3pm" a 'day' when 3pm is the base clock's time: ask again at another time.
+        other = base + _PROBE_SHIFT if base.hour < 12 else base - _PROBE_SHIFT  # the same date either way
+        second = _read_english(text, other, zone, again=False)
+        if second is not None and second[1]:
+            return second
     if wall.tzinfo is not None:
         wall = wall.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
     return wall, data.period == "time"
@@ -262,45 +336,65 @@ def _is_duration(text: str, base: datetime, zone: str, wall: datetime) -> bool:
     return probe is not None and probe[0] - wall == _PROBE_SHIFT
 
 
-def _find_chinese(text: str, now: datetime, zone: str, default_time: time) -> tuple[When, str] | None:
-    """jionlp's time entity extraction finds the span; our own rules then read it."""
-    base = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None, microsecond=0)
-    with _locked_jionlp() as jio:
-        try:
-            entities = jio.extract_time(text[:_MAX_SCAN_CHARS], time_base=base, with_parsing=False)
-            spans = [(int(entity["offset"][0]), int(entity["offset"][1])) for entity in entities]
-        except Exception:
-            return None
-    for start, end in spans:
-        if end == _MAX_SCAN_CHARS < len(text):
-            continue  # maybe cut short by the scan limit
-        # Read the span itself: the extractor drops spaces before parsing ("12/1 9:30" → 12/19 19:30).
-        when = parse_when(text[start:end], now, zone, default_time)
-        if when is not None:
-            return when, _join_note(text[:start], text[end:])
+def _when(phrase: Rewrite, text: str, now: datetime, base: datetime, zone: str, default_time: time) -> When | None:
+    """The instant the library reads in `text` (the phrase as rewritten), with our rules' findings."""
+    reading = _read(text, base, zone)
+    if reading is None:
+        return None
+    wall, had_time = reading
+    if not had_time:
+        at = to_utc(wall.date(), default_time.replace(tzinfo=None), zone)
+    elif _is_duration(text, base, zone, wall):
+        at = now.astimezone(UTC) + (wall - base)
+    else:
+        at = to_utc(wall.date(), wall.time(), zone)
+    return When(
+        at=at,
+        had_time=had_time and phrase.day_part is None,
+        local=at.astimezone(ZoneInfo(zone)),
+        day_part=phrase.day_part,
+        clock_only=phrase.clock_only and had_time,
+    )
+
+
+def _find_chinese(
+    text: str, now: datetime, zone: str, default_time: time, day_parts: Mapping[DayPart, time] | None
+) -> tuple[When, str] | None:
+    """Our candidate places (bot.time_normalise), each read whole, else its leading day; the first that reads
+    wins. The scan is one regex pass and at most `_MAX_CANDIDATES` places are read, so time stays bounded."""
+    for count, (start, end, head_end) in enumerate(chinese_candidates(text)):
+        if count == _MAX_CANDIDATES:
+            break
+        for stop in dict.fromkeys((end, head_end)):
+            if stop > start and (when := parse_when(text[start:stop], now, zone, default_time, day_parts=day_parts)):
+                return when, _join_note(text[:start], text[stop:])
     return None
 
 
-def _find_by_words(text: str, now: datetime, zone: str, default_time: time) -> tuple[When, str] | None:
+def _find_by_words(
+    text: str, now: datetime, zone: str, default_time: time, day_parts: Mapping[DayPart, time] | None
+) -> tuple[When, str] | None:
     """The longest run of leading words that is a time phrase, else the longest run of trailing words."""
     words = text.split(" ")
     for count in range(min(len(words), _MAX_PHRASE_WORDS), 0, -1):
-        when = _parse_words(words[:count], now, zone, default_time)
+        when = _parse_words(words[:count], now, zone, default_time, day_parts)
         if when is not None:
             return when, _join_note("", " ".join(words[count:]))
     for count in range(min(len(words) - 1, _MAX_PHRASE_WORDS), 0, -1):
-        when = _parse_words(words[-count:], now, zone, default_time)
+        when = _parse_words(words[-count:], now, zone, default_time, day_parts)
         if when is not None:
             return when, _join_note(" ".join(words[:-count]), "")
     return None
 
 
-def _parse_words(words: list[str], now: datetime, zone: str, default_time: time) -> When | None:
+def _parse_words(
+    words: list[str], now: datetime, zone: str, default_time: time, day_parts: Mapping[DayPart, time] | None
+) -> When | None:
     # A lone short word inside a sentence is a name far more often than a weekday: "Sun" (孙) is a surname.
     word = words[0].strip(_SEPARATORS)
     if len(words) == 1 and len(word) <= 3 and word.isascii() and word.isalpha():
         return None
-    return parse_when(" ".join(words), now, zone, default_time)
+    return parse_when(" ".join(words), now, zone, default_time, day_parts=day_parts)
 
 
 def _join_note(before: str, after: str) -> str:
@@ -308,5 +402,5 @@ def _join_note(before: str, after: str) -> str:
     before, after = before.rstrip(_SEPARATORS), after.lstrip(_SEPARATORS)
     if not before or not after:
         return before or after
-    glue = "" if _CJK.match(before[-1]) and _CJK.match(after[0]) else " "
+    glue = "" if has_cjk(before[-1]) and has_cjk(after[0]) else " "
     return before + glue + after
