@@ -126,8 +126,7 @@ def read_answer(question: str, text: str) -> int | str | None:
         return reflections.parse_clients(text)
     if question == "mood":
         return reflections.parse_mood(text)
-    cleaned = text.strip()
-    return cleaned if 0 < len(cleaned) <= reflections.MAX_TEXT else None
+    return reflections.parse_text(text)
 
 
 # ---------------------------------------------------------------------------------------------- commands

@@ -35,7 +35,7 @@ def test_client_counts_are_read(text: str, count: int) -> None:
     assert parse_clients(text) == count
 
 
-@pytest.mark.parametrize("text", ["很多", "", "-1", "1000", "3.5", "three", "一百"])
+@pytest.mark.parametrize("text", ["很多", "", "-1", "1000", "一千", "3.5", "三四个", "3-4", "three or four", "²"])
 def test_what_is_not_a_count_is_refused(text: str) -> None:
     assert parse_clients(text) is None
 
