@@ -109,8 +109,8 @@ class Digest:
 
 
 def parse_digest(text: str) -> Digest | None:
-    """'sun 20:00', '周日 20:00', 'Sunday 8pm' → Digest(7, 20:00)."""
-    parts = text.strip().translate(_FULLWIDTH).split()
+    """'sun 20:00', '周日 20:00', 'Sunday 8 pm', '周日 晚上八点' → Digest(7, 20:00)."""
+    parts = text.strip().translate(_FULLWIDTH).split(maxsplit=1)  # the time may have spaces: "sun 9:30 pm"
     if len(parts) != 2:
         return None
     weekday, at = parse_weekday(parts[0]), parse_time_of_day(parts[1])
