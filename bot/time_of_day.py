@@ -100,17 +100,18 @@ def _normalised(text: str) -> str | None:
     if len(text) > _MAX_CHARS:
         return None
     cleaned = " ".join(text.lower().translate(_FOLD).split())
-    for run in set(CHINESE_NUMERAL_RUN.findall(cleaned)):
-        value = read_chinese_numeral(run)
-        if value is None:
-            return None
-        cleaned = cleaned.replace(run, str(value))
+    cleaned = CHINESE_NUMERAL_RUN.sub(_chinese_number, cleaned)
     cleaned = _ENGLISH_NUMBER_WORDS.sub(_english_number, cleaned)
     for pattern, replacement in _ENGLISH:
         cleaned = pattern.sub(replacement, cleaned)
     # Spaces matter only between ASCII words and numbers ("9 30 pm" is nine thirty pm): others go.
     cleaned = re.sub(r" ?([:.]) ?", r"\1", " ".join(cleaned.split()))
     return re.sub(r" (?=[^\x00-\x7f])|(?<=[^\x00-\x7f]) ", "", cleaned)
+
+
+def _chinese_number(match: re.Match[str]) -> str:
+    value = read_chinese_numeral(match.group(0))
+    return "?" if value is None else str(value)  # "三四点": a range, which no clock matches
 
 
 def _english_number(match: re.Match[str]) -> str:
