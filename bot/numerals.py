@@ -82,10 +82,9 @@ def _english_words(words: str) -> int | None:
     if any(len(word) < 3 for word in re.split(r"[\s-]+", words)):  # text2num reads a lone "o" as zero
         return None
     try:
-        value = text2num(words, "en")
+        return int(text2num(words, "en"))  # never negative: "minus" is no word here
     except ValueError:
         return None
-    return value if value >= 0 else None
 
 
 @cache

@@ -92,13 +92,15 @@ def parse_text(text: str) -> str | None:
     "nothing to improve today" is worth keeping in the journal.
     """
     cleaned = text.strip()
-    if not 0 < len(cleaned) <= MAX_TEXT or not any(map(_says_something, cleaned)):
+    if len(cleaned) > MAX_TEXT or not any(map(_says_something, cleaned)):
         return None
     return cleaned
 
 
 def _says_something(character: str) -> bool:
-    return unicodedata.category(character)[0] in "LN" or unicodedata.category(character) == "So"
+    """A letter, a digit or an emoji (a symbol: '👍'), not punctuation, a dash or a space."""
+    category = unicodedata.category(character)
+    return category[0] in ("L", "N") or category == "So"
 
 
 def set_answer(reflection: Reflection, question: str, value: int | str | None, now: datetime) -> None:

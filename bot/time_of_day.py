@@ -110,14 +110,13 @@ def _normalised(text: str) -> str | None:
 
 
 def _chinese_number(match: re.Match[str]) -> str:
-    value = read_chinese_numeral(match.group(0))
-    return "?" if value is None else str(value)  # "三四点": a range, which no clock matches
+    return str(read_chinese_numeral(match.group(0)))  # a range ("三四点") becomes "None", which no clock matches
 
 
 def _english_number(match: re.Match[str]) -> str:
     from text_to_num import text2num
 
-    return str(text2num(match.group(0).replace("-", " "), "en"))
+    return str(text2num(match.group(0), "en"))  # "twenty-one" too
 
 
 def _minute(match: re.Match[str]) -> int | None:

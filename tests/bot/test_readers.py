@@ -9,7 +9,7 @@ import re
 from datetime import time
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.i18n import to_traditional
@@ -42,6 +42,7 @@ COUNTS = [
     ("三位客户", 3),
     ("1 client", 1),
     ("twenty-one", 21),
+    ("〇", 0),
     ("一百", 100),
     ("三四个", None),
     ("3-4", None),
@@ -53,6 +54,7 @@ COUNTS = [
     ("²", None),
     ("٣", None),
     ("o", None),
+    ("o one", None),
     ("個", None),
     ("3個個", None),
     ("", None),
@@ -81,6 +83,7 @@ TIMES = [
     ("nine thirty pm", time(21, 30)),
     ("9 in the evening", time(21)),
     ("九点零五", time(9, 5)),
+    ("九点〇五", time(9, 5)),
     ("二十一点十五分", time(21, 15)),
     ("十点整", time(10)),
     ("下午 3 点", time(15)),
@@ -142,6 +145,11 @@ MOODS = [
     ("👍🏽", 4),
     ("😞", 1),
     ("😄 5", 5),
+    ("not bad", 4),
+    ("pretty good", 4),
+    ("so so", 3),
+    ("4" + " " * 59, 4),
+    ("4" + " " * 60, None),
     ("😊 😭", None),
     ("🙂 2", None),
     ("6", None),
@@ -179,6 +187,7 @@ def spoken(number: int) -> str:
     return head + "十" + (DIGIT_NAMES[units] if units else "")
 
 
+@settings(deadline=None)  # the first call imports cn2an (~0.1 s, more on a busy machine)
 @given(st.integers(0, 99))
 def test_chinese_numerals_read_back(number: int) -> None:
     assert read_number(spoken(number)) == number
@@ -191,6 +200,7 @@ ALPHABET = (
 )
 
 
+@settings(deadline=None)  # the first call imports cn2an (~0.1 s, more on a busy machine)
 @given(st.one_of(st.text(max_size=40), st.text(alphabet=ALPHABET, max_size=20)))
 def test_any_text_never_raises(text: str) -> None:
     count, moment, mood = read_count(text), read_time_of_day(text), read_mood(text)
@@ -199,12 +209,14 @@ def test_any_text_never_raises(text: str) -> None:
     assert moment is None or (moment.second, moment.microsecond, moment.tzinfo) == (0, 0, None)
 
 
+@settings(deadline=None)  # the first call imports cn2an (~0.1 s, more on a busy machine)
 @given(st.integers(0, 99))
 def test_a_bare_number_is_never_a_time(number: int) -> None:
     for said in (str(number), spoken(number), f" {number} "):
         assert read_time_of_day(said) is None
 
 
+@settings(deadline=None)  # the first call imports cn2an (~0.1 s, more on a busy machine)
 @given(st.integers(0, 23), st.integers(0, 59))
 def test_every_minute_said_in_chinese_is_read(hour: int, minute: int) -> None:
     said = spoken(hour) + "点" + (spoken(minute) + "分" if minute else "")
