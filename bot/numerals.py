@@ -24,7 +24,6 @@ CHINESE_NUMERAL = "零〇一二两兩三四五六七八九十百千"
 CHINESE_NUMERAL_RUN = re.compile(f"[{CHINESE_NUMERAL}]+")
 _UNITS = "十百千"
 _MAX_DIGITS = 6
-_MAX_WORDS_CHARS = 60
 _ARABIC = re.compile(rf"[0-9]{{1,{_MAX_DIGITS}}}")
 _ENGLISH_WORDS = re.compile(r"[a-z]+(?:[\s-]+[a-z]+)*")
 
@@ -46,7 +45,7 @@ def read_number(text: str) -> int | None:
         return int(cleaned)
     if cleaned and all(character in CHINESE_NUMERAL for character in cleaned):
         return read_chinese_numeral(cleaned)
-    if len(cleaned) <= _MAX_WORDS_CHARS and _ENGLISH_WORDS.fullmatch(cleaned):
+    if _ENGLISH_WORDS.fullmatch(cleaned):  # only ASCII words reach text2num (a Rust library)
         return _english_words(cleaned)
     return None
 

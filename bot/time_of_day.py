@@ -106,7 +106,7 @@ def _normalised(text: str) -> str | None:
         cleaned = pattern.sub(replacement, cleaned)
     # Spaces matter only between ASCII words and numbers ("9 30 pm" is nine thirty pm): others go.
     cleaned = re.sub(r" ?([:.]) ?", r"\1", " ".join(cleaned.split()))
-    return re.sub(r" (?=[^\x00-\x7f])|(?<=[^\x00-\x7f]) ", "", cleaned)
+    return re.sub(r" (?=[^\x00-~])|(?<=[^\x00-~]) ", "", cleaned)
 
 
 def _chinese_number(match: re.Match[str]) -> str:
