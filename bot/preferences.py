@@ -16,43 +16,16 @@ from typing import Literal
 from babel.dates import get_day_names
 
 from bot.i18n import BABEL_LOCALES, EN, LANGUAGES, ZH_HANS, ZH_HANT
+from bot.time_of_day import read_time_of_day
 
 ALL_DAYS = "1234567"
 DayWidth = Literal["abbreviated", "wide"]
 _FULLWIDTH = str.maketrans("０１２３４５６７８９：，－～", "0123456789:,-~")
-_CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?$", re.IGNORECASE)
-_CHINESE_CLOCK = re.compile(r"^(早上|上午|中午|下午|晚上)?(\d{1,2})(?:点|點|时|時)(半|(\d{1,2})分?)?$")
-_AFTERNOON = ("下午", "晚上")
 
 
 def parse_time_of_day(text: str) -> time | None:
-    """'21:30', '9:05', '9pm', '晚上9点', '21点半' → a time; anything else → None."""
-    text = text.strip().translate(_FULLWIDTH).replace(" ", "")
-    match = _CLOCK.match(text)
-    if match:
-        hour, minute = int(match.group(1)), int(match.group(2) or 0)
-        suffix = (match.group(3) or "").lower()
-        if suffix:
-            if not 1 <= hour <= 12:
-                return None
-            hour = hour % 12 + (12 if suffix == "pm" else 0)
-        elif match.group(2) is None:
-            return None  # a bare number is too ambiguous to save as a time
-        return _valid_time(hour, minute)
-    match = _CHINESE_CLOCK.match(text)
-    if match:
-        period, hour = match.group(1), int(match.group(2))
-        minute = 30 if match.group(3) == "半" else int(match.group(4) or 0)
-        if period in _AFTERNOON and hour < 12:
-            hour += 12
-        return _valid_time(hour, minute)
-    return None
-
-
-def _valid_time(hour: int, minute: int) -> time | None:
-    if 0 <= hour <= 23 and 0 <= minute <= 59:
-        return time(hour, minute)
-    return None
+    """'21:30', '9pm', '晚上九点半', '下午三点一刻', 'noon' → a time; a bare number or anything else → None."""
+    return read_time_of_day(text)
 
 
 def format_time(value: time) -> str:
@@ -136,8 +109,8 @@ class Digest:
 
 
 def parse_digest(text: str) -> Digest | None:
-    """'sun 20:00', '周日 20:00', 'Sunday 8pm' → Digest(7, 20:00)."""
-    parts = text.strip().translate(_FULLWIDTH).split()
+    """'sun 20:00', '周日 20:00', 'Sunday 8 pm', '周日 晚上八点' → Digest(7, 20:00)."""
+    parts = text.strip().translate(_FULLWIDTH).split(maxsplit=1)  # the time may have spaces: "sun 9:30 pm"
     if len(parts) != 2:
         return None
     weekday, at = parse_weekday(parts[0]), parse_time_of_day(parts[1])

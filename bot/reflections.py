@@ -8,7 +8,7 @@ consecutive *work days* with a finished reflection: a day off neither counts nor
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.matcher import Written
 from bot.models import Agent, Reflection
+from bot.moods import read_mood
+from bot.numerals import read_count
 from bot.scheduler import cancel_waiting, schedule_once
 from bot.statuses import DeliveryKind, ReflectionStatus
 from bot.timezones import local_datetime, local_today
@@ -27,8 +29,6 @@ MAX_TEXT = 1000
 MAX_CLIENTS = 999
 # Before noon, /reflect offers yesterday's reflection if it is still unfinished (a late evening, an early start).
 YESTERDAY_UNTIL = time(12, 0)
-_CHINESE_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7}
-_CHINESE_DIGITS |= {"八": 8, "九": 9}
 
 
 def is_work_day(agent: Agent, day: date) -> bool:
@@ -75,20 +75,33 @@ async def begin(session: AsyncSession, agent: Agent, day: date, now: datetime) -
 
 
 def parse_clients(text: str) -> int | None:
-    """ "3", "3个", "三个", "6+" → a count; anything else None."""
-    cleaned = text.strip().removesuffix("+").removesuffix("个").removesuffix("個").removesuffix("位").strip()
-    if re.fullmatch(r"\d{1,3}", cleaned):
-        return int(cleaned)
-    if cleaned == "十":
-        return 10
-    if len(cleaned) == 1 and cleaned in _CHINESE_DIGITS:
-        return _CHINESE_DIGITS[cleaned]
-    return None
+    """How many clients, as typed: "3", "3个", "三个", "两个", "three", "3 clients", "6+" (`bot.numerals`)."""
+    count = read_count(text)
+    return count if count is not None and count <= MAX_CLIENTS else None
 
 
 def parse_mood(text: str) -> int | None:
+    """1–5 as a number, a word or a face: "4", "四", "还行吧", "😊", "great" (`bot.moods`)."""
+    return read_mood(text)
+
+
+def parse_text(text: str) -> str | None:
+    """A written answer: something with a letter, a digit or an emoji in it, up to MAX_TEXT characters.
+
+    Punctuation alone ("。", "-", "…", "——") is a slip or a shrug, not an answer: the question is asked again and
+    the skip button is there for "nothing today". A word that means nothing ("无", "没有", "none") is an answer:
+    "nothing to improve today" is worth keeping in the journal.
+    """
     cleaned = text.strip()
-    return int(cleaned) if re.fullmatch(r"[1-5]", cleaned) else None
+    if len(cleaned) > MAX_TEXT or not any(map(_says_something, cleaned)):
+        return None
+    return cleaned
+
+
+def _says_something(character: str) -> bool:
+    """A letter, a digit or an emoji (a symbol: '👍'), not punctuation, a dash or a space."""
+    category = unicodedata.category(character)
+    return category[0] in ("L", "N") or category == "So"
 
 
 def set_answer(reflection: Reflection, question: str, value: int | str | None, now: datetime) -> None:

@@ -118,7 +118,8 @@ async def finish(tn: Turn, reflection: Reflection) -> None:
     reflection.tip_id = tip.id
     await tips.mark_shown(tn.session, tn.agent.id, tip.id, tn.now)
     tn.send(tn.t("reflect.tip_intro"))
-    tip_messages.send_tip(tn, tip, await tips.state_of(tn.session, tn.agent.id, tip.id), topic)
+    state = await tips.state_of(tn.session, tn.agent.id, tip.id)
+    tip_messages.send_tip(tn, tip, state, topic, "evening")
 
 
 def read_answer(question: str, text: str) -> int | str | None:
@@ -126,18 +127,34 @@ def read_answer(question: str, text: str) -> int | str | None:
         return reflections.parse_clients(text)
     if question == "mood":
         return reflections.parse_mood(text)
-    cleaned = text.strip()
-    return cleaned if 0 < len(cleaned) <= reflections.MAX_TEXT else None
+    return reflections.parse_text(text)
 
 
 # ---------------------------------------------------------------------------------------------- commands
 
 
 async def reflect(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/reflect: today's check-in (or yesterday's, before noon, if it is unfinished); resumes where it stopped."""
+    """/reflect: today's check-in, resumed where it stopped; before noon with yesterday unfinished, a choice."""
     async with turn(update, context) as tn:
-        day = await reflections.day_to_reflect(tn.session, tn.agent, tn.now)
+        await offer_day(tn)
+
+
+async def offer_day(tn: Turn) -> None:
+    """Today's check-in; or, when the day that just ended is unfinished (after midnight, in the morning), both
+    days on buttons, named, so the agent sees which day the questions are about and picks one."""
+    day = await reflections.day_to_reflect(tn.session, tn.agent, tn.now)
+    today = local_today(tn.now, tn.agent.timezone)
+    if day == today:
         await start_or_resume(tn, day)
+        return
+    earlier, later = format_day(day, tn.lang), format_day(today, tn.lang)
+    tn.send(
+        tn.t("reflect.which_day", yesterday=earlier),
+        [
+            [button(tn.t("reflect.button.yesterday", day=earlier), PREFIX, "start", day.isoformat(), NONE)],
+            [button(tn.t("reflect.button.today", day=later), PREFIX, "start", today.isoformat(), NONE)],
+        ],
+    )
 
 
 async def start_or_resume(tn: Turn, day: date, *, in_place: bool = False) -> None:
@@ -218,7 +235,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tn.edit(*await journal_view(tn, page[2]))
             return
         if tn.matches(START_NOW) is not None:
-            await start_or_resume(tn, await reflections.day_to_reflect(tn.session, tn.agent, tn.now))
+            await offer_day(tn)
             return
         fields = tn.pressed(ON_DAY)
         if fields is None:

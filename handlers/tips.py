@@ -8,6 +8,7 @@ Callback data: tip:<action>:<tip id>[:<topic>] — tip ids are short slugs, so i
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, Update
@@ -48,11 +49,15 @@ def source_line(language: str, lib: Library, tip: Tip) -> str:
     return t(language, "tips.source_paragraph", summary=where.summary, paragraph=where.paragraph, topics=topics)
 
 
-def tip_text(language: str, lib: Library, tip: Tip, *, daily: bool = False) -> str:
+TipMoment = Literal["message", "daily", "evening"]
+
+
+def tip_text(language: str, lib: Library, tip: Tip, moment: TipMoment = "message") -> str:
+    """The tip as a message; its "try" line says today, except in the evening (after a reflection): tomorrow."""
     words = lib.words(tip, language)
     return t(
         language,
-        "tips.daily" if daily else "tips.message",
+        f"tips.{moment}",
         title=words.title,
         text=words.text,
         action=words.try_today,
@@ -91,9 +96,9 @@ def inline(rows: list[list[tuple[str, str]]]) -> list[list[InlineKeyboardButton]
     return [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
 
 
-def send_tip(tn: Turn, tip: Tip, state: TipState | None, topic: str | None) -> None:
+def send_tip(tn: Turn, tip: Tip, state: TipState | None, topic: str | None, moment: TipMoment = "message") -> None:
     lib = library()
-    tn.send(tip_text(tn.lang, lib, tip), inline(tip_buttons(tn.lang, tip, state, topic)))
+    tn.send(tip_text(tn.lang, lib, tip, moment), inline(tip_buttons(tn.lang, tip, state, topic)))
 
 
 async def send_next(tn: Turn, topic: str | None, avoid: str | None = None) -> None:
@@ -286,7 +291,7 @@ async def render_daily_tip(session: AsyncSession, delivery: Delivery, agent: Age
         delivery.subject_key = tip.id
     state = await tips.state_of(session, agent.id, tip.id)
     return Outgoing(
-        tip_text(agent.language, lib, tip, daily=True), tip_buttons(agent.language, tip, state, None, daily=True)
+        tip_text(agent.language, lib, tip, "daily"), tip_buttons(agent.language, tip, state, None, daily=True)
     )
 
 

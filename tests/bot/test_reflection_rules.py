@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.models import Reflection
-from bot.reflections import QUESTIONS, parse_clients, set_answer
+from bot.reflections import MAX_TEXT, QUESTIONS, parse_clients, parse_text, set_answer
 
 DIGITS = "0123456789零〇一二两兩三四五六七八九十"
 
@@ -42,3 +42,24 @@ def test_an_unknown_question_is_refused_by_name_and_nothing_is_stored() -> None:
     with pytest.raises(ValueError, match="unknown question 'feelings'"):
         set_answer(reflection, "feelings", "good", datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
     assert reflection.updated_at == now
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("。", None),
+        ("-", None),
+        ("…", None),
+        ("——", None),
+        (" ~ ", None),
+        ("", None),
+        ("👍", "👍"),
+        ("3", "3"),
+        ("无", "无"),
+        (" ok ", "ok"),
+        ("字" * MAX_TEXT, "字" * MAX_TEXT),
+        ("字" * (MAX_TEXT + 1), None),
+    ],
+)
+def test_a_written_answer_says_something_and_punctuation_alone_does_not(text: str, kept: str | None) -> None:
+    assert parse_text(text) == kept

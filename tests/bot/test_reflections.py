@@ -29,13 +29,24 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize(
     ("text", "count"),
-    [("3", 3), ("0", 0), ("12", 12), ("6+", 6), ("3个", 3), ("三个", 3), ("两位", 2), ("十", 10), (" 5 ", 5)],
+    [
+        ("3", 3),
+        ("0", 0),
+        ("12", 12),
+        ("6+", 6),
+        ("3个", 3),
+        ("三个", 3),
+        ("两位", 2),
+        ("十", 10),
+        (" 5 ", 5),
+        ("999", 999),
+    ],
 )
 def test_client_counts_are_read(text: str, count: int) -> None:
     assert parse_clients(text) == count
 
 
-@pytest.mark.parametrize("text", ["很多", "", "-1", "1000", "3.5", "three", "一百"])
+@pytest.mark.parametrize("text", ["很多", "", "-1", "1000", "一千", "3.5", "三四个", "3-4", "three or four", "²"])
 def test_what_is_not_a_count_is_refused(text: str) -> None:
     assert parse_clients(text) is None
 

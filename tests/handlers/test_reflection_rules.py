@@ -19,11 +19,13 @@ from bot.models import Delivery, Reflection
 from bot.reflections import LATER
 from handlers.delivery import engine_of
 from handlers.local_api import LocalChat
-from tests.handlers.test_reflections import FIRST_QUESTION, agent, finish_day, prompt_now, send_voice
+from tests.handlers.test_reflections import FIRST_QUESTION, WHICH_DAY, agent, finish_day, prompt_now, send_voice
 from tests.support import Harness
 
 WED, THU = date(2026, 11, 25), date(2026, 11, 26)
 SECOND_QUESTION = "（2/6）今天的状态怎么样"
+OFFER_WEDNESDAY = "2026年11月25日 周三 " + WHICH_DAY
+FINISH_WEDNESDAY = "📝 补 2026年11月25日 周三"
 
 
 def hong_kong(day: date, hour: int, minute: int = 0, second: int = 0) -> datetime:
@@ -53,7 +55,8 @@ async def pending_later(harness: Harness, user_id: int) -> list[Delivery]:
 async def test_yesterday_is_offered_until_noon_and_today_from_noon(harness: Harness) -> None:
     early, late = await agent(harness, 1001), await agent(harness, 1002)
     harness.clock.set(hong_kong(THU, 11, 59, 59))
-    assert (await early.send("/reflect")).texts == [FIRST_QUESTION]
+    assert (await early.send("/reflect")).texts == [OFFER_WEDNESDAY]
+    assert (await early.press(FINISH_WEDNESDAY)).texts == [FIRST_QUESTION]
     harness.clock.set(hong_kong(THU, 12, 0))
     assert (await late.send("/reflect")).texts == [FIRST_QUESTION]
     assert await reflection_of(harness, 1001, WED) is not None and await reflection_of(harness, 1001, THU) is None
@@ -72,8 +75,10 @@ async def test_before_noon_only_an_unfinished_yesterday_is_offered(harness: Harn
     harness.clock.set(hong_kong(THU, 10, 0))
     assert (await finished.send("/reflect")).texts == [FIRST_QUESTION]
     assert (await skipped.send("/reflect")).texts == [FIRST_QUESTION]
-    assert (await begun.send("/reflect")).texts[0].startswith(SECOND_QUESTION)
-    assert (await untouched.send("/reflect")).texts == [FIRST_QUESTION]
+    assert (await begun.send("/reflect")).texts == [OFFER_WEDNESDAY]
+    assert (await begun.press(FINISH_WEDNESDAY)).texts[0].startswith(SECOND_QUESTION)
+    assert (await untouched.send("/reflect")).texts == [OFFER_WEDNESDAY]
+    assert (await untouched.press(FINISH_WEDNESDAY)).texts == [FIRST_QUESTION]
     assert [await reflection_of(harness, user_id, THU) is not None for user_id in (1001, 1002, 1003, 1004)] == [
         True,
         True,
@@ -107,7 +112,8 @@ async def test_before_noon_a_begun_today_is_continued_rather_than_yesterday(harn
     harness.clock.set(hong_kong(THU, 10, 0))
     assert (await chat.send("/reflect")).texts[0].startswith(SECOND_QUESTION)
     assert await reflection_of(harness, 1001, WED) is None  # Wednesday stays unreflected
-    assert (await other.send("/reflect")).texts == [FIRST_QUESTION]  # the other agent's Thursday is not begun
+    assert (await other.send("/reflect")).texts == [OFFER_WEDNESDAY]  # the other agent's Thursday is not begun
+    await other.press(FINISH_WEDNESDAY)
     assert await reflection_of(harness, 1002, WED) is not None
 
 

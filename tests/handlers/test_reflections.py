@@ -23,6 +23,7 @@ WED = date(2026, 11, 25)
 # Onboarding picks Hong Kong, reflection at 21:30, work days Mon–Sat; the clock starts Wed 25 Nov 09:00 there.
 WED_PROMPT = datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
 FIRST_QUESTION = "（1/6）今天接待或联系了几位客户？点数字，或直接输入。"
+WHICH_DAY = "的复盘还没做完。补上那天的，还是开始今天的？"
 
 
 async def agent(harness: Harness, user_id: int = 1001) -> LocalChat:
@@ -241,7 +242,9 @@ async def test_before_noon_reflect_offers_yesterday_if_unfinished(harness: Harne
     chat = await agent(harness)
     harness.clock.set(datetime(2026, 11, 26, 2, 0, tzinfo=UTC))  # Thursday 10:00 in Hong Kong
     reply = await chat.send("/reflect")
-    assert reply.texts == [FIRST_QUESTION]
+    assert reply.texts == ["2026年11月25日 周三" + " " + WHICH_DAY]
+    assert reply.last.labels == ["📝 补 2026年11月25日 周三", "▶️ 今天 2026年11月26日 周四"]
+    assert (await chat.press("📝 补 2026年11月25日 周三")).texts == [FIRST_QUESTION]
     assert await stored(harness, WED) is not None
     harness.clock.set(datetime(2026, 11, 26, 5, 0, tzinfo=UTC))  # 13:00: today's now
     await chat.send("/cancel")
