@@ -79,7 +79,7 @@ def test_the_shell_runs_start_through_to_the_confirmation(tmp_path: Path) -> Non
     out = result.stdout
     assert "👋 你好，小李！" in out
     assert "[1] ✓ 简体中文   [2] English   [3] 繁體中文" in out
-    assert "✓ 时区：香港（Asia/Hong_Kong，UTC+08:00）" in out
+    assert "✓ 时区：香港时间（UTC+08:00）" in out
     assert "🎉 设置完成" in out
     assert "📅 工作日：周一至周日" in out and "📝 每日复盘：每个工作日 21:30" in out
     assert "⚙️ 设置" in out.split("🎉 设置完成")[1]
