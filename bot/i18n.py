@@ -3,11 +3,22 @@
 The catalogs are gettext PO files under `content/locales/<folder>/LC_MESSAGES/*.po` (one file per concept), read
 with Babel.
 Message ids are keys (`settings.saved`), so a missing translation is a test failure instead of English
-leaking into a Chinese chat. zh-Hant is derived from zh-Hans with OpenCC (s2tw) unless its own catalog has a
+leaking into a Chinese chat. zh-Hant is derived from zh-Hans with OpenCC (see below) unless its own catalog has a
 hand-written entry, which wins.
 
 Values passed to `text()` are HTML-escaped (messages are sent with parse_mode HTML); pass `Html(...)` for a
 value that is already safe markup, such as another rendered message.
+
+Plurals are gettext's: an entry with `msgid_plural` (the same key) and `msgstr[0]`, `msgstr[1]`… holds one form per
+plural category of its language, chosen by Babel's plural rule for that language (English "1 day" / "2 days";
+Chinese has one form). The number is always the `count` value, and it is also the `{count}` placeholder:
+`t(lang, "list.today_title", count=3)`, `tn.t("reflect.streak", count=days)`. A message with two numbers renders
+the second as its own plural message passed in as `Html` (see `reflect.journal` and `reflect.work_days`).
+Callers never pick a form themselves; a plural message rendered without `count` is an error.
+
+zh-Hant is derived with OpenCC's `s2twp` (Taiwan characters and phrases: 默認 → 預設, 保存 → 儲存), then
+`content/locales/zh_Hant/glossary.tsv` (words OpenCC leaves mainland, quotes “” → 「」); a change of either, or of
+the messages, derives the catalog again.
 """
 
 from __future__ import annotations
@@ -20,12 +31,14 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
+from gettext import c2py
 from pathlib import Path
 from string import Formatter
 from typing import Any
 
+from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
 from content import content_path
@@ -39,6 +52,11 @@ LANGUAGES: tuple[str, ...] = (ZH_HANS, EN, ZH_HANT)
 FOLDERS = {ZH_HANS: "zh_Hans", EN: "en", ZH_HANT: "zh_Hant"}
 # What Babel calls each language, for day names and the like.
 BABEL_LOCALES = {ZH_HANS: "zh_Hans_CN", EN: "en", ZH_HANT: "zh_Hant_TW"}
+# The value that picks a plural message's form.
+COUNT = "count"
+
+# A message is one template, or (a plural message) one template per plural form of its language.
+Template = str | tuple[str, ...]
 
 
 class Html(str):
@@ -65,10 +83,21 @@ def placeholders(template: str) -> set[str]:
     return {field for _, field, _, _ in Formatter().parse(template) if field}
 
 
+@cache
+def plural_rule(language: str) -> Callable[[int], int]:
+    """Which form (msgstr[n]) a count takes in `language`: Babel's gettext rule for the locale."""
+    return c2py(get_plural(BABEL_LOCALES[language]).plural_expr)
+
+
+def plural_count(language: str) -> int:
+    """How many forms a plural message has in `language` (English 2, Chinese 1)."""
+    return int(get_plural(BABEL_LOCALES[language]).num_plurals)
+
+
 class Catalog:
     """All messages of all languages, loaded once; `text()` renders one."""
 
-    def __init__(self, messages: dict[str, dict[str, str]], handwritten_hant: Iterable[str] = ()) -> None:
+    def __init__(self, messages: dict[str, dict[str, Template]], handwritten_hant: Iterable[str] = ()) -> None:
         self.messages = messages
         self.handwritten_hant = frozenset(handwritten_hant)
 
@@ -76,20 +105,41 @@ class Catalog:
     def load(cls) -> Catalog:
         hans = _read_catalog(FOLDERS[ZH_HANS])
         hant_own = _read_catalog(FOLDERS[ZH_HANT])
-        derived = derived_traditional(hans)
-        hant = {key: hant_own.get(key) or derived[key] for key in hans}
+        # Each plural form is derived as its own string ("key[0]"), then put back together.
+        flat = {f"{key}[{n}]": form for key, message in hans.items() for n, form in enumerate(_forms(message))}
+        derived = derived_traditional(flat)
+        hant: dict[str, Template] = {}
+        for key, message in hans.items():
+            forms = tuple(derived[f"{key}[{n}]"] for n in range(len(_forms(message))))
+            hant[key] = hant_own.get(key) or (forms if isinstance(message, tuple) else forms[0])
         return cls({ZH_HANS: hans, EN: _read_catalog(FOLDERS[EN]), ZH_HANT: hant}, hant_own.keys())
 
-    def template(self, language: str, key: str) -> str:
+    def forms(self, language: str, key: str) -> tuple[str, ...]:
+        """A message's templates: one, or one per plural form."""
         table = self.messages.get(language) or self.messages[ZH_HANS]
         try:
-            return table[key]
+            found = table[key]
         except KeyError:
             raise KeyError(f"message {key!r} is missing in the {language} catalog") from None
+        return _forms(found)
+
+    def is_plural(self, key: str) -> bool:
+        return isinstance(self.messages[ZH_HANS].get(key), tuple)
+
+    def template(self, language: str, key: str, count: int | None = None) -> str:
+        """The template to render; a plural message needs the count that picks its form."""
+        forms = self.forms(language, key)
+        if not self.is_plural(key):
+            return forms[0]
+        if count is None:
+            raise TypeError(f"message {key!r} is plural: render it with count=")
+        return forms[min(plural_rule(language)(abs(count)), len(forms) - 1)]
 
     def text(self, language: str, key: str, /, **values: object) -> str:
+        count = values.get(COUNT)
+        template = self.template(language, key, count if isinstance(count, int) else None)
         safe = {name: v if isinstance(v, Html) else html.escape(str(v), quote=False) for name, v in values.items()}
-        return self.template(language, key).format(**safe)
+        return template.format(**safe)
 
     def has(self, key: str) -> bool:
         return all(key in table for table in self.messages.values())
@@ -98,9 +148,13 @@ class Catalog:
         return set(self.messages[language])
 
 
-def _read_catalog(folder: str) -> dict[str, str]:
+def _forms(message: Template) -> tuple[str, ...]:
+    return message if isinstance(message, tuple) else (message,)
+
+
+def _read_catalog(folder: str) -> dict[str, Template]:
     """Every `*.po` file of a language (one per concept: messages, clients, follow-ups …) as one table."""
-    table: dict[str, str] = {}
+    table: dict[str, Template] = {}
     directory = content_path("locales", folder, "LC_MESSAGES")
     for node in sorted(directory.iterdir(), key=lambda n: n.name):
         if not node.name.endswith(".po"):
@@ -108,26 +162,33 @@ def _read_catalog(folder: str) -> dict[str, str]:
         with node.open("rb") as stream:
             po = read_po(stream, locale=folder)
         for message in po:
-            if not message.id or not isinstance(message.id, str) or not isinstance(message.string, str):
-                continue
-            if message.fuzzy or not message.string:
-                continue  # unreviewed or empty: treated as missing, which the catalog test reports
-            if message.id in table:
-                raise ValueError(f"message {message.id!r} is defined twice in {folder} ({node.name})")
-            table[message.id] = message.string
+            key = message.id[0] if isinstance(message.id, tuple) else message.id
+            string = tuple(message.string) if isinstance(message.string, (tuple, list)) else message.string
+            if not key or not isinstance(key, str) or not string or not all(string):
+                continue  # the header, or empty: treated as missing, which the catalog test reports
+            if message.fuzzy:
+                continue  # unreviewed: the same
+            if key in table:
+                raise ValueError(f"message {key!r} is defined twice in {folder} ({node.name})")
+            table[key] = string
     return table
 
 
+# OpenCC's Simplified → Taiwan Traditional with Taiwan phrases (默认 → 預設, 保存 → 儲存, 视频 → 影片).
+OPENCC_CONFIG = "s2twp"
+
+
 def derived_traditional(hans: dict[str, str]) -> dict[str, str]:
-    """zh-Hans messages in Traditional script (OpenCC s2tw, then the glossary), cached on disk.
+    """zh-Hans messages in Traditional script (OpenCC s2twp, then the glossary), cached on disk.
 
     OpenCC's dictionaries take ~40 MiB that a process never gives back, for a conversion that only changes when
     the catalogs do. So a child process converts (`python -m bot.i18n OUT`), once per catalog version, into a
     JSON file under the user's cache folder, and every bot process just reads it.
     The child reads the messages as JSON on stdin, so what is converted is exactly what was hashed.
     """
-    digest = hashlib.sha256(json.dumps(hans, sort_keys=True).encode() + _glossary_text().encode()).hexdigest()[:16]
-    path = cache_dir() / f"zh_Hant-{digest}.json"
+    # Everything the result depends on is hashed: the messages, the glossary and the OpenCC configuration.
+    recipe = json.dumps([OPENCC_CONFIG, _glossary_text(), hans], sort_keys=True).encode()
+    path = cache_dir() / f"zh_Hant-{hashlib.sha256(recipe).hexdigest()[:16]}.json"
     if not path.exists():
         source = json.dumps(hans, ensure_ascii=False)
         subprocess.run([sys.executable, "-m", "bot.i18n", str(path)], input=source, text=True, check=True, timeout=300)
@@ -155,7 +216,7 @@ def _glossary_text() -> str:
 
 
 def _read_glossary() -> list[tuple[str, str]]:
-    """Word choices Traditional readers expect where OpenCC's character conversion is not enough (設置 → 設定)."""
+    """Word choices Traditional readers expect where OpenCC's conversion is not enough (當前 → 目前, “ → 「)."""
     text = _glossary_text()
     pairs = [line.split("\t") for line in text.splitlines() if line.strip() and not line.startswith("#")]
     # Longest first, so 周工作總結 is replaced before 周總結 could match inside it.
@@ -169,15 +230,15 @@ def _apply(glossary: list[tuple[str, str]], text: str) -> str:
 
 
 @cache
-def _s2tw() -> Any:
+def _opencc() -> Any:
     import opencc
 
-    return opencc.OpenCC("s2tw")
+    return opencc.OpenCC(OPENCC_CONFIG)
 
 
 def to_traditional(text: str) -> str:
-    """Simplified → Traditional (Taiwan standard) for text that is not in the catalogs, e.g. tips."""
-    return str(_s2tw().convert(text))
+    """Simplified → Traditional (Taiwan characters and phrases), before the glossary."""
+    return str(_opencc().convert(text))
 
 
 @cache
@@ -186,7 +247,7 @@ def catalog() -> Catalog:
 
 
 def t(language: str, key: str, /, **values: object) -> str:
-    """Render message `key` in `language`."""
+    """Render message `key` in `language`; a plural message takes its form from `count=`."""
     return catalog().text(language, key, **values)
 
 

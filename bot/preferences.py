@@ -2,7 +2,8 @@
 
 Parsers return None for anything they do not accept, so callers answer with the accepted form and change
 nothing. Day names come from CLDR (Babel), in every language we speak, so "sun", "周日", "週日" and
-"Sunday" all mean ISO weekday 7.
+"Sunday" all mean ISO weekday 7. Every weekday the bot shows goes through `weekday_name`, in one style per language
+(周日, 週日, Sun), never 星期日 next to 周日.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from bot.time_of_day import read_time_of_day
 
 ALL_DAYS = "1234567"
 DayWidth = Literal["abbreviated", "wide"]
+# The one weekday style each language shows: CLDR's abbreviated names are 周日 (zh-Hans), 週日 (zh-Hant), Sun.
+SHOWN_DAY_WIDTH: DayWidth = "abbreviated"
 _FULLWIDTH = str.maketrans("０１２３４５６７８９：，－～", "0123456789:,-~")
 
 
@@ -56,8 +59,31 @@ def parse_weekday(text: str) -> int | None:
     return _weekday_words().get(text.strip().lower().translate(_FULLWIDTH).rstrip("."))
 
 
-def weekday_name(iso_weekday: int, language: str, width: DayWidth = "abbreviated") -> str:
-    return str(get_day_names(width, locale=BABEL_LOCALES[language])[iso_weekday - 1])
+def weekday_name(iso_weekday: int, language: str) -> str:
+    """The weekday as every reply shows it: 周日, 週日, Sun."""
+    return str(get_day_names(SHOWN_DAY_WIDTH, locale=BABEL_LOCALES[language])[iso_weekday - 1])
+
+
+def zone_display_name(zone_name: str, language: str) -> str | None:
+    """A zone as people name it in `language` (CLDR via Babel): 中国时间, 澳大利亚东部时间, Pacific Time.
+
+    Never a city the agent did not choose (深圳 is in 中国时间, not in 北京/上海), never an IANA id; None for a zone
+    that is only an offset (Etc/GMT-8, UTC), which is shown as its offset alone.
+    """
+    if zone_name.startswith("Etc/") or "/" not in zone_name:
+        return None
+    from babel.dates import get_timezone_name
+
+    return str(get_timezone_name(zone_name, locale=BABEL_LOCALES[language]))
+
+
+def typed_place(text: str) -> str | None:
+    """What the agent typed for their time zone, when it names a place (深圳, hong kong) rather than a zone id
+    (Asia/Shanghai) or an offset (UTC+8): echoed back as they wrote it."""
+    place = " ".join(text.split())
+    if not place or "/" in place or any(ch.isdigit() for ch in place) or place.upper() in ("UTC", "GMT", "Z"):
+        return None
+    return place
 
 
 def parse_work_days(text: str) -> str | None:
@@ -243,28 +269,35 @@ def parse_setting_name(text: str) -> str | None:
     return _SETTING_WORDS.get(text.strip().lower())
 
 
-_MOMENT_PATTERNS = {EN: ("EEE d MMM, HH:mm", "EEE d MMM y, HH:mm")}
-_CHINESE_MOMENT_PATTERNS = ("M月d日 EEE HH:mm", "y年M月d日 EEE HH:mm")
+# How a date, its weekday (from `weekday_name`) and a clock time are put together, per language.
+_DATED = {EN: "{weekday} {date}"}
+_CHINESE_DATED = "{date} {weekday}"
+_MOMENT = {EN: "{weekday} {date}, {time}"}
+_CHINESE_MOMENT = "{date} {weekday} {time}"
+# The date alone: (this year, another year).
+_DATE_PATTERNS = {EN: ("d MMM", "d MMM y")}
+_CHINESE_DATE_PATTERNS = ("M月d日", "y年M月d日")
 
 
 def format_moment(moment: datetime, zone_name: str, language: str, now: datetime | None = None) -> str:
     """'11月27日 周五 15:00' / 'Fri 27 Nov, 15:00' in the agent's zone; the year only when it is not this one."""
-    from babel.dates import format_datetime
-
     from bot.timezones import local_datetime
 
     local = local_datetime(moment, zone_name)
-    this_year, other_year = _MOMENT_PATTERNS.get(language, _CHINESE_MOMENT_PATTERNS)
     same_year = now is None or local_datetime(now, zone_name).year == local.year
-    pattern = this_year if same_year else other_year
-    return str(format_datetime(local, pattern, locale=BABEL_LOCALES[language]))
-
-
-_DAY_PATTERNS = {EN: "EEE d MMM y"}
+    day = _format_date(local.date(), language, with_year=not same_year)
+    template = _MOMENT.get(language, _CHINESE_MOMENT)
+    return template.format(date=day, weekday=weekday_name(local.isoweekday(), language), time=format_time(local.time()))
 
 
 def format_day(day: date, language: str) -> str:
     """'2026年11月25日 周三' / 'Wed 25 Nov 2026': a journal day, with its weekday."""
+    shown = _format_date(day, language, with_year=True)
+    return _DATED.get(language, _CHINESE_DATED).format(date=shown, weekday=weekday_name(day.isoweekday(), language))
+
+
+def _format_date(day: date, language: str, *, with_year: bool) -> str:
     from babel.dates import format_date
 
-    return str(format_date(day, _DAY_PATTERNS.get(language, "y年M月d日 EEE"), locale=BABEL_LOCALES[language]))
+    this_year, other_year = _DATE_PATTERNS.get(language, _CHINESE_DATE_PATTERNS)
+    return str(format_date(day, other_year if with_year else this_year, locale=BABEL_LOCALES[language]))

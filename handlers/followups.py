@@ -133,7 +133,7 @@ async def ask_when(tn: Turn, client: Client, *, in_place: bool) -> None:
 async def read_when(tn: Turn, client: Client, text: str) -> None:
     """Read a time (and note) the agent typed for `client`; echo it back with a confirm button."""
     if len(text) > TEXT_LIMIT:  # the time and the note together: a note has at most that
-        tn.send(tn.t("input.too_long", limit=TEXT_LIMIT))
+        tn.send(tn.t("input.too_long", count=TEXT_LIMIT))
         await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.WHEN, {"client": client.id}), tn.now)
         return
     await ready()
@@ -184,7 +184,7 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
         await read_when(tn, client, text)
     elif waiting.step == FollowUpStep.OUTCOME:
         if len(text) > TEXT_LIMIT:
-            tn.send(tn.t("input.too_long", limit=TEXT_LIMIT))  # still waiting: a shorter note is taken
+            tn.send(tn.t("input.too_long", count=TEXT_LIMIT))  # still waiting: a shorter note is taken
             return
         follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, stored_id(waiting.data.get("follow_up")))
         await stop_waiting(tn.session, tn.agent.chat_id)
@@ -230,7 +230,7 @@ async def offer_follow_up(tn: Turn, client: Client) -> None:
             "followup.suggest",
             name=client.name,
             stage=stage_name(tn.lang, client.stage),
-            days=days,
+            count=days,
             when=when_text(tn, suggested),
         ),
         [

@@ -107,7 +107,7 @@ async def go_on(tn: Turn, reflection: Reflection, answered: str) -> None:
 async def finish(tn: Turn, reflection: Reflection) -> None:
     """Saved: the acknowledgement, the streak, and one tip matched to what was written."""
     streak = await reflections.streak(tn.session, tn.agent, local_today(tn.now, tn.agent.timezone))
-    progress = tn.t("reflect.streak", days=streak) if streak > 1 else tn.t("reflect.streak_start")
+    progress = tn.t("reflect.streak", count=streak) if streak > 1 else tn.t("reflect.streak_start")
     tn.send(
         tn.t("reflect.saved", streak=Html(progress)),
         [[button(tn.t("reflect.button.journal"), PREFIX, "jpage", NONE, 0)]],
@@ -182,7 +182,8 @@ async def journal_view(tn: Turn, page: int) -> tuple[str, list[list[InlineKeyboa
     rows = [[button(entry_label(tn, entry), PREFIX, "open", entry.day.isoformat(), NONE)] for entry in entries]
     rows += paging_row((tn.t("reflect.button.prev"), tn.t("reflect.button.next")), page, pages, PREFIX, "jpage", NONE)
     streak = await reflections.streak(tn.session, tn.agent, local_today(tn.now, tn.agent.timezone))
-    return tn.t("reflect.journal", count=total, page=page + 1, pages=pages, streak=streak), rows
+    streak_days = Html(tn.t("reflect.work_days", count=streak))
+    return tn.t("reflect.journal", count=total, page=page + 1, pages=pages, streak=streak_days), rows
 
 
 def entry_label(tn: Turn, entry: Reflection) -> str:

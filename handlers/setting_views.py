@@ -8,8 +8,8 @@ from telegram import InlineKeyboardButton
 
 from bot.i18n import Html, t
 from bot.models import Agent
-from bot.preferences import SETTINGS, format_time, format_work_days, weekday_name
-from bot.timezones import COMMON_ZONES, utc_offset_label
+from bot.preferences import SETTINGS, format_time, format_work_days, weekday_name, zone_display_name
+from bot.timezones import utc_offset_label
 from handlers.keyboards import button, language_rows, time_rows, timezone_rows, weekday_rows, workday_rows
 
 REFLECTION_TIMES = tuple(time(h, m) for h, m in ((18, 0), (19, 0), (20, 0), (21, 0), (21, 30), (22, 0)))
@@ -57,26 +57,31 @@ def question(step: str, agent: Agent, prefix: str) -> tuple[str, list[list[Inlin
     raise ValueError(f"unknown step {step!r}")
 
 
-def zone_label(zone_name: str, lang: str, now: datetime) -> str:
+def zone_label(zone_name: str, lang: str, now: datetime, place: str | None = None) -> str:
+    """'深圳（中国时间，UTC+08:00）' right after the agent typed 深圳; '中国时间（UTC+08:00）' afterwards."""
     offset = utc_offset_label(zone_name, now)
-    if zone_name in COMMON_ZONES:
-        return t(lang, "zone.with_city", city=t(lang, f"zone.{zone_name}"), zone=zone_name, offset=offset)
-    return t(lang, "zone.plain", zone=zone_name, offset=offset)
+    name = zone_display_name(zone_name, lang)
+    if name is None:
+        return t(lang, "zone.plain", zone=place, offset=offset) if place else offset
+    if place and place.casefold() not in name.casefold():
+        return t(lang, "zone.with_city", city=place, zone=name, offset=offset)
+    return t(lang, "zone.plain", zone=name, offset=offset)
 
 
-def setting_value(agent: Agent, setting: str, now: datetime) -> str:
-    """The current value of a setting as the agent reads it (safe HTML)."""
+def setting_value(agent: Agent, setting: str, now: datetime, place: str | None = None) -> str:
+    """The current value of a setting as the agent reads it (safe HTML); `place` is the time zone's place as the
+    agent just typed it."""
     lang = agent.language
     if setting == "language":
         return t(lang, "language.name")
     if setting == "timezone":
-        return zone_label(agent.timezone, lang, now)
+        return zone_label(agent.timezone, lang, now, place)
     if setting == "reflection":
         return t(lang, "value.reflection", time=format_time(agent.reflection_time))
     if setting == "workdays":
         return t(lang, "value.workdays", days=format_work_days(agent.work_days, lang))
     if setting == "digest":
-        day = weekday_name(agent.digest_weekday, lang, "wide")
+        day = weekday_name(agent.digest_weekday, lang)
         return t(lang, "value.digest", day=day, time=format_time(agent.digest_time))
     if setting == "followup":
         return t(lang, "value.followup", time=format_time(agent.followup_time))

@@ -15,7 +15,7 @@ from bot import recurring
 from bot.agents import change_settings
 from bot.conversations import Flow, Waiting, stop_waiting, wait_for
 from bot.i18n import Html
-from bot.preferences import SETTINGS, parse_setting, parse_setting_name, toggle_work_day
+from bot.preferences import SETTINGS, parse_setting, parse_setting_name, toggle_work_day, typed_place
 from bot.text import clip
 from handlers.context import Turn, turn
 from handlers.keyboards import Number, Token, button, grid, layout
@@ -62,7 +62,7 @@ async def change_by_line(tn: Turn, args: list[str]) -> None:
         tn.send(tn.t("settings.invalid", problem=problem, form=form))
         return
     await save(tn, values)
-    tn.send(saved_text(tn, setting))
+    tn.send(saved_text(tn, setting, typed_place(value) if setting == "timezone" else None))
 
 
 async def save(tn: Turn, values: dict[str, object]) -> None:
@@ -77,8 +77,8 @@ async def save(tn: Turn, values: dict[str, object]) -> None:
 RESCHEDULING = frozenset({"timezone", "work_days", "tip_time", "reflection_time"})
 
 
-def saved_text(tn: Turn, setting: str) -> str:
-    value = Html(setting_value(tn.agent, setting, tn.now))
+def saved_text(tn: Turn, setting: str, place: str | None = None) -> str:
+    value = Html(setting_value(tn.agent, setting, tn.now, place))
     return tn.t("settings.saved", setting=tn.t(f"setting.{setting}"), value=value)
 
 
@@ -139,10 +139,11 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
     if values is None:
         tn.send(tn.t(f"invalid.{waiting.step}"))
         return
-    await answered(tn, waiting.step, values, in_place=False)
+    place = typed_place(tn.typed) if waiting.step == "timezone" else None
+    await answered(tn, waiting.step, values, in_place=False, place=place)
 
 
-async def answered(tn: Turn, step: str, values: dict[str, object], *, in_place: bool) -> None:
+async def answered(tn: Turn, step: str, values: dict[str, object], *, in_place: bool, place: str | None = None) -> None:
     """Save an answer; then the digest's time question, or the panel showing what changed."""
     await save(tn, values)
     if step == "digest_day" and "digest_time" not in values:
@@ -151,7 +152,7 @@ async def answered(tn: Turn, step: str, values: dict[str, object], *, in_place: 
     await stop_waiting(tn.session, tn.agent.chat_id)
     setting = "digest" if step in ("digest_day", "digest_time") else step
     show = tn.edit if in_place else tn.send
-    show(panel_text(tn, saved_text(tn, setting)), panel_rows(tn))
+    show(panel_text(tn, saved_text(tn, setting, place)), panel_rows(tn))
 
 
 async def open_question(tn: Turn, step: str, *, in_place: bool) -> None:

@@ -1,47 +1,63 @@
 """`agentcoach shell`: chat with the bot in the terminal, no token and no network.
 
-The real handlers run against `LocalBotAPI`; the agent types messages and commands, sees the bot's
-replies, and presses an inline button by typing its number. A line starting with ' is sent as text even
-if it is a number.
+The real handlers run against `LocalBotAPI`; the agent types messages and commands and sees the bot's
+replies. Buttons are shown under their message as `#12: [1] ✅ Done   [2] ⏰ Later` (#12 is the message's number):
+- `#2` presses button 2 of the newest message with buttons, `#12.2` button 2 of message 12 (any message still shown);
+- a bare number `2` presses button 2 of the newest message too, but only when none of its buttons is itself a number
+  or a time (`3`, `6+`, `😐 3`, `21:30`): there the number is the agent's typed answer, as it would be in Telegram;
+- a number with no such button, and any line starting with ', is sent as text.
+The intro and the shell's own lines follow the language code the shell was started with.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TextIO
 
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.db import engine_from_settings, session_factory, upgrade
-from bot.i18n import t
+from bot.i18n import from_telegram, t
 from handlers.app import LOCAL_TOKEN, AgentApplication, build_application, prepare
 from handlers.context import Services
 from handlers.delivery import SWEEP_INTERVAL_SECONDS, engine_of
-from handlers.local_api import LocalBotAPI, LocalChat, Reply
+from handlers.local_api import LocalBotAPI, LocalChat, Reply, Shown
 
 QUIT = ("/quit", "/exit")
+# "#2": button 2 of the newest message with buttons; "#12.2": button 2 of message 12.
+PRESS = re.compile(r"^#(?:(\d{1,9})\.)?(\d{1,4})$")
+# A label that is itself a number or a time ("3", "6+", "😐 3", "21:30"), so a typed number may mean it or itself.
+NUMBER_LABEL = re.compile(r"[^\w]*\d[\d:+.]*[^\w]*")
 
 
 def render(reply: Reply, language: str) -> str:
     lines: list[str] = []
     for shown in reply.edited:
         lines.append(t(language, "shell.edited", text=shown.text) if shown.text else "")
+        lines.append(button_line(shown))
     for shown in reply.sent:
         lines.append("🤖 " + shown.text.replace("\n", "\n   "))
+        lines.append(button_line(shown))
     if reply.toast:
         lines.append("💬 " + reply.toast)
-    shown_last = reply.sent[-1] if reply.sent else (reply.edited[-1] if reply.edited else None)
-    if shown_last is not None and shown_last.buttons:
-        number = 0
-        for row in shown_last.buttons:
-            cells = []
-            for label, _ in row:
-                number += 1
-                cells.append(f"[{number}] {label}")
-            lines.append("   " + "   ".join(cells))
-    if not lines:
+    if not any(lines):
         lines.append(t(language, "shell.no_reply"))
     return "\n".join(line for line in lines if line)
+
+
+def button_line(shown: Shown) -> str:
+    """'   #12: [1] ✅ Done   [2] ⏰ Later' (empty without buttons); rows are kept apart by a wider gap."""
+    if not shown.buttons:
+        return ""
+    number, rows = 0, []
+    for row in shown.buttons:
+        cells = []
+        for label, _ in row:
+            number += 1
+            cells.append(f"[{number}] {label}")
+        rows.append("   ".join(cells))
+    return f"   #{shown.message_id}: " + "\n   ".join(rows)
 
 
 async def run_shell(
@@ -52,7 +68,7 @@ async def run_shell(
     api = LocalBotAPI()
     services = Services(settings, session_factory(engine), SystemClock())
     app = build_application(services, token=LOCAL_TOKEN, request=api)
-    language = settings.default_language
+    language = from_telegram(language_code, settings.default_language)
     try:
         async with app:
             await engine_of(app).start()  # the shell sweeps too: refused while the bot serves the same file
@@ -83,7 +99,8 @@ async def converse(chat: LocalChat, stdin: TextIO, stdout: TextIO, language: str
         if line in QUIT:
             return
         reply = await act(chat, line)
-        stdout.write(render(reply, language) + "\n")
+        stdout.write(render(reply, language) if isinstance(reply, Reply) else t(language, reply.key, **reply.values))
+        stdout.write("\n")
         stdout.flush()
 
 
@@ -103,14 +120,41 @@ async def sweep_and_show(app: AgentApplication, chat: LocalChat, stdout: TextIO,
         stdout.flush()
 
 
-async def act(chat: LocalChat, line: str) -> Reply:
-    """A number presses that button on the newest message with buttons; anything else is typed."""
+class ShellNote:
+    """A line the shell answers itself (no button with that number), as a catalog key and its values."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        self.key, self.values = key, values
+
+
+async def act(chat: LocalChat, line: str) -> Reply | ShellNote:
+    """`#n`, `#m.n` or an unambiguous bare number presses a button; anything else is typed (see the module doc)."""
     if line.startswith("'"):
         return await chat.send(line[1:])
+    pressed = PRESS.match(line)
+    if pressed:
+        message, number = pressed.group(1), int(pressed.group(2))
+        target = chat.last_with_buttons() if message is None else _shown(chat, int(message))
+        data = _button(target, number)
+        if target is None or data is None:
+            return ShellNote("shell.no_button", button=line)
+        return await chat.press_data(data, target)
     target = chat.last_with_buttons()
-    if line.isascii() and line.isdigit() and target is not None:  # "²".isdigit() too, but int() refuses it
-        flat = [data for row in target.buttons for _, data in row]
-        index = int(line) - 1
-        if 0 <= index < len(flat):
-            return await chat.press_data(flat[index], target)
+    if line.isascii() and line.isdigit() and target is not None and not _has_number_labels(target):
+        data = _button(target, int(line))  # "²".isdigit() too, but isascii() keeps it text
+        if data is not None:
+            return await chat.press_data(data, target)
     return await chat.send(line)
+
+
+def _shown(chat: LocalChat, message_id: int) -> Shown | None:
+    return next((shown for shown in chat.messages() if shown.message_id == message_id), None)
+
+
+def _button(target: Shown | None, number: int) -> str | None:
+    flat = [data for row in target.buttons for _, data in row] if target else []
+    return flat[number - 1] if 1 <= number <= len(flat) else None
+
+
+def _has_number_labels(target: Shown) -> bool:
+    return any(NUMBER_LABEL.fullmatch(label.removeprefix("✓ ")) for label in target.labels)

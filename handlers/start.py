@@ -16,7 +16,7 @@ from bot import recurring
 from bot.agents import SETUP_STEPS, advance_setup, change_settings, restart_setup
 from bot.conversations import Flow, Waiting, stop_waiting, wait_for
 from bot.i18n import Html
-from bot.preferences import parse_setting, toggle_work_day
+from bot.preferences import parse_setting, toggle_work_day, typed_place
 from handlers.context import Turn, turn
 from handlers.keyboards import Number, Token, button, layout
 from handlers.setting_views import SETTING_OF_STEP, question, setting_value, summary
@@ -114,7 +114,7 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
         tn.send(tn.t(f"invalid.{step}"))
         return
     answered = await apply_answer(tn, step, values)
-    tn.send(answered_line(tn, step))
+    tn.send(answered_line(tn, step, typed_place(tn.typed) if step == "timezone" else None))
     await proceed(tn, answered)
 
 
@@ -148,8 +148,8 @@ WORKDAY = layout(PREFIX, "workdays", Number(1, 7))
 PRESS = layout(PREFIX, ("restart", *SETUP_STEPS), Token(48))
 
 
-def answered_line(tn: Turn, step: str) -> str:
+def answered_line(tn: Turn, step: str, place: str | None = None) -> str:
+    """'✓ 时区：深圳（中国时间，UTC+08:00）': the answer as the agent gave it."""
     setting = SETTING_OF_STEP[step]
-    return tn.t(
-        "setup.answered", setting=tn.t(f"setting.{setting}"), value=Html(setting_value(tn.agent, setting, tn.now))
-    )
+    value = Html(setting_value(tn.agent, setting, tn.now, place))
+    return tn.t("setup.answered", setting=tn.t(f"setting.{setting}"), value=value)

@@ -32,9 +32,7 @@ _LANGUAGE_NEUTRAL = re.compile(r"^[\W\d_]*$")
 
 @cache
 def _day_names() -> frozenset[str]:
-    return frozenset(
-        weekday_name(day, lang, width) for lang in LANGUAGES for day in range(1, 8) for width in ("abbreviated", "wide")
-    )
+    return frozenset(weekday_name(day, lang) for lang in LANGUAGES for day in range(1, 8))
 
 
 class RenderedTexts:

@@ -70,7 +70,8 @@ def test_db_upgrade_creates_the_schema_in_the_default_place(tmp_path: Path) -> N
     assert {"agents", "conversation_states", "alembic_version"} <= tables
 
 
-ONBOARDING = "\n".join(["/start", "1", "香港", "5", "7", "8", "3", "5", "3", "/settings", "/quit"]) + "\n"
+# Times are buttons that are numbers, so they are pressed with #n; languages and days with a bare number.
+ONBOARDING = "\n".join(["/start", "1", "香港", "#5", "7", "8", "3", "#5", "#3", "/settings", "/quit"]) + "\n"
 
 
 def test_the_shell_runs_start_through_to_the_confirmation(tmp_path: Path) -> None:
@@ -78,8 +79,8 @@ def test_the_shell_runs_start_through_to_the_confirmation(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "👋 你好，小李！" in out
-    assert "[1] ✓ 简体中文   [2] English   [3] 繁體中文" in out
-    assert "✓ 时区：香港（Asia/Hong_Kong，UTC+08:00）" in out
+    assert ": [1] ✓ 简体中文   [2] English   [3] 繁體中文" in out
+    assert "✓ 时区：香港时间（UTC+08:00）" in out
     assert "🎉 设置完成" in out
     assert "📅 工作日：周一至周日" in out and "📝 每日复盘：每个工作日 21:30" in out
     assert "⚙️ 设置" in out.split("🎉 设置完成")[1]
@@ -100,6 +101,14 @@ def test_a_number_is_text_when_no_buttons_are_shown_and_quoted_numbers_are_text(
     result = agentcoach(tmp_path, "shell", stdin="/help\n5\n'1\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("我们先把设置做完吧") == 2
+
+
+def test_the_shell_speaks_the_language_code_it_was_started_with(tmp_path: Path) -> None:
+    english = agentcoach(tmp_path, "shell", "--language-code", "en", stdin="/quit\n")
+    assert english.returncode == 0, english.stderr
+    assert english.stdout.startswith("AgentCoach local chat.") and "本地聊天" not in english.stdout
+    chinese = agentcoach(tmp_path, "shell", "--language-code", "zh-hans", "--user-id", "7", stdin="/quit\n")
+    assert chinese.stdout.startswith("AgentCoach 本地聊天。")
 
 
 async def test_the_shell_shows_a_nudge_when_it_falls_due(harness: Harness) -> None:

@@ -69,7 +69,7 @@ async def answer_edit(tn: Turn, client: Client, data: dict[str, Any], typed: str
     elif edit.problem == "bad_budget":
         tn.send(tn.t("clients.bad_budget_edit", budget=clip(typed, SHORT_TEXT)))
     elif edit.problem == "too_long":
-        tn.send(tn.t("clients.edit_too_long", field=field, limit=DETAIL_LIMITS[detail]))
+        tn.send(tn.t("clients.edit_too_long", field=field, count=DETAIL_LIMITS[detail]))
     else:
         tn.send(tn.t("clients.edit_empty", field=field))
 

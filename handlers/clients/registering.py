@@ -65,7 +65,7 @@ async def checked_draft(tn: Turn, line: str) -> ClientDraft | None:
         return None
     if draft.too_long is not None:
         field = tn.t(f"clients.field.{draft.too_long}")
-        tn.send(tn.t("clients.too_long", field=field, limit=DETAIL_LIMITS[draft.too_long]))
+        tn.send(tn.t("clients.too_long", field=field, count=DETAIL_LIMITS[draft.too_long]))
         return None
     if draft.phone is not None and await refused_duplicate(tn, draft.phone, "clients.duplicate_phone"):
         return None
@@ -99,7 +99,7 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
     if waiting.step == ClientStep.NOTE:
         kind = str(waiting.data.get("kind"))
         if kind in CONTACT_KINDS and len(text) > TEXT_LIMIT:
-            tn.send(tn.t("input.too_long", limit=TEXT_LIMIT))  # still waiting: a shorter note is taken
+            tn.send(tn.t("input.too_long", count=TEXT_LIMIT))  # still waiting: a shorter note is taken
         elif kind in CONTACT_KINDS:
             await contact_logged(tn, client, kind, text, in_place=False)
         else:
@@ -119,7 +119,7 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
         and not parse_budget(text)
     ):
         field = tn.t(f"clients.field.{waiting.step}")
-        tn.send(tn.t("clients.too_long", field=field, limit=DETAIL_LIMITS[waiting.step]))
+        tn.send(tn.t("clients.too_long", field=field, count=DETAIL_LIMITS[waiting.step]))
         return
     elif waiting.step == ClientStep.NEEDS:
         update_details(client, tn.now, needs=text)

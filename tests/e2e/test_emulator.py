@@ -57,7 +57,7 @@ CASES = [
         tip=("press", "08.30"),
         done="设置完成",
         foreign=f"[A-Za-z]{{4,}}|[{TRADITIONAL_ONLY}]",
-        expected=("简体中文", "Asia/Hong_Kong", "21:30", "周一至周日", "星期六", "19:00", "08:30"),
+        expected=("简体中文", "香港时间", "21:30", "周一至周日", "周六", "19:00", "08:30"),
     ),
     Case(
         language_code="en",
@@ -71,7 +71,7 @@ CASES = [
         tip=("press", "07.30"),
         done="All set",
         foreign=r"[\u3000-\u9fff\uff00-\uffef]",
-        expected=("English", "America/Vancouver", "22:00", "Mon–Fri", "Friday", "18:00", "07:30"),
+        expected=("English", "Pacific Time", "22:00", "Mon–Fri", "Fri", "18:00", "07:30"),
     ),
     # zh-Hant comes from zh-Hans through OpenCC and the glossary (設置 → 設定); it must be Traditional throughout.
     Case(
@@ -86,7 +86,7 @@ CASES = [
         tip=("type", "關"),
         done="設定完成",
         foreign=f"[A-Za-z]{{4,}}|[{SIMPLIFIED_ONLY}]",
-        expected=("繁體中文", "Asia/Taipei", "21:30", "週一至週六", "星期日", "21:00", "關閉"),
+        expected=("繁體中文", "台北時間", "21:30", "週一至週六", "週日", "21:00", "關閉"),
     ),
 ]
 
@@ -268,7 +268,7 @@ def test_restart_in_the_middle_of_onboarding(emulator_server: EmulatorServer, em
 
     emu.send_text(chat, "/settings")
     [panel] = emu.wait_replies(chat, 1, timeout=WAIT)
-    assert "21:45" in str(panel["text"]) and "Asia/Shanghai" in str(panel["text"]), panel["text"]
+    assert "21:45" in str(panel["text"]) and "中国时间" in str(panel["text"]), panel["text"]
     assert "E2E-TEST" not in bot.logs()
 
 

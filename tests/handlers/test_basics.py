@@ -73,9 +73,9 @@ async def test_traditional_chinese_agent_gets_a_menu_for_their_chat(harness: Har
         "我收藏的貼士",
         "今日復盤",
         "我的復盤日記",
-        "查看和修改設定",
+        "檢視和修改設定",
         "我能做什麼",
-        "退出當前操作",
+        "退出目前操作",
     ]
 
 

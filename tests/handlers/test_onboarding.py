@@ -61,7 +61,7 @@ async def test_full_onboarding_in_chinese(harness: Harness) -> None:
     assert "✓ 北京 / 上海" in reply.sent[0].labels and "香港" in reply.sent[0].labels
 
     reply = await chat.press("香港")
-    assert reply.edited[0].text == "✓ 时区：香港（Asia/Hong_Kong，UTC+08:00）"
+    assert reply.edited[0].text == "✓ 时区：香港时间（UTC+08:00）"
     assert "21:30" in reply.last.labels and "✓ 21:00" in reply.last.labels
 
     reply = await chat.press("21:30")
@@ -87,7 +87,7 @@ async def test_full_onboarding_in_chinese(harness: Harness) -> None:
     assert reply.last.labels == ["周五", "周六", "✓ 周日", "周一"]
     reply = await chat.press("周六")
     reply = await chat.press("19:00")
-    assert reply.edited[0].text == "✓ 周总结：星期六 19:00"
+    assert reply.edited[0].text == "✓ 周总结：周六 19:00"
     assert reply.last.labels[-1] == "🚫 不用"
 
     reply = await chat.press("09:00")
@@ -95,10 +95,10 @@ async def test_full_onboarding_in_chinese(harness: Harness) -> None:
     assert done.text.startswith("🎉 设置完成")
     for line in (
         "🌐 语言：简体中文",
-        "🕒 时区：香港（Asia/Hong_Kong，UTC+08:00）",
+        "🕒 时区：香港时间（UTC+08:00）",
         "📝 每日复盘：每个工作日 21:30",
         "📅 工作日：周一、周二、周四至周日",
-        "📊 周总结：星期六 19:00",
+        "📊 周总结：周六 19:00",
         "💡 每日贴士：工作日 09:00",
     ):
         assert line in done.text
@@ -122,13 +122,13 @@ async def test_onboarding_in_english_with_typed_answers(harness: Harness) -> Non
     assert reply.sent[0].text.startswith("👋 Hi Amy!")
     await chat.press("English")
     reply = await chat.send("Vancouver")
-    assert reply.sent[0].text.startswith("✓ Time zone: Vancouver (America/Vancouver, UTC-08:00)")
+    assert reply.sent[0].text.startswith("✓ Time zone: Vancouver (Pacific Time, UTC-08:00)")
     reply = await chat.send("9pm")
     assert reply.sent[0].text == "✓ Daily reflection: work days at 21:00"
     reply = await chat.send("1-5")
     assert reply.sent[0].text == "✓ Work days: Mon–Fri"
     reply = await chat.send("sun 18:00")  # day and time at once skips the time question
-    assert reply.sent[0].text == "✓ Weekly digest: Sunday at 18:00"
+    assert reply.sent[0].text == "✓ Weekly digest: Sun at 18:00"
     assert reply.sent[1].text.startswith("💡 Would you like a coaching tip")
     reply = await chat.send("off")
     assert "💡 Daily tip: off" in reply.last.text and reply.last.text.startswith("🎉 All set!")

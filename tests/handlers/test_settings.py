@@ -24,10 +24,10 @@ async def test_panel_shows_every_setting_with_a_button_each(harness: Harness) ->
     assert panel.text.startswith("⚙️ 设置")
     for line in (
         "🌐 语言：简体中文",
-        "🕒 时区：香港（Asia/Hong_Kong，UTC+08:00）",
+        "🕒 时区：香港时间（UTC+08:00）",
         "📝 每日复盘：每个工作日 21:30",
         "📅 工作日：周一至周六",
-        "📊 周总结：星期日 20:00",
+        "📊 周总结：周日 20:00",
         "💡 每日贴士：工作日 08:30",
     ):
         assert line in panel.text
@@ -62,7 +62,7 @@ async def test_edit_by_typing_after_opening_a_question(harness: Harness) -> None
     await chat.press("🕒 时区")
     assert (await harness.waiting()).step == "timezone"  # type: ignore[union-attr]
     reply = await chat.send("伦敦")
-    assert reply.sent[0].text.startswith("✅ 已更新 时区：伦敦（Europe/London，UTC+00:00）")
+    assert reply.sent[0].text.startswith("✅ 已更新 时区：伦敦（英国时间，UTC+00:00）")
     assert (await harness.agent()).timezone == "Europe/London"
 
 
@@ -73,7 +73,7 @@ async def test_digest_is_day_then_time(harness: Harness) -> None:
     reply = await chat.press("周五")
     assert reply.edited[0].text.startswith("📊 周总结几点发")
     reply = await chat.press("18:00")
-    assert "✅ 已更新 周总结：星期五 18:00" in reply.edited[0].text
+    assert "✅ 已更新 周总结：周五 18:00" in reply.edited[0].text
     agent = await harness.agent()
     assert (agent.digest_weekday, agent.digest_time) == (5, time(18, 0))
 
@@ -113,18 +113,18 @@ ONE_LINE_FORMS = [
     ("/settings 语言 English", "✅ Language updated: English", {"language": "en"}),
     (
         "/settings tz Asia/Hong_Kong",
-        "✅ 已更新 时区：香港（Asia/Hong_Kong，UTC+08:00）",
+        "✅ 已更新 时区：香港时间（UTC+08:00）",
         {"timezone": "Asia/Hong_Kong"},
     ),
-    ("/settings tz 深圳", "✅ 已更新 时区：北京 / 上海（Asia/Shanghai，UTC+08:00）", {"timezone": "Asia/Shanghai"}),
-    ("/settings tz new york", "✅ 已更新 时区：纽约（America/New_York，UTC-05:00）", {"timezone": "America/New_York"}),
-    ("/settings tz UTC+9", "✅ 已更新 时区：Etc/GMT-9（UTC+09:00）", {"timezone": "Etc/GMT-9"}),
+    ("/settings tz 深圳", "✅ 已更新 时区：深圳（中国时间，UTC+08:00）", {"timezone": "Asia/Shanghai"}),
+    ("/settings tz new york", "✅ 已更新 时区：new york（北美东部时间，UTC-05:00）", {"timezone": "America/New_York"}),
+    ("/settings tz UTC+9", "✅ 已更新 时区：UTC+09:00", {"timezone": "Etc/GMT-9"}),
     ("/settings reflect 21:30", "✅ 已更新 每日复盘：每个工作日 21:30", {"reflection_time": time(21, 30)}),
     ("/settings reflect 晚上9点半", "✅ 已更新 每日复盘：每个工作日 21:30", {"reflection_time": time(21, 30)}),
-    ("/settings digest sun 20:00", "✅ 已更新 周总结：星期日 20:00", {"digest_weekday": 7, "digest_time": time(20)}),
+    ("/settings digest sun 20:00", "✅ 已更新 周总结：周日 20:00", {"digest_weekday": 7, "digest_time": time(20)}),
     (
         "/settings digest 周五 18:30",
-        "✅ 已更新 周总结：星期五 18:30",
+        "✅ 已更新 周总结：周五 18:30",
         {"digest_weekday": 5, "digest_time": time(18, 30)},
     ),
     ("/settings tip 08:30", "✅ 已更新 每日贴士：工作日 08:30", {"tip_time": time(8, 30)}),
@@ -153,9 +153,9 @@ INVALID_FORMS = [
     ("/settings reflect 25:00", "时间格式不对", "/settings reflect 21:30"),
     ("/settings reflect 21", "时间格式不对", "/settings reflect 21:30"),
     ("/settings reflect soon", "时间格式不对", "/settings reflect 21:30"),
-    ("/settings digest 20:00", "请写成“星期 时间”", "/settings digest sun 20:00"),
-    ("/settings digest funday 20:00", "请写成“星期 时间”", "/settings digest sun 20:00"),
-    ("/settings digest sun 8", "请写成“星期 时间”", "/settings digest sun 20:00"),
+    ("/settings digest 20:00", "请写成“周几 时间”", "/settings digest sun 20:00"),
+    ("/settings digest funday 20:00", "请写成“周几 时间”", "/settings digest sun 20:00"),
+    ("/settings digest sun 8", "请写成“周几 时间”", "/settings digest sun 20:00"),
     ("/settings tip maybe", "请输入时间（如 08:30）", "/settings tip 08:30，或 /settings tip off"),
     ("/settings workdays 0-9", "没看懂这些工作日", "/settings workdays 1-6"),
     ("/settings workdays 6-1", "没看懂这些工作日", "/settings workdays 1-6"),
@@ -199,7 +199,7 @@ async def test_settings_before_onboarding_works_and_setup_continues(harness: Har
     chat = harness.chat()
     await chat.send("/start")
     reply = await chat.send("/settings tz 香港")
-    assert reply.texts == ["✅ 已更新 时区：香港（Asia/Hong_Kong，UTC+08:00）"]
+    assert reply.texts == ["✅ 已更新 时区：香港时间（UTC+08:00）"]
     reply = await chat.send("/start")
     assert reply.sent[-1].text.startswith("🌐 请选择语言")
     reply = await chat.press("简体中文")
