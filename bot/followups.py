@@ -262,17 +262,17 @@ async def suggestion_for(session: AsyncSession, agent: Agent, stage: str, now: d
 
 async def keep_local_times(
     session: AsyncSession, agent: Agent, old_zone: str, changed_at: datetime, now: datetime
-) -> list[FollowUp]:
+) -> list[tuple[FollowUp, Client]]:
     """After a zone change: every open, future follow-up untouched since `changed_at` moved to the wall time it
     had in `old_zone`, nudges included (`move`). Ones changed since (or pressed twice) are left alone."""
     moved = []
-    for follow_up, _ in await open_between(session, agent.id, now, FAR_FUTURE):
+    for follow_up, client in await open_between(session, agent.id, now, FAR_FUTURE):
         if follow_up.updated_at > changed_at:
             continue
         due = same_wall_time(follow_up.due_at, old_zone, agent.timezone)
         if due > now and due != follow_up.due_at:
             await move(session, follow_up, due, now)
-            moved.append(follow_up)
+            moved.append((follow_up, client))
     return moved
 
 

@@ -29,7 +29,7 @@ from bot.preferences import format_moment, format_time, weekday_name
 from bot.scheduler import Outgoing
 from bot.text import clip, is_blank
 from bot.timeparse import find_when, is_past, parse_when, prefetch, ready
-from bot.timezones import local_datetime
+from bot.timezones import is_valid_zone, local_datetime
 from handlers.context import Turn, turn
 from handlers.keyboards import Choice, Field, Number, Token, Trailing, button, layout, pack
 
@@ -613,6 +613,52 @@ async def press_move_to(tn: Turn, follow_up_id: int, value: Value) -> bool:
     return True
 
 
+# ---------------------------------------------------------------------------------------------- a new zone
+
+
+async def after_zone_change(tn: Turn, old_zone: str) -> None:
+    """Called once the agent's time zone changed: the open follow-ups keep their instant, so their local times
+    moved; say which, and offer to keep the local times they had (one tap, `press_keep_local`)."""
+    upcoming = await followups.open_between(tn.session, tn.agent.id, tn.now, followups.FAR_FUTURE)
+    if not upcoming:
+        return
+    items = [
+        tn.t(
+            "followup.zone_item",
+            name=client.name,
+            when=when_text(tn, follow_up.due_at),
+            was=format_moment(follow_up.due_at, old_zone, tn.lang, tn.now),
+        )
+        for follow_up, client in upcoming[:LIST_LIMIT]
+    ]
+    if len(upcoming) > LIST_LIMIT:
+        items.append(tn.t("followup.zone_more"))
+    changed = int(tn.now.timestamp()) + 1  # whole seconds, rounded up: every follow-up untouched since counts
+    tn.send(
+        tn.t("followup.zone_moved", items=Html("\n".join(items))),
+        [[button(tn.t("followup.keep_local_times"), PREFIX, "keep", changed, old_zone)]],
+    )
+
+
+async def press_keep_local(tn: Turn, changed: int, old_zone: Value) -> bool:
+    """↩️ Keep the local times: each open follow-up untouched since the change goes back to its old wall time."""
+    zone_name = str(old_zone)
+    if not is_valid_zone(zone_name) or zone_name == tn.agent.timezone:
+        return False
+    changed_at = datetime.fromtimestamp(changed, UTC)
+    moved = await followups.keep_local_times(tn.session, tn.agent, zone_name, changed_at, tn.now)
+    if not moved:
+        return False  # pressed twice, or nothing left to move
+    items = [
+        tn.t("followup.zone_kept_item", name=client.name, when=when_text(tn, follow_up.due_at))
+        for follow_up, client in moved[:LIST_LIMIT]
+    ]
+    if len(moved) > LIST_LIMIT:
+        items.append(tn.t("followup.zone_more"))
+    tn.edit(tn.t("followup.zone_kept", items=Html("\n".join(items))))
+    return True
+
+
 Value = int | str
 ButtonHandler = Callable[[Turn, int, Value], Awaitable[bool]]
 # Every follow-up button, by action: each re-checks the id it carries against the pressing agent.
@@ -631,10 +677,13 @@ BUTTONS: dict[str, ButtonHandler] = {
     "add": press_add,
     "rep": press_replace,
     "no": press_cancel_draft,
+    "keep": press_keep_local,
 }
 # fu:<action>:<id>, and the value after it for the actions that carry one.
 VALUES: dict[str, Field[Any]] = {"acc": MINUTES, "to": MINUTES, "alt": MINUTES, "sz": Choice(*SNOOZES)}
 PRESSES = {action: layout(PREFIX, action, ID, VALUES.get(action, Trailing(Token(16), ""))) for action in BUTTONS}
+# fu:keep:<seconds since the epoch of the zone change>:<the zone before it>
+PRESSES["keep"] = layout(PREFIX, "keep", Number(0, 10**11), Token(48))
 
 
 # ---------------------------------------------------------------------------------------------- lists

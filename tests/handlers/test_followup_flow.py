@@ -340,3 +340,68 @@ async def test_english_examples_are_read_and_in_the_future(harness: Harness) -> 
 def test_helpers_agree() -> None:
     assert hk(25, 9) == datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
     assert hk(26, 3, 50) + timedelta(minutes=10) == hk(26, 4)
+
+
+# ---------------------------------------------------------------------------------------------- a new time zone
+
+
+async def test_a_zone_change_says_what_moved_and_keeps_the_local_times_on_one_tap(harness: Harness) -> None:
+    chat, client_id = await agent_with_client(harness)
+    other_client = await add_client(harness, 1001, "李小姐")
+    await add(harness, 1001, client_id, hk(26, 20), "晚上打电话")
+    await add(harness, 1001, other_client, hk(24, 10), "逾期的")  # past: overdue, not moved by the zone
+    someone, theirs = await agent_with_client(harness, user_id=2002)
+    await add(harness, 2002, theirs, hk(26, 20), "")
+    reply = await chat.send("/settings tz Australia/Sydney")  # UTC+11 in November: 20:00 in Hong Kong is 23:00
+    notice = reply.sent[0]
+    assert notice.text == (
+        "🕒 时区改了。待跟进的提醒还在原来的那一刻，按新时区显示为：\n"
+        "• 王先生：11月26日 周四 23:00（原来是 11月26日 周四 20:00）\n"
+        "想保持原来的当地时间（几点还是几点），点下面的按钮。"
+    )
+    assert notice.labels == ["↩️ 保持原来的当地时间"]
+    assert reply.sent[1].text.startswith("✅ 已更新 时区")
+    [kept_before] = [f for f in await open_follow_ups(harness) if f.client_id == client_id]
+    assert kept_before.due_at == hk(26, 20)  # nothing moves without the tap
+
+    harness.clock.advance(timedelta(minutes=2))
+    await chat.send("/followup 李小姐 明天下午3点")  # made after the change, in the new zone: not moved
+    await chat.press("✅ 确认")
+    await chat.press("➕ 再加一个")
+    keep = notice.data_for("↩️ 保持原来的当地时间")
+    reply = await chat.press_data(keep, on=notice)
+    assert reply.edited[0].text == "↩️ 好的，都按原来的当地时间提醒：\n• 王先生：11月26日 周四 20:00"
+    sydney_eight = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    mine = {f.note: f for f in await follow_ups(harness) if f.agent_id == (await harness.agent()).id}
+    assert mine["晚上打电话"].due_at == sydney_eight
+    assert mine["逾期的"].due_at == hk(24, 10)
+    new_one = next(f for f in await open_follow_ups(harness) if f.client_id == other_client and f.due_at > hk(25, 9))
+    assert new_one.due_at == datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # 15:00 in Sydney, as typed
+    waiting = {d.subject_id: d.due_at for d in await pending_deliveries(harness)}
+    assert waiting[mine["晚上打电话"].id] == sydney_eight
+    theirs_now = [f for f in await follow_ups(harness) if f.agent_id == (await harness.agent(2002)).id]
+    assert [f.due_at for f in theirs_now] == [hk(26, 20)]  # the other agent's zone never changed
+
+    again = await chat.press_data(keep, on=notice)
+    assert again.toast is not None  # pressed twice: nothing moves again
+    assert next(f for f in await follow_ups(harness) if f.note == "晚上打电话").due_at == sydney_eight
+    del someone
+
+
+async def test_a_zone_change_with_nothing_open_says_nothing_more(harness: Harness) -> None:
+    chat, _ = await agent_with_client(harness)
+    reply = await chat.send("/settings tz Asia/Tokyo")
+    assert len(reply.sent) == 1 and reply.texts[0].startswith("✅ 已更新 时区")
+
+
+async def test_a_zone_change_from_the_panel_button_offers_it_too(harness: Harness) -> None:
+    chat, client_id = await agent_with_client(harness, language_code="en")
+    await add(harness, 1001, client_id, hk(26, 20), "")
+    await chat.send("/settings")
+    await chat.press("🕒 Time zone")
+    reply = await chat.send("Asia/Tokyo")
+    notice = next(m for m in reply.sent if m.labels == ["↩️ Keep the local times"])
+    assert "• 王先生: Thu 26 Nov, 21:00 (was Thu 26 Nov, 20:00)" in notice.text
+    await chat.press("↩️ Keep the local times", on=notice)
+    [kept] = await follow_ups(harness)
+    assert kept.due_at == local("Asia/Tokyo", date(2026, 11, 26), time(20, 0))
