@@ -51,7 +51,8 @@ def works_on(agent: Agent, day: date) -> bool:
 
 def next_work_day(agent: Agent, day: date) -> date:
     """`day` itself if the agent works then, else the first work day after it (a week always holds one)."""
-    return next((day + timedelta(days=n) for n in range(7) if works_on(agent, day + timedelta(days=n))), day)
+    # work_days always holds an ISO digit (bot.preferences.parse_work_days), so a week always holds one.
+    return next(day + timedelta(days=n) for n in range(7) if works_on(agent, day + timedelta(days=n)))
 
 
 def on_next_work_day(agent: Agent, moment: datetime) -> datetime | None:
@@ -86,8 +87,9 @@ def suggest(agent: Agent, stage: str, now: datetime, booked: Collection[datetime
     return Suggestion(at, work_day != day, at != first)
 
 
-def suggested_time(agent: Agent, stage: str, now: datetime, booked: Collection[datetime] = ()) -> datetime:
-    return suggest(agent, stage, now, booked).at
+def suggested_time(agent: Agent, stage: str, now: datetime) -> datetime:
+    """`suggest`'s time, with nothing booked."""
+    return suggest(agent, stage, now).at
 
 
 def snooze_options(agent: Agent, now: datetime, due_at: datetime | None = None) -> dict[str, datetime]:
@@ -148,7 +150,7 @@ def example_days(now: datetime, zone_name: str) -> ExampleDays:
     weekday, day = today + timedelta(days=2), today + timedelta(days=5)
     return ExampleDays(
         weekday=weekday,
-        next_week=weekday.isoweekday() < today.isoweekday(),
+        next_week=weekday.isocalendar()[:2] != today.isocalendar()[:2],
         day=day,
         same_year=day.year == today.year,
         iso_day=today + timedelta(days=9),
@@ -249,15 +251,10 @@ async def open_for_client(session: AsyncSession, agent_id: int, client_id: int) 
     return list((await session.execute(query)).scalars())
 
 
-async def booked_times(session: AsyncSession, agent_id: int, start: datetime, end: datetime) -> list[datetime]:
-    """When the agent's open follow-ups (any client) are due in [start, end): the slots a suggestion avoids."""
-    return [follow_up.due_at for follow_up, _ in await open_between(session, agent_id, start, end)]
-
-
 async def suggestion_for(session: AsyncSession, agent: Agent, stage: str, now: datetime) -> Suggestion:
-    """`suggest` with the agent's booked follow-ups read: the cadence is at most 60 days, the window a bit more."""
-    horizon = now + timedelta(days=max(CADENCE_DAYS.values()) + 8)
-    return suggest(agent, stage, now, await booked_times(session, agent.id, now, horizon))
+    """`suggest`, keeping clear of every open follow-up the agent has booked (any client)."""
+    booked = [follow_up.due_at for follow_up, _ in await open_between(session, agent.id, None, FAR_FUTURE)]
+    return suggest(agent, stage, now, booked)
 
 
 async def keep_local_times(

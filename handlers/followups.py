@@ -12,6 +12,7 @@ Every button carries ids that are checked against the pressing agent; a forged o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -633,7 +634,7 @@ async def after_zone_change(tn: Turn, old_zone: str) -> None:
     ]
     if len(upcoming) > LIST_LIMIT:
         items.append(tn.t("followup.zone_more"))
-    changed = int(tn.now.timestamp()) + 1  # whole seconds, rounded up: every follow-up untouched since counts
+    changed = math.ceil(tn.now.timestamp())  # whole seconds, rounded up: every follow-up untouched since counts
     tn.send(
         tn.t("followup.zone_moved", items=Html("\n".join(items))),
         [[button(tn.t("followup.keep_local_times"), PREFIX, "keep", changed, old_zone)]],

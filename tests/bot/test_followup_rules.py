@@ -141,6 +141,8 @@ def test_a_stage_outside_the_cadence_table_is_followed_up_the_next_day(
     assert "archived" not in CADENCE_DAYS
     assert wall(suggested_time(agent_in(zone), "archived", now), zone) == expected
     assert wall(suggested_time(agent_in(zone), "new", now), zone) == expected
+    closed = suggested_time(agent_working("1234567", zone), "closed", now)
+    assert wall(closed, zone) == (expected[0] + timedelta(days=CADENCE_DAYS["closed"] - 1), time(10, 0))
 
 
 async def test_an_id_out_of_the_columns_range_is_nobodys_follow_up(engine: AsyncEngine) -> None:

@@ -405,3 +405,33 @@ async def test_a_zone_change_from_the_panel_button_offers_it_too(harness: Harnes
     await chat.press("↩️ Keep the local times", on=notice)
     [kept] = await follow_ups(harness)
     assert kept.due_at == local("Asia/Tokyo", date(2026, 11, 26), time(20, 0))
+
+
+async def test_keeping_local_times_never_moves_one_into_the_past(harness: Harness) -> None:
+    """Overdue ones stay overdue (to London, 08:00 would come back into the future); one due soon whose old wall
+    time has already passed in the new zone (09:30 in Sydney is hours ago) keeps its moment."""
+    chat, client_id = await agent_with_client(harness)
+    await add(harness, 1001, client_id, hk(25, 8), "逾期")
+    await add(harness, 1001, client_id, hk(25, 9, 30), "马上")
+    await add(harness, 1001, client_id, hk(27, 9, 30), "周五")
+    reply = await chat.send("/settings tz Europe/London")
+    notice = reply.sent[0]
+    assert "逾期" not in notice.text and notice.text.count("• 王先生") == 2
+    await chat.press("↩️ 保持原来的当地时间", on=notice)
+    moved = {f.note: f.due_at for f in await follow_ups(harness)}
+    assert moved["逾期"] == hk(25, 8)
+    assert moved["马上"] == local("Europe/London", date(2026, 11, 25), time(9, 30))
+    await chat.send("/settings tz Australia/Sydney")
+    await chat.press("↩️ 保持原来的当地时间", on=chat.last_with_buttons())
+    after = {f.note: f.due_at for f in await follow_ups(harness)}
+    assert after["马上"] == moved["马上"]  # 09:30 in Sydney was long before now: it keeps its moment
+    assert after["周五"] == local("Australia/Sydney", date(2026, 11, 27), time(9, 30))
+
+
+async def test_replace_choices_are_listed_earliest_first(harness: Harness) -> None:
+    chat, client_id = await agent_with_client(harness)
+    await add(harness, 1001, client_id, hk(28, 11), "后")
+    await add(harness, 1001, client_id, hk(26, 15), "前")
+    await chat.send("/followup 王先生 下周一下午2点")
+    reply = await chat.press("✅ 确认")
+    assert reply.last.labels[:2] == ["🔁 替换 11月26日 周四 15:00 的那个", "🔁 替换 11月28日 周六 11:00 的那个"]
