@@ -99,6 +99,7 @@ EDITABLE_FIELDS: Final = frozenset(
         "digest_time",
         "tip_time",
         "followup_time",
+        "day_part_hours",
     }
 )
 

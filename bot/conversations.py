@@ -8,7 +8,9 @@ The conversation graph in one place: each flow that waits for typed input, and t
 - clients (handlers/clients/): `ClientStep` — NAME → PHONE → NEEDS → BUDGET while registering (each skippable);
   NOTE after a contact kind is chosen on the card; EDIT while one detail is retyped.
 - followup (handlers/followups.py): `FollowUpStep` — CLIENT (which client) → WHEN (what time) → CONFIRM (echoed,
-  waiting for ✅ or a new time); OUTCOME after ✅ Done on a nudge; MOVE after 📅 Reschedule.
+  waiting for ✅ or a new time) → REPLACE (when the client already has open follow-ups: replace one, add, or
+  cancel; a typed time still changes the draft); OUTCOME after ✅ Done on a nudge; MOVE after 📅 Reschedule.
+- day_parts (handlers/day_parts.py): HOUR, the new hour of the part of day picked on /settings → 🔔 → 🌗.
 - reflect (handlers/reflections.py): one step per question of `bot.reflections.QUESTIONS`, in order, and
   `edit_<question>` while one answer of a finished reflection is retyped.
 """
@@ -32,6 +34,7 @@ class Flow(StrEnum):
     CLIENTS = "clients"
     FOLLOWUP = "followup"
     REFLECT = "reflect"
+    DAY_PARTS = "day_parts"
 
 
 class ClientStep(StrEnum):
@@ -49,6 +52,7 @@ class FollowUpStep(StrEnum):
     CONFIRM = "confirm"
     OUTCOME = "outcome"
     MOVE = "move"
+    REPLACE = "replace"
 
 
 @dataclass(frozen=True)

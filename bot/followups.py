@@ -7,9 +7,9 @@ through the agent who owns it, so one agent can never act on another's follow-up
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,11 @@ OPEN, DONE, CANCELLED = FollowUpStatus.OPEN, FollowUpStatus.DONE, FollowUpStatus
 CADENCE_DAYS = {"new": 1, "interested": 2, "viewing": 2, "deposit": 3, "closed": 30, "lost": 60}
 EVENING = time(19, 0)
 MORNING = time(9, 0)
+# A suggestion keeps this far from every follow-up the agent already booked (any client): half an hour is one call
+# or message and its note. A clash moves it on by the same step, to the first free slot.
+SLOT = timedelta(minutes=30)
+# Later than any follow-up can be set (the buttons' minute counts stop at 2160).
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -39,22 +44,129 @@ class Nudge:
     last_contact: ContactLog | None
 
 
+def works_on(agent: Agent, day: date) -> bool:
+    """Whether `day` is one of the agent's work days (an agent with none set works every day)."""
+    return not agent.work_days or str(day.isoweekday()) in agent.work_days
+
+
+def next_work_day(agent: Agent, day: date) -> date:
+    """`day` itself if the agent works then, else the first work day after it (a week always holds one)."""
+    # work_days always holds an ISO digit (bot.preferences.parse_work_days), so a week always holds one.
+    return next(day + timedelta(days=n) for n in range(7) if works_on(agent, day + timedelta(days=n)))
+
+
+def on_next_work_day(agent: Agent, moment: datetime) -> datetime | None:
+    """For a time on one of the agent's days off: the same wall time on the next work day; else None."""
+    local = local_datetime(moment, agent.timezone)
+    work_day = next_work_day(agent, local.date())
+    if work_day == local.date():
+        return None
+    return to_utc(work_day, local.time().replace(tzinfo=None), agent.timezone)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """The next follow-up the bot proposes, and why it is not exactly N days ahead at the follow-up hour."""
+
+    at: datetime
+    after_day_off: bool
+    """The cadence landed on a day off: moved to the next work day."""
+    after_booked: bool
+    """That time was already booked (another follow-up within `SLOT`): moved to the first free slot."""
+
+
+def suggest(agent: Agent, stage: str, now: datetime, booked: Collection[datetime] = ()) -> Suggestion:
+    """The next follow-up for a client in `stage`: N local days ahead by the cadence, on a work day, at the
+    agent's follow-up hour, then on by `SLOT` steps while a booked follow-up is less than `SLOT` away."""
+    day = local_datetime(now, agent.timezone).date() + timedelta(days=CADENCE_DAYS.get(stage, 1))
+    work_day = next_work_day(agent, day)
+    at = to_utc(work_day, agent.followup_time, agent.timezone)
+    first = at
+    while any(abs(taken - at) < SLOT for taken in booked):
+        at += SLOT
+    return Suggestion(at, work_day != day, at != first)
+
+
 def suggested_time(agent: Agent, stage: str, now: datetime) -> datetime:
-    """The next follow-up for a client in `stage`: N local days ahead, at the agent's follow-up hour."""
-    days = CADENCE_DAYS.get(stage, 1)
-    day = local_datetime(now, agent.timezone).date() + timedelta(days=days)
-    return to_utc(day, agent.followup_time, agent.timezone)
+    """`suggest`'s time, with nothing booked."""
+    return suggest(agent, stage, now).at
 
 
-def snooze_options(agent: Agent, now: datetime) -> dict[str, datetime]:
-    """In an hour; this evening (if still ahead); tomorrow morning — all in the agent's zone."""
-    local = local_datetime(now, agent.timezone)
-    options = {"hour": now + timedelta(hours=1)}
-    evening = to_utc(local.date(), EVENING, agent.timezone)
-    if evening > now + timedelta(minutes=30):
+def snooze_options(agent: Agent, now: datetime, due_at: datetime | None = None) -> dict[str, datetime]:
+    """An hour later; that evening (if still half an hour ahead); the morning after — all in the agent's zone,
+    and all counted from the later of now and the follow-up's own time, so a snooze never brings it forward."""
+    start = max(now, due_at) if due_at is not None else now
+    day = local_datetime(start, agent.timezone).date()
+    options = {"hour": start + timedelta(hours=1)}
+    evening = to_utc(day, EVENING, agent.timezone)
+    if evening > start + timedelta(minutes=30):
         options["evening"] = evening
-    options["morning"] = to_utc(local.date() + timedelta(days=1), MORNING, agent.timezone)
+    options["morning"] = to_utc(day + timedelta(days=1), MORNING, agent.timezone)
     return options
+
+
+def snooze_wording(agent: Agent, now: datetime, options: dict[str, datetime], due_at: datetime) -> dict[str, str]:
+    """How each option reads from now: "in an hour" or "an hour later" (after a due time still ahead), "this
+    evening" or "that evening", "tomorrow morning" or "the morning after" (catalog keys `snooze.<wording>`)."""
+    today = local_datetime(now, agent.timezone).date()
+    wording = {}
+    for name, moment in options.items():
+        day = local_datetime(moment, agent.timezone).date()
+        if name == "hour":
+            wording[name] = "hour" if due_at <= now else "hour_later"
+        elif name == "evening":
+            wording[name] = "evening" if day == today else "evening_later"
+        else:
+            wording[name] = "morning" if day == today + timedelta(days=1) else "morning_later"
+    return wording
+
+
+def past_today(moment: datetime, now: datetime, zone_name: str) -> datetime | None:
+    """A clock time already past today ("下午三点半" typed at 17:00): the same wall time tomorrow; else None
+    (a time still ahead, or a past day, which is refused as it is)."""
+    if moment > now or local_datetime(moment, zone_name).date() != local_datetime(now, zone_name).date():
+        return None
+    return tomorrow_same_time(moment, zone_name)
+
+
+@dataclass(frozen=True)
+class ExampleDays:
+    """The days the "couldn't read that time" answer names, computed from the agent's today so none is past."""
+
+    weekday: date
+    """Two days ahead, to be written by its weekday."""
+    next_week: bool
+    """That weekday is in next Monday–Sunday week ("下周二" rather than "周二")."""
+    day: date
+    """Five days ahead, to be written as a date."""
+    same_year: bool
+    """That date is in this year (written without one)."""
+    iso_day: date
+    """Nine days ahead, for the ISO form."""
+
+
+def example_days(now: datetime, zone_name: str) -> ExampleDays:
+    today = local_datetime(now, zone_name).date()
+    weekday, day = today + timedelta(days=2), today + timedelta(days=5)
+    return ExampleDays(
+        weekday=weekday,
+        next_week=weekday.isocalendar()[:2] != today.isocalendar()[:2],
+        day=day,
+        same_year=day.year == today.year,
+        iso_day=today + timedelta(days=9),
+    )
+
+
+def tomorrow_same_time(moment: datetime, zone_name: str) -> datetime:
+    """The same local wall time on the next local day (a clock time already past today, offered for tomorrow)."""
+    local = local_datetime(moment, zone_name)
+    return to_utc(local.date() + timedelta(days=1), local.time().replace(tzinfo=None), zone_name)
+
+
+def same_wall_time(moment: datetime, old_zone: str, new_zone: str) -> datetime:
+    """The instant showing in `new_zone` the wall time `moment` showed in `old_zone`."""
+    local = local_datetime(moment, old_zone)
+    return to_utc(local.date(), local.time().replace(tzinfo=None), new_zone)
 
 
 async def add_follow_up(
@@ -112,6 +224,53 @@ async def move(session: AsyncSession, follow_up: FollowUp, due_at: datetime, now
     await cancel(session, KIND, follow_up.id)
     follow_up.due_at, follow_up.status, follow_up.updated_at = due_at, OPEN, now
     await schedule(session, agent_id=follow_up.agent_id, kind=KIND, subject_id=follow_up.id, due_at=due_at, now=now)
+
+
+async def replace(
+    session: AsyncSession,
+    old: FollowUp,
+    agent: Agent,
+    client: Client,
+    due_at: datetime,
+    note: str | None,
+    now: datetime,
+) -> FollowUp:
+    """The new follow-up instead of `old`: the old one is cancelled with its nudge, in the same transaction."""
+    await cancel(session, KIND, old.id)
+    old.status, old.updated_at = CANCELLED, now
+    return await add_follow_up(session, agent, client, due_at, note, now)
+
+
+async def open_for_client(session: AsyncSession, agent_id: int, client_id: int) -> list[FollowUp]:
+    """The client's open follow-ups, earliest first (asked about before another is added)."""
+    query = (
+        select(FollowUp)
+        .where(FollowUp.agent_id == agent_id, FollowUp.client_id == client_id, FollowUp.status == OPEN)
+        .order_by(FollowUp.due_at, FollowUp.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def suggestion_for(session: AsyncSession, agent: Agent, stage: str, now: datetime) -> Suggestion:
+    """`suggest`, keeping clear of every open follow-up the agent has booked (any client)."""
+    booked = [follow_up.due_at for follow_up, _ in await open_between(session, agent.id, None, FAR_FUTURE)]
+    return suggest(agent, stage, now, booked)
+
+
+async def keep_local_times(
+    session: AsyncSession, agent: Agent, old_zone: str, changed_at: datetime, now: datetime
+) -> list[tuple[FollowUp, Client]]:
+    """After a zone change: every open, future follow-up untouched since `changed_at` moved to the wall time it
+    had in `old_zone`, nudges included (`move`). Ones changed since (or pressed twice) are left alone."""
+    moved = []
+    for follow_up, client in await open_between(session, agent.id, now, FAR_FUTURE):
+        if follow_up.updated_at > changed_at:
+            continue
+        due = same_wall_time(follow_up.due_at, old_zone, agent.timezone)
+        if due > now and due != follow_up.due_at:
+            await move(session, follow_up, due, now)
+            moved.append((follow_up, client))
+    return moved
 
 
 async def mark_done(session: AsyncSession, follow_up: FollowUp, now: datetime) -> None:

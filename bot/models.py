@@ -97,6 +97,9 @@ class Agent(Base):
     tip_time: Mapped[time | None] = mapped_column(Time, nullable=True)
     # When a follow-up given only a day ("明天", "friday") is due.
     followup_time: Mapped[time] = mapped_column(Time, default=time(10, 0))
+    # The hour a part of day means ("明天下午"), only the parts changed: {"afternoon": "14:30"}; None = defaults
+    # (bot.preferences.day_part_hours reads it).
+    day_part_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # The onboarding step still to answer; None once setup is complete.
     setup_step: Mapped[str | None] = mapped_column(String(32), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

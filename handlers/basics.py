@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.conversations import Waiting, stop_waiting, waiting_for
-from handlers import clients, followups, reflections, settings, start
+from handlers import clients, day_parts, followups, reflections, settings, start
 from handlers.context import Turn, turn
 
 TextAnswer = Callable[[Turn, Update, ContextTypes.DEFAULT_TYPE, Waiting], Awaitable[None]]
@@ -19,6 +19,7 @@ FLOWS: dict[str, TextAnswer] = {
     followups.FLOW: followups.answer_text,
     clients.FLOW: clients.answer_text,
     reflections.FLOW: reflections.answer_text,
+    day_parts.FLOW: day_parts.answer_text,
 }
 
 

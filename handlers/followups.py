@@ -12,6 +12,7 @@ Every button carries ids that are checked against the pressing agent; a forged o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,12 +24,13 @@ from telegram.ext import ContextTypes
 from bot import followups
 from bot.clients import MAX_ID, NAME_LIMIT, TEXT_LIMIT, clients_named, owned_client, recent_clients
 from bot.conversations import Flow, FollowUpStep, Waiting, stop_waiting, wait_for, waiting_for
-from bot.i18n import Html, t
+from bot.i18n import BABEL_LOCALES, Html, t
 from bot.models import Agent, Client, Delivery, FollowUp
-from bot.preferences import format_moment
+from bot.preferences import format_moment, format_time, weekday_name
 from bot.scheduler import Outgoing
 from bot.text import clip, is_blank
-from bot.timeparse import When, find_when, is_past, parse_when, prefetch, ready
+from bot.timeparse import find_when, is_past, parse_when, prefetch, ready
+from bot.timezones import is_valid_zone, local_datetime
 from handlers.context import Turn, turn
 from handlers.keyboards import Choice, Field, Number, Token, Trailing, button, layout, pack
 
@@ -37,6 +39,8 @@ KIND = followups.KIND
 PREFIX = "fu"
 FLOW = Flow.FOLLOWUP
 LIST_LIMIT = 10
+# How many of a client's open follow-ups the "replace or add?" question lists, each with its 🔁 button.
+REPLACE_CHOICES = 5
 # How many clients /followup offers as buttons.
 CLIENT_CHOICES = 8
 # How much of what the agent typed is echoed back, and how much of a note a nudge shows.
@@ -67,8 +71,32 @@ def when_text(tn: Turn, moment: datetime) -> str:
     return format_moment(moment, tn.agent.timezone, tn.lang, tn.now)
 
 
+def clock_text(tn: Turn, moment: datetime) -> str:
+    """Just the local time of day, '15:30'."""
+    return format_time(local_datetime(moment, tn.agent.timezone).time())
+
+
 def stage_name(language: str, stage: str) -> str:
     return t(language, f"stage.{stage}")
+
+
+def time_examples(tn: Turn) -> str:
+    """Example phrases computed from the agent's today, so none is ever in the past (a fixed date soon is)."""
+    from babel.dates import format_date
+
+    days = followups.example_days(tn.now, tn.agent.timezone)
+    weekday = weekday_name(days.weekday.isoweekday(), tn.lang, "wide" if tn.lang == "en" else "abbreviated")
+    date_pattern = tn.t("followup.example_date_pattern" if days.same_year else "followup.example_date_pattern_year")
+    return tn.t(
+        "followup.examples",
+        weekday=tn.t("followup.example_next_weekday" if days.next_week else "followup.example_weekday", day=weekday),
+        date=str(format_date(days.day, date_pattern, locale=BABEL_LOCALES[tn.lang])),
+        iso=days.iso_day.isoformat(),
+    )
+
+
+def unreadable(tn: Turn, text: str) -> str:
+    return tn.t("followup.unreadable_time", text=clip(text, ECHO_LIMIT), examples=Html(time_examples(tn)))
 
 
 # ---------------------------------------------------------------------------------------------- scheduling
@@ -114,7 +142,7 @@ async def follow_up_by_line(tn: Turn, name: str, rest: str) -> None:
 async def ask_when(tn: Turn, client: Client, *, in_place: bool) -> None:
     """Ask when to follow up with `client`, offering the suggestion for its stage as a button."""
     await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.WHEN, {"client": client.id}), tn.now)
-    suggested = followups.suggested_time(tn.agent, client.stage, tn.now)
+    suggested = (await followups.suggestion_for(tn.session, tn.agent, client.stage, tn.now)).at
     rows = [
         [
             button(
@@ -130,39 +158,100 @@ async def ask_when(tn: Turn, client: Client, *, in_place: bool) -> None:
     (tn.edit if in_place else tn.send)(text, rows)
 
 
-async def read_when(tn: Turn, client: Client, text: str) -> None:
-    """Read a time (and note) the agent typed for `client`; echo it back with a confirm button."""
+async def read_when(tn: Turn, client: Client, text: str, kept_note: str = "") -> None:
+    """Read a time (and note) the agent typed for `client`; echo it back with a confirm button. A new time typed
+    for a draft keeps the draft's note unless a new one comes with it."""
     if len(text) > TEXT_LIMIT:  # the time and the note together: a note has at most that
         tn.send(tn.t("input.too_long", count=TEXT_LIMIT))
         await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.WHEN, {"client": client.id}), tn.now)
         return
     await ready()
+    # TODO(day parts): pass day_parts=bot.preferences.day_part_hours(tn.agent) once bot.timeparse accepts it.
     found = find_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time)
     if found is None:
-        tn.send(tn.t("followup.unreadable_time", text=clip(text, ECHO_LIMIT)))
+        tn.send(unreadable(tn, text))
         await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.WHEN, {"client": client.id}), tn.now)
         return
     when, note = found
     if is_past(when, tn.now):
+        tomorrow = followups.past_today(when.at, tn.now, tn.agent.timezone)
+        if tomorrow is not None:
+            await offer_tomorrow(tn, client, when.at, tomorrow, note.strip() or kept_note)
+            return
         tn.send(tn.t("followup.past_time", when=when_text(tn, when.at)))
         await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.WHEN, {"client": client.id}), tn.now)
         return
-    await confirm_draft(tn, client, when, note.strip())
+    await confirm_draft(tn, client, when.at, note.strip() or kept_note)
 
 
-async def confirm_draft(tn: Turn, client: Client, when: When, note: str) -> None:
-    draft = {"client": client.id, "at": minutes(when.at), "note": note}
-    await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.CONFIRM, draft), tn.now)
-    key = "followup.confirm_with_note" if note else "followup.confirm"
+def draft_of(client: Client, due: datetime, note: str) -> dict[str, object]:
+    """What a follow-up waiting for the agent's answer holds: nothing is saved before it, nothing typed is lost."""
+    return {"client": client.id, "at": minutes(due), "note": note}
+
+
+async def offer_tomorrow(tn: Turn, client: Client, past: datetime, tomorrow: datetime, note: str) -> None:
+    """A clock time already past today: the same time tomorrow, one tap (✅ confirms the draft it becomes)."""
+    await wait_for(
+        tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.CONFIRM, draft_of(client, tomorrow, note)), tn.now
+    )
     tn.send(
-        tn.t(key, name=client.name, when=when_text(tn, when.at), note=note),
+        tn.t("followup.past_today", time=clock_text(tn, past), when=when_text(tn, tomorrow)),
         [
             [
-                button(tn.t("button.confirm"), PREFIX, "ok", client.id),
+                button(tn.t("followup.tomorrow_same", time=clock_text(tn, tomorrow)), PREFIX, "ok", client.id),
                 button(tn.t("followup.change_time"), PREFIX, "new", client.id),
             ]
         ],
     )
+
+
+async def confirm_draft(tn: Turn, client: Client, due: datetime, note: str) -> None:
+    """Echo the time (and note) back with ✅; on a day off, say so and offer the next work day too."""
+    await wait_for(
+        tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.CONFIRM, draft_of(client, due, note)), tn.now
+    )
+    key = "followup.confirm_with_note" if note else "followup.confirm"
+    text = tn.t(key, name=client.name, when=when_text(tn, due), note=note)
+    row = [button(tn.t("button.confirm"), PREFIX, "ok", client.id)]
+    work_day = followups.on_next_work_day(tn.agent, due)
+    if work_day is not None:
+        text = tn.t("followup.day_off", echo=Html(text))
+        row.append(
+            button(
+                tn.t("followup.to_work_day", when=when_text(tn, work_day)), PREFIX, "alt", client.id, minutes(work_day)
+            )
+        )
+    row.append(button(tn.t("followup.change_time"), PREFIX, "new", client.id))
+    tn.send(text, [row])
+
+
+async def commit(tn: Turn, client: Client, due: datetime, note: str | None, *, in_place: bool) -> None:
+    """Save the follow-up; if the client already has open ones, first ask: replace one, add another, or cancel."""
+    already = await followups.open_for_client(tn.session, tn.agent.id, client.id)
+    if not already:
+        await stop_waiting(tn.session, tn.agent.chat_id)
+        await save_follow_up(tn, client, due, note, in_place=in_place)
+        return
+    await wait_for(
+        tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.REPLACE, draft_of(client, due, note or "")), tn.now
+    )
+    shown = already[:REPLACE_CHOICES]
+    items = "\n".join(tn.t("followup.open_item", slot=Html(slot_text(tn, f.due_at, f.note))) for f in shown)
+    text = tn.t("followup.replace_or_add", name=client.name, items=Html(items), new=Html(slot_text(tn, due, note)))
+    rows = [[button(tn.t("followup.replace", when=when_text(tn, f.due_at)), PREFIX, "rep", f.id)] for f in shown]
+    rows.append(
+        [
+            button(tn.t("followup.add_another"), PREFIX, "add", client.id),
+            button(tn.t("followup.cancel_draft"), PREFIX, "no", client.id),
+        ]
+    )
+    (tn.edit if in_place else tn.send)(text, rows)
+
+
+def slot_text(tn: Turn, due: datetime, note: str | None) -> str:
+    if note:
+        return tn.t("followup.slot_with_note", when=when_text(tn, due), note=clip(note, ECHO_LIMIT))
+    return tn.t("followup.slot", when=when_text(tn, due))
 
 
 async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TYPE, waiting: Waiting) -> None:
@@ -175,13 +264,13 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
         await stop_waiting(tn.session, tn.agent.chat_id)
         name, *rest = text.split()
         await follow_up_by_line(tn, name, " ".join(rest))
-    elif waiting.step in (FollowUpStep.WHEN, FollowUpStep.CONFIRM):
+    elif waiting.step in (FollowUpStep.WHEN, FollowUpStep.CONFIRM, FollowUpStep.REPLACE):
         client = await owned_client(tn.session, tn.agent.id, stored_id(waiting.data.get("client")))
         if client is None:
             await stop_waiting(tn.session, tn.agent.chat_id)
             tn.send(tn.t("error.stale_button"))
             return
-        await read_when(tn, client, text)
+        await read_when(tn, client, text, str(waiting.data.get("note") or ""))
     elif waiting.step == FollowUpStep.OUTCOME:
         if len(text) > TEXT_LIMIT:
             tn.send(tn.t("input.too_long", count=TEXT_LIMIT))  # still waiting: a shorter note is taken
@@ -199,11 +288,22 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
             tn.send(tn.t("error.stale_button"))
             return
         await ready()
+        # TODO(day parts): pass day_parts=bot.preferences.day_part_hours(tn.agent) once bot.timeparse accepts it.
         when = parse_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time)
-        if when is None or is_past(when, tn.now):
-            key = "followup.unreadable_time" if when is None else "followup.past_time"
-            tn.send(tn.t(key, text=clip(text, ECHO_LIMIT), when=when_text(tn, when.at) if when else ""))
+        if when is None:
+            tn.send(unreadable(tn, text))
             return
+        if is_past(when, tn.now):
+            tomorrow = followups.past_today(when.at, tn.now, tn.agent.timezone)
+            if tomorrow is None:
+                tn.send(tn.t("followup.past_time", when=when_text(tn, when.at)))
+                return
+            label = tn.t("followup.tomorrow_same", time=clock_text(tn, tomorrow))
+            tn.send(
+                tn.t("followup.past_today", time=clock_text(tn, when.at), when=when_text(tn, tomorrow)),
+                [[button(label, PREFIX, "to", follow_up.id, minutes(tomorrow))]],
+            )
+            return  # still waiting: another typed time is taken too
         await stop_waiting(tn.session, tn.agent.chat_id)
         await followups.move(tn.session, follow_up, when.at, tn.now)
         tn.send(tn.t("followup.moved", name=await client_name(tn, follow_up), when=when_text(tn, when.at)))
@@ -223,16 +323,22 @@ def stored_id(value: object) -> int:
 async def offer_follow_up(tn: Turn, client: Client) -> None:
     """Suggest the next follow-up for `client` by its stage; one tap accepts, another asks for a time."""
     prefetch()
-    suggested = followups.suggested_time(tn.agent, client.stage, tn.now)
+    suggestion = await followups.suggestion_for(tn.session, tn.agent, client.stage, tn.now)
+    suggested = suggestion.at
     days = followups.CADENCE_DAYS.get(client.stage, 1)
+    text = tn.t(
+        "followup.suggest",
+        name=client.name,
+        stage=stage_name(tn.lang, client.stage),
+        count=days,
+        when=when_text(tn, suggested),
+    )
+    if suggestion.after_day_off:
+        text = tn.t("followup.suggest_after_day_off", text=Html(text))
+    if suggestion.after_booked:
+        text = tn.t("followup.suggest_after_booked", text=Html(text))
     tn.send(
-        tn.t(
-            "followup.suggest",
-            name=client.name,
-            stage=stage_name(tn.lang, client.stage),
-            count=days,
-            when=when_text(tn, suggested),
-        ),
+        text,
         [
             [
                 button(tn.t("followup.accept"), PREFIX, "acc", client.id, minutes(suggested)),
@@ -294,7 +400,7 @@ async def render_nudge(session: AsyncSession, delivery: Delivery, agent: Agent, 
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """fu:new|acc|ok|done|skip|snooze|sz|move|back:<id>[:value]"""
+    """fu:<action>:<id>[:value], the actions in `BUTTONS`."""
     prefetch()  # most of these lead to typing a time
     async with turn(update, context) as tn:
         press = PRESSES.get(tn.action or "")
@@ -326,30 +432,89 @@ async def press_accept(tn: Turn, client_id: int, value: Value) -> bool:
         tn.toast(tn.t("followup.suggestion_passed"))
         await ask_when(tn, client, in_place=False)
         return True
-    await save_follow_up(tn, client, due, None)
+    await commit(tn, client, due, None, in_place=False)
     return True
 
 
-async def press_confirm(tn: Turn, client_id: int, _: Value) -> bool:
+async def drafted(tn: Turn, client_id: int, step: FollowUpStep) -> tuple[Client, datetime, str | None] | None:
+    """The client, time and note of the draft waiting at `step` for this client; None if the button is stale."""
     waiting = await waiting_for(tn.session, tn.agent.chat_id)
     client = await owned_client(tn.session, tn.agent.id, client_id)
     if (
         client is None
         or waiting is None
         or waiting.flow != FLOW
-        or waiting.step != FollowUpStep.CONFIRM
+        or waiting.step != step
         or waiting.data.get("client") != client_id
     ):
-        return False
+        return None
     due = from_minutes(waiting.data.get("at"))
-    if due is None:
-        return False
-    if due <= tn.now:
-        tn.toast(tn.t("followup.suggestion_passed"))
-        await ask_when(tn, client, in_place=False)
+    return (client, due, str(waiting.data.get("note") or "") or None) if due is not None else None
+
+
+async def still_ahead(tn: Turn, client: Client, due: datetime) -> bool:
+    """A time that passed while the agent looked at it is not saved: say so and ask again."""
+    if due > tn.now:
         return True
+    tn.toast(tn.t("followup.suggestion_passed"))
+    await ask_when(tn, client, in_place=False)
+    return False
+
+
+async def press_confirm(tn: Turn, client_id: int, _: Value) -> bool:
+    draft = await drafted(tn, client_id, FollowUpStep.CONFIRM)
+    if draft is None:
+        return False
+    client, due, note = draft
+    if await still_ahead(tn, client, due):
+        await commit(tn, client, due, note, in_place=True)
+    return True
+
+
+async def press_work_day(tn: Turn, client_id: int, value: Value) -> bool:
+    """📅 Move to the next work day, from the echo of a time on a day off: the draft's note goes with it."""
+    draft, due = await drafted(tn, client_id, FollowUpStep.CONFIRM), from_minutes(value)
+    if draft is None or due is None:
+        return False
+    client, _, note = draft
+    if await still_ahead(tn, client, due):
+        await commit(tn, client, due, note, in_place=True)
+    return True
+
+
+async def press_add(tn: Turn, client_id: int, _: Value) -> bool:
+    draft = await drafted(tn, client_id, FollowUpStep.REPLACE)
+    if draft is None:
+        return False
+    client, due, note = draft
+    if await still_ahead(tn, client, due):
+        await stop_waiting(tn.session, tn.agent.chat_id)
+        await save_follow_up(tn, client, due, note, in_place=True)
+    return True
+
+
+async def press_replace(tn: Turn, follow_up_id: int, _: Value) -> bool:
+    old = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
+    if old is None or old.status != followups.OPEN:
+        return False
+    draft = await drafted(tn, old.client_id, FollowUpStep.REPLACE)
+    if draft is None:
+        return False
+    client, due, note = draft
+    if await still_ahead(tn, client, due):
+        await stop_waiting(tn.session, tn.agent.chat_id)
+        previous = old.due_at
+        await followups.replace(tn.session, old, tn.agent, client, due, note, tn.now)
+        client.updated_at = tn.now
+        tn.edit(tn.t("followup.replaced", old=when_text(tn, previous), when=when_text(tn, due), name=client.name))
+    return True
+
+
+async def press_cancel_draft(tn: Turn, client_id: int, _: Value) -> bool:
+    if await drafted(tn, client_id, FollowUpStep.REPLACE) is None:
+        return False
     await stop_waiting(tn.session, tn.agent.chat_id)
-    await save_follow_up(tn, client, due, str(waiting.data.get("note") or "") or None, in_place=True)
+    tn.edit(tn.t("followup.draft_cancelled"))
     return True
 
 
@@ -387,9 +552,10 @@ async def press_snooze(tn: Turn, follow_up_id: int, _: Value) -> bool:
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None or follow_up.status != followups.OPEN:
         return False
-    options = followups.snooze_options(tn.agent, tn.now)
+    options = followups.snooze_options(tn.agent, tn.now, follow_up.due_at)
+    wording = followups.snooze_wording(tn.agent, tn.now, options, follow_up.due_at)
     rows = [
-        [button(tn.t(f"snooze.{name}", when=when_text(tn, moment)), PREFIX, "sz", follow_up.id, name)]
+        [button(tn.t(f"snooze.{wording[name]}", when=when_text(tn, moment)), PREFIX, "sz", follow_up.id, name)]
         for name, moment in options.items()
     ]
     rows.append([button(tn.t("button.back"), PREFIX, "back", follow_up.id)])
@@ -401,7 +567,7 @@ async def press_snooze_option(tn: Turn, follow_up_id: int, value: Value) -> bool
     follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
     if follow_up is None or follow_up.status != followups.OPEN:
         return False
-    due = followups.snooze_options(tn.agent, tn.now).get(str(value))
+    due = followups.snooze_options(tn.agent, tn.now, follow_up.due_at).get(str(value))
     if due is None:
         return False
     await followups.move(tn.session, follow_up, due, tn.now)
@@ -431,6 +597,69 @@ async def press_move(tn: Turn, follow_up_id: int, _: Value) -> bool:
     return True
 
 
+async def press_move_to(tn: Turn, follow_up_id: int, value: Value) -> bool:
+    """✅ Tomorrow at the same time, offered when the new time typed after 📅 Reschedule was already past today."""
+    follow_up = await followups.owned_follow_up(tn.session, tn.agent.id, follow_up_id)
+    due = from_minutes(value)
+    if follow_up is None or follow_up.status != followups.OPEN or due is None:
+        return False
+    if due <= tn.now:
+        tn.toast(tn.t("followup.suggestion_passed"))
+        return True
+    waiting = await waiting_for(tn.session, tn.agent.chat_id)
+    if waiting is not None and waiting.flow == FLOW and waiting.step == FollowUpStep.MOVE:
+        await stop_waiting(tn.session, tn.agent.chat_id)
+    await followups.move(tn.session, follow_up, due, tn.now)
+    tn.edit(tn.t("followup.moved", name=await client_name(tn, follow_up), when=when_text(tn, due)))
+    return True
+
+
+# ---------------------------------------------------------------------------------------------- a new zone
+
+
+async def after_zone_change(tn: Turn, old_zone: str) -> None:
+    """Called once the agent's time zone changed: the open follow-ups keep their instant, so their local times
+    moved; say which, and offer to keep the local times they had (one tap, `press_keep_local`)."""
+    upcoming = await followups.open_between(tn.session, tn.agent.id, tn.now, followups.FAR_FUTURE)
+    if not upcoming:
+        return
+    items = [
+        tn.t(
+            "followup.zone_item",
+            name=client.name,
+            when=when_text(tn, follow_up.due_at),
+            was=format_moment(follow_up.due_at, old_zone, tn.lang, tn.now),
+        )
+        for follow_up, client in upcoming[:LIST_LIMIT]
+    ]
+    if len(upcoming) > LIST_LIMIT:
+        items.append(tn.t("followup.zone_more"))
+    changed = math.ceil(tn.now.timestamp())  # whole seconds, rounded up: every follow-up untouched since counts
+    tn.send(
+        tn.t("followup.zone_moved", items=Html("\n".join(items))),
+        [[button(tn.t("followup.keep_local_times"), PREFIX, "keep", changed, old_zone)]],
+    )
+
+
+async def press_keep_local(tn: Turn, changed: int, old_zone: Value) -> bool:
+    """↩️ Keep the local times: each open follow-up untouched since the change goes back to its old wall time."""
+    zone_name = str(old_zone)
+    if not is_valid_zone(zone_name) or zone_name == tn.agent.timezone:
+        return False
+    changed_at = datetime.fromtimestamp(changed, UTC)
+    moved = await followups.keep_local_times(tn.session, tn.agent, zone_name, changed_at, tn.now)
+    if not moved:
+        return False  # pressed twice, or nothing left to move
+    items = [
+        tn.t("followup.zone_kept_item", name=client.name, when=when_text(tn, follow_up.due_at))
+        for follow_up, client in moved[:LIST_LIMIT]
+    ]
+    if len(moved) > LIST_LIMIT:
+        items.append(tn.t("followup.zone_more"))
+    tn.edit(tn.t("followup.zone_kept", items=Html("\n".join(items))))
+    return True
+
+
 Value = int | str
 ButtonHandler = Callable[[Turn, int, Value], Awaitable[bool]]
 # Every follow-up button, by action: each re-checks the id it carries against the pressing agent.
@@ -444,10 +673,18 @@ BUTTONS: dict[str, ButtonHandler] = {
     "sz": press_snooze_option,
     "back": press_back,
     "move": press_move,
+    "to": press_move_to,
+    "alt": press_work_day,
+    "add": press_add,
+    "rep": press_replace,
+    "no": press_cancel_draft,
+    "keep": press_keep_local,
 }
-# fu:<action>:<id>, and the value after it for the two actions that carry one.
-VALUES: dict[str, Field[Any]] = {"acc": MINUTES, "sz": Choice(*SNOOZES)}
+# fu:<action>:<id>, and the value after it for the actions that carry one.
+VALUES: dict[str, Field[Any]] = {"acc": MINUTES, "to": MINUTES, "alt": MINUTES, "sz": Choice(*SNOOZES)}
 PRESSES = {action: layout(PREFIX, action, ID, VALUES.get(action, Trailing(Token(16), ""))) for action in BUTTONS}
+# fu:keep:<seconds since the epoch of the zone change>:<the zone before it>
+PRESSES["keep"] = layout(PREFIX, "keep", Number(0, 10**11), Token(48))
 
 
 # ---------------------------------------------------------------------------------------------- lists

@@ -48,7 +48,9 @@ def question(step: str, agent: Agent, prefix: str) -> tuple[str, list[list[Inlin
     if step == "digest_time":
         return text, time_rows(prefix, step, DIGEST_TIMES, agent.digest_time)
     if step == "followup":
-        return text, time_rows(prefix, step, FOLLOWUP_TIMES, agent.followup_time)
+        rows = time_rows(prefix, step, FOLLOWUP_TIMES, agent.followup_time)
+        rows.append([button(t(lang, "dayparts.open"), "dp", "open", "panel")])  # handlers/day_parts.py
+        return text, rows
     if step == "tip":
         rows = time_rows(prefix, step, TIP_TIMES, agent.tip_time)
         label = t(lang, "button.tip_off")

@@ -17,6 +17,7 @@ from bot.conversations import Flow, Waiting, stop_waiting, wait_for
 from bot.i18n import Html
 from bot.preferences import SETTINGS, parse_setting, parse_setting_name, toggle_work_day, typed_place
 from bot.text import clip
+from handlers import followups
 from handlers.context import Turn, turn
 from handlers.keyboards import Number, Token, button, grid, layout
 from handlers.setting_views import question, setting_value, summary
@@ -66,11 +67,14 @@ async def change_by_line(tn: Turn, args: list[str]) -> None:
 
 
 async def save(tn: Turn, values: dict[str, object]) -> None:
+    old_zone = tn.agent.timezone
     change_settings(tn.agent, tn.now, **values)
     if "language" in values:
         tn.update_menu()
     if RESCHEDULING.intersection(values) and tn.agent.setup_step is None:
         await recurring.reschedule(tn.session, tn.agent, tn.now)
+    if tn.agent.timezone != old_zone and tn.agent.setup_step is None:
+        await followups.after_zone_change(tn, old_zone)  # what moved, and "keep the local times"
 
 
 # Settings the recurring deliveries (daily tip …) are computed from: a change moves the one that is waiting.

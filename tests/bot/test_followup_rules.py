@@ -141,6 +141,8 @@ def test_a_stage_outside_the_cadence_table_is_followed_up_the_next_day(
     assert "archived" not in CADENCE_DAYS
     assert wall(suggested_time(agent_in(zone), "archived", now), zone) == expected
     assert wall(suggested_time(agent_in(zone), "new", now), zone) == expected
+    closed = suggested_time(agent_working("1234567", zone), "closed", now)
+    assert wall(closed, zone) == (expected[0] + timedelta(days=CADENCE_DAYS["closed"] - 1), time(10, 0))
 
 
 async def test_an_id_out_of_the_columns_range_is_nobodys_follow_up(engine: AsyncEngine) -> None:
@@ -153,3 +155,180 @@ async def test_an_id_out_of_the_columns_range_is_nobodys_follow_up(engine: Async
     async with session_factory(engine)() as session:
         for forged in (0, -1, MAX_ID, MAX_ID + 1, 2**63):
             assert await owned_follow_up(session, 1, forged) is None, forged
+
+
+# ---------------------------------------------------------------------------------------------- issue 12
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    now=instants,
+    ahead=st.timedeltas(min_value=timedelta(days=-40), max_value=timedelta(days=40)),
+    zone=st.sampled_from(ZONES),
+)
+def test_no_snooze_choice_moves_a_follow_up_earlier_than_it_is(now: datetime, ahead: timedelta, zone: str) -> None:
+    """Whatever the follow-up's time (long past, a minute ago, tonight, next month), every choice is later than
+    both now and that time: ⏰ means later."""
+    due = now + ahead
+    options = snooze_options(agent_in(zone), now, due)
+    start = max(now, due)
+    assert options and all(moment > start for moment in options.values()), (options, start)
+    assert options["hour"] == start + timedelta(hours=1)
+    assert wall(options["morning"], zone) == (wall(start, zone)[0] + timedelta(days=1), time(9, 0))
+
+
+def test_the_snooze_of_an_evening_follow_up_opened_at_night_counts_from_its_time() -> None:
+    """The issue's case: due at 20:00, opened at 03:50 — not 04:50, not 19:00."""
+    now, due = at(SHANGHAI, 2026, 11, 26, 3, 50), at(SHANGHAI, 2026, 11, 26, 20, 0)
+    options = snooze_options(agent_in(SHANGHAI), now, due)
+    assert options == {"hour": at(SHANGHAI, 2026, 11, 26, 21, 0), "morning": at(SHANGHAI, 2026, 11, 27, 9, 0)}
+    assert snooze_options(agent_in(SHANGHAI), now, now - timedelta(hours=5)) == snooze_options(agent_in(SHANGHAI), now)
+
+
+def test_snooze_wording_says_later_from_the_follow_ups_own_day() -> None:
+    from bot.followups import snooze_wording
+
+    agent, now = agent_in(SHANGHAI), at(SHANGHAI, 2026, 11, 26, 23, 0)
+    due = at(SHANGHAI, 2026, 11, 27, 8, 0)  # tomorrow morning
+    options = snooze_options(agent, now, due)
+    assert snooze_wording(agent, now, options, due) == {
+        "hour": "hour_later",
+        "evening": "evening_later",
+        "morning": "morning_later",
+    }
+    early = at(SHANGHAI, 2026, 11, 26, 9, 0)
+    past = early - timedelta(hours=1)
+    assert snooze_wording(agent, early, snooze_options(agent, early, past), past) == {
+        "hour": "hour",
+        "evening": "evening",
+        "morning": "morning",
+    }
+    assert snooze_wording(agent, now, options, now)["hour"] == "hour"  # due this very instant: from now
+
+
+def agent_working(days: str, zone: str = SHANGHAI) -> Agent:
+    return Agent(timezone=zone, work_days=days, followup_time=time(10, 0))
+
+
+@pytest.mark.parametrize(
+    ("days", "stage", "now", "expected", "moved"),
+    [
+        ("123456", "viewing", at(SHANGHAI, 2026, 11, 27, 10), date(2026, 11, 30), True),  # Fri + 2 = Sun → Mon
+        ("12345", "new", at(SHANGHAI, 2026, 11, 27, 10), date(2026, 11, 30), True),  # Fri + 1 = Sat → Mon
+        ("12345", "new", at(SHANGHAI, 2026, 11, 26, 10), date(2026, 11, 27), False),  # Thu + 1 = Fri
+        ("7", "new", at(SHANGHAI, 2026, 11, 23, 10), date(2026, 11, 29), True),  # only Sundays
+        ("", "new", at(SHANGHAI, 2026, 11, 28, 10), date(2026, 11, 29), False),  # no days set: every day
+        ("1234567", "closed", at(SHANGHAI, 2026, 11, 30, 23, 59), date(2026, 12, 30), False),  # a month's last day
+    ],
+)
+def test_a_suggestion_lands_on_the_next_work_day(
+    days: str, stage: str, now: datetime, expected: date, moved: bool
+) -> None:
+    from bot.followups import suggest
+
+    suggestion = suggest(agent_working(days), stage, now)
+    assert wall(suggestion.at, SHANGHAI) == (expected, time(10, 0))
+    assert (suggestion.after_day_off, suggestion.after_booked) == (moved, False)
+
+
+def test_a_suggestion_keeps_half_an_hour_from_every_booked_follow_up() -> None:
+    from bot.followups import suggest
+
+    agent, now = agent_working("1234567"), at(SHANGHAI, 2026, 11, 25, 9)
+    ten = at(SHANGHAI, 2026, 11, 26, 10)
+    assert suggest(agent, "new", now, [ten - timedelta(minutes=30), ten + timedelta(minutes=30)]).at == ten
+    assert suggest(agent, "new", now, [ten - timedelta(minutes=30), ten + timedelta(minutes=30)]).after_booked is False
+    clash = suggest(agent, "new", now, [ten + timedelta(minutes=29)])
+    assert (clash.at, clash.after_booked) == (ten + timedelta(minutes=60), True)
+    assert suggest(agent, "new", now, [ten - timedelta(minutes=29)]).at == ten + timedelta(minutes=30)
+    full = [ten + timedelta(minutes=30 * n) for n in range(6)]
+    assert suggest(agent, "new", now, full).at == ten + timedelta(hours=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    now=instants,
+    zone=st.sampled_from(ZONES),
+    days=st.sets(st.sampled_from("1234567"), min_size=1).map(lambda s: "".join(sorted(s))),
+    booked=st.lists(st.integers(min_value=0, max_value=24 * 70), max_size=12),
+    stage=st.sampled_from(["new", "viewing", "deposit", "closed", "lost", "archived"]),
+)
+def test_a_suggestion_is_on_a_work_day_in_the_future_and_never_on_a_booked_time(
+    now: datetime, zone: str, days: str, booked: list[int], stage: str
+) -> None:
+    from bot.followups import suggest
+
+    taken = [now + timedelta(hours=h) for h in booked]
+    suggestion = suggest(agent_working(days, zone), stage, now, taken)
+    assert suggestion.at > now
+    assert all(abs(suggestion.at - moment) >= timedelta(minutes=30) for moment in taken)
+    if not suggestion.after_booked:
+        assert str(wall(suggestion.at, zone)[0].isoweekday()) in days
+
+
+@pytest.mark.parametrize(
+    ("now", "tomorrow"),
+    [
+        (at(SHANGHAI, 2026, 11, 25, 17), at(SHANGHAI, 2026, 11, 26, 15, 30)),
+        (at(SHANGHAI, 2026, 11, 30, 23, 59), at(SHANGHAI, 2026, 12, 1, 15, 30)),  # a month's last day
+    ],
+)
+def test_a_clock_time_past_today_is_offered_tomorrow(now: datetime, tomorrow: datetime) -> None:
+    from bot.followups import past_today
+
+    today = wall(now, SHANGHAI)[0]
+    typed = datetime.combine(today, time(15, 30), tzinfo=ZoneInfo(SHANGHAI)).astimezone(UTC)
+    assert past_today(typed, now, SHANGHAI) == tomorrow
+    assert past_today(now, now, SHANGHAI) == now + timedelta(days=1)  # this very minute is past too
+    assert past_today(now + timedelta(seconds=1), now, SHANGHAI) is None  # still ahead
+    assert past_today(typed - timedelta(days=1), now, SHANGHAI) is None  # yesterday is refused as it is
+
+
+def test_tomorrow_at_the_same_wall_time_across_a_dst_change() -> None:
+    from bot.followups import past_today
+
+    london = "Europe/London"
+    now = at(london, 2027, 3, 27, 17)
+    assert past_today(at(london, 2027, 3, 27, 15), now, london) == datetime(2027, 3, 28, 14, 0, tzinfo=UTC)
+
+
+def test_a_day_off_offers_the_next_work_day_at_the_same_time() -> None:
+    from bot.followups import on_next_work_day
+
+    agent = agent_working("123456")
+    assert on_next_work_day(agent, at(SHANGHAI, 2026, 11, 29, 15)) == at(SHANGHAI, 2026, 11, 30, 15)
+    assert on_next_work_day(agent, at(SHANGHAI, 2026, 11, 28, 15)) is None
+    assert on_next_work_day(agent_working("1"), at(SHANGHAI, 2026, 11, 24, 8)) == at(SHANGHAI, 2026, 11, 30, 8)
+
+
+@pytest.mark.parametrize(
+    ("today", "weekday", "next_week", "day", "same_year"),
+    [
+        (date(2026, 11, 25), date(2026, 11, 27), False, date(2026, 11, 30), True),  # Wednesday
+        (date(2026, 11, 28), date(2026, 11, 30), True, date(2026, 12, 3), True),  # Saturday
+        (date(2026, 11, 29), date(2026, 12, 1), True, date(2026, 12, 4), True),  # Sunday
+        (date(2026, 12, 28), date(2026, 12, 30), False, date(2027, 1, 2), False),  # five days ahead is next year
+    ],
+)
+def test_example_days_are_ahead_of_today(
+    today: date, weekday: date, next_week: bool, day: date, same_year: bool
+) -> None:
+    from bot.followups import example_days
+
+    now = datetime.combine(today, time(23, 30), tzinfo=ZoneInfo(SHANGHAI)).astimezone(UTC)
+    examples = example_days(now, SHANGHAI)
+    assert (examples.weekday, examples.next_week, examples.day, examples.same_year) == (
+        weekday,
+        next_week,
+        day,
+        same_year,
+    )
+    assert examples.iso_day == today + timedelta(days=9)
+
+
+def test_the_same_wall_time_in_another_zone() -> None:
+    from bot.followups import same_wall_time
+
+    moment = at(SHANGHAI, 2026, 11, 26, 20)
+    assert same_wall_time(moment, SHANGHAI, "Asia/Tokyo") == at("Asia/Tokyo", 2026, 11, 26, 20)
+    assert same_wall_time(moment, SHANGHAI, SHANGHAI) == moment

@@ -165,7 +165,8 @@ async def test_another_agents_ids_on_every_follow_up_button_are_refused(
     own = bea.last_with_buttons()
     before = await snapshot(harness)
     soon = int((harness.clock.now() + timedelta(days=1)).timestamp() // 60)
-    values = {**FOLLOW_UP_VALUES, "acc": str(soon)}
+    values = {**FOLLOW_UP_VALUES, "acc": str(soon), "to": str(soon), "alt": str(soon), "add": "", "rep": "", "no": ""}
+    values["keep"] = "Asia/Shanghai"  # the zone before a change: B never had A's follow-ups to move
     assert set(followups.BUTTONS) <= set(values), "a new follow-up button needs a value in this test"
     replies = []
     with caplog.at_level(logging.INFO):

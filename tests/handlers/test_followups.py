@@ -137,7 +137,9 @@ async def test_typed_client_name_in_the_guided_flow(harness: Harness) -> None:
 
 async def schedule_one(harness: Harness, chat: LocalChat, phrase: str = "明天下午3点 带看新房") -> FollowUp:
     await chat.send(f"/followup 王先生 {phrase}")
-    await chat.press("✅ 确认")
+    reply = await chat.press("✅ 确认")
+    if "➕ 再加一个" in reply.last.labels:  # the client already has one open: keep both
+        await chat.press("➕ 再加一个")
     return (await follow_ups(harness))[-1]
 
 

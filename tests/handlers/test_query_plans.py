@@ -368,6 +368,7 @@ async def test_no_statement_scans_a_large_table(harness: Harness, engine: AsyncE
         await chat.press("✅ 确认")
         await chat.send("/followup 王先生 明天下午4点 签约")
         await chat.press("✅ 确认")
+        await chat.press("➕ 再加一个")  # 王先生 already has one open: the bot asks, replace or add
         await chat.send("/followup")
         await chat.send("王先生 周五上午10点 回访")
         await chat.press("🕒 换个时间")
@@ -432,7 +433,8 @@ async def test_no_statement_scans_a_large_table(harness: Harness, engine: AsyncE
         reply = await chat.press("✅ 完成", on=nudge)
         assert reply.edited[0].text.startswith("✅ 已完成跟进")
         await chat.send("客户想再看一次学区房")
-        assert (await chat.press("✅ 就这个时间")).texts[0].startswith("✅ 已安排")
+        await chat.press("✅ 就这个时间")  # the other follow-up is still open: replace or add?
+        assert (await chat.press("➕ 再加一个")).edited[0].text.startswith("✅ 已安排")
 
     with recorder.recording("snooze"):
         harness.clock.set(thu_15 + timedelta(hours=1))
