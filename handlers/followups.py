@@ -85,7 +85,7 @@ def time_examples(tn: Turn) -> str:
     from babel.dates import format_date
 
     days = followups.example_days(tn.now, tn.agent.timezone)
-    weekday = weekday_name(days.weekday.isoweekday(), tn.lang, "wide" if tn.lang == "en" else "abbreviated")
+    weekday = weekday_name(days.weekday.isoweekday(), tn.lang)
     date_pattern = tn.t("followup.example_date_pattern" if days.same_year else "followup.example_date_pattern_year")
     return tn.t(
         "followup.examples",
