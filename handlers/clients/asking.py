@@ -126,7 +126,9 @@ async def on_answer(tn: Turn) -> None:
     if pending is None or pending.asked != QUESTION_OF[answer]:
         tn.refuse()
         return
-    tn.edit_buttons(None)  # answered: its buttons are spent
+    question = tn.query.message if tn.query is not None else None
+    if question is not None and getattr(question, "reply_markup", None):
+        tn.edit_buttons(None)  # answered: its buttons are spent
     if answer == "notname":
         kept = as_needs(pending.draft, pending.line)
         data = {"pending": draft_data(kept), "guided": pending.guided}

@@ -399,3 +399,59 @@ async def test_contact_kinds_speak_the_agents_language(harness: Harness, languag
 async def test_help_says_clients_can_be_searched(harness: Harness, language_code: str, line: str) -> None:
     chat = await ready(harness, language_code=language_code)
     assert line in (await chat.send("/help")).texts[0]
+
+
+# -- bad input -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "cl:reg:add",  # no question is open
+        "cl:reg:name",
+        "cl:reg:xyz",
+        "cl:reg",
+        "cl:arch:x",
+        "cl:arch:-1",
+        "cl:arch:9999999",
+        "cl:acard:0:0",
+        "cl:acard:99999999999:0",
+        "cl:acard:1",
+        "cl:restore:1:²",
+        "cl:hist:1:-",
+        "cl:hist:1:9999999",
+        "cl:hist:1:0:nonsense:0",
+    ],
+)
+async def test_garbage_on_the_new_buttons_is_refused(harness: Harness, data: str) -> None:
+    chat = await ready(harness)
+    await chat.send("/client 王先生")
+    await archive(chat, "王先生")
+    reply = await chat.press_data(data)
+    assert reply.toast == STALE and reply.edited == [] and reply.sent == []
+    assert (await clients_of(harness))[0].archived
+
+
+async def test_a_question_survives_a_restart_and_the_other_questions_buttons_are_stale(harness: Harness) -> None:
+    chat = await ready(harness)
+    await chat.send("/client 王先生")
+    await chat.send("/client 王先生 三居")
+    await harness.restart()
+    chat = harness.chat()
+    assert (await chat.send("嗯")).texts[0].startswith("👆")  # typed, not answered: the question stays
+    assert (await chat.press_data("cl:reg:name")).toast == STALE  # the open question is the same-name one
+    reply = await chat.press_data("cl:reg:add")
+    assert reply.last.text.startswith("✅ 登记好了！")
+    assert [(c.name, c.needs) for c in await clients_of(harness)] == [("王先生", None), ("王先生", "三居")]
+
+
+async def test_a_sentence_and_then_the_same_name_asks_both_in_turn(harness: Harness) -> None:
+    chat = await ready(harness)
+    await chat.send("/client 客户很在意学区和地铁")
+    await chat.press("✅ 是名字")
+    reply = await chat.send("/client 客户很在意学区和地铁，预算有限")
+    assert reply.texts[0].startswith("🤔")
+    reply = await chat.press("✅ 是名字")
+    assert reply.last.text.startswith("📇 已有同名客户")
+    await chat.press("➕ 仍然添加")
+    assert len(await clients_of(harness)) == 2
