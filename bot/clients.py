@@ -17,6 +17,7 @@ import phonenumbers
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.history import record_stage_move
 from bot.models import Client, ContactLog, FollowUp
 from bot.scheduler import cancel
 from bot.statuses import CONTACT_KINDS, STAGES, ContactKind, DeliveryKind, FollowUpStatus, Stage
@@ -186,6 +187,89 @@ def parse_client_line(text: str) -> ClientDraft | None:
     return ClientDraft(name, phone, needs, budget, source, notes, bad_phone, too_long)
 
 
+# A name is a few words: a sentence typed where a name goes (`/client 客户很在意学区和地铁，预算有限…`) is asked
+# about before it is registered. A Chinese name with its title is 2–5 characters (欧阳先生, 王老师, 陈太太), a nickname
+# rarely more than 7 (朋友介绍的李姐); English names are one or two words, as `parse_client_line` reads them.
+SENTENCE_CJK: Final = 8
+SENTENCE_WITH_WORD: Final = 4  # with a word such as 客户 or 预算 (客户01 is a name; 预算有限 is not)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_SENTENCE_MARKS = re.compile(r"[。！？!?…]")
+_SENTENCE_WORDS = re.compile(
+    r"客户|客戶|预算|預算|需要|需求|在意|想要|想买|想買|觉得|覺得|因为|因為|但是|可是|已经|已經|我们|我們|他们|他們|很"
+)
+_ENGLISH_SENTENCE_WORDS: Final = frozenset(
+    {"client", "customer", "budget", "wants", "needs", "looking", "prefers", "the", "he", "she", "they", "we", "i"}
+)
+
+
+def looks_like_sentence(name: str) -> bool:
+    """Whether a name as read from a line reads more like a sentence about the client than like a name: 8 or more
+    Chinese characters, sentence punctuation, 4 or more with a word a sentence about a client uses (客户, 预算,
+    需要, 很…), or an English word such as "client" or "wants" standing where the name goes."""
+    return (
+        len(_CJK.findall(name)) >= SENTENCE_CJK
+        or bool(_SENTENCE_MARKS.search(name))
+        or (len(_CJK.findall(name)) >= SENTENCE_WITH_WORD and bool(_SENTENCE_WORDS.search(name)))
+        or name.strip().casefold() in _ENGLISH_SENTENCE_WORDS
+    )
+
+
+def as_needs(draft: ClientDraft, line: str) -> ClientDraft:
+    """The draft with no name yet, the sentence kept as the needs (as typed, when it fits; else its words)."""
+    typed = clean(line).strip()
+    words = " ".join(part for part in (draft.name, draft.needs) if part)
+    needs = typed if len(typed) <= TEXT_LIMIT else words
+    return ClientDraft("", draft.phone, needs, draft.budget, draft.source, draft.notes)
+
+
+def with_name(pending: ClientDraft, draft: ClientDraft) -> ClientDraft:
+    """A pending draft (the name still missing) completed by the line typed for the name: what that line says
+    wins, and any needs it adds come after the pending ones."""
+    needs = " ".join(part for part in (pending.needs, draft.needs) if part) or None
+    too_long = draft.too_long or ("needs" if needs and len(needs) > TEXT_LIMIT else None)
+    return ClientDraft(
+        draft.name,
+        draft.phone or pending.phone,
+        needs,
+        draft.budget or pending.budget,
+        draft.source or pending.source,
+        draft.notes or pending.notes,
+        draft.bad_phone,
+        too_long,
+    )
+
+
+_DRAFT_FIELDS: Final = ("name", "phone", "needs", "budget", "source", "notes")
+
+
+def draft_data(draft: ClientDraft) -> dict[str, str | None]:
+    """A draft as a waiting flow keeps it (JSON), until the agent answers the question asked about it."""
+    return {field: getattr(draft, field) for field in _DRAFT_FIELDS}
+
+
+def draft_from(data: object) -> ClientDraft | None:
+    """A draft kept by `draft_data`, or None if `data` is not one (a flow written by another version)."""
+    if not isinstance(data, dict) or not all(isinstance(data.get(f), str | None) for f in _DRAFT_FIELDS):
+        return None
+    name, phone, needs, budget, source, notes = (data.get(field) for field in _DRAFT_FIELDS)
+    return ClientDraft(name, phone, needs, budget, source, notes) if isinstance(name, str) else None
+
+
+def parse_contact_kind(text: str) -> ContactKind | None:
+    """'电话', '微信', '面谈', '带看', 'call', 'WeChat', 'meeting' … → how the agent got in touch, or None."""
+    return _KIND_WORDS.get(text.strip().casefold())
+
+
+_KIND_WORDS: Final[dict[str, ContactKind]] = {
+    **{word: ContactKind.CALL for word in ("电话", "電話", "打电话", "打電話", "call", "phone", "phone call")},
+    **{word: ContactKind.WECHAT for word in ("微信", "wechat", "消息", "信息", "訊息", "message", "text")},
+    **{
+        word: ContactKind.VISIT for word in ("到访", "到訪", "面谈", "面談", "见面", "見面", "visit", "meeting", "meet")
+    },
+    **{word: ContactKind.VIEWING for word in ("带看", "帶看", "看房", "viewing")},
+}
+
+
 def _without_phone_labels(words: list[str]) -> list[str]:
     """'电话13800138000' → '13800138000'; a label standing alone ('手机：') goes; 'Telford' stays as it is."""
     kept = []
@@ -259,6 +343,45 @@ async def add_client(session: AsyncSession, agent_id: int, draft: ClientDraft, n
     session.add(client)
     await session.flush()
     return client
+
+
+async def archived_client(session: AsyncSession, agent_id: int, client_id: int) -> Client | None:
+    """The client if it is this agent's and archived: for the archive view and ♻️ Restore, and nothing else."""
+    if not 0 < client_id < MAX_ID:
+        return None
+    client = await session.get(Client, client_id)
+    if client is None or client.agent_id != agent_id or not client.archived:
+        return None
+    return client
+
+
+async def restore_client(session: AsyncSession, client: Client, now: datetime) -> Client | None:
+    """Bring an archived client back to the list; the follow-ups cancelled when it was archived stay cancelled
+    (their times have mostly passed). Refused (None returned, nothing changed) while another of the agent's
+    clients has its phone number: that client is returned instead."""
+    if client.phone is not None:
+        owner = await client_with_phone(session, client.agent_id, client.phone)
+        if owner is not None:
+            return owner
+    client.archived, client.updated_at = False, now
+    await session.flush()
+    return None
+
+
+async def archived_count(session: AsyncSession, agent_id: int) -> int:
+    query = select(func.count(Client.id)).where(*_listed(agent_id, None, archived=True))
+    return int((await session.execute(query)).scalar_one())
+
+
+async def client_called(session: AsyncSession, agent_id: int, name: str) -> Client | None:
+    """The agent's active client with exactly this name (case aside), if any: registering one more asks first."""
+    result = await session.execute(
+        select(Client)
+        .where(*_listed(agent_id, None), func.lower(Client.name) == name.strip().lower())
+        .order_by(Client.updated_at.desc(), Client.id.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
 
 
 async def owned_client(session: AsyncSession, agent_id: int, client_id: int) -> Client | None:
@@ -358,19 +481,21 @@ class ClientPage:
     pages: int
 
 
-def _listed(agent_id: int, stage: str | None) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [Client.agent_id == agent_id, Client.archived.is_(False)]
+def _listed(agent_id: int, stage: str | None, archived: bool = False) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Client.agent_id == agent_id, Client.archived.is_(archived)]
     if stage is not None:
         conditions.append(Client.stage == stage)
     return conditions
 
 
-async def clients_page(session: AsyncSession, agent_id: int, stage: str | None, page: int, size: int) -> ClientPage:
-    """One page of the agent's clients (of one stage, or all), most recently active first.
+async def clients_page(
+    session: AsyncSession, agent_id: int, stage: str | None, page: int, size: int, *, archived: bool = False
+) -> ClientPage:
+    """One page of the agent's clients (of one stage, or all; or the archived ones), most recently active first.
 
     A page past the end shows the last one, so a button from before a client was archived still lands somewhere.
     """
-    conditions = _listed(agent_id, stage)
+    conditions = _listed(agent_id, stage, archived)
     total = int((await session.execute(select(func.count(Client.id)).where(*conditions))).scalar_one())
     pages = max(1, -(-total // size))
     page = min(max(page, 0), pages - 1)
@@ -432,19 +557,20 @@ async def log_contact(session: AsyncSession, client: Client, kind: str, note: st
         raise ValueError(f"unknown contact kind {kind!r}")
     entry = ContactLog(client_id=client.id, kind=kind, note=(note or "").strip()[:TEXT_LIMIT] or None, at=now)
     session.add(entry)
-    if kind == ContactKind.VIEWING and client.stage in (Stage.NEW, Stage.INTERESTED):
-        client.stage = Stage.VIEWING
     client.updated_at = now
     await session.flush()
+    if kind == ContactKind.VIEWING and client.stage in (Stage.NEW, Stage.INTERESTED):
+        await change_stage(session, client, Stage.VIEWING, now)
     return entry
 
 
-def change_stage(client: Client, stage: str, now: datetime) -> bool:
-    """Move the client to `stage`; False if it already is there."""
+async def change_stage(session: AsyncSession, client: Client, stage: str, now: datetime) -> bool:
+    """Move the client to `stage`, written into their history; False if it already is there."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}")
     if client.stage == stage:
         return False
+    await record_stage_move(session, client, client.stage, stage, now)
     client.stage, client.updated_at = stage, now
     return True
 
@@ -467,9 +593,10 @@ async def archive_client(session: AsyncSession, client: Client, now: datetime) -
 
 
 async def recent_contacts(session: AsyncSession, client_id: int, limit: int = 3) -> list[ContactLog]:
+    """The client's latest contacts (their log also holds stage moves: `bot.history` tells the whole story)."""
     result = await session.execute(
         select(ContactLog)
-        .where(ContactLog.client_id == client_id)
+        .where(ContactLog.client_id == client_id, ContactLog.kind.in_(CONTACT_KINDS))
         .order_by(ContactLog.at.desc(), ContactLog.id.desc())
         .limit(limit)
     )
@@ -479,6 +606,16 @@ async def recent_contacts(session: AsyncSession, client_id: int, limit: int = 3)
 async def last_contact(session: AsyncSession, client_id: int) -> ContactLog | None:
     found = await recent_contacts(session, client_id, limit=1)
     return found[0] if found else None
+
+
+async def open_follow_ups(session: AsyncSession, client_id: int) -> list[FollowUp]:
+    """Every open follow-up of the client, earliest first (the card lists them all)."""
+    result = await session.execute(
+        select(FollowUp)
+        .where(FollowUp.client_id == client_id, FollowUp.status == FollowUpStatus.OPEN)
+        .order_by(FollowUp.due_at, FollowUp.id)
+    )
+    return list(result.scalars())
 
 
 async def next_follow_up(session: AsyncSession, client_id: int) -> FollowUp | None:

@@ -6,7 +6,8 @@ The conversation graph in one place: each flow that waits for typed input, and t
 - settings (handlers/settings.py): the setting being changed (`bot.preferences.SETTINGS`; digest asks day, then
   `digest_time`).
 - clients (handlers/clients/): `ClientStep` — NAME → PHONE → NEEDS → BUDGET while registering (each skippable);
-  NOTE after a contact kind is chosen on the card; EDIT while one detail is retyped.
+  NOTE after a contact kind is chosen on the card; EDIT while one detail is retyped; CONFIRM while a question
+  about a client not yet registered (a sentence as the name, a name already used) waits for its buttons.
 - followup (handlers/followups.py): `FollowUpStep` — CLIENT (which client) → WHEN (what time) → CONFIRM (echoed,
   waiting for ✅ or a new time) → REPLACE (when the client already has open follow-ups: replace one, add, or
   cancel; a typed time still changes the draft); OUTCOME after ✅ Done on a nudge; MOVE after 📅 Reschedule.
@@ -44,6 +45,7 @@ class ClientStep(StrEnum):
     BUDGET = "budget"
     NOTE = "note"
     EDIT = "edit"
+    CONFIRM = "confirm"
 
 
 class FollowUpStep(StrEnum):

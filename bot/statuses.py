@@ -30,6 +30,12 @@ class ContactKind(StrEnum):
     VIEWING = "viewing"
 
 
+class ClientEvent(StrEnum):
+    """What else the client's log (`ContactLog.kind`) records besides contacts: the story `bot.history` tells."""
+
+    STAGE = "stage"  # a stage move; the note holds "<from>><to>" (bot.history writes and reads it)
+
+
 class FollowUpStatus(StrEnum):
     OPEN = "open"
     DONE = "done"

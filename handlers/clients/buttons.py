@@ -9,9 +9,12 @@ from bot.clients import archive_client, change_stage, owned_client
 from bot.conversations import waiting_for
 from bot.models import Client
 from bot.statuses import STAGES
+from handlers.clients import archive, asking
 from handlers.clients.card import card, card_after
 from handlers.clients.contacts import on_kind, on_log, on_no_note
+from handlers.clients.details import DETAIL_STEPS, ask_next_detail
 from handlers.clients.editing import on_clear, on_edit, on_field, on_keep
+from handlers.clients.history import on_history
 from handlers.clients.listing import list_view
 from handlers.clients.navigation import (
     ALL,
@@ -25,7 +28,6 @@ from handlers.clients.navigation import (
     list_button,
     stage_name,
 )
-from handlers.clients.registering import DETAIL_STEPS, ask_next_detail
 from handlers.context import Turn, turn
 from handlers.keyboards import Token, Trailing, button, grid, layout, mark
 
@@ -35,6 +37,12 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     async with turn(update, context) as tn:
         if tn.action == "list":
             await on_list(tn)
+            return
+        if tn.action in archive.ACTIONS:
+            await archive.on_press(tn)
+            return
+        if tn.action == asking.ACTION:
+            await asking.on_answer(tn)
             return
         fields = tn.pressed(PRESS)
         if fields is None:
@@ -100,7 +108,7 @@ async def on_set_stage(tn: Turn, client: Client, stage: str, origin: Origin) -> 
     if stage not in STAGES:
         return False
     before = client.stage
-    if change_stage(client, stage, tn.now):
+    if await change_stage(tn.session, client, stage, tn.now):
         change = tn.t("clients.stage_changed", old=stage_name(tn, before), new=stage_name(tn, client.stage))
         tn.edit(*await card_after(tn, client, origin, change))
     else:
@@ -134,6 +142,7 @@ CLIENT_ACTIONS = {
     "field": on_field,
     "clear": on_clear,
     "keep": on_keep,
+    "hist": on_history,
 }
 
 

@@ -1,4 +1,5 @@
-"""The client list: counts per stage, a page of clients as buttons, stage filters, and search."""
+"""The client list: counts per stage, a page of clients as buttons, stage filters, search, and the way into the
+archive."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bot.i18n import Html
 from bot.models import Client
 from bot.statuses import STAGES
 from bot.text import clip
+from handlers.clients.archive import archive_button
 from handlers.clients.navigation import ALL, HOME, PREFIX, Origin, Rows, stage_name
 from handlers.clients.registering import ECHO_LIMIT
 from handlers.context import Turn, turn
@@ -43,8 +45,9 @@ async def list_view(tn: Turn, stage: str | None, page_number: int) -> tuple[str,
     """The list message: counts per stage, one page of clients, paging and stage filters."""
     counts = await counts_by_stage(tn.session, tn.agent.id)
     total = sum(counts.values())
+    archived = await archive_button(tn)
     if total == 0:
-        return tn.t("clients.list_empty", usage=Html(tn.t("clients.usage"))), []
+        return tn.t("clients.list_empty", usage=Html(tn.t("clients.usage"))), archived
     page = await clients_page(tn.session, tn.agent.id, stage, page_number, PAGE_SIZE)
     counts_line = " · ".join(tn.t("clients.list_count", stage=stage_name(tn, s), count=n) for s, n in counts.items())
     showing = stage_name(tn, stage) if stage else tn.t("clients.list_all")
@@ -79,7 +82,7 @@ async def list_view(tn: Turn, stage: str | None, page_number: int) -> tuple[str,
     for value in STAGES:
         label = tn.t("clients.filter", stage=stage_name(tn, value), count=counts[value])
         filters.append(button(mark(label, value == stage), PREFIX, "list", value, 0))
-    return text, [*rows, *grid(filters, 4)]
+    return text, [*rows, *grid(filters, 4), *archived]
 
 
 def client_rows(tn: Turn, clients: list[Client], show: str, origin: Origin) -> Rows:

@@ -9,29 +9,26 @@ from bot.clients import (
     DETAIL_LIMITS,
     TEXT_LIMIT,
     ClientDraft,
-    add_client,
     client_with_phone,
+    draft_from,
     normalise_phone,
     owned_client,
     parse_budget,
     parse_client_line,
     update_details,
+    with_name,
 )
 from bot.conversations import ClientStep, Waiting, stop_waiting, wait_for
 from bot.i18n import Html
 from bot.models import Client
 from bot.statuses import CONTACT_KINDS
 from bot.text import clip, is_blank
-from handlers.clients.card import card
+from handlers.clients.asking import answer_typed, register
 from handlers.clients.contacts import contact_logged
+from handlers.clients.details import ask_next_detail
 from handlers.clients.editing import answer_edit
-from handlers.clients.navigation import FLOW, PREFIX, point_to_existing
+from handlers.clients.navigation import FLOW, point_to_existing
 from handlers.context import Turn, turn
-from handlers.keyboards import button
-
-# The guided flow's optional questions, in the order asked.
-DETAIL_STEPS = (ClientStep.PHONE, ClientStep.NEEDS, ClientStep.BUDGET)
-
 
 # How much of what the agent typed is echoed back in an answer.
 ECHO_LIMIT = 100
@@ -46,16 +43,16 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tn.send(tn.t("clients.ask_name"))
             return
         draft = await checked_draft(tn, line)
-        if draft is None:
-            return
-        client = await add_client(tn.session, tn.agent.id, draft, tn.now)
-        text, rows = await card(tn, client)
-        tn.send(tn.t("clients.added", card=Html(text)), rows)
+        if draft is not None:
+            await register(tn, draft, line=line, guided=False)
 
 
-async def checked_draft(tn: Turn, line: str) -> ClientDraft | None:
-    """The client a line describes, or None after telling the agent what was wrong (nothing is saved then)."""
+async def checked_draft(tn: Turn, line: str, pending: ClientDraft | None = None) -> ClientDraft | None:
+    """The client a line describes (completing `pending`, a client kept while its name was asked for), or None
+    after telling the agent what was wrong (nothing is saved then)."""
     draft = parse_client_line(line)
+    if draft is not None and pending is not None:
+        draft = with_name(pending, draft)
     usage = Html(tn.t("clients.usage"))
     if draft is None:
         tn.send(tn.t("clients.name_missing", usage=usage))
@@ -85,7 +82,10 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
     """Typed text while a clients question waits: the name, a detail, or a contact's note."""
     text = tn.typed.strip()
     if waiting.step == ClientStep.NAME:
-        await answer_name(tn, text)
+        await answer_name(tn, text, waiting)
+        return
+    if waiting.step == ClientStep.CONFIRM:
+        answer_typed(tn)
         return
     client = await waited_client(tn, waiting)
     if client is None:
@@ -128,14 +128,14 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
     await ask_next_detail(tn, client, after=waiting.step)
 
 
-async def answer_name(tn: Turn, text: str) -> None:
-    """The name (or a whole one-line client) saves the client; then the details not given yet."""
-    draft = await checked_draft(tn, text)
-    if draft is None:
-        return
-    client = await add_client(tn.session, tn.agent.id, draft, tn.now)
-    tn.send(tn.t("clients.name_saved", name=client.name))
-    await ask_next_detail(tn, client, after=None)
+async def answer_name(tn: Turn, text: str, waiting: Waiting) -> None:
+    """The name (or a whole one-line client) saves the client; then the details not given yet. A client kept
+    while its name was asked for (a sentence typed as the name) is completed with what is typed now."""
+    pending = draft_from(waiting.data.get("pending"))
+    draft = await checked_draft(tn, text, pending)
+    if draft is not None:
+        guided = pending is None or waiting.data.get("guided") is True
+        await register(tn, draft, line=text, guided=guided)
 
 
 async def waited_client(tn: Turn, waiting: Waiting) -> Client | None:
@@ -146,17 +146,3 @@ async def waited_client(tn: Turn, waiting: Waiting) -> Client | None:
         await stop_waiting(tn.session, tn.agent.chat_id)
         tn.send(tn.t("clients.gone"))
     return client
-
-
-async def ask_next_detail(tn: Turn, client: Client, after: str | None) -> None:
-    """Ask the next detail still empty; when none is left, show the card."""
-    following = DETAIL_STEPS[DETAIL_STEPS.index(after) + 1 :] if after in DETAIL_STEPS else DETAIL_STEPS
-    for step in following:
-        if getattr(client, step) is None:
-            await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, step, {"client_id": client.id}), tn.now)
-            skip = button(tn.t("clients.button.skip"), PREFIX, "skip", client.id, step)
-            tn.send(tn.t(f"clients.ask_{step}", name=client.name), [[skip]])
-            return
-    await stop_waiting(tn.session, tn.agent.chat_id)
-    text, rows = await card(tn, client)
-    tn.send(tn.t("clients.added", card=Html(text)), rows)

@@ -208,9 +208,10 @@ async def test_clients_are_stored_listed_and_only_reachable_by_their_agent(engin
         assert await owned_client(session, me.id, 10**12) is None
         assert await client_with_phone(session, me.id, "+8613800138000") is None
 
-        assert change_stage(first, "interested", START) and not change_stage(first, "interested", START)
+        assert await change_stage(session, first, "interested", START)
+        assert not await change_stage(session, first, "interested", START)
         with pytest.raises(ValueError):
-            change_stage(first, "nonsense", START)
+            await change_stage(session, first, "nonsense", START)
         await log_contact(session, clients[1], "viewing", "看了两套", START + timedelta(hours=1))
         await log_contact(session, first, "call", "  ", START + timedelta(hours=2))
         await log_contact(session, first, "message", "发了户型图", START + timedelta(hours=3))

@@ -154,6 +154,7 @@ CLIENT_VALUES = {
     "field": ["name"],
     "clear": ["phone"],
     "keep": ["name"],
+    "hist": ["0", "3"],
 }
 
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.models import Client, ContactLog, FollowUp
+from bot.statuses import CONTACT_KINDS
 from handlers.local_api import LocalChat
 from tests.conftest import START
 from tests.handlers.test_onboarding import onboard
@@ -26,7 +27,9 @@ async def clients_of(harness: Harness, user_id: int = 1001) -> list[Client]:
 
 async def contacts_of(harness: Harness, client_id: int) -> list[ContactLog]:
     async with harness.services.sessions() as session:
-        result = await session.execute(select(ContactLog).where(ContactLog.client_id == client_id))
+        result = await session.execute(
+            select(ContactLog).where(ContactLog.client_id == client_id, ContactLog.kind.in_(CONTACT_KINDS))
+        )
         return list(result.scalars())
 
 
@@ -47,7 +50,7 @@ async def test_one_line_registers_the_client_and_shows_the_card(harness: Harness
         "📞 电话：+86 138 0013 8000",
         "🏠 需求：三居",
         "💰 预算：300万",
-        "最近联系\n还没有联系记录",
+        "最近动态\n还没有联系记录",
         "📅 还没有安排下次跟进",
     ):
         assert line in card.text
@@ -239,6 +242,7 @@ async def test_card_shows_details_contacts_and_the_next_follow_up(harness: Harne
                     due_at=START + timedelta(days=days, hours=1),
                     note=note,
                     status=status,
+                    done_at=START + timedelta(days=days, hours=1) if status == "done" else None,
                     created_at=START,
                     updated_at=START,
                 )
@@ -250,15 +254,19 @@ async def test_card_shows_details_contacts_and_the_next_follow_up(harness: Harne
     assert card.text.startswith("👤 王先生 · 新客户")
     assert "📍 来源：朋友介绍" in card.text and "📝 备注：周末才有空 <急>" in card.text
     assert "&lt;急&gt;" in card.html
-    # Hong Kong time; the three latest contacts, newest first.
+    # Hong Kong time; the history newest first, then every open follow-up (the done one is in the history).
     assert (
-        "最近联系\n"
+        "最近动态\n"
+        "• 11月26日 周四 10:00 ✅ 跟进完成\n"
         "• 11月25日 周三 08:00 📞 电话：约了周六\n"
-        "• 11月25日 周三 07:00 💬 消息\n"
+        "• 11月25日 周三 07:00 💬 微信\n"
         "• 11月25日 周三 06:00 🏠 带看：看了两套\n"
+        "• 11月25日 周三 05:00 🤝 到访/面谈\n"
+        "\n"
+        "📅 待跟进（2 个）\n"
+        "• 11月27日 周五 10:00 · 带看新房\n"
+        "• 11月30日 周一 10:00"
     ) in card.text
-    assert "面谈" not in card.text
-    assert "📅 下次跟进：11月27日 周五 10:00 · 带看新房" in card.text
     assert card.labels == CARD_BUTTONS
     reply = await chat.press("📋 客户列表")
     assert reply.edited[0].text.startswith("📋 我的客户（共 1 位）")
@@ -286,7 +294,7 @@ async def test_log_a_contact_with_a_note(harness: Harness) -> None:
     [client] = await clients_of(harness)
     reply = await chat.press("📞 记录联系")
     assert reply.edited[0].text == "📞 跟 王先生 是怎么联系的？"
-    assert reply.edited[0].labels == ["📞 电话", "💬 消息", "🤝 面谈", "🏠 带看", "⬅️ 返回客户卡片"]
+    assert reply.edited[0].labels == ["📞 电话", "💬 微信", "🤝 到访/面谈", "🏠 带看", "⬅️ 返回客户卡片"]
     reply = await chat.press("📞 电话")
     assert reply.edited[0].text.startswith("📞 电话 · 王先生\n这次聊了什么？")
     assert reply.edited[0].labels == ["⏭ 跳过"]

@@ -138,4 +138,4 @@ async def test_each_nudge_shows_that_clients_own_last_contact(harness: Harness) 
     harness.clock.set(now + timedelta(hours=2))
     assert (await engine.sweep()).sent == 1
     nudge = chat.messages()[-1].text
-    assert nudge.startswith("⏰ 跟进提醒：李小姐") and "（🤝 面谈）" in nudge and "电话" not in nudge
+    assert nudge.startswith("⏰ 跟进提醒：李小姐") and "（🤝 到访/面谈）" in nudge and "电话" not in nudge
