@@ -11,6 +11,8 @@ The conversation graph in one place: each flow that waits for typed input, and t
   waiting for ✅ or a new time); OUTCOME after ✅ Done on a nudge; MOVE after 📅 Reschedule.
 - reflect (handlers/reflections.py): one step per question of `bot.reflections.QUESTIONS`, in order, and
   `edit_<question>` while one answer of a finished reflection is retyped.
+- free_text (handlers/free_text.py): `FreeTextStep.OFFER` — a plain message was read and its actions offered as
+  buttons; the message (and what was read from it) waits here for the press. Typing again reads the new message.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Flow(StrEnum):
     CLIENTS = "clients"
     FOLLOWUP = "followup"
     REFLECT = "reflect"
+    FREE_TEXT = "free_text"
 
 
 class ClientStep(StrEnum):
@@ -49,6 +52,10 @@ class FollowUpStep(StrEnum):
     CONFIRM = "confirm"
     OUTCOME = "outcome"
     MOVE = "move"
+
+
+class FreeTextStep(StrEnum):
+    OFFER = "offer"
 
 
 @dataclass(frozen=True)

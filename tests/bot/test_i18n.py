@@ -69,7 +69,7 @@ def test_traditional_is_derived_and_uses_traditional_words() -> None:
 
 
 def test_values_are_escaped_for_html() -> None:
-    assert t(EN, "fallback.text") == catalog().template(EN, "fallback.text")
+    assert t(EN, "fallback.unknown_command") == catalog().template(EN, "fallback.unknown_command")
     assert "&lt;b&gt;" in t(EN, "start.resume", name="<b>")
 
 
