@@ -97,10 +97,8 @@ class Reading:
 async def read_message(session: AsyncSession, agent: Agent, text: str, now: datetime) -> Reading:
     """Read a plain message for its clients, time, contact kind and note; changes nothing."""
     text = " ".join(text.split())
-    found = await _agent_client_names(session, agent.id)
-    matches = names_in(text, [(client.id, client.name) for client in found])
-    by_id = {client.id: client for client in found}
-    clients = tuple(by_id[client_id] for client_id, _, _ in matches)
+    matches = names_in(text, await _client_names(session, agent.id))
+    clients = await _clients(session, agent.id, [client_id for client_id, _, _ in matches])
     kind = contact_kind(text)
     when, note = None, text
     if len(text) <= TIME_SEARCH_LIMIT:
@@ -139,14 +137,24 @@ def when_at(at: datetime, zone: str) -> When:
     return When(at=at, had_time=True, local=local_datetime(at, zone))
 
 
-async def _agent_client_names(session: AsyncSession, agent_id: int) -> list[Client]:
+async def _client_names(session: AsyncSession, agent_id: int) -> list[tuple[int, str]]:
+    """(id, name) of the agent's clients, most recently active first: names only, the rows are loaded once named."""
     result = await session.execute(
-        select(Client)
+        select(Client.id, Client.name)
         .where(Client.agent_id == agent_id, Client.archived.is_(False))
         .order_by(Client.updated_at.desc(), Client.id.desc())
         .limit(CLIENTS_COMPARED)
     )
-    return list(result.scalars())
+    return [(client_id, name) for client_id, name in result.all()]
+
+
+async def _clients(session: AsyncSession, agent_id: int, ids: list[int]) -> tuple[Client, ...]:
+    """The named clients, in the order named (each still checked to be this agent's)."""
+    if not ids:
+        return ()
+    result = await session.execute(select(Client).where(Client.agent_id == agent_id, Client.id.in_(ids)))
+    by_id = {client.id: client for client in result.scalars()}
+    return tuple(by_id[client_id] for client_id in ids if client_id in by_id)
 
 
 # -- names ----------------------------------------------------------------------------------------------------
