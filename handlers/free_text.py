@@ -90,7 +90,8 @@ class Offer:
                 int(data["tag"]), str(data["text"]), clients, from_minutes(data.get("at")),
                 str(data.get("note") or ""), str(data.get("log_note") or ""),
                 data["kind"] if data.get("kind") in CONTACT_KINDS else None,
-                str(data["name"]) if data.get("name") else None, str(data.get("intent") or Intent.CARD),
+                str(data["name"]) if data.get("name") else None,
+                data["intent"] if data.get("intent") in set(Intent) else Intent.CARD,
             )  # fmt: skip
         except (KeyError, TypeError, ValueError):
             return None

@@ -282,6 +282,17 @@ async def test_a_button_of_an_earlier_message_is_stale(harness: Harness) -> None
     assert await contacts(harness) == []
 
 
+async def test_the_message_waits_whole_in_the_database_for_the_press(harness: Harness) -> None:
+    """Kept in the conversation state, not in memory: a restart between the message and the press loses nothing."""
+    chat = await agent(harness, "王先生")
+    text = "王先生 明天下午3点 回电话，" + "他说预算还能加一点" * 20
+    await chat.send(text)
+    waiting = await harness.waiting()
+    assert waiting is not None and waiting.data["text"] == text
+    await harness.restart()
+    assert (await harness.waiting()) == waiting
+
+
 # ---------------------------------------------------------------------------------------------- any text
 
 
