@@ -14,6 +14,8 @@ The conversation graph in one place: each flow that waits for typed input, and t
 - day_parts (handlers/day_parts.py): HOUR, the new hour of the part of day picked on /settings → 🔔 → 🌗.
 - reflect (handlers/reflections.py): one step per question of `bot.reflections.QUESTIONS`, in order, and
   `edit_<question>` while one answer of a finished reflection is retyped.
+- free_text (handlers/free_text.py): `FreeTextStep.OFFER` — a plain message was read and its actions offered as
+  buttons; the message (and what was read from it) waits here for the press. Typing again reads the new message.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Flow(StrEnum):
     FOLLOWUP = "followup"
     REFLECT = "reflect"
     DAY_PARTS = "day_parts"
+    FREE_TEXT = "free_text"
 
 
 class ClientStep(StrEnum):
@@ -55,6 +58,10 @@ class FollowUpStep(StrEnum):
     OUTCOME = "outcome"
     MOVE = "move"
     REPLACE = "replace"
+
+
+class FreeTextStep(StrEnum):
+    OFFER = "offer"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from babel.dates import get_day_names
 
+from bot.day_parts import DEFAULT_DAY_PARTS, DayPart
 from bot.i18n import BABEL_LOCALES, EN, LANGUAGES, ZH_HANS, ZH_HANT
 from bot.time_of_day import read_time_of_day
 
@@ -38,27 +39,20 @@ def format_time(value: time) -> str:
     return f"{value.hour:02d}:{value.minute:02d}"
 
 
-# The hour a part of day means when the agent names no hour ("明天下午", "saturday morning"), by the names
-# bot.timeparse's DayPart uses: 早上, 上午, 中午, 下午, 傍晚, 晚上. Each agent may change any of them.
-DEFAULT_DAY_PART_HOURS: dict[str, time] = {
-    "early_morning": time(9, 0),
-    "morning": time(10, 0),
-    "noon": time(12, 0),
-    "afternoon": time(15, 0),
-    "evening": time(18, 0),
-    "night": time(20, 0),
-}
-DAY_PARTS: tuple[str, ...] = tuple(DEFAULT_DAY_PART_HOURS)
+# The hour a part of day means when the agent names no hour ("明天下午", "saturday morning"): bot.day_parts holds
+# the parts and the bot's defaults (早上 9, 上午 10, 中午 12, 下午 15, 傍晚 18, 晚上 20); each agent may change any.
+DEFAULT_DAY_PART_HOURS: dict[DayPart, time] = dict(DEFAULT_DAY_PARTS)
+DAY_PARTS: tuple[DayPart, ...] = tuple(DayPart)
 
 
-def day_part_hours(agent: Agent) -> dict[str, time]:
+def day_part_hours(agent: Agent) -> dict[DayPart, time]:
     """Every part of day's hour for this agent: the defaults, with what the agent changed (anything stored that
     is not a known part with an HH:MM time is ignored)."""
     hours = dict(DEFAULT_DAY_PART_HOURS)
     for part, value in (agent.day_part_hours or {}).items():
         at = parse_time_of_day(value) if isinstance(value, str) else None
         if part in hours and at is not None:
-            hours[part] = at
+            hours[DayPart(part)] = at
     return hours
 
 
@@ -67,8 +61,8 @@ def with_day_part_hour(agent: Agent, part: str, at: time | None) -> dict[str, st
     if part not in DEFAULT_DAY_PART_HOURS:
         raise ValueError(f"unknown part of day {part!r}")
     changed = {name: format_time(value) for name, value in day_part_hours(agent).items()}
-    changed[part] = format_time(at or DEFAULT_DAY_PART_HOURS[part])
-    kept = {name: value for name, value in changed.items() if value != format_time(DEFAULT_DAY_PART_HOURS[name])}
+    changed[DayPart(part)] = format_time(at or DEFAULT_DAY_PART_HOURS[DayPart(part)])
+    kept = {str(name): value for name, value in changed.items() if value != format_time(DEFAULT_DAY_PART_HOURS[name])}
     return kept or None
 
 

@@ -36,22 +36,20 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.day_parts import DEFAULT_DAY_PARTS, DayPart
 from bot.time_normalise import Rewrite, chinese_candidates, has_cjk, rewrite
-from bot.timezones import local_today, to_utc
+from bot.timezones import to_utc
 
 __all__ = [
     "DEFAULT_DAY_PARTS",
     "DEFAULT_TIME",
     "DayPart",
-    "Examples",
     "When",
-    "examples",
     "find_when",
     "is_past",
     "parse_when",
@@ -102,18 +100,6 @@ class When:
     clock_only: bool = False
     """The phrase named a clock time and no day ("下午三点半", "8pm"): it is today's even when that has
     passed; the caller then offers `same_time_tomorrow` instead of only refusing."""
-
-
-@dataclass(frozen=True)
-class Examples:
-    """Days for the examples in the "I could not read that time" message, always ahead of today."""
-
-    weekday_day: date
-    """3 days ahead: shown as a weekday phrase (`phrases[0]`: 周四下午3点 / "thursday 3pm")."""
-    date_day: date
-    """5 days ahead: shown as a date (`phrases[1]`: 12月11日 14:00 / "Dec 11 2pm")."""
-    phrases: tuple[str, str]
-    """The two phrases in the agent's language, each of which parse_when reads as a future instant."""
 
 
 def parse_when(
@@ -181,21 +167,6 @@ def same_time_tomorrow(when: When, zone: str) -> When:
     local = when.at.astimezone(ZoneInfo(zone))
     at = to_utc(local.date() + timedelta(days=1), local.time().replace(tzinfo=None), zone)
     return replace(when, at=at, local=at.astimezone(ZoneInfo(zone)), clock_only=False)
-
-
-def examples(now: datetime, zone: str, language: str) -> Examples:
-    """Two time phrases the agent could type, computed from today so they are always ahead: a weekday three
-    days on at 15:00 and a date five days on at 14:00, in `language` ("zh-Hans", "zh-Hant", "en")."""
-    today = local_today(now, zone)
-    weekday_day, date_day = today + timedelta(days=3), today + timedelta(days=5)
-    if language.startswith("zh"):
-        weekday = "周" + "一二三四五六日"[weekday_day.weekday()] + "下午3点"
-        phrases = (weekday, f"{date_day.month}月{date_day.day}日 14:00")
-        if language == "zh-Hant":
-            phrases = (phrases[0].replace("周", "週").replace("点", "點"), phrases[1])
-    else:
-        phrases = (f"{weekday_day:%A} 3pm".lower(), f"{date_day:%b} {date_day.day} 2pm")
-    return Examples(weekday_day=weekday_day, date_day=date_day, phrases=phrases)
 
 
 def loaded() -> bool:

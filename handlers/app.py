@@ -24,7 +24,7 @@ from bot.scheduler import Engine, Kind
 from bot.timeparse import warm_up
 from bot.timezones import city_index
 from bot.tip_library import library
-from handlers import basics, clients, day_parts, followups, reflections, settings, start, tips
+from handlers import basics, clients, day_parts, followups, free_text, reflections, settings, start, tips
 from handlers.context import SERVICES_KEY, Services
 from handlers.delivery import ENGINE_KEY, TelegramSender
 from handlers.errors import on_error
@@ -113,6 +113,7 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CallbackQueryHandler(day_parts.on_button, pattern=rf"^{day_parts.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(tips.on_button, pattern=rf"^{tips.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(reflections.on_button, pattern=rf"^{reflections.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(free_text.on_button, pattern=rf"^{free_text.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(basics.unknown_button))
     app.add_handler(MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, basics.on_text))
     app.add_handler(MessageHandler(filters.VOICE & filters.ChatType.PRIVATE, reflections.on_voice))

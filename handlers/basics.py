@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.conversations import Waiting, stop_waiting, waiting_for
-from handlers import clients, day_parts, followups, reflections, settings, start
+from handlers import clients, day_parts, followups, free_text, reflections, settings, start
 from handlers.context import Turn, turn
 
 TextAnswer = Callable[[Turn, Update, ContextTypes.DEFAULT_TYPE, Waiting], Awaitable[None]]
@@ -20,6 +20,7 @@ FLOWS: dict[str, TextAnswer] = {
     clients.FLOW: clients.answer_text,
     reflections.FLOW: reflections.answer_text,
     day_parts.FLOW: day_parts.answer_text,
+    free_text.FLOW: free_text.answer_text,
 }
 
 
@@ -40,15 +41,17 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Plain text: the answer to the flow that waits for one, or a pointer to what the bot can do."""
+    """Plain text: the answer to the flow that waits for one, else read for a client, a time or a contact to offer."""
     async with turn(update, context) as tn:
         waiting = await waiting_for(tn.session, tn.agent.chat_id)
         answer = FLOWS.get(waiting.flow) if waiting else None
         if waiting is not None and answer is not None:
             await answer(tn, update, context, waiting)
             return
-        key = "fallback.setup_first" if tn.agent.setup_step is not None else "fallback.text"
-        tn.send(tn.t(key))
+        if tn.agent.setup_step is not None:
+            tn.send(tn.t("fallback.setup_first"))
+            return
+        await free_text.answer(tn)
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

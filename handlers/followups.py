@@ -24,9 +24,10 @@ from telegram.ext import ContextTypes
 from bot import followups
 from bot.clients import MAX_ID, NAME_LIMIT, TEXT_LIMIT, clients_named, owned_client, recent_clients
 from bot.conversations import Flow, FollowUpStep, Waiting, stop_waiting, wait_for, waiting_for
+from bot.day_parts import DayPart
 from bot.i18n import BABEL_LOCALES, Html, t
 from bot.models import Agent, Client, Delivery, FollowUp
-from bot.preferences import format_moment, format_time, weekday_name
+from bot.preferences import day_part_hours, format_moment, format_time, weekday_name
 from bot.scheduler import Outgoing
 from bot.text import clip, is_blank
 from bot.timeparse import find_when, is_past, parse_when, prefetch, ready
@@ -166,8 +167,7 @@ async def read_when(tn: Turn, client: Client, text: str, kept_note: str = "") ->
         await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.WHEN, {"client": client.id}), tn.now)
         return
     await ready()
-    # TODO(day parts): pass day_parts=bot.preferences.day_part_hours(tn.agent) once bot.timeparse accepts it.
-    found = find_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time)
+    found = find_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time, day_parts=day_part_hours(tn.agent))
     if found is None:
         tn.send(unreadable(tn, text))
         await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.WHEN, {"client": client.id}), tn.now)
@@ -181,7 +181,7 @@ async def read_when(tn: Turn, client: Client, text: str, kept_note: str = "") ->
         tn.send(tn.t("followup.past_time", when=when_text(tn, when.at)))
         await wait_for(tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.WHEN, {"client": client.id}), tn.now)
         return
-    await confirm_draft(tn, client, when.at, note.strip() or kept_note)
+    await confirm_draft(tn, client, when.at, note.strip() or kept_note, part=when.day_part)
 
 
 def draft_of(client: Client, due: datetime, note: str) -> dict[str, object]:
@@ -205,13 +205,18 @@ async def offer_tomorrow(tn: Turn, client: Client, past: datetime, tomorrow: dat
     )
 
 
-async def confirm_draft(tn: Turn, client: Client, due: datetime, note: str) -> None:
-    """Echo the time (and note) back with ✅; on a day off, say so and offer the next work day too."""
+async def confirm_draft(tn: Turn, client: Client, due: datetime, note: str, *, part: DayPart | None = None) -> None:
+    """Echo the time (and note) back with ✅; on a day off, say so and offer the next work day too. `part`: the
+    part of day whose hour was taken ("周六上午" → 10:00), named so the agent sees where the hour came from."""
     await wait_for(
         tn.session, tn.agent.chat_id, Waiting(FLOW, FollowUpStep.CONFIRM, draft_of(client, due, note)), tn.now
     )
     key = "followup.confirm_with_note" if note else "followup.confirm"
     text = tn.t(key, name=client.name, when=when_text(tn, due), note=note)
+    if part is not None:
+        text = tn.t(
+            "followup.day_part_used", echo=Html(text), part=tn.t(f"dayparts.part.{part}"), time=clock_text(tn, due)
+        )
     row = [button(tn.t("button.confirm"), PREFIX, "ok", client.id)]
     work_day = followups.on_next_work_day(tn.agent, due)
     if work_day is not None:
@@ -288,8 +293,7 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
             tn.send(tn.t("error.stale_button"))
             return
         await ready()
-        # TODO(day parts): pass day_parts=bot.preferences.day_part_hours(tn.agent) once bot.timeparse accepts it.
-        when = parse_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time)
+        when = parse_when(text, tn.now, tn.agent.timezone, tn.agent.followup_time, day_parts=day_part_hours(tn.agent))
         if when is None:
             tn.send(unreadable(tn, text))
             return

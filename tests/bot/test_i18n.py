@@ -182,7 +182,7 @@ def test_a_changed_glossary_derives_the_catalog_again(tmp_path: Path, monkeypatc
 
 
 def test_values_are_escaped_for_html() -> None:
-    assert t(EN, "fallback.text") == catalog().template(EN, "fallback.text")
+    assert t(EN, "fallback.unknown_command") == catalog().template(EN, "fallback.unknown_command")
     assert "&lt;b&gt;" in t(EN, "start.resume", name="<b>")
 
 

@@ -19,7 +19,6 @@ from bot.timeparse import (
     DEFAULT_DAY_PARTS,
     DayPart,
     When,
-    examples,
     find_when,
     is_past,
     parse_when,
@@ -547,20 +546,6 @@ def test_the_agents_own_day_part_hours() -> None:
     assert when is not None and (when.local.time(), when.day_part) == (time(15, 0), DayPart.AFTERNOON)
     found = find_when("带看 明晚", NOW, SHANGHAI, day_parts=mine)
     assert found is not None and found[0].local.time() == time(19, 30)
-
-
-@pytest.mark.parametrize("language", ["zh-Hans", "zh-Hant", "en"])
-@settings(max_examples=30, deadline=None)
-@given(now=instants, zone=st.sampled_from(ZONES))
-def test_the_examples_are_always_ahead_and_read_as_shown(language: str, now: datetime, zone: str) -> None:
-    shown = examples(now, zone, language)
-    today = now.astimezone(ZoneInfo(zone)).date()
-    assert (shown.weekday_day, shown.date_day) == (today + timedelta(days=3), today + timedelta(days=5))
-    for phrase, day, hour in zip(shown.phrases, (shown.weekday_day, shown.date_day), (15, 14), strict=True):
-        when = parse_when(phrase, now, zone)
-        assert when is not None, phrase
-        assert (when.local.date(), when.local.hour) == (day, hour)
-        assert not is_past(when, now)
 
 
 TIME_LIKE = "明天后今晚早下周星期礼拜禮週一二三四五六日天上午中傍晚点點半小时钟刻号月底初旬末年个 0123456789:/-amp"

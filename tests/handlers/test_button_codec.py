@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers import followups, reflections, settings, start, tips
+from handlers import followups, free_text, reflections, settings, start, tips
 from handlers.clients import buttons as client_buttons
 from handlers.keyboards import (
     MAX_CALLBACK_BYTES,
@@ -43,6 +43,7 @@ LAYOUTS: list[Layout[Any]] = [
     start.WORKDAY,
     settings.PRESS,
     settings.WORKDAY,
+    free_text.PRESS,
 ]
 PREFIXES = sorted({found.prefix for found in LAYOUTS})
 ACTIONS = sorted({action for found in LAYOUTS for action in found.actions})

@@ -155,7 +155,7 @@ async def test_cancel_mid_flow_keeps_what_was_entered(harness: Harness) -> None:
     [client] = await clients_of(harness)
     assert (client.name, client.phone, client.needs) == ("赵先生", "+8613800138000", None)
     reply = await chat.send("两房")
-    assert reply.texts[0].startswith("收到！目前我还不能理解自由输入的消息")
+    assert reply.texts[0].startswith("🤔 这句话里我没认出客户或时间")
     assert (await chat.press("⏭ 跳过")).toast == STALE
 
 
@@ -661,7 +661,7 @@ async def test_cancel_button_and_back_change_nothing(harness: Harness) -> None:
     assert reply.edited[0].labels == CARD_BUTTONS
     assert await harness.waiting() is None
     reply = await chat.send("500万")
-    assert reply.texts[0].startswith("收到！目前我还不能理解自由输入的消息")
+    assert reply.texts[0].startswith("🤔 这句话里我没认出客户或时间")
 
     await chat.press("✏️ 编辑")
     reply = await chat.press("⬅️ 返回客户卡片")
@@ -678,7 +678,7 @@ async def test_cancel_command_mid_edit_changes_nothing(harness: Harness) -> None
     assert (await chat.send("/cancel")).texts == ["好的，已取消。"]
     assert await harness.waiting() is None
     reply = await chat.send("5123 4567")
-    assert reply.texts[0].startswith("收到！目前我还不能理解自由输入的消息")
+    assert reply.texts[0].startswith("🤔 这句话里我没认出客户或时间")
     assert (await chat.press("🧹 清空")).toast == STALE
     assert (await chat.press("✖️ 取消")).toast == STALE
     [after] = await clients_of(harness)
@@ -727,7 +727,7 @@ async def test_another_agent_cannot_clear_or_edit_a_detail_mid_edit(harness: Har
         assert reply.toast == STALE and reply.sent == [] and reply.edited == []
     assert await harness.waiting(2002) is None
     reply = await intruder.send("周末才有空")
-    assert reply.texts[0].startswith("收到！目前我还不能理解自由输入的消息")
+    assert reply.texts[0].startswith("💡 你还没有登记客户")  # a time, but no client of the intruder's own
     [after] = await clients_of(harness)
     assert details_of(after) == REGISTERED
     reply = await owner.send("周末才有空")  # the owner's question is still open

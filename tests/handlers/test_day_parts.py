@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import time
 
+from bot.day_parts import DayPart
 from bot.preferences import DEFAULT_DAY_PART_HOURS, day_part_hours
 from handlers.local_api import LocalChat
 from tests.handlers.test_onboarding import onboard
@@ -51,7 +52,7 @@ async def test_the_defaults_are_shown_and_one_part_is_changed_by_typing(harness:
     assert "下午 14:30" in reply.last.labels
     agent = await harness.agent()
     assert agent.day_part_hours == {"afternoon": "14:30"}
-    assert day_part_hours(agent) == {**DEFAULT_DAY_PART_HOURS, "afternoon": time(14, 30)}
+    assert day_part_hours(agent) == {**DEFAULT_DAY_PART_HOURS, DayPart.AFTERNOON: time(14, 30)}
     assert await harness.waiting() is None
 
     await chat.press("晚上 20:00")
@@ -85,4 +86,24 @@ def test_stored_values_that_are_not_hours_fall_back_to_the_defaults() -> None:
     from bot.models import Agent
 
     agent = Agent(day_part_hours={"afternoon": "25:00", "lunch": "12:30", "night": 7, "morning": "11:15"})
-    assert day_part_hours(agent) == {**DEFAULT_DAY_PART_HOURS, "morning": time(11, 15)}
+    assert day_part_hours(agent) == {**DEFAULT_DAY_PART_HOURS, DayPart.MORNING: time(11, 15)}
+
+
+async def test_a_part_of_day_without_an_hour_takes_the_agents_hour_and_says_so(harness: Harness) -> None:
+    """周六下午 is Saturday at the agent's 下午 hour (14:30 here, 15:00 for another agent), named in the echo."""
+    chat = await open_day_parts(harness)
+    await chat.press("下午 15:00")
+    await chat.send("14:30")
+    await chat.send("/client 王先生")
+    reply = await chat.send("/followup 王先生 周六下午 带看")
+    # The clock: Wednesday 2026-11-25 in Shanghai, so 周六 is the 28th.
+    assert "11月28日" in reply.last.text and "14:30" in reply.last.text, reply.last.text
+    assert "🌗 「下午」按 14:30 算" in reply.last.text
+
+    other = await open_day_parts(harness, user_id=2002)
+    await other.send("/client 李姐")
+    reply = await other.send("/followup 李姐 周六下午")
+    assert "15:00" in reply.last.text and "🌗 「下午」按 15:00 算" in reply.last.text
+
+    reply = await other.send("/followup 李姐 周六下午4点")  # an hour given: no part-of-day line
+    assert "16:00" in reply.last.text and "🌗" not in reply.last.text
