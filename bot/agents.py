@@ -93,6 +93,7 @@ EDITABLE_FIELDS: Final = frozenset(
     {
         "language",
         "timezone",
+        "timezone_place",
         "reflection_time",
         "work_days",
         "digest_weekday",

@@ -88,6 +88,8 @@ class Agent(Base):
     display_name: Mapped[str] = mapped_column(CleanString(128))
     language: Mapped[str] = mapped_column(String(16))
     timezone: Mapped[str] = mapped_column(String(64))
+    # The place the agent typed for it (深圳, Melbourne), shown instead of the zone's name; None if chosen otherwise.
+    timezone_place: Mapped[str | None] = mapped_column(CleanString(64), nullable=True)
     reflection_time: Mapped[time] = mapped_column(Time)
     # ISO weekday digits (1 = Monday … 7 = Sunday), e.g. "123456".
     work_days: Mapped[str] = mapped_column(String(7))

@@ -232,7 +232,8 @@ def parse_setting(step: str, text: str) -> dict[str, object] | None:
         return {"language": language} if language else None
     if step == "timezone":
         zone_name = resolve_timezone(text)
-        return {"timezone": zone_name} if zone_name else None
+        # The place as typed (深圳) is kept to show; a zone id or a button clears it.
+        return {"timezone": zone_name, "timezone_place": typed_place(text)} if zone_name else None
     if step == "reflection":
         at = parse_time_of_day(text)
         return {"reflection_time": at} if at else None

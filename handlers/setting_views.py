@@ -77,7 +77,7 @@ def setting_value(agent: Agent, setting: str, now: datetime, place: str | None =
     if setting == "language":
         return t(lang, "language.name")
     if setting == "timezone":
-        return zone_label(agent.timezone, lang, now, place)
+        return zone_label(agent.timezone, lang, now, place or agent.timezone_place)
     if setting == "reflection":
         return t(lang, "value.reflection", time=format_time(agent.reflection_time))
     if setting == "workdays":

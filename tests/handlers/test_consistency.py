@@ -38,6 +38,7 @@ async def test_english_counts_agree_with_their_nouns_in_lists_and_the_journal(ha
     assert (await chat.send("/today")).texts[0] == "📋 1 follow-up today:"
     await chat.send("/followup 王先生 in 3 hours")
     await chat.press("✅ Confirm")
+    await chat.press("➕ Add another")  # 王先生 already has one open: add, not replace
     assert (await chat.send("/today")).texts[0] == "📋 2 follow-ups today, in order:"
     harness.clock.advance(timedelta(hours=2, minutes=30))
     assert (await chat.send("/overdue")).texts[0] == "⚠️ 1 overdue follow-up; the sooner the better:"
@@ -113,20 +114,20 @@ TYPED_CITIES = {
         "zh-hans",
         "简体中文",
         "✓ 时区：墨尔本（澳大利亚东部时间，UTC+11:00）",
-        "🕒 时区：澳大利亚东部时间（UTC+11:00）",
+        "🕒 时区：墨尔本（澳大利亚东部时间，UTC+11:00）",
     ),
-    "深圳": ("zh-hans", "简体中文", "✓ 时区：深圳（中国时间，UTC+08:00）", "🕒 时区：中国时间（UTC+08:00）"),
+    "深圳": ("zh-hans", "简体中文", "✓ 时区：深圳（中国时间，UTC+08:00）", "🕒 时区：深圳（中国时间，UTC+08:00）"),
     "墨爾本": (
         "zh-hant",
         "繁體中文",
         "✓ 時區：墨爾本（澳洲東部時間，UTC+11:00）",
-        "🕒 時區：澳洲東部時間（UTC+11:00）",
+        "🕒 時區：墨爾本（澳洲東部時間，UTC+11:00）",
     ),
     "Melbourne": (
         "en",
         "English",
         "✓ Time zone: Melbourne (Australian Eastern Time, UTC+11:00)",
-        "🕒 Time zone: Australian Eastern Time (UTC+11:00)",
+        "🕒 Time zone: Melbourne (Australian Eastern Time, UTC+11:00)",
     ),
 }
 ZONES = {"墨尔本": "Australia/Melbourne", "深圳": "Asia/Shanghai", "墨爾本": "Australia/Melbourne"}
@@ -138,7 +139,8 @@ async def test_a_typed_city_is_echoed_and_no_reply_shows_a_zone_id_or_another_ci
     _, shown_echo, after = await typed_zone(harness, code, language, city)
     assert shown_echo == echo
     assert any(summary in text for text in after)
-    assert (await harness.agent()).timezone == ZONES.get(city, "Australia/Melbourne")
+    agent = await harness.agent()
+    assert (agent.timezone, agent.timezone_place) == (ZONES.get(city, "Australia/Melbourne"), city)
     assert [text for text in after if "/" in text.replace("</", "") and re.search(r"[A-Z][a-z]+/[A-Z]", text)] == []
     assert [text for text in after if "北京" in text or "上海" in text] == []
 
@@ -150,6 +152,11 @@ async def test_the_zone_of_a_tapped_city_and_of_an_offset(harness: Harness) -> N
     assert (await chat.send("/settings")).texts[0].count("🕒 时区：UTC+09:00") == 1
     reply = await chat.send("/settings tz Asia/Tokyo")
     assert reply.texts == ["✅ 已更新 时区：日本时间（UTC+09:00）"]
+    await chat.send("/settings tz 深圳")
+    assert "🕒 时区：深圳（中国时间，UTC+08:00）" in (await chat.send("/settings")).texts[0]
+    await chat.send("/settings tz Asia/Shanghai")  # a zone id, not a place: the typed place is forgotten
+    assert (await harness.agent()).timezone_place is None
+    assert "🕒 时区：中国时间（UTC+08:00）" in (await chat.send("/settings")).texts[0]
 
 
 # ------------------------------------------------------------------------------------------- zh-Hant words

@@ -114,11 +114,19 @@ ONE_LINE_FORMS = [
     (
         "/settings tz Asia/Hong_Kong",
         "✅ 已更新 时区：香港时间（UTC+08:00）",
-        {"timezone": "Asia/Hong_Kong"},
+        {"timezone": "Asia/Hong_Kong", "timezone_place": None},
     ),
-    ("/settings tz 深圳", "✅ 已更新 时区：深圳（中国时间，UTC+08:00）", {"timezone": "Asia/Shanghai"}),
-    ("/settings tz new york", "✅ 已更新 时区：new york（北美东部时间，UTC-05:00）", {"timezone": "America/New_York"}),
-    ("/settings tz UTC+9", "✅ 已更新 时区：UTC+09:00", {"timezone": "Etc/GMT-9"}),
+    (
+        "/settings tz 深圳",
+        "✅ 已更新 时区：深圳（中国时间，UTC+08:00）",
+        {"timezone": "Asia/Shanghai", "timezone_place": "深圳"},
+    ),
+    (
+        "/settings tz new york",
+        "✅ 已更新 时区：new york（北美东部时间，UTC-05:00）",
+        {"timezone": "America/New_York", "timezone_place": "new york"},
+    ),
+    ("/settings tz UTC+9", "✅ 已更新 时区：UTC+09:00", {"timezone": "Etc/GMT-9", "timezone_place": None}),
     ("/settings reflect 21:30", "✅ 已更新 每日复盘：每个工作日 21:30", {"reflection_time": time(21, 30)}),
     ("/settings reflect 晚上9点半", "✅ 已更新 每日复盘：每个工作日 21:30", {"reflection_time": time(21, 30)}),
     ("/settings digest sun 20:00", "✅ 已更新 周总结：周日 20:00", {"digest_weekday": 7, "digest_time": time(20)}),

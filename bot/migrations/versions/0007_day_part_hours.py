@@ -1,4 +1,5 @@
-"""agents.day_part_hours: the hour each part of day means for this agent ("明天下午" → 15:00 by default)
+"""agents.day_part_hours: the hour each part of day means for this agent ("明天下午" → 15:00 by default);
+agents.timezone_place: the place the agent typed for their time zone (深圳), shown instead of the zone's name.
 
 Only the parts the agent changed are stored, as {"afternoon": "14:30", …}; NULL means every default
 (bot.preferences.DEFAULT_DAY_PART_HOURS).
@@ -21,8 +22,10 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("agents", sa.Column("day_part_hours", sa.JSON(), nullable=True))
+    op.add_column("agents", sa.Column("timezone_place", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("agents") as batch:
         batch.drop_column("day_part_hours")
+        batch.drop_column("timezone_place")
