@@ -32,6 +32,7 @@ import importlib.machinery
 import importlib.util
 import io
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -66,6 +67,11 @@ _MAX_MESSAGE_CHARS = 500
 _MAX_CANDIDATES = 8
 # In English one-line commands the time phrase is this many words at most ("next friday at 10 am").
 _MAX_PHRASE_WORDS = 5
+# Words an English time phrase starts with, for finding one in the middle of a note.
+_ENGLISH_TIME_START = re.compile(
+    r"(?i)^(?:today|tonight|tomorrow|tmr|tmrw|next|this|in|on|at|\d|"
+    r"mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+)
 # An odd shift that no calendar phrase moves by: a result that moves by exactly this much with the base
 # clock was computed from the clock, i.e. the phrase is a duration.
 _PROBE_SHIFT = timedelta(hours=1, minutes=7)
@@ -355,6 +361,22 @@ def _find_by_words(
         when = _parse_words(words[-count:], now, zone, default_time, day_parts)
         if when is not None:
             return when, _join_note(" ".join(words[:-count]), "")
+    # In the middle ("Mr Smith tomorrow 3pm call back"): only from a word a time phrase starts with, so a name or
+    # a note word is never read as a time, and at most a few places are tried.
+    starts = [i for i in range(1, len(words) - 1) if _ENGLISH_TIME_START.match(words[i])][:_MAX_CANDIDATES]
+    for start in starts:
+        for count in range(min(len(words) - 1 - start, _MAX_PHRASE_WORDS), 0, -1):
+            when = _parse_words(words[start : start + count], now, zone, default_time, day_parts)
+            if when is not None:
+                # dateparser skips filler words ("tomorrow at 3pm about the"): keep the fewest words that still
+                # mean the same instant, so the note keeps its own.
+                while count > 1 and (
+                    (shorter := _parse_words(words[start : start + count - 1], now, zone, default_time, day_parts))
+                    is not None
+                    and (shorter.at, shorter.had_time) == (when.at, when.had_time)
+                ):
+                    count -= 1
+                return when, _join_note(" ".join(words[:start]), " ".join(words[start + count :]))
     return None
 
 

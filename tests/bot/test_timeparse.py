@@ -564,3 +564,24 @@ def test_a_parsed_time_is_never_past_without_the_caller_being_told(text: str, no
     if when.clock_only:
         assert when.local.date() == now.astimezone(ZoneInfo(zone)).date()
         assert not is_past(same_time_tomorrow(when, zone), now - timedelta(days=1))
+
+
+@pytest.mark.parametrize(
+    ("text", "hour", "note"),
+    [
+        ("Mr Smith tomorrow 3pm call back", 15, "Mr Smith call back"),
+        ("call John tomorrow at 3pm about the flat", 15, "call John about the flat"),
+        ("Smith next friday 10am viewing", 10, "Smith viewing"),
+    ],
+)
+def test_an_english_time_in_the_middle_of_a_note_is_found(text: str, hour: int, note: str) -> None:
+    found = find_when(text, NOW, SHANGHAI)
+    assert found is not None
+    when, rest = found
+    assert (when.local.hour, rest) == (hour, note)
+    assert when.local.date() > NOW.astimezone(ZoneInfo(SHANGHAI)).date()
+
+
+@pytest.mark.parametrize("text", ["Mr Sun called about the flat", "room 302 needs paint", "call May about it"])
+def test_a_name_or_a_number_in_the_middle_of_a_note_is_no_time(text: str) -> None:
+    assert find_when(text, NOW, SHANGHAI) is None

@@ -172,9 +172,11 @@ async def test_another_agents_history_is_refused(harness: Harness) -> None:
 async def test_the_card_lists_every_open_follow_up(harness: Harness) -> None:
     chat = await ready(harness)
     await chat.send("/client 王先生")
-    for phrase in ("明天下午3点 带看新房", "后天上午10点", "12月1日 14:00 签约", "12月3日 9:00"):
+    for number, phrase in enumerate(("明天下午3点 带看新房", "后天上午10点", "12月1日 14:00 签约", "12月3日 9:00")):
         await chat.send(f"/followup 王先生 {phrase}")
         await chat.press("✅ 确认")
+        if number:  # one is open already: "replace or add?"
+            await chat.press("➕ 再加一个")
     card = await open_card(chat)
     assert (
         "📅 待跟进（4 个）\n"
