@@ -69,10 +69,10 @@ _ZH_CLOCK_ONLY = re.compile(rf"^(?:凌晨|{_ZH_DAY_PART}|晚)?(?:{_ZH_CLOCK})$")
 # Where a time phrase may stand inside longer Chinese text: the day (relative, weekday, date, month part) or a
 # duration, then a part of the day, then a clock time; or a clock time alone. Only for finding: jionlp reads it.
 _ZH_DAY = (
-    r"大后天|后天|明天|今天|明日|今日|今晚|明晚|今早|明早"
-    r"|(?:这个?|本|下下?个?)?(?:周|星期|礼拜)[一二三四五六日天1-7末]"
+    r"大后天|后天|明天|今天|明日|今日|今晚|明晚|今早|明早|大前天|前天|昨天|昨日|昨晚"  # past days too: read whole
+    r"|(?:这个?|本|下下?个?|上上?个?)?(?:周|星期|礼拜)[一二三四五六日天1-7末]"
     rf"|\d{{4}}[-/.年]\d{{1,2}}[-/.月]\d{{1,2}}[日号]?"
-    rf"|(?:\d{{4}}年)?(?:下下?个?|本|这个?)?(?:{_NUM}{{1,2}})?月(?:底|初|中旬|上旬|下旬|中(?!午)|{_NUM}{{1,3}}[日号]?)"
+    rf"|(?:\d{{4}}年)?(?:下下?个?|上上?个?|本|这个?)?(?:{_NUM}{{1,2}})?月(?:底|初|中旬|上旬|下旬|中(?!午)|{_NUM}{{1,3}}[日号]?)"
     r"|上旬|中旬|下旬"
     rf"|\d{{1,2}}/\d{{1,2}}(?!\d)|{_NUM}{{1,3}}[日号](?![楼院线室房门栋座号])"
 )

@@ -339,13 +339,19 @@ def _find_chinese(
 ) -> tuple[When, str] | None:
     """Our candidate places (bot.time_normalise), each read whole, else its leading day; the first that reads
     wins. The scan is one regex pass and at most `_MAX_CANDIDATES` places are read, so time stays bounded."""
+    past: tuple[When, str] | None = None
     for count, (start, end, head_end) in enumerate(chinese_candidates(text)):
         if count == _MAX_CANDIDATES:
             break
         for stop in dict.fromkeys((end, head_end)):
             if stop > start and (when := parse_when(text[start:stop], now, zone, default_time, day_parts=day_parts)):
-                return when, _join_note(text[:start], text[stop:])
-    return None
+                found = when, _join_note(text[:start], text[stop:])
+                if not is_past(when, now):
+                    return found
+                # "昨天见过，明天下午3点再联系": a day already past is what happened; a later time may be the plan.
+                past = past or found
+                break
+    return past
 
 
 def _find_by_words(

@@ -585,3 +585,17 @@ def test_an_english_time_in_the_middle_of_a_note_is_found(text: str, hour: int, 
 @pytest.mark.parametrize("text", ["Mr Sun called about the flat", "room 302 needs paint", "call May about it"])
 def test_a_name_or_a_number_in_the_middle_of_a_note_is_no_time(text: str) -> None:
     assert find_when(text, NOW, SHANGHAI) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "note"),
+    [
+        ("昨天下午3点", 24, ""),  # past: returned as past, so the caller refuses it (never today 15:00)
+        ("上周五下午3点 带看", 20, "带看"),
+        ("王先生 昨天见过 明天下午3点再联系", 26, "王先生 昨天见过再联系"),  # what happened, then the plan
+    ],
+)
+def test_a_past_day_is_read_whole_and_a_later_plan_wins(text: str, day: int, note: str) -> None:
+    found = find_when(text, NOW, SHANGHAI)
+    assert found is not None
+    assert (found[0].local.month, found[0].local.day, found[1]) == (11, day, note)
