@@ -161,11 +161,11 @@ def names_in(text: str, clients: Sequence[tuple[int, str]]) -> list[tuple[int, i
 
     A whole name found somewhere hides partial names (a title form, one word of an English name) that overlap it.
     """
-    folded = text.casefold()
+    folded = _fold(text)
     whole: list[tuple[int, int, int]] = []
     partial: list[tuple[int, int, int]] = []
     for client_id, name in clients:
-        name = " ".join(name.split()).casefold()
+        name = _fold(" ".join(name.split()))
         if not name or len(name) > NAME_LIMIT:
             continue
         for start, end in _places(folded, name):
@@ -182,6 +182,12 @@ def names_in(text: str, clients: Sequence[tuple[int, str]]) -> list[tuple[int, i
     for match in sorted(kept, key=lambda m: (m[1], -(m[2] - m[1]))):
         first.setdefault(match[0], match)
     return sorted(first.values(), key=lambda m: m[1])
+
+
+def _fold(text: str) -> str:
+    """Case folded one character for one, so places found in the folded text are places in the text ("ß" folds
+    to "ss", which would shift every place after it)."""
+    return "".join(low if len(low := ch.casefold()) == 1 else ch for ch in text)
 
 
 def _partial_names(name: str) -> list[str]:

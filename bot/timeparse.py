@@ -69,7 +69,8 @@ _MAX_CANDIDATES = 8
 _MAX_PHRASE_WORDS = 5
 # Words an English time phrase starts with, for finding one in the middle of a note.
 _ENGLISH_TIME_START = re.compile(
-    r"(?i)^(?:today|tonight|tomorrow|tmr|tmrw|next|this|in|on|at|\d|"
+    r"(?i)^(?:today|tonight|tomorrow|tmr|tmrw|yesterday|next|this|last|the|end|early|mid|late|in|on|at|\d|"
+    r"day|morning|afternoon|evening|noon|midday|night|half|quarter|"
     r"mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
 )
 # An odd shift that no calendar phrase moves by: a result that moves by exactly this much with the base
@@ -359,11 +360,15 @@ def _find_by_words(
 ) -> tuple[When, str] | None:
     """The longest run of leading words that is a time phrase, else the longest run of trailing words."""
     words = text.split(" ")
-    for count in range(min(len(words), _MAX_PHRASE_WORDS), 0, -1):
+    # Only runs that start with a word a time phrase starts with: dateparser reads "a tomorrow" as tomorrow and
+    # would swallow the note's first word with the hour after it.
+    for count in range(min(len(words), _MAX_PHRASE_WORDS), 0, -1) if _ENGLISH_TIME_START.match(words[0]) else ():
         when = _parse_words(words[:count], now, zone, default_time, day_parts)
         if when is not None:
             return when, _join_note("", " ".join(words[count:]))
     for count in range(min(len(words) - 1, _MAX_PHRASE_WORDS), 0, -1):
+        if not _ENGLISH_TIME_START.match(words[-count]):
+            continue
         when = _parse_words(words[-count:], now, zone, default_time, day_parts)
         if when is not None:
             return when, _join_note(" ".join(words[:-count]), "")

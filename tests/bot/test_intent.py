@@ -101,3 +101,9 @@ def test_any_text_and_names_give_spans_of_named_clients(text: str, names: list[s
 @given(st.text(max_size=40), st.text(max_size=40), st.sampled_from(list(CLIENTS.values())))
 def test_a_whole_name_between_spaces_is_always_found(before: str, after: str, name: str) -> None:
     assert name in named(f"{before} {name} {after}", {1: name})
+
+
+def test_a_name_whose_case_folds_longer_keeps_its_place() -> None:
+    """Found by hypothesis: "ß" folds to "ss", which shifted the span past the end of the text."""
+    assert names_in("ß", [(1, "ß")]) == [(1, 0, 1)]
+    assert names_in("Straße 明天", [(1, "STRASSE"), (2, "straße")]) == [(2, 0, 6)]

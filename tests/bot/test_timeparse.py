@@ -599,3 +599,10 @@ def test_a_past_day_is_read_whole_and_a_later_plan_wins(text: str, day: int, not
     found = find_when(text, NOW, SHANGHAI)
     assert found is not None
     assert (found[0].local.month, found[0].local.day, found[1]) == (11, day, note)
+
+
+def test_a_note_word_before_an_english_time_is_not_swallowed() -> None:
+    """Found by hypothesis: "a tomorrow 3pm" was read as tomorrow 10:00 ("a tomorrow") with "3pm" as the note."""
+    found = find_when("a tomorrow 3pm", NOW, SHANGHAI)
+    assert found is not None
+    assert found[0] == parse_when("tomorrow 3pm", NOW, SHANGHAI) and found[1] == "a"
