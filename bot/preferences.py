@@ -328,6 +328,13 @@ def format_day(day: date, language: str) -> str:
     return _DATED.get(language, _CHINESE_DATED).format(date=shown, weekday=weekday_name(day.isoweekday(), language))
 
 
+def format_span(first: date, last: date, language: str, today: date | None = None) -> str:
+    """'11月30日–12月6日' / '30 Nov – 6 Dec': a week; the years only when it is not `today`'s year."""
+    with_year = today is not None and (first.year != today.year or last.year != today.year)
+    joiner = " – " if language == EN else "–"
+    return joiner.join(_format_date(day, language, with_year=with_year) for day in (first, last))
+
+
 def _format_date(day: date, language: str, *, with_year: bool) -> str:
     from babel.dates import format_date
 

@@ -98,6 +98,18 @@ class Turn:
         for index, part in enumerate(rest):
             self._send(part, _markup(buttons) if index == len(rest) - 1 else None)
 
+    def send_photo(self, photo: bytes, caption: str, buttons: Buttons | None = None) -> None:
+        """An image with its caption (Telegram takes 1,024 characters of caption: the caller keeps within it)."""
+        chat_id, markup = self.agent.chat_id, _markup(buttons)
+        self._replies.append(lambda: self.bot.send_photo(chat_id, photo, caption=caption, reply_markup=markup))
+
+    def send_document(self, content: bytes, filename: str, caption: str | None = None) -> None:
+        """A file the agent can save and open (the draft weekly summary as .docx, .md)."""
+        chat_id = self.agent.chat_id
+        self._replies.append(
+            lambda: self.bot.send_document(chat_id, content, filename=filename, caption=caption)
+        )
+
     def _send(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
         chat_id = self.agent.chat_id
         self._replies.append(lambda: self.bot.send_message(chat_id, text, reply_markup=markup))

@@ -33,6 +33,7 @@ BOT_USER = {
     "supports_inline_queries": False,
 }
 MESSAGE_LIMIT = 4096
+FILES = "_files"  # the key under which a call's uploads are kept in its recorded parameters
 CALLBACK_LIMIT = 64
 _ALLOWED_TAGS = {
     "b",
@@ -153,6 +154,8 @@ class LocalBotAPI(BaseRequest):
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._message_ids: dict[int, Iterator[int]] = {}
         self._failures: list[tuple[str, TelegramError]] = []
+        # Photos and documents sent, by (chat, message id): (file name, bytes).
+        self.files: dict[tuple[int, int], tuple[str, bytes]] = {}
 
     # -- BaseRequest ---------------------------------------------------------------------------
     async def initialize(self) -> None:
@@ -177,6 +180,10 @@ class LocalBotAPI(BaseRequest):
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
+        if request_data is not None and request_data.contains_files:
+            params[FILES] = {  # what was uploaded: {field: (file name, bytes)}
+                name: (upload[0], upload[1]) for name, upload in (request_data.multipart_data or {}).items()
+            }
         try:
             failure = self._take_failure(name)
             if failure:
@@ -269,6 +276,9 @@ class LocalBotAPI(BaseRequest):
             kind=kind,
         )
         self.messages[(chat_id, shown.message_id)] = shown
+        uploads: dict[str, tuple[str, bytes]] = params.get(FILES, {})
+        if kind in uploads:
+            self.files[(chat_id, shown.message_id)] = uploads[kind]
         body = self._render(shown)
         body.pop("text", None)
         body["caption"] = caption

@@ -23,6 +23,8 @@ COMMANDS = (
     "saved",
     "reflect",
     "journal",
+    "digest",
+    "summary",
     "settings",
     "help",
     "cancel",
