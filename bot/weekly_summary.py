@@ -564,10 +564,16 @@ def as_messages(draft: Draft, limit: int = 4096) -> list[str]:
         if _utf16(joined) <= limit:
             current = joined
             return
-        if current:
+        if _utf16(piece) <= limit:  # a whole line moves to the next message
             parts.append(current)
-        current = ""
-        for chunk in _cut(piece, limit):
+            current = piece
+            return
+        # Only a line longer than a whole message is cut: its first piece fills what is left of this one.
+        prefix = current + separator if current else ""
+        chunks = _cut(piece, limit, room=limit - _utf16(prefix))
+        if chunks[0]:
+            current = prefix + chunks[0]
+        for chunk in chunks[1:]:
             if current:
                 parts.append(current)
             current = chunk
@@ -593,20 +599,19 @@ _TAG = re.compile(r"</?b>")
 MIN_LIMIT = 64
 
 
-def _cut(line: str, limit: int) -> list[str]:
-    """A line in pieces of at most `limit` UTF-16 units, each cut between characters and outside entities."""
-    atoms = _atoms(line)
+def _cut(line: str, limit: int, room: int) -> list[str]:
+    """A line in pieces: the first of at most `room` UTF-16 units (it may be empty), the others of at most `limit`;
+    each cut between characters and outside entities and tags."""
     chunks: list[str] = []
-    current, size = "", 0
-    for atom in atoms:
+    current, size, space = "", 0, max(room, 0)
+    for atom in _atoms(line):
         width = _utf16(atom)
-        if size + width > limit and current:
+        if size + width > space:
             chunks.append(current)
-            current, size = "", 0
+            current, size, space = "", 0, limit
         current += atom
         size += width
-    if current:
-        chunks.append(current)
+    chunks.append(current)
     return chunks
 
 
