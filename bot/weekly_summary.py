@@ -61,7 +61,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "opening.thin": frozenset({"range", "facts"}),
     "opening.empty": frozenset({"range"}),
     **{f"facts.{name}": frozenset({"count"}) for name in ("reflections", "clients_received", "new_clients")},
-    **{f"facts.{name}": frozenset({"count"}) for name in ("contacts", "follow_ups")},
+    **{f"facts.{name}": frozenset({"count"}) for name in ("contacts", "follow_ups", "stage_moves", "still_overdue")},
     **{f"did.{name}": frozenset({"count", "last"}) for name in ("reflections", "clients_received", "new_clients")},
     "did.streak": frozenset({"count"}),
     "did.contacts": frozenset({"count", "last", "kinds"}),
@@ -122,6 +122,8 @@ class Facts(_Strict):
     new_clients: Plural
     contacts: Plural
     follow_ups: Plural
+    stage_moves: Plural
+    still_overdue: Plural
 
 
 class Did(_Strict):
@@ -400,11 +402,14 @@ class _Words:
             (facts.new_clients, this.new_clients),
             (facts.contacts, this.contacts_total),
             (facts.follow_ups, this.follow_ups_done),
+            (facts.stage_moves, sum(this.stage_moves.values())),
         ]
         found = [self.plural(forms, n) for forms, n in counted if n]
         week = self.range(this.week)
-        if this.empty or not found:
+        if this.empty:
             return self.tpl.opening.empty.format(range=week)
+        if not found:  # only follow-ups left overdue: that is what the week holds
+            found = [self.plural(facts.still_overdue, this.still_overdue)]
         activity = this.reflections_done + this.new_clients + this.contacts_total + this.follow_ups_done
         activity += (1 if this.clients_received else 0) + sum(this.stage_moves.values())
         chosen = self.tpl.opening.thin if activity <= THIN else self.tpl.opening.facts

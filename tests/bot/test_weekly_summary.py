@@ -102,7 +102,8 @@ EXPECTED = {
     "zh-Hans": """\
 # 周工作总结（11月30日–12月6日）
 
-本周（11月30日–12月6日）我在助手里记录了：5 次复盘、接待 8 位客户、2 位新客户、6 次客户联系、4 次跟进。
+本周（11月30日–12月6日）我在助手里记录了：5 次复盘、接待 8 位客户、2 位新客户、6 次客户联系、\
+4 次跟进、3 次客户阶段变化。
 
 ## 本周工作
 
@@ -137,7 +138,8 @@ EXPECTED = {
     "zh-Hant": """\
 # 週工作總結（11月30日–12月6日）
 
-本週（11月30日–12月6日）我在助手裡記錄了：5 次復盤、接待 8 位客戶、2 位新客戶、6 次客戶聯絡、4 次跟進。
+本週（11月30日–12月6日）我在助手裡記錄了：5 次復盤、接待 8 位客戶、2 位新客戶、6 次客戶聯絡、\
+4 次跟進、3 次客戶階段變化。
 
 ## 本週工作
 
@@ -171,8 +173,8 @@ EXPECTED = {
     "en": """\
 # Weekly work summary (30 Nov – 6 Dec)
 
-This week (30 Nov – 6 Dec) I recorded 5 reflections, 8 clients received, 2 new clients, 6 client contacts and \
-4 follow-ups done.
+This week (30 Nov – 6 Dec) I recorded 5 reflections, 8 clients received, 2 new clients, 6 client contacts, \
+4 follow-ups done and 3 stage moves.
 
 ## What I did this week
 
@@ -232,7 +234,7 @@ def test_the_seeded_week_in_one_telegram_message() -> None:
     assert as_messages(found) == [
         "<b>Weekly work summary (30 Nov – 6 Dec)</b>\n\n"
         "This week (30 Nov – 6 Dec) I recorded 5 reflections, 8 clients received, 2 new clients, 6 client contacts"
-        " and 4 follow-ups done.\n\n"
+        ", 4 follow-ups done and 3 stage moves.\n\n"
         "<b>What I did this week</b>\n"
         "• Did my daily reflection 5 times (last week 3).\n"
         "• Reflection streak: 7 work days in a row.\n"
@@ -352,6 +354,15 @@ def test_a_thin_week_says_little_was_recorded_and_keeps_the_plan() -> None:
     assert "- Call Ms Li" in lines and "- Try next week: Book the next call before you hang up." in lines
     for absent in ("contact", "follow-up", "client", "Stage", "last week"):
         assert absent not in text
+
+
+def test_a_week_of_only_overdue_follow_ups_or_a_stage_move_says_so() -> None:
+    overdue = draft(empty(this=Numbers(WEEK, still_overdue=2), overdue_clients=("王先生",)))
+    assert overdue.section("opening").paragraphs == ("本周（11月30日–12月6日）记录的工作不多：2 个逾期未完成的跟进。",)  # type: ignore[union-attr]
+    assert overdue.section("short").bullets == ("还有 2 个跟进逾期未完成（客户：王先生）。",)  # type: ignore[union-attr]
+    moved = draft(empty("en", this=Numbers(WEEK, stage_moves={"deposit": 1})))
+    assert moved.section("opening").paragraphs == ("Little was recorded this week (30 Nov – 6 Dec): 1 stage move.",)  # type: ignore[union-attr]
+    assert moved.section("did").bullets == ("Stage moves: 1 to Deposit.",)  # type: ignore[union-attr]
 
 
 def test_an_empty_week_has_no_numbers_section_in_any_language() -> None:
