@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bot.i18n import EN, LANGUAGES, ZH_HANS, ZH_HANT, derived_traditional, placeholders, plural_count, plural_rule
 from bot.statuses import CONTACT_KINDS, STAGES
 from bot.text import clean
-from bot.week import Numbers, Report, Week
+from bot.week import Numbers, Report, Week, Written
 from content import content_path
 
 REDACTED = "***"
@@ -353,7 +353,7 @@ def draft(report: Report, tip_text: str | None = None) -> Draft:
     return Draft(language, this.week, words.title(this.week), tuple(sections))
 
 
-def _written(*groups: Sequence[Any]) -> tuple[str, ...]:
+def _written(*groups: Sequence[Written]) -> tuple[str, ...]:
     """The agent's lines, as written and in the report's order, each once."""
     lines: list[str] = []
     for group in groups:
