@@ -5,8 +5,9 @@ collection, `NotoSansCJK-VF.otf.ttc`, whose `wght` axis defaults to 100 (hairlin
 a whole face static takes minutes, so only the characters the chart can draw are kept (every `chart.*` message
 in every language, ASCII, digits) and that subset is made static at Regular and Bold: about 1 s per face.
 The files go to the per-machine cache folder under a name that hashes the characters, the source file and the
-recipe, so a changed catalog or a new wheel builds them again and nothing else does. docs/digest.md has the
-measurements and the alternatives.
+recipe, so a changed catalog or a new wheel builds them again and nothing else does. Old files are left in
+place (36 KB each), as the Traditional catalogs are: two checkouts sharing a cache folder must not delete each
+other's fonts. docs/digest.md has the measurements and the alternatives.
 
 The subsets are renamed ("Agentcoach Chart SC"), so matplotlib can never confuse them with a full Noto Sans CJK
 installed on the system. Nothing here imports matplotlib except `register()`, which the renderer calls in its
@@ -78,7 +79,6 @@ def font_files() -> dict[tuple[str, str], Path]:
     for face in SOURCE_FAMILIES:
         if not all(wanted[face, style].exists() for style in STYLES):
             _build(source, face, characters, {style: wanted[face, style] for style in STYLES})
-    _remove_stale(folder, set(wanted.values()))
     return wanted
 
 
@@ -130,12 +130,6 @@ def _rename(font: object, name: str, style: str) -> None:
     ):
         table.setName(value, record_id, 3, 1, 0x409)
         table.setName(value, record_id, 1, 0, 0)
-
-
-def _remove_stale(folder: Path, keep: set[Path]) -> None:
-    for node in folder.glob("chart-*.otf"):
-        if node not in keep:
-            node.unlink(missing_ok=True)
 
 
 def warm_up() -> None:
