@@ -14,6 +14,7 @@ import io
 import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from bot.i18n import t
@@ -46,8 +47,9 @@ def render_week_chart(numbers: Numbers, language: str, *, reuse_figure: bool = T
     """The week's chart as PNG bytes, in `language`.
 
     `reuse_figure` keeps one drawn Figure per language in this process and only replaces its data (bar heights,
-    the mood line, labels): about twice as fast as building the axes again (bench/charts.py). What is drawn is
-    the same either way; the test compares the bytes after other weeks were drawn in between.
+    the mood line, labels): a median chart takes about two thirds of the time of building the axes again
+    (bench/charts.py). What is drawn is the same either way; the test compares the bytes after other weeks were
+    drawn in between.
     """
     from matplotlib import rc_context
 
@@ -167,8 +169,10 @@ def _warm_worker() -> None:
 class ChartRenderer:
     """Renders charts in worker processes, off the event loop and out of this process's memory.
 
-    The pool is started on the first chart, with the spawn method (a fresh interpreter: nothing of the bot is
-    copied into a worker, and nothing of matplotlib into the bot), and stopped by `close()`.
+    The pool is started on the first chart, with the spawn method (a fresh interpreter: no copy of the bot's
+    memory in a worker, and nothing of matplotlib in the bot), and stopped by `close()`. Spawn does import the
+    parent's main module again: under the `agentcoach` script that is `handlers.cli` and what it imports, about
+    18 MiB more per worker (docs/digest.md).
     """
 
     def __init__(self, workers: int = 1) -> None:
@@ -187,8 +191,22 @@ class ChartRenderer:
         return self._executor
 
     async def render(self, numbers: Numbers, language: str) -> bytes:
-        """The week's chart as PNG bytes, rendered in a worker."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool(), render_week_chart, numbers, language)
+        """The week's chart as PNG bytes, rendered in a worker.
+
+        A worker that died (killed for memory, say) breaks the whole pool: the pool is replaced and the chart
+        tried once more on the new one, so one lost worker does not fail every chart after it.
+        """
+        for attempt in range(2):
+            executor = self._pool()
+            try:
+                return await asyncio.get_running_loop().run_in_executor(executor, render_week_chart, numbers, language)
+            except BrokenProcessPool:
+                if self._executor is executor:
+                    executor.shutdown(wait=False, cancel_futures=True)
+                    self._executor = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Stop the workers (waiting for charts under way); the next `render` starts new ones."""

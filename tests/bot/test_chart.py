@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import os
 import subprocess
 import sys
 import textwrap
 import warnings
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from bot.chart import render_week_chart
+from bot.chart import ChartRenderer, render_week_chart
 from bot.fonts import font_files, register
 from bot.i18n import EN, LANGUAGES, ZH_HANS, ZH_HANT, catalog
 from bot.week import Day, Numbers, Week
@@ -109,6 +112,19 @@ def test_chinese_is_drawn_in_our_subset_which_has_every_character_of_the_chart()
             drawn = "".join(str(text) for key, text in catalog().messages[language].items() if key.startswith("chart."))
             assert [c for c in set(drawn + "0123456789/") if c.isprintable() and ord(c) not in cmap] == []
     assert files["SC-Regular"].stat().st_size < 100_000  # a subset, not the 32 MB collection
+
+
+async def test_a_renderer_whose_worker_died_carries_on_with_a_new_one() -> None:
+    renderer = ChartRenderer()
+    try:
+        first = await renderer.render(busy_week(), EN)
+        pool = renderer._pool()
+        with pytest.raises(BrokenProcessPool):
+            await asyncio.wrap_future(pool.submit(os._exit, 1))  # the worker dies as if killed
+        assert await renderer.render(busy_week(), EN) == first
+        assert renderer._pool() is not pool
+    finally:
+        renderer.close()
 
 
 def test_the_renderer_draws_in_a_child_process_and_the_bot_never_imports_matplotlib() -> None:
