@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@# jionlp unpacks its dictionaries into site-packages on its first whole-package import (a test does one): do it here.
 	$(BIN)/python -c "import jionlp" >/dev/null
-	@# Derived data the bot caches per machine (Traditional catalogs and tips, the city index): build it now too.
-	$(BIN)/python -c "from bot.i18n import catalog; from bot.timezones import city_index; from bot.tip_library import library; catalog(); city_index(); library()"
+	@# Derived data the bot caches per machine (Traditional catalogs and tips, the city index, the chart's font): build it now too.
+	$(BIN)/python -c "from bot.i18n import catalog; from bot.timezones import city_index; from bot.tip_library import library; from bot.fonts import warm_up; catalog(); city_index(); library(); warm_up()"
 	@touch $(STAMP)
 
 ## run: set up and start the bot (Telegram with TELEGRAM_BOT_TOKEN, else the local chat shell)
