@@ -427,6 +427,7 @@ async def _overdue_clients(session: AsyncSession, agent: Agent, week: Week, now:
     oldest = func.min(FollowUp.due_at)
     rows = await session.execute(
         select(Client.name)
+        .select_from(FollowUp)
         .join(Client, Client.id == FollowUp.client_id)
         .where(*_open_due_in(agent, week), FollowUp.due_at < now)
         .group_by(Client.id, Client.name)
