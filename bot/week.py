@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot import tips as rotation
 from bot.history import _entry as history_entry  # the one reader of a stage move's "<from>><to>" note
@@ -148,6 +148,10 @@ class Report:
 # ------------------------------------------------------------------------------------------------ the numbers
 
 
+# A reflection as the week reads it: day, status, clients, mood, went_well, to_improve, lesson, tomorrow.
+ReflectionRow = Row[date, str, int | None, int | None, str | None, str | None, str | None, str | None]
+
+
 def bounds(week: Week, zone: str) -> tuple[datetime, ...]:
     """The UTC instants of the eight local midnights that start Monday … Sunday and end Sunday.
 
@@ -156,13 +160,13 @@ def bounds(week: Week, zone: str) -> tuple[datetime, ...]:
     return tuple(to_utc(week.start + timedelta(days=n), time(0), zone) for n in range(8))
 
 
-def _day_of(column: Any, edges: tuple[datetime, ...]) -> ColumnElement[int]:
+def _day_of(column: InstrumentedAttribute[datetime], edges: tuple[datetime, ...]) -> ColumnElement[int]:
     """Which day of the week (0 = Monday) an instant falls on, in SQL: the local midnights are compared in UTC, so
     both backends bucket alike without any time-zone function of their own."""
     return case(*((column < edge, n) for n, edge in enumerate(edges[1:7])), else_=6)
 
 
-async def _reflections(session: AsyncSession, agent_id: int, week: Week) -> list[Any]:
+async def _reflections(session: AsyncSession, agent_id: int, week: Week) -> list[ReflectionRow]:
     rows = await session.execute(
         select(
             Reflection.day,
@@ -275,13 +279,16 @@ def _average(moods: Iterable[int]) -> float | None:
     return round(sum(given) / len(given), 1) if given else None
 
 
-async def _counted(session: AsyncSession, agent: Agent, week: Week, now: datetime) -> tuple[Numbers, list[Any]]:
+async def _counted(
+    session: AsyncSession, agent: Agent, week: Week, now: datetime
+) -> tuple[Numbers, list[ReflectionRow]]:
     """The week's numbers, and its reflection rows (the report chooses the agent's lines from them)."""
     zone = agent.timezone
     edges = bounds(week, zone)
     reflections = await _reflections(session, agent.id, week)
     kinds, moves, contacts_per_day = await _contacts(session, agent.id, edges)
     follow_ups = await _follow_ups(session, agent.id, week, edges, zone, now)
+    # A mood (and a client count) answered in a check-in left unfinished still counts: it is what the agent said.
     moods = {row.day: row.mood for row in reflections if row.mood is not None}
     days = tuple(
         Day(day, contacts_per_day[n], follow_ups.per_day[n], moods.get(day)) for n, day in enumerate(week.days)
@@ -338,7 +345,7 @@ def choose(lines: Sequence[Written], limit: int = 3) -> tuple[Written, ...]:
     return tuple(line for _, line in sorted(chosen, key=lambda item: (item[1].day, item[0])))
 
 
-def _lines(rows: Iterable[Any], question: str) -> list[Written]:
+def _lines(rows: Iterable[ReflectionRow], question: str) -> list[Written]:
     return [Written(row.day, text) for row in rows if (text := getattr(row, question))]
 
 
