@@ -177,18 +177,14 @@ async def _reflections(session: AsyncSession, agent_id: int, week: Week) -> list
             Reflection.to_improve,
             Reflection.lesson,
             Reflection.tomorrow,
-        )
-        .where(Reflection.agent_id == agent_id, Reflection.day >= week.start, Reflection.day <= week.end)
-        .order_by(Reflection.day)
+        ).where(Reflection.agent_id == agent_id, Reflection.day >= week.start, Reflection.day <= week.end)
     )
     return list(rows.all())
 
 
 async def _new_clients(session: AsyncSession, agent_id: int, start: datetime, end: datetime) -> int:
     found = await session.execute(
-        select(func.count(Client.id)).where(
-            Client.agent_id == agent_id, Client.created_at >= start, Client.created_at < end
-        )
+        select(func.count()).where(Client.agent_id == agent_id, Client.created_at >= start, Client.created_at < end)
     )
     return int(found.scalar_one())
 
@@ -333,7 +329,7 @@ def choose(lines: Sequence[Written], limit: int = 3) -> tuple[Written, ...]:
         if not text:
             continue
         earlier = latest.get(text)
-        if earlier is None or (line.day, position) >= (earlier[1].day, earlier[0]):
+        if earlier is None or line.day >= earlier[1].day:  # a later position on the same day is the later line
             latest[text] = (position, Written(line.day, text))
     left = sorted(latest.values(), key=lambda item: (item[1].day, item[0]))  # oldest … most recent
     chosen: list[tuple[int, Written]] = []

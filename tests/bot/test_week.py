@@ -24,6 +24,7 @@ from bot.i18n import EN, ZH_HANS, ZH_HANT
 from bot.models import Agent, Client, ContactLog, FollowUp, Reflection, TipState
 from bot.statuses import WeakSpot
 from bot.tip_library import library
+from bot.tips import choose as next_tip_in_rotation
 from bot.week import Day, Numbers, Week, Written, choose, numbers, reason_text, report, weak_spot
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -338,6 +339,33 @@ async def test_at_most_ten_booked_in_time_order_and_three_overdue_names_oldest_f
     assert made.overdue_clients == ("客户4", "客户3", "客户2")
 
 
+async def test_rows_at_local_midnight_belong_to_the_day_that_begins(session: AsyncSession) -> None:
+    """Monday 00:00 is this week's first instant and next Monday 00:00 the next week's; an instant that is exactly
+    `now` is not overdue yet; a log entry of a kind this version does not know counts nothing."""
+    me = await add_agent(session, 1)
+    now = sh(26, 12)
+    await me.client("甲", sh(23, 0))  # new this week
+    await me.client("乙", sh(30, 0))  # new next week
+    me.log("甲", "call", sh(23, 0))  # Monday
+    me.log("甲", "call", sh(24, 0))  # Tuesday
+    me.log("甲", "call", sh(30, 0))  # next week
+    me.log("甲", "email", sh(25, 10))  # unknown kind
+    me.follow_up("甲", sh(23, 10), "done", sh(23, 0))  # done Monday 00:00, early: on time
+    me.follow_up("甲", sh(24, 10), "done", sh(30, 0))  # done next week
+    me.follow_up("甲", sh(23, 0))  # overdue since the week's first instant
+    me.follow_up("乙", now)  # due this very moment: not overdue yet
+    me.follow_up("乙", sh(30, 0))  # booked: next week's first instant
+    me.follow_up("甲", sh(7, 0, month=12))  # the week after next: not booked
+    await session.flush()
+    made = await report(session, me.agent, now)
+    assert made.this.contacts == {"call": 2}
+    assert [day.contacts for day in made.this.days] == [1, 1, 0, 0, 0, 0, 0]
+    assert made.this.new_clients == 1
+    assert (made.this.follow_ups_done, made.this.done_on_time, made.this.days[0].follow_ups_done) == (1, 1, 1)
+    assert made.this.still_overdue == 1 and made.overdue_clients == ("甲",)
+    assert [(b.client, b.at.replace(tzinfo=None)) for b in made.booked] == [("乙", datetime(2026, 11, 30, 0, 0))]
+
+
 # ------------------------------------------------------------------------------------ across the DST change
 
 
@@ -430,6 +458,27 @@ async def test_the_tip_is_the_next_unseen_of_its_topic(session: AsyncSession) ->
     assert made.tip is not None and made.tip.tip_id == prospecting[0]
 
 
+async def test_the_tip_follows_each_agents_own_rotation(session: AsyncSession) -> None:
+    """What /tip prospecting would give each agent next (the rotation's own order differs from agent to agent)."""
+    for user_id in range(1, 5):
+        me = await add_agent(session, user_id)
+        made = await report(session, me.agent, SUNDAY_EVENING)
+        expected = next_tip_in_rotation(library(), me.agent.id, {}, "prospecting")
+        assert made.tip is not None and expected is not None and made.tip.tip_id == expected.id
+
+
+async def test_every_tip_of_the_topic_rated_down_gives_the_next_of_the_library(session: AsyncSession) -> None:
+    me = await add_agent(session, 9)
+    prospecting = {tip.id for tip in library().tips_in("prospecting")}
+    for tip_id in prospecting:
+        session.add(TipState(agent_id=me.agent.id, tip_id=tip_id, shown=1, rating=-1, last_shown_at=CREATED))
+    await session.flush()
+    made = await report(session, me.agent, SUNDAY_EVENING)
+    assert made.tip is not None and made.tip.tip_id not in prospecting
+    tip = library().tip(made.tip.tip_id)
+    assert tip is not None and made.tip.topic == tip.topics[0] and made.tip.reason == WeakSpot.NO_NEW_CLIENTS
+
+
 def week_of(**counts: object) -> Numbers:
     return Numbers(week=THIS, **counts)  # type: ignore[arg-type]
 
@@ -466,6 +515,12 @@ def test_the_reason_is_one_line_with_the_weeks_number() -> None:
     assert reason_text(EN, WeakSpot.OVERDUE, overdue) == "3 follow-ups this week were done late or are still overdue."
     assert reason_text(EN, WeakSpot.OVERDUE, week_of(done_late=1)).startswith("1 follow-up this week was")
     assert "2.3" in reason_text(ZH_HANT, WeakSpot.LOW_MOOD, week_of(mood_average=2.3))
+    assert [reason_text(EN, spot, week_of(mood_average=2.0)) for spot in WeakSpot if spot != WeakSpot.OVERDUE] == [
+        "Your average mood this week was 2.0 out of 5: look after yourself first.",
+        "No new clients registered this week.",
+        "No reflection finished this week yet.",
+        "A steady week: keep your follow-ups sharp.",
+    ]
     for spot in WeakSpot:
         for language in (ZH_HANS, ZH_HANT, EN):
             line = reason_text(language, spot, overdue)
