@@ -25,6 +25,7 @@ from bot.models import Agent, Client, ContactLog, FollowUp, Reflection, TipState
 from bot.statuses import WeakSpot
 from bot.tip_library import library
 from bot.tips import choose as next_tip_in_rotation
+from bot.tips import states
 from bot.week import Day, Numbers, Week, Written, choose, numbers, reason_text, report, weak_spot
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -350,6 +351,10 @@ async def test_rows_at_local_midnight_belong_to_the_day_that_begins(session: Asy
     me.log("甲", "call", sh(24, 0))  # Tuesday
     me.log("甲", "call", sh(30, 0))  # next week
     me.log("甲", "email", sh(25, 10))  # unknown kind
+    me.log("甲", "viewing", sh(23, 9))  # Monday, another kind
+    me.log("乙", "visit", sh(24, 9))  # Tuesday
+    for day, mood in ((23, 4), (24, 3), (25, 3)):  # 10 / 3 = 3.33… → 3.3
+        me.reflection(date(2026, 11, day), "done", None, mood)
     me.follow_up("甲", sh(23, 10), "done", sh(23, 0))  # done Monday 00:00, early: on time
     me.follow_up("甲", sh(24, 10), "done", sh(30, 0))  # done next week
     me.follow_up("甲", sh(23, 0))  # overdue since the week's first instant
@@ -358,11 +363,14 @@ async def test_rows_at_local_midnight_belong_to_the_day_that_begins(session: Asy
     me.follow_up("甲", sh(7, 0, month=12))  # the week after next: not booked
     await session.flush()
     made = await report(session, me.agent, now)
-    assert made.this.contacts == {"call": 2}
-    assert [day.contacts for day in made.this.days] == [1, 1, 0, 0, 0, 0, 0]
+    # In the order of ContactKind (not of the alphabet, nor of the days).
+    assert list(made.this.contacts.items()) == [("call", 2), ("visit", 1), ("viewing", 1)]
+    assert [day.contacts for day in made.this.days] == [2, 2, 0, 0, 0, 0, 0]
+    assert made.this.mood_average == 3.3
     assert made.this.new_clients == 1
     assert (made.this.follow_ups_done, made.this.done_on_time, made.this.days[0].follow_ups_done) == (1, 1, 1)
     assert made.this.still_overdue == 1 and made.overdue_clients == ("甲",)
+    assert made.last.still_overdue == 0  # due at this week's first instant: not last week's
     assert [(b.client, b.at.replace(tzinfo=None)) for b in made.booked] == [("乙", datetime(2026, 11, 30, 0, 0))]
 
 
@@ -477,6 +485,9 @@ async def test_every_tip_of_the_topic_rated_down_gives_the_next_of_the_library(s
     assert made.tip is not None and made.tip.tip_id not in prospecting
     tip = library().tip(made.tip.tip_id)
     assert tip is not None and made.tip.topic == tip.topics[0] and made.tip.reason == WeakSpot.NO_NEW_CLIENTS
+    # The next of the agent's own walk through the whole library, as a daily tip would bring it.
+    expected = next_tip_in_rotation(library(), me.agent.id, await states(session, me.agent.id))
+    assert expected is not None and made.tip.tip_id == expected.id
 
 
 def week_of(**counts: object) -> Numbers:
@@ -552,12 +563,11 @@ def test_choose_takes_the_latest_then_the_longest_in_turn() -> None:
 
 
 def test_choose_keeps_a_repeated_line_once_on_its_latest_day() -> None:
-    lines = [
-        Written(MON, "多打电话"),
-        Written(MON + timedelta(days=1), "别的"),
-        Written(MON + timedelta(days=2), " 多打电话"),
-    ]
-    assert choose(lines) == (Written(MON + timedelta(days=1), "别的"), Written(MON + timedelta(days=2), "多打电话"))
+    tue, wed = MON + timedelta(days=1), MON + timedelta(days=2)
+    lines = [Written(MON, "多打电话"), Written(tue, "别的"), Written(wed, " 多打电话")]
+    assert choose(lines) == (Written(tue, "别的"), Written(wed, "多打电话"))
+    # Twice on one day: the later one is the line kept, so it is the most recent and comes last.
+    assert choose([Written(MON, "a"), Written(MON, "bb"), Written(MON, "a")]) == (Written(MON, "bb"), Written(MON, "a"))
 
 
 written_lines = st.lists(
