@@ -71,3 +71,13 @@ class DeliveryStatus(StrEnum):
 
 STAGES = tuple(Stage)
 CONTACT_KINDS = tuple(ContactKind)
+
+
+class WeakSpot(StrEnum):
+    """Why the weekly digest's tip is about what it is about (`bot.week.weak_spot`; catalog `week.reason.<it>`)."""
+
+    OVERDUE = "overdue"  # follow-ups left overdue or mostly done late → a follow-up tip
+    LOW_MOOD = "low_mood"  # a hard week → a mindset tip
+    NO_NEW_CLIENTS = "no_new_clients"  # nobody new registered → a prospecting tip
+    NO_REFLECTIONS = "no_reflections"  # no check-in finished → a self-management tip
+    STEADY = "steady"  # nothing stands out → a follow-up tip, the habit that pays most
