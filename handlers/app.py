@@ -24,7 +24,7 @@ from bot.scheduler import Engine, Kind
 from bot.timeparse import warm_up
 from bot.timezones import city_index
 from bot.tip_library import library
-from handlers import basics, clients, day_parts, followups, free_text, reflections, settings, start, tips
+from handlers import basics, clients, day_parts, digest_kind, followups, free_text, reflections, settings, start, tips
 from handlers.context import SERVICES_KEY, Services
 from handlers.delivery import ENGINE_KEY, TelegramSender
 from handlers.errors import on_error
@@ -85,6 +85,12 @@ def build_engine(services: Services, app: AgentApplication, budget: SendBudget |
             repair=recurring.after_sent,
         ),
         REFLECTION_LATER: Kind(render=reflections.render_later),
+        recurring.DIGEST: Kind(
+            render=digest_kind.render_digest,
+            after_sent=recurring.after_sent,
+            after_skipped=recurring.after_sent,
+            repair=recurring.after_sent,
+        ),
     }
     return Engine(services.sessions, services.clock, TelegramSender(app.bot), kinds, budget=budget)
 
