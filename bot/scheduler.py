@@ -154,9 +154,12 @@ class EngineSettings:
     concurrency: int = 16
     # How often a sweep also looks for rows whose process died (always at start).
     rescue_every: timedelta = timedelta(seconds=5)
-    # Rows of the wave kind (the weekly digest) one sweep takes at most: at Telegram's ~30 messages/s a sweep of
-    # them lasts ~3 s, and a follow-up nudge falling due meanwhile goes first in the next sweep (goal: ≤ 5 s late).
+    # Rows of the wave kind (the weekly digest) one claim takes at most: at Telegram's ~30 messages/s a share
+    # lasts ~3 s, and a follow-up nudge falling due meanwhile is claimed, and sent, before the next share (goal:
+    # ≤ 5 s late). A sweep goes on to `wave_shares` shares while a wave lasts, each claimed before the last one's
+    # sends end (no pause between them); then it ends, and the next sweep checks for processes that died.
     wave_batch: int = 90
+    wave_shares: int = 10
 
 
 @dataclass
@@ -241,13 +244,23 @@ class Engine:
             async with semaphore:
                 report.add(await self.deliver_safely(item))
 
-        # The urgent rows (nudges, prompts, tips) are all sent before the wave's begin: started together, the
-        # order of sends would follow whichever render got the database first.
-        for wave in (False, True):
-            async with asyncio.TaskGroup() as group:  # in due order, `concurrency` at a time
-                for item in claimed:
-                    if item.wave == wave:
-                        group.create_task(one(item))
+        async with asyncio.TaskGroup() as waves:
+            for share in range(self.settings.wave_shares):
+                # The urgent rows (nudges, prompts, tips) are all sent before this share of the wave begins:
+                # started together, the order of sends would follow whichever render got the database first.
+                async with asyncio.TaskGroup() as group:  # in due order, `concurrency` at a time
+                    for item in claimed:
+                        if not item.wave:
+                            group.create_task(one(item))
+                wave = [waves.create_task(one(item)) for item in claimed if item.wave]
+                if not wave or not self.backlog or share == self.settings.wave_shares - 1:
+                    break
+                # The next share (and whatever urgent fell due meanwhile) is claimed as soon as this one's last
+                # rows are all in hand, so the sends never pause between shares for a claim and a render.
+                while len(running := [task for task in wave if not task.done()]) > self.settings.concurrency:
+                    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                claimed = await self.claim()
+                report.claimed += len(claimed)
         return report
 
     async def deliver_safely(self, item: Claimed) -> SweepReport:

@@ -24,6 +24,10 @@ from bot.db import session_factory
 from bot.models import Agent, Delivery
 from bot.scheduler import Engine, EngineSettings, Kind, Outgoing, Planned, schedule, schedule_many
 from bot.statuses import DeliveryKind
+from handlers.delivery import engine_of
+from handlers.local_api import Reply
+from handlers.shell import PHOTO_LINE
+from handlers.shell import render as render_reply
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness
 
@@ -31,7 +35,8 @@ DIGEST, FOLLOWUP = DeliveryKind.DIGEST, DeliveryKind.FOLLOWUP
 WED_OCT_14 = datetime(2026, 10, 14, 0, 0, tzinfo=UTC)
 WED = WED_OCT_14
 WAITING = ("pending", "claimed", "sending", "held")
-NUMBERS = range(1, 1002)  # 1,000 agents in the wave and one with a nudge
+# An agent's settings: reflection 21:00, no work days (no prompt, no tip), the digest Sunday 20:00, active.
+SETTINGS = (time(21), "", 7, time(20), time(10), True)
 AGENT_COLUMNS = [
     *("telegram_user_id", "chat_id", "display_name", "language", "timezone", "reflection_time", "work_days"),
     *("digest_weekday", "digest_time", "followup_time", "active", "created_at", "updated_at"),
@@ -111,6 +116,28 @@ async def digests(sessions: async_sessionmaker[AsyncSession], agent_id: int) -> 
             .order_by(Delivery.due_at, Delivery.id)
         )
         return [(row[0], row[1]) for row in rows.all()]
+
+
+async def add_wave(
+    sessions: async_sessionmaker[AsyncSession], digests: int, at: datetime, nudges_due: list[datetime]
+) -> tuple[list[int], dict[str, datetime]]:
+    """`digests` agents with a digest due `at`, and one agent more per nudge, due when given: the agents' ids,
+    and each nudge's text (as `render` makes it) with its due instant."""
+    table = Agent.__table__
+    assert isinstance(table, Table)
+    count = digests + len(nudges_due)
+    async with sessions() as session, session.begin():
+        agent_ids = await insert_rows_with_ids(
+            session,
+            table,
+            AGENT_COLUMNS,
+            [(n, n, f"A{n}", "en", "Asia/Shanghai", *SETTINGS, WED, WED) for n in range(1, count + 1)],
+        )
+        wave, nudged = agent_ids[:digests], agent_ids[digests:]
+        await schedule_many(session, [Planned(a, DIGEST, at) for a in wave], WED)
+        for agent_id, due in zip(nudged, nudges_due, strict=True):
+            await schedule(session, agent_id=agent_id, kind=FOLLOWUP, due_at=due, now=WED)
+    return agent_ids, {f"followup A{a}": due for a, due in zip(nudged, nudges_due, strict=True)}
 
 
 def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -205,21 +232,9 @@ async def test_a_due_nudge_is_claimed_and_sent_before_a_thousand_earlier_digests
     sunday_20 = utc(10, 18, 12)
     clock = ManualClock(sunday_20 + timedelta(minutes=5))
     phone = Phone(clock)
-    table = Agent.__table__
-    assert isinstance(table, Table)
-    async with sessions() as session, session.begin():
-        agent_ids = await insert_rows_with_ids(
-            session,
-            table,
-            AGENT_COLUMNS,
-            [
-                (n, n, f"A{n}", "en", "Asia/Shanghai", time(21), "", 7, time(20), time(10), True, WED, WED)
-                for n in NUMBERS
-            ],
-        )
-        *wave, nudged = agent_ids
-        await schedule_many(session, [Planned(a, DIGEST, sunday_20) for a in wave], WED_OCT_14)
-        nudge = (await schedule(session, agent_id=nudged, kind=FOLLOWUP, due_at=clock.now(), now=WED_OCT_14)).id
+    *_, nudged = (await add_wave(sessions, 1000, sunday_20, [clock.now()]))[0]
+    async with sessions() as session:
+        nudge = (await session.execute(select(Delivery.id).where(Delivery.agent_id == nudged))).scalar_one()
     async with engine.begin() as connection:
         await connection.execute(text("ANALYZE"))
     await engine.dispose()  # SQLite's connections plan with the statistics from their next start
@@ -230,20 +245,21 @@ async def test_a_due_nudge_is_claimed_and_sent_before_a_thousand_earlier_digests
             claims.append((statement, parameters))
 
     event.listen(engine.sync_engine, "before_cursor_execute", seen)
-    worker = start_process(processes, sessions, clock, phone, batch=200, wave_batch=90)
+    worker = start_process(processes, sessions, clock, phone, batch=200, wave_batch=90, wave_shares=1)
     claimed = await worker.claim()
     event.remove(engine.sync_engine, "before_cursor_execute", seen)
     assert claimed[0].id == nudge
     assert len(claimed) == 1 + 90 and worker.backlog  # the nudge, then the wave's share of one sweep
     assert len({c.agent_id for c in claimed}) == len(claimed)
 
-    # Sent first, too: the sweep sends the urgent rows before it starts on the wave's.
+    # Sent first, too: the sweep sends the urgent rows before it starts on the wave's (then goes on, share by
+    # share, up to `wave_shares` of them).
     async with sessions() as session, session.begin():
         await session.execute(text("UPDATE deliveries SET status = 'pending', lease_until = NULL"))
     phone.received.clear()
     await worker.sweep()
     sent = [text for _, text, _ in phone.received]
-    assert sent[0] == f"followup A{nudged}" and len(sent) == 91
+    assert sent[0] == f"followup A{nudged}" and len(sent) == len(set(sent)) == 91
     # The urgent rows are found through their own partial index, not by reading through the wave.
     statement, parameters = next((sql, params) for sql, params in claims if "'digest'" in sql)
     explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
@@ -281,3 +297,45 @@ async def test_changing_the_digest_setting_moves_the_waiting_digest(harness: Har
     assert await waiting_digests() == [utc(11, 30, 1)]  # Monday 09:00 in Hong Kong
     await chat.send("/settings tz Europe/Berlin")
     assert await waiting_digests() == [utc(11, 30, 8)]  # Monday 09:00 in Berlin (UTC+1 in winter)
+
+
+async def test_a_delivery_with_a_photo_arrives_as_a_photo_with_its_caption_and_buttons(harness: Harness) -> None:
+    """The digest's chart: sent with sendPhoto, the text as its caption; the shell shows a line for the picture."""
+    chat = harness.chat()
+    await onboard(chat)
+    agent = await harness.agent()
+    png = b"\x89PNG\r\n\x1a\n" + bytes(50_000)
+    sender = engine_of(harness.app).sender
+    await sender.send(agent.chat_id, Outgoing("📊 12 / 3", buttons=[[("📝", "x:1")]], photo=png))
+    call = harness.api.calls[-1]
+    assert call.method == "sendPhoto"
+    shown = chat.messages()[-1]
+    assert (shown.kind, shown.text, shown.labels) == ("photo", "📊 12 / 3", ["📝"])
+    assert render_reply(Reply([shown], []), "zh-Hans").splitlines()[:2] == [PHOTO_LINE, "🤖 📊 12 / 3"]
+
+
+class PacedPhone(Phone):
+    """Telegram at 29 messages/s in virtual time: each send moves the clock on by 1/29 s."""
+
+    async def send(self, chat_id: int, message: Outgoing) -> int:
+        self.clock.advance(timedelta(seconds=1 / 29))
+        return await super().send(chat_id, message)
+
+
+async def test_nudges_falling_due_during_a_wave_are_sent_within_five_seconds(
+    sessions: async_sessionmaker[AsyncSession], processes: list[Engine]
+) -> None:
+    """300 digests due at once take 10 s at 29/s, in shares of 90 claimed one after another; a nudge due 1.5,
+    3, … 9 s into the wave waits at most for the share in hand (90 rows, 3.1 s) and the rows already past their
+    render (16, 0.55 s). The sweep goes on from share to share without a pause."""
+    sunday_20 = utc(10, 18, 12)
+    clock = ManualClock(sunday_20)
+    phone = PacedPhone(clock)
+    _, due = await add_wave(sessions, 300, sunday_20, [sunday_20 + timedelta(seconds=1.5 * n) for n in range(1, 7)])
+    worker = start_process(processes, sessions, clock, phone)
+    first = await worker.sweep()
+    assert first.sent == first.claimed == 306  # one sweep, share after share, until the wave was done
+    texts = [text for _, text, _ in phone.received]
+    assert len(texts) == len(set(texts)) == 306
+    late = {text: (at - due[text]).total_seconds() for _, text, at in phone.received if text in due}
+    assert len(late) == 6 and all(0 <= seconds <= 5 for seconds in late.values()), late
