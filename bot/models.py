@@ -173,7 +173,7 @@ class FollowUp(Base):
 # Kinds of delivery an agent has at most one of waiting at any time (bot.recurring's kinds and the reflection's
 # ⏰ Later), and the statuses that count as waiting. The partial unique index below holds the invariant; a new
 # kind of this sort needs a migration that recreates the index (tests/bot/test_engine_edges.py checks it).
-ONE_WAITING_KINDS = (DeliveryKind.TIP, DeliveryKind.REFLECTION, DeliveryKind.REFLECT_LATER)
+ONE_WAITING_KINDS = (DeliveryKind.TIP, DeliveryKind.REFLECTION, DeliveryKind.REFLECT_LATER, DeliveryKind.DIGEST)
 WAITING_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING, DeliveryStatus.HELD)
 ONE_WAITING_WHERE = (
     f"kind IN ({', '.join(repr(str(k)) for k in ONE_WAITING_KINDS)}) "
@@ -215,15 +215,28 @@ class Delivery(Base):
 
 
 # At most one waiting delivery per agent of each kind that stands alone (the daily tip, the reflection prompt,
-# ⏰ Later): two processes starting together, or a settings change racing a send, cannot double it. A partial index
-# needs dialect options (`sqlite_where`, `postgresql_where`), and declaring those on an `Index` imports both
-# dialects into every process (+2.3 MiB for the one it does not use), so it is DDL, run after the table is created
-# (create_all, the tests) and by migration 0006 (every real database).
+# ⏰ Later, the weekly digest): two processes starting together, or a settings change racing a send, cannot
+# double it. A partial index needs dialect options (`sqlite_where`, `postgresql_where`), and declaring those on
+# an `Index` imports both dialects into every process (+2.3 MiB for the one it does not use), so it is DDL, run
+# after the table is created (create_all, the tests) and by migrations 0006 and 0008 (every real database).
 ONE_WAITING_INDEX = "uq_deliveries_one_waiting"
 event.listen(
     Delivery.__table__,
     "after_create",
     DDL(f"CREATE UNIQUE INDEX {ONE_WAITING_INDEX} ON deliveries (agent_id, kind) WHERE {ONE_WAITING_WHERE}"),  # type: ignore[no-untyped-call]
+)
+# The kind that comes in waves (100k agents' digests due at the same minute) and the rows every other kind has
+# pending, by due time: the engine claims these first (bot.scheduler), so a follow-up nudge never waits behind a
+# wave. Partial, so finding them never reads through the wave; the claim names both values as literals, which
+# is what lets SQLite and PostgreSQL (generic plans included) prove the index applies. `status` is a column too,
+# redundant but what makes SQLite's planner prefer it to ix_deliveries_status_due. Made by migration 0008.
+WAVE_KIND = DeliveryKind.DIGEST
+URGENT_WHERE = f"status = '{DeliveryStatus.PENDING}' AND kind <> '{WAVE_KIND}'"
+URGENT_INDEX = "ix_deliveries_urgent_due"
+event.listen(
+    Delivery.__table__,
+    "after_create",
+    DDL(f"CREATE INDEX {URGENT_INDEX} ON deliveries (status, due_at) WHERE {URGENT_WHERE}"),  # type: ignore[no-untyped-call]
 )
 
 

@@ -1,5 +1,5 @@
-"""Deliveries that come back on a schedule of the agent's own: the daily tip and the reflection prompt (and
-later the weekly digest).
+"""Deliveries that come back on a schedule of the agent's own: the daily tip, the reflection prompt and the
+weekly digest.
 
 Each kind has one rule, "when is the next one after this instant", computed from the agent's settings in their
 zone (`bot.timezones.next_occurrence`). At most one is waiting per agent and kind, and the database holds that
@@ -26,6 +26,7 @@ from bot.timezones import next_occurrence
 
 DAILY_TIP = DeliveryKind.TIP
 REFLECTION = DeliveryKind.REFLECTION
+DIGEST = DeliveryKind.DIGEST
 
 NextDue = Callable[[Agent, datetime], datetime | None]
 
@@ -44,11 +45,18 @@ def next_reflection_prompt(agent: Agent, after: datetime) -> datetime | None:
     return next_occurrence(after, agent.reflection_time, agent.timezone, agent.work_days)
 
 
-RULES: dict[str, NextDue] = {DAILY_TIP: next_daily_tip, REFLECTION: next_reflection_prompt}
+def next_digest(agent: Agent, after: datetime) -> datetime | None:
+    """The agent's digest day (ISO weekday) at their digest time, the next one after `after`; every agent has one
+    (a week the agent did not work gets its one short line from the renderer, not silence)."""
+    return next_occurrence(after, agent.digest_time, agent.timezone, str(agent.digest_weekday))
+
+
+RULES: dict[str, NextDue] = {DAILY_TIP: next_daily_tip, REFLECTION: next_reflection_prompt, DIGEST: next_digest}
 # Who can have one at all, in SQL: the start-up check then never loads the agents who turned a kind off.
 ELIGIBLE: dict[str, ColumnElement[bool]] = {
     DAILY_TIP: Agent.tip_time.is_not(None) & (Agent.work_days != ""),
     REFLECTION: Agent.work_days != "",
+    DIGEST: Agent.digest_weekday.between(1, 7),
 }
 
 

@@ -10,9 +10,12 @@ through the module that owns its kind, sends it, and confirms it:
        │                  └─ nothing to send any more (follow-up done) ─▶ cancelled
        └──── the owning process died (bot.ownership), or its lease ran out ────┘
 
-Claiming is one UPDATE … RETURNING over `SELECT … ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED`, keeping the
+Claiming is UPDATE … RETURNING over `SELECT … ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED`, keeping the
 first row of each agent (Telegram's ~1 message/s per chat; the agent's other due rows stay untouched for the next
-sweep), so several processes on one PostgreSQL never take the same row; SQLite runs one process.
+sweep), so several processes on one PostgreSQL never take the same row; SQLite runs one process. It is done
+twice in one transaction: every kind but the weekly digest first (through a partial index of exactly those rows,
+so 100k digests due a minute earlier are never read), then the digests with what room is left, a bounded share
+per sweep: a follow-up nudge falling due during Sunday evening's wave of digests waits one short sweep at most.
 
 What can go wrong, and why nothing is lost or doubled:
 - A process dies: its rows carry its owner key, and the next sweep of any process (the restarted one's first
@@ -34,18 +37,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.bulk import insert_rows
 from bot.clock import Clock
 from bot.db import insert_or_skip
-from bot.models import Agent, Delivery
+from bot.models import WAVE_KIND, Agent, Delivery
 from bot.ownership import IN_HAND, Ownership, ownership_for
 from bot.statuses import DeliveryStatus
 
@@ -64,10 +67,13 @@ CANCELLABLE = (PENDING, HELD, CLAIMED)
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A message as the domain describes it: text (Telegram HTML) and buttons as (label, callback data)."""
+    """A message as the domain describes it: text (Telegram HTML) and buttons as (label, callback data); with a
+    `photo` (PNG bytes, the digest's chart) the text is its caption, which the renderer keeps within Telegram's
+    1024 characters."""
 
     text: str
     buttons: Sequence[Sequence[tuple[str, str]]] = ()
+    photo: bytes | None = None
 
 
 class AgentUnreachable(Exception):
@@ -148,6 +154,12 @@ class EngineSettings:
     concurrency: int = 16
     # How often a sweep also looks for rows whose process died (always at start).
     rescue_every: timedelta = timedelta(seconds=5)
+    # Rows of the wave kind (the weekly digest) one claim takes at most: at Telegram's ~30 messages/s a share
+    # lasts ~3 s, and a follow-up nudge falling due meanwhile is claimed, and sent, before the next share (goal:
+    # ≤ 5 s late). A sweep goes on to `wave_shares` shares while a wave lasts, each claimed before the last one's
+    # sends end (no pause between them); then it ends, and the next sweep checks for processes that died.
+    wave_batch: int = 90
+    wave_shares: int = 10
 
 
 @dataclass
@@ -157,6 +169,8 @@ class Claimed:
     attempts: int
     due_at: datetime
     owner: int
+    # Taken by the second claim (the weekly digest's wave, or anything else due): delivered after the first's.
+    wave: bool = False
 
 
 class _TakenOver(Exception):
@@ -180,6 +194,8 @@ class Engine:
     _sweeping: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
     _started: bool = field(default=False, init=False, repr=False)
     _rescued_at: datetime | None = field(default=None, init=False, repr=False)
+    # Whether the last claim left due rows behind (a full batch, or a full share of a wave).
+    backlog: bool = field(default=False, init=False)
 
     async def start(self) -> None:
         """Say this process is alive (its ownership lock), then take back what a dead process left claimed."""
@@ -228,9 +244,23 @@ class Engine:
             async with semaphore:
                 report.add(await self.deliver_safely(item))
 
-        async with asyncio.TaskGroup() as group:  # in due order, `concurrency` at a time
-            for item in claimed:
-                group.create_task(one(item))
+        async with asyncio.TaskGroup() as waves:
+            for share in range(self.settings.wave_shares):
+                # The urgent rows (nudges, prompts, tips) are all sent before this share of the wave begins:
+                # started together, the order of sends would follow whichever render got the database first.
+                async with asyncio.TaskGroup() as group:  # in due order, `concurrency` at a time
+                    for item in claimed:
+                        if not item.wave:
+                            group.create_task(one(item))
+                wave = [waves.create_task(one(item)) for item in claimed if item.wave]
+                if not wave or not self.backlog or share == self.settings.wave_shares - 1:
+                    break
+                # The next share (and whatever urgent fell due meanwhile) is claimed as soon as this one's last
+                # rows are all in hand, so the sends never pause between shares for a claim and a render.
+                while len(running := [task for task in wave if not task.done()]) > self.settings.concurrency:
+                    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                claimed = await self.claim()
+                report.claimed += len(claimed)
         return report
 
     async def deliver_safely(self, item: Claimed) -> SweepReport:
@@ -244,25 +274,59 @@ class Engine:
             return report
 
     async def claim(self) -> list[Claimed]:
-        """Mark up to `batch` due rows as ours, oldest first and one per agent; commit before anything is sent."""
+        """Mark due rows as ours, one per agent, and commit before anything is sent: first every due row of the
+        kinds that must not wait (follow-up nudges, prompts, tips), oldest first, up to `batch`; then the wave
+        kind (the weekly digest, bot.models.WAVE_KIND) and anything else due, oldest first, up to `wave_batch`
+        and what is left of `batch`. Returned in that order, which is the order they are sent in."""
         await self.start()
         assert self.ownership is not None
         now, owner = self.clock.now(), self.ownership.key
+        batch = self.settings.batch
+        waiting_its_time = and_(
+            Delivery.due_at <= now, or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now)
+        )
+        # Literals, not parameters: they let both databases use the partial index on exactly these rows.
+        urgent = and_(
+            Delivery.status == literal_column(f"'{PENDING}'"),
+            Delivery.kind != literal_column(f"'{WAVE_KIND}'"),
+            waiting_its_time,
+        )
+        anything_due = or_(
+            and_(Delivery.status == PENDING, waiting_its_time),
+            # A lease that ran out: the process is alive but stuck (a dead one's rows were rescued).
+            *(and_(Delivery.status == status, Delivery.lease_until < now) for status in IN_HAND),
+        )
+        async with self.sessions() as session, session.begin():
+            first = await self._claim_some(session, urgent, batch, (), now, owner)
+            room = min(batch - len(first), self.settings.wave_batch)
+            busy = {c.agent_id for c in first}
+            rest = await self._claim_some(session, anything_due, room, busy, now, owner, wave=True)
+        # More is due than this sweep took: sweep again at once (handlers.delivery.sweep_tick).
+        self.backlog = len(first) >= batch or (room > 0 and len(rest) >= room)
+        return first + rest
+
+    async def _claim_some(
+        self,
+        session: AsyncSession,
+        where: ColumnElement[bool],
+        limit: int,
+        busy_agents: Collection[int],
+        now: datetime,
+        owner: int,
+        *,
+        wave: bool = False,
+    ) -> list[Claimed]:
+        """One UPDATE … RETURNING over the first `limit` rows matching `where` (skipping rows other processes
+        hold), keeping the first of each agent not in `busy_agents`."""
+        if limit <= 0:
+            return []
+        if busy_agents:
+            where = and_(where, Delivery.agent_id.not_in(sorted(busy_agents)))
         due = (
             select(Delivery.id, Delivery.agent_id, Delivery.due_at)
-            .where(
-                or_(
-                    and_(
-                        Delivery.status == PENDING,
-                        Delivery.due_at <= now,
-                        or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now),
-                    ),
-                    # A lease that ran out: the process is alive but stuck (a dead one's rows were rescued).
-                    *(and_(Delivery.status == status, Delivery.lease_until < now) for status in IN_HAND),
-                )
-            )
+            .where(where)
             .order_by(Delivery.due_at, Delivery.id)
-            .limit(self.settings.batch)
+            .limit(limit)
             .with_for_update(skip_locked=True)
             .subquery()
         )
@@ -271,22 +335,21 @@ class Engine:
             due.c.id, func.row_number().over(partition_by=due.c.agent_id, order_by=(due.c.due_at, due.c.id)).label("n")
         ).subquery()
         first_of_each_agent = select(ranked.c.id).where(ranked.c.n == 1)
-        async with self.sessions() as session, session.begin():
-            rows = (
-                await session.execute(
-                    update(Delivery)
-                    .where(Delivery.id.in_(first_of_each_agent))
-                    .values(
-                        status=CLAIMED,
-                        claimed_by=owner,
-                        lease_until=now + self.settings.lease,
-                        attempts=Delivery.attempts + 1,
-                    )
-                    .returning(Delivery.id, Delivery.agent_id, Delivery.attempts, Delivery.due_at)
-                    .execution_options(synchronize_session=False)
+        rows = (
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(first_of_each_agent))
+                .values(
+                    status=CLAIMED,
+                    claimed_by=owner,
+                    lease_until=now + self.settings.lease,
+                    attempts=Delivery.attempts + 1,
                 )
-            ).all()
-        return sorted((Claimed(*row, owner=owner) for row in rows), key=lambda c: (c.due_at, c.id))
+                .returning(Delivery.id, Delivery.agent_id, Delivery.attempts, Delivery.due_at)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        return sorted((Claimed(*row, owner=owner, wave=wave) for row in rows), key=lambda c: (c.due_at, c.id))
 
     async def deliver(self, item: Claimed) -> SweepReport:
         report = SweepReport()

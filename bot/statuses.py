@@ -55,6 +55,7 @@ class DeliveryKind(StrEnum):
     TIP = "tip"
     REFLECTION = "reflection"
     REFLECT_LATER = "reflect_later"
+    DIGEST = "digest"  # the weekly digest: sent in waves (every agent at 20:00 on Sunday), so claimed last
 
 
 class DeliveryStatus(StrEnum):

@@ -443,8 +443,18 @@ async def _overdue_clients(session: AsyncSession, agent: Agent, week: Week, now:
 async def report(session: AsyncSession, agent: Agent, now: datetime, *, last: bool = False) -> Report:
     """The week of the agent's local today so far (or, `last`, the week before it), with its own week before."""
     this_week = Week.containing(local_today(now, agent.timezone))
-    if last:
-        this_week = this_week.before()
+    return await report_for(session, agent, now, this_week.before() if last else this_week)
+
+
+def digest_week(day: date) -> Week:
+    """The week a digest sent on local `day` is about: on Monday to Wednesday the week that just ended (a Monday
+    09:00 digest looks back), from Thursday to Sunday the week in progress (Sunday 20:00 closes it)."""
+    this = Week.containing(day)
+    return this.before() if day.isoweekday() <= 3 else this
+
+
+async def report_for(session: AsyncSession, agent: Agent, now: datetime, this_week: Week) -> Report:
+    """Everything the digest and the draft say about `this_week`, counted at `now`."""
     this, reflections = await _counted(session, agent, this_week, now)
     return Report(
         agent_id=agent.id,

@@ -85,6 +85,12 @@ def build_engine(services: Services, app: AgentApplication, budget: SendBudget |
             repair=recurring.after_sent,
         ),
         REFLECTION_LATER: Kind(render=reflections.render_later),
+        recurring.DIGEST: Kind(
+            render=digest.render_digest,
+            after_sent=tips.daily_tip_sent,  # the tip in it counts as shown, then the next digest
+            after_skipped=recurring.after_sent,
+            repair=recurring.after_sent,
+        ),
     }
     return Engine(services.sessions, services.clock, TelegramSender(app.bot), kinds, budget=budget)
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, ContextTypes, ExtBot
 
@@ -28,6 +28,8 @@ _GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot can't i
 
 
 class TelegramSender:
+    """Sends an `Outgoing` as a message, or as a photo with its text as the caption."""
+
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
@@ -37,14 +39,15 @@ class TelegramSender:
             markup = InlineKeyboardMarkup(
                 [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in message.buttons]
             )
+        # The engine waited for the send budget already (handlers.send_budget).
+        paced = isinstance(self.bot, ExtBot) and self.bot.rate_limiter is not None
+        extra: dict[str, Any] = {"rate_limit_args": SCHEDULED} if paced else {}
         try:
-            if isinstance(self.bot, ExtBot) and self.bot.rate_limiter is not None:
-                # The engine waited for the send budget already (handlers.send_budget).
-                sent = await self.bot.send_message(
-                    chat_id, message.text, reply_markup=markup, rate_limit_args=SCHEDULED
-                )
+            if message.photo is not None:
+                photo = InputFile(message.photo, filename="chart.png")
+                sent = await self.bot.send_photo(chat_id, photo, caption=message.text, reply_markup=markup, **extra)
             else:
-                sent = await self.bot.send_message(chat_id, message.text, reply_markup=markup)
+                sent = await self.bot.send_message(chat_id, message.text, reply_markup=markup, **extra)
         except Forbidden as error:
             raise AgentUnreachable(error.message) from error
         except RetryAfter as error:
@@ -66,7 +69,7 @@ def engine_of(app: Application[Any, Any, Any, Any, Any, Any]) -> Engine:
 
 
 async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Sweep; while sweeps come back full, sweep again at once (a backlog drains at Telegram's pace, not one
+    """Sweep; while sweeps leave due rows behind, sweep again at once (a backlog drains at Telegram's pace, not one
     batch per tick). APScheduler runs this every second, never two at once, never skipped for being late."""
     engine = engine_of(context.application)
     while True:
@@ -85,7 +88,7 @@ async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
                 report.taken_over,
                 engine.most_in_flight,
             )
-        if report.claimed < engine.settings.batch:
+        if not engine.backlog:
             return
 
 

@@ -26,13 +26,14 @@ from bot.i18n import Html, t
 from bot.models import Agent, Delivery
 from bot.preferences import format_span, weekday_name
 from bot.scheduler import Outgoing
+from bot.statuses import STAGES, Stage
 from bot.text import clip
 from bot.timezones import local_datetime, local_today
 from bot.tip_library import library
-from bot.week import Numbers, Report, Week, digest_week, report_for
+from bot.week import Numbers, Report, Week, digest_week, reason_text, report_for
 from handlers import settings, tips
 from handlers.context import Turn, turn
-from handlers.keyboards import Choice, Day, button, layout, pack
+from handlers.keyboards import Choice, Day, layout, pack
 
 PREFIX = "dg"
 NO_VALUE = "-"
@@ -70,7 +71,12 @@ def number_lines(language: str, this: Numbers, last: Numbers, overdue_clients: t
             versus=versus(language, last.reflections_done),
             streak=this.streak,
         ),
-        t(language, "digest.line.received", count=this.clients_received, versus=versus(language, last.clients_received)),
+        t(
+            language,
+            "digest.line.received",
+            count=this.clients_received,
+            versus=versus(language, last.clients_received),
+        ),
         t(language, "digest.line.new_clients", count=this.new_clients, versus=versus(language, last.new_clients)),
     ]
     kinds = " · ".join(t(language, f"digest.kind.{kind}", count=n) for kind, n in sorted(this.contacts.items()))
@@ -104,7 +110,7 @@ def number_lines(language: str, this: Numbers, last: Numbers, overdue_clients: t
     if this.stage_moves:
         moves = " · ".join(
             t(language, "digest.stage_move", count=n, stage=t(language, f"stage.{stage}"))
-            for stage, n in this.stage_moves.items()
+            for stage, n in sorted(this.stage_moves.items(), key=lambda move: STAGES.index(Stage(move[0])))
         )
         lines.append(t(language, "digest.line.stage_moves", moves=Html(moves)))
     if this.mood_average is not None:
@@ -117,7 +123,10 @@ def digest_caption(report: Report) -> str:
     """The digest's text, within a photo caption's 1,024 characters: lessons are shortened, then dropped, first."""
     language, this = report.language, report.this
     title_key = "digest.title.this" if is_current(report) else "digest.title.past"
-    head = [t(language, title_key, span=span(report, this.week)), *number_lines(language, this, report.last, report.overdue_clients)]
+    head = [
+        t(language, title_key, span=span(report, this.week)),
+        *number_lines(language, this, report.last, report.overdue_clients),
+    ]
     tail: list[str] = []
     if report.tip is not None and (tip := library().tip(report.tip.tip_id)) is not None:
         tail = ["", t(language, "digest.tip", title=library().words(tip, language).title), reason(report)]
@@ -144,13 +153,7 @@ def lesson_lines(language: str, lessons: list[tuple[str, str]]) -> list[str]:
 
 def reason(report: Report) -> str:
     assert report.tip is not None
-    this = report.this
-    return t(
-        report.language,
-        f"week.reason.{report.tip.reason}",
-        count=this.still_overdue or this.done_late,
-        mood=this.mood_average if this.mood_average is not None else "",
-    )
+    return reason_text(report.language, report.tip.reason, report.this)
 
 
 def span(report: Report, week: Week) -> str:
@@ -196,6 +199,8 @@ async def render_digest(session: AsyncSession, delivery: Delivery, agent: Agent,
     """The engine's renderer for a scheduled digest: the week the digest day closes (bot.week.digest_week)."""
     local = local_datetime(delivery.due_at, agent.timezone).date()
     found = await report_for(session, agent, now, digest_week(local))
+    if found.tip is not None and not found.this.empty:
+        delivery.subject_key = found.tip.tip_id  # counted as shown once sent (handlers.tips.daily_tip_sent)
     return await digest_message(found)
 
 
@@ -220,7 +225,9 @@ async def send_summary(tn: Turn, week: Week) -> None:
     found = await report_for(tn.session, tn.agent, tn.now, week)
     tip_text = None
     if found.tip is not None and (tip := library().tip(found.tip.tip_id)) is not None:
-        tip_text = tn.t("digest.summary_tip", title=library().words(tip, tn.lang).title, reason=Html(reason(found)))
+        tip_text = tn.t(
+            "digest.summary_tip", title=library().words(tip, tn.lang).title, reason=Html(reason(found).rstrip("。."))
+        )
     draft = weekly_summary.draft(found, tip_text)
     for part in weekly_summary.as_messages(draft):
         tn.send(part)
@@ -277,4 +284,3 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await send_digest(tn, Week(monday))
         else:
             await send_summary(tn, Week(monday))
-

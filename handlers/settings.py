@@ -77,8 +77,9 @@ async def save(tn: Turn, values: dict[str, object]) -> None:
         await followups.after_zone_change(tn, old_zone)  # what moved, and "keep the local times"
 
 
-# Settings the recurring deliveries (daily tip …) are computed from: a change moves the one that is waiting.
-RESCHEDULING = frozenset({"timezone", "work_days", "tip_time", "reflection_time"})
+# Settings the recurring deliveries (daily tip, reflection prompt, weekly digest) are computed from: a change
+# moves the one that is waiting.
+RESCHEDULING = frozenset({"timezone", "work_days", "tip_time", "reflection_time", "digest_weekday", "digest_time"})
 
 
 def saved_text(tn: Turn, setting: str, place: str | None = None) -> str:

@@ -25,6 +25,8 @@ from handlers.delivery import SWEEP_INTERVAL_SECONDS, engine_of
 from handlers.local_api import LocalBotAPI, LocalChat, Reply, Shown
 
 QUIT = ("/quit", "/exit")
+# What stands for a photo (the weekly digest's chart) in the terminal.
+PHOTO_LINE = "🖼 [chart]"
 # "#2": button 2 of the newest message with buttons; "#12.2": button 2 of message 12.
 PRESS = re.compile(r"^#(?:(\d{1,9})\.)?(\d{1,4})$")
 # A label that is itself a number or a time ("3", "6+", "😐 3", "21:30"), so a typed number may mean it or itself.
@@ -37,6 +39,8 @@ def render(reply: Reply, language: str) -> str:
         lines.append(t(language, "shell.edited", text=shown.text) if shown.text else "")
         lines.append(button_line(shown))
     for shown in reply.sent:
+        if shown.kind == "photo":
+            lines.append(PHOTO_LINE)  # a terminal cannot show the chart; its caption follows
         lines.append("🤖 " + shown.text.replace("\n", "\n   "))
         lines.append(button_line(shown))
     if reply.toast:

@@ -20,15 +20,26 @@ from bot.agents import NewAgent, get_or_register
 from bot.config import Settings
 from bot.conversations import Waiting, stop_waiting, wait_for, waiting_for
 from bot.db import HEAD_REVISION, current_revision, engine_from_settings, session_factory, upgrade
-from bot.models import ONE_WAITING_INDEX, Agent, Base
+from bot.models import ONE_WAITING_INDEX, URGENT_INDEX, Agent, Base
 
 
 def schema_differences(connection: Connection) -> list[object]:
     def declared(item: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
-        return name != ONE_WAITING_INDEX  # DDL in the models (see there), checked below on its own
+        return name not in (ONE_WAITING_INDEX, URGENT_INDEX)  # DDL in the models (see there), checked below
 
     context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": declared})
     return list(compare_metadata(context, Base.metadata))
+
+
+async def index_definition(database: AsyncEngine, name: str) -> str:
+    """An index's CREATE statement as the database keeps it."""
+    query = (
+        "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+        if database.dialect.name == "postgresql"
+        else "SELECT sql FROM sqlite_master WHERE name = :name"
+    )
+    async with database.connect() as connection:
+        return str((await connection.execute(text(query), {"name": name})).scalar_one())
 
 
 async def test_the_one_waiting_index_is_made_by_the_migrations_and_by_create_all(engine: AsyncEngine) -> None:
@@ -37,17 +48,12 @@ async def test_the_one_waiting_index_is_made_by_the_migrations_and_by_create_all
     from bot.models import ONE_WAITING_WHERE
 
     async def definition(database: AsyncEngine) -> str:
-        query = (
-            "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
-            if database.dialect.name == "postgresql"
-            else "SELECT sql FROM sqlite_master WHERE name = :name"
-        )
-        async with database.connect() as connection:
-            return str((await connection.execute(text(query), {"name": ONE_WAITING_INDEX})).scalar_one())
+        return await index_definition(database, ONE_WAITING_INDEX)
 
     migrated = await definition(engine)
     assert "UNIQUE INDEX" in migrated and "WHERE" in migrated
-    for kind in ("'tip'", "'reflection'", "'reflect_later'", "'pending'", "'claimed'", "'sending'", "'held'"):
+    kinds = ("'tip'", "'reflection'", "'reflect_later'", "'digest'")
+    for kind in (*kinds, "'pending'", "'claimed'", "'sending'", "'held'"):
         assert kind in migrated
     if engine.dialect.name == "sqlite":
         created = create_engine("sqlite+aiosqlite://")
@@ -58,6 +64,12 @@ async def test_the_one_waiting_index_is_made_by_the_migrations_and_by_create_all
             assert migrated.split("WHERE")[1].split() == ONE_WAITING_WHERE.split()
         finally:
             await created.dispose()
+
+
+async def test_the_urgent_index_is_made_by_the_migrations(engine: AsyncEngine) -> None:
+    """Migration 0008 gives the partial index the claim finds every non-digest due row by (bot.scheduler)."""
+    made = await index_definition(engine, URGENT_INDEX)
+    assert "due_at" in made and "'pending'" in made and "'digest'" in made
 
 
 async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:

@@ -164,7 +164,7 @@ def test_every_recurring_kind_is_held_to_one_waiting_row() -> None:
     assert {*recurring.RULES, LATER} <= set(ONE_WAITING_KINDS)
 
 
-async def test_two_processes_starting_together_add_one_tip_and_one_prompt_per_agent(
+async def test_two_processes_starting_together_add_one_of_each_recurring_kind_per_agent(
     on_postgresql: async_sessionmaker[AsyncSession], postgres_url: str
 ) -> None:
     """Both run the start-up check at the same moment, each on its own connections (as two processes do)."""
@@ -177,8 +177,8 @@ async def test_two_processes_starting_together_add_one_tip_and_one_prompt_per_ag
         )
     finally:
         await other_process.dispose()
-    assert sum(added) == 2 * len(agents)  # what each reports is what it really added
-    for kind in (recurring.DAILY_TIP, recurring.REFLECTION):
+    assert sum(added) == 3 * len(agents)  # what each reports is what it really added (tip, prompt, digest)
+    for kind in (recurring.DAILY_TIP, recurring.REFLECTION, recurring.DIGEST):
         assert await waiting(on_postgresql, kind) == dict.fromkeys(agents, 1)
 
 
@@ -882,6 +882,6 @@ async def test_the_start_up_check_skips_agents_still_in_onboarding_and_agents_wh
     async with sessions() as session, session.begin():
         (await session.get(Agent, onboarding)).setup_step = "timezone"  # type: ignore[union-attr]
         (await session.get(Agent, blocked)).active = False  # type: ignore[union-attr]
-    assert await recurring.ensure_scheduled(sessions, START) == 2
-    for kind in (recurring.DAILY_TIP, recurring.REFLECTION):
+    assert await recurring.ensure_scheduled(sessions, START) == 3  # the tip, the prompt and the weekly digest
+    for kind in (recurring.DAILY_TIP, recurring.REFLECTION, recurring.DIGEST):
         assert await waiting(sessions, kind) == {ready: 1}

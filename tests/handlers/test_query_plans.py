@@ -57,6 +57,11 @@ SELECTIVE = frozenset({"rowid", "id", "agent_id", "client_id", "subject_id", "te
 # each bounded by what the engine itself keeps small: the pending rows due by now (oldest first, LIMITed by the
 # batch), and the rows in `sending` (the ones some process is delivering at this moment; a lease each).
 CLAIM = "WHERE deliveries.status = ? AND deliveries.due_at <= ?"
+# The same with the agents the first claim took excluded (bot.scheduler claims the weekly digests second).
+CLAIM_REST = "WHERE (deliveries.status = ? AND deliveries.due_at <= ?"
+# The first claim: every kind but the weekly digest, which the partial index 0008 holds (or, when the statistics
+# say the due rows are few, the status index), by due time and LIMITed by the batch.
+CLAIM_URGENT = "WHERE deliveries.status = 'pending' AND deliveries.kind != 'digest' AND deliveries.due_at <= ?"
 # Cancelling a follow-up's nudge (✅ Done, snooze, reschedule, archive): the statement 0005 gave an index.
 CANCEL = "WHERE deliveries.kind = ? AND deliveries.subject_id = ?"
 # The other one: taking back the rows a dead process had claimed (bot.ownership). It reads only the rows in
@@ -65,6 +70,10 @@ RESCUE = "WHERE deliveries.status = ? AND (deliveries.claimed_by IS NULL OR deli
 ALLOWED = {
     (CLAIM, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=? AND due_at<?)"),
     (CLAIM, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=?)"),
+    (CLAIM_REST, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=? AND due_at<?)"),
+    (CLAIM_REST, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=?)"),
+    (CLAIM_URGENT, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=? AND due_at<?)"),
+    (CLAIM_URGENT, "SEARCH deliveries USING INDEX ix_deliveries_urgent_due (status=? AND due_at<?)"),
     (RESCUE, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=?)"),
 }
 FAR = START + timedelta(days=60)  # the other agents' deliveries wait beyond anything this test sweeps

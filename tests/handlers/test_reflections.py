@@ -319,6 +319,7 @@ async def test_start_up_adds_missing_prompts_in_batches(harness: Harness) -> Non
     for user_id in (1001, 1002, 1003):
         await onboard(harness.chat(user_id=user_id))
     await hold_back_other_kinds(harness)  # as after an upgrade that introduced the recurring kinds
-    assert await ensure_scheduled(harness.services.sessions, harness.clock.now(), batch=2) == 6  # tip + prompt each
+    # A tip, a prompt and a digest each.
+    assert await ensure_scheduled(harness.services.sessions, harness.clock.now(), batch=2) == 9
     assert len(await deliveries(harness, REFLECTION, "pending")) == 3
     assert await ensure_scheduled(harness.services.sessions, harness.clock.now(), batch=2) == 0
