@@ -216,7 +216,7 @@ async def test_last_week_and_the_week_before(harness: Harness) -> None:
                 "🆕 新登記客戶 3 位（上週 1）",
                 "📞 聯絡客戶 4 次（上週 1）：電話 2 · 微信 1 · 面談 1",
                 "✅ 完成跟進 2 條（上週 0）：按時 1 · 晚了 1",
-                "⏰ 仍逾期 1 條：陈先生"  # a name stays as the agent typed it,
+                "⏰ 仍逾期 1 條：陈先生",  # a name stays as the agent typed it
                 "🔀 階段推進：2 位 → 帶看 · 1 位 → 成交",
                 "🙂 平均心情 3.0/5（上週 3.0）",
             ],
