@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot.clients import ClientDraft, add_client, log_contact
 from bot.followups import add_follow_up, mark_done
 from bot.history import record_stage_move
-from bot.models import Agent, Client, Delivery, Reflection
+from bot.models import Agent, Delivery, Reflection
 from bot.statuses import ContactKind, DeliveryKind, ReflectionStatus, Stage
 from bot.timezones import to_utc
 from bot.tip_library import library
@@ -164,7 +164,7 @@ async def test_digest_shows_the_weeks_numbers_beside_last_weeks_with_the_chart(h
     assert any(line.removeprefix("🎯 下周一条建议：") in FOLLOW_UP_TITLES for line in lines_of(digest))
     assert len(digest.text) <= 1024
     assert digest.labels[:3] == ["📝 起草本周总结", "📊 上周", "⚙️ 小结时间"]
-    name, png = harness.api.files[(chat.chat_id, digest.message_id)]
+    _name, png = harness.api.files[(chat.chat_id, digest.message_id)]
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     assert OTHER_AGENTS_LESSON not in digest.text and PHONE not in digest.text
 
