@@ -210,6 +210,7 @@ def serve(settings: Settings) -> int:
     from handlers.app import ALLOWED_UPDATES, AgentApplication, build_application, prepare
     from handlers.context import Services
     from handlers.delivery import engine_of, start_sweeping
+    from handlers.digest import start_rendering_ahead
 
     asyncio.run(migrate(settings))
     engine = engine_from_settings(settings)
@@ -225,6 +226,7 @@ def serve(settings: Settings) -> int:
     async def start(app: AgentApplication) -> None:
         await engine_of(app).start()  # before anything is swept: refuses a second process on one SQLite file
         start_sweeping(app)
+        start_rendering_ahead(app)
         await prepare(app, background=True)
 
     app.post_init = start

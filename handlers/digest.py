@@ -14,15 +14,18 @@ Callback data: dg:week:<ISO Monday> (that week's digest), dg:sum:<ISO Monday> (i
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, Update
-from telegram.ext import ContextTypes
+from telegram.ext import Application, ContextTypes
 
 from bot import weekly_summary
 from bot.chart import ChartRenderer
-from bot.i18n import Html, t
+from bot.chart_ahead import ChartCache, render_ahead
+from bot.i18n import Html, cache_dir, t
 from bot.models import Agent, Delivery
 from bot.preferences import format_span, weekday_name
 from bot.scheduler import Outgoing
@@ -32,8 +35,10 @@ from bot.timezones import local_datetime, local_today
 from bot.tip_library import library
 from bot.week import Numbers, Report, Week, digest_week, reason_text, report_for
 from handlers import settings, tips
-from handlers.context import Turn, turn
+from handlers.context import Turn, services, turn
 from handlers.keyboards import Choice, Day, layout, pack
+
+log = logging.getLogger(__name__)
 
 PREFIX = "dg"
 NO_VALUE = "-"
@@ -43,7 +48,10 @@ CAPTION_LIMIT = 1024  # what Telegram takes under a photo
 ECHO_LIMIT = 40
 LAST_WORDS = frozenset({"last", "previous", "prev", "上周", "上週", "上", "上一周", "上一週", "-1"})
 
+RENDER_AHEAD_SECONDS = 60.0
+
 _renderer: ChartRenderer | None = None
+_ahead: ChartCache | None = None
 
 
 def charts() -> ChartRenderer:
@@ -52,6 +60,33 @@ def charts() -> ChartRenderer:
     if _renderer is None:
         _renderer = ChartRenderer()
     return _renderer
+
+
+def drawn_ahead() -> ChartCache:
+    """The charts drawn ahead of the digests falling due soon (bot.chart_ahead), in the per-machine cache."""
+    global _ahead
+    if _ahead is None:
+        _ahead = ChartCache(cache_dir() / "charts")
+    return _ahead
+
+
+async def render_ahead_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every minute: draw the charts of the digests due in the next two hours (APScheduler, never two at once)."""
+    svc = services(context)
+    made = await render_ahead(svc.sessions, charts().render, drawn_ahead(), svc.clock.now())
+    if made:
+        log.info("drew %d digest charts ahead of their send time", made)
+
+
+def start_rendering_ahead(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
+    app.job_queue.run_repeating(
+        render_ahead_tick,
+        interval=RENDER_AHEAD_SECONDS,
+        first=RENDER_AHEAD_SECONDS,
+        name="render_ahead",
+        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+    )
 
 
 # ---------------------------------------------------------------------------------------------- the digest
@@ -187,11 +222,14 @@ def empty_line(report: Report) -> str:
     return t(report.language, key, span=span(report, report.this.week))
 
 
-async def digest_message(report: Report) -> Outgoing:
-    """The digest as one message: the chart with the text as its caption, or one line for an empty week."""
+async def digest_message(report: Report, *, drawn: ChartCache | None = None) -> Outgoing:
+    """The digest as one message: the chart with the text as its caption, or one line for an empty week. A chart
+    drawn ahead for exactly this week's numbers is taken from `drawn`; otherwise it is drawn now."""
     if report.this.empty:
         return Outgoing(empty_line(report))
-    chart = await charts().render(report.this, report.language)
+    chart = drawn.take(report.agent_id, report.this, report.language) if drawn is not None else None
+    if chart is None:
+        chart = await charts().render(report.this, report.language)
     return Outgoing(digest_caption(report), digest_rows(report), photo=chart)
 
 
@@ -201,7 +239,7 @@ async def render_digest(session: AsyncSession, delivery: Delivery, agent: Agent,
     found = await report_for(session, agent, now, digest_week(local))
     if found.tip is not None and not found.this.empty:
         delivery.subject_key = found.tip.tip_id  # counted as shown once sent (handlers.tips.daily_tip_sent)
-    return await digest_message(found)
+    return await digest_message(found, drawn=drawn_ahead())
 
 
 def inline(rows: list[list[tuple[str, str]]]) -> list[list[InlineKeyboardButton]]:

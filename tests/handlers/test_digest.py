@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from docx import Document
 from sqlalchemy import select
 
+from bot.chart import render_week_chart
+from bot.chart_ahead import ChartCache, render_ahead
 from bot.clients import ClientDraft, add_client, log_contact
 from bot.followups import add_follow_up, mark_done
 from bot.history import record_stage_move
-from bot.models import Agent, Delivery, Reflection
+from bot.models import Agent, Client, Delivery, Reflection
 from bot.statuses import ContactKind, DeliveryKind, ReflectionStatus, Stage
 from bot.timezones import to_utc
 from bot.tip_library import library
+from bot.week import Numbers
+from handlers import digest
 from handlers.delivery import engine_of
 from handlers.local_api import LocalChat, Shown
 from tests.handlers.test_onboarding import onboard
@@ -199,9 +204,9 @@ async def test_last_week_and_the_week_before(harness: Harness) -> None:
                 "✍️ Reflected on 3 days (last week 1) · 🔥 streak 3",
                 "👥 9 clients received (last week 1)",
                 "🆕 3 new clients registered (last week 1)",
-                "📞 4 contacts (last week 1): 2 calls · 1 WeChat · 1 meeting",
+                "📞 4 contacts (last week 1): 2 calls · 1 WeChat message · 1 meeting",
                 "✅ 2 follow-ups done (last week 0): 1 on time · 1 late",
-                "⏰ 1 still overdue: 陈先生",
+                "⏰ 1 follow-up still overdue: 陈先生",
                 "🔀 Moved on: 2 → Viewing · 1 → Closed",
                 "🙂 Mood 3.0/5 on average (last week 3.0)",
             ],
@@ -337,3 +342,79 @@ async def test_the_draft_holds_the_numbers_the_lessons_and_nothing_else(harness:
         assert "王先生" in body  # the follow-up booked next week
         assert OTHER_AGENTS_LESSON not in body and "钱女士" not in body
         assert PHONE not in body and OTHER_PHONE not in body
+
+
+# ---------------------------------------------------------------------------------------------- drawn ahead
+
+
+def pngs(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.png"))
+
+
+async def draw_now(numbers: Numbers, language: str) -> bytes:
+    """The real chart, drawn in this process (the worker pool is ChartRenderer's own test)."""
+    return render_week_chart(numbers, language)
+
+
+async def test_charts_are_drawn_ahead_and_the_digest_takes_its_own(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat = await new_agent(harness)
+    await new_agent(harness, user_id=2002)  # an empty week: one line, no chart to draw
+    await seed_week(harness)
+    await hold_back_other_kinds(harness, DeliveryKind.DIGEST)
+    ahead = ChartCache(tmp_path)
+    monkeypatch.setattr(digest, "_ahead", ahead)
+    sessions = harness.services.sessions
+    # Three hours before: not yet (the horizon is two); an hour and a half before: this agent's chart only.
+    assert await render_ahead(sessions, draw_now, ahead, SUNDAY_DIGEST - timedelta(hours=3)) == 0
+    assert await render_ahead(sessions, draw_now, ahead, SUNDAY_DIGEST - timedelta(minutes=90)) == 1
+    assert await render_ahead(sessions, draw_now, ahead, SUNDAY_DIGEST - timedelta(minutes=89)) == 0
+    (drawn,) = pngs(tmp_path)
+    agent = await harness.agent()
+    assert drawn.name.startswith(f"{agent.id}-2026-11-23-")
+    png = drawn.read_bytes()
+    harness.clock.set(SUNDAY_DIGEST)
+    assert (await engine_of(harness.app).sweep()).sent == 2
+    digest_message = next(m for m in chat.messages() if m.kind == "photo")
+    assert harness.api.files[(chat.chat_id, digest_message.message_id)][1] == png
+    assert pngs(tmp_path) == []  # taken
+
+
+async def test_a_chart_drawn_before_the_agent_logged_more_is_drawn_again(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat = await new_agent(harness)
+    await seed_week(harness)
+    await hold_back_other_kinds(harness, DeliveryKind.DIGEST)
+    ahead = ChartCache(tmp_path)
+    monkeypatch.setattr(digest, "_ahead", ahead)
+    assert await render_ahead(harness.services.sessions, draw_now, ahead, SUNDAY_DIGEST - timedelta(hours=1)) == 1
+    (drawn,) = pngs(tmp_path)
+    async with harness.services.sessions() as session, session.begin():
+        wang = (await session.execute(select(Client).where(Client.name == "王先生"))).scalar_one()
+        await log_contact(session, wang, ContactKind.CALL, None, at(date(2026, 11, 29), 19))
+    harness.clock.set(SUNDAY_DIGEST)
+    assert (await engine_of(harness.app).sweep()).sent == 1
+    sent = chat.messages()[-1]
+    assert lines_of(sent)[4] == "📞 联系客户 5 次（上周 1）：电话 3 · 微信 1 · 面谈 1"
+    assert harness.api.files[(chat.chat_id, sent.message_id)][1] != drawn.read_bytes()
+
+
+async def test_the_folder_holds_at_most_its_limit_soonest_first(harness: Harness, tmp_path: Path) -> None:
+    await new_agent(harness)
+    await new_agent(harness, user_id=2002)
+    await seed_week(harness)
+    await seed_week(harness, user_id=2002)
+    second = await harness.agent(2002)
+    await new_agent(harness, user_id=3003)
+    async with harness.services.sessions() as session, session.begin():
+        # The second agent's digest an hour earlier: theirs is drawn first.
+        digest_row = (
+            await session.execute(select(Delivery).where(Delivery.agent_id == second.id, Delivery.kind == "digest"))
+        ).scalar_one()
+        digest_row.due_at = SUNDAY_DIGEST - timedelta(hours=1)
+    ahead = ChartCache(tmp_path, limit=1)
+    assert await render_ahead(harness.services.sessions, draw_now, ahead, SUNDAY_DIGEST - timedelta(hours=1)) == 1
+    (drawn,) = pngs(tmp_path)
+    assert drawn.name.startswith(f"{second.id}-")
