@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 TOAST_LIMIT = 200  # what answerCallbackQuery takes
+PHOTO_NAME = "chart.png"  # the name a photo is uploaded under (a chart is the only photo the bot sends)
 
 
 @dataclass(frozen=True)
@@ -101,14 +102,14 @@ class Turn:
     def send_photo(self, photo: bytes, caption: str, buttons: Buttons | None = None) -> None:
         """An image with its caption (Telegram takes 1,024 characters of caption: the caller keeps within it)."""
         chat_id, markup = self.agent.chat_id, _markup(buttons)
-        self._replies.append(lambda: self.bot.send_photo(chat_id, photo, caption=caption, reply_markup=markup))
+        self._replies.append(
+            lambda: self.bot.send_photo(chat_id, photo, caption=caption, reply_markup=markup, filename=PHOTO_NAME)
+        )
 
     def send_document(self, content: bytes, filename: str, caption: str | None = None) -> None:
         """A file the agent can save and open (the draft weekly summary as .docx, .md)."""
         chat_id = self.agent.chat_id
-        self._replies.append(
-            lambda: self.bot.send_document(chat_id, content, filename=filename, caption=caption)
-        )
+        self._replies.append(lambda: self.bot.send_document(chat_id, content, filename=filename, caption=caption))
 
     def _send(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
         chat_id = self.agent.chat_id

@@ -16,6 +16,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, ContextTypes, ExtBot
 
 from bot.scheduler import AgentUnreachable, Engine, Outgoing, PermanentFailure, RetryLater, TransientFailure
+from handlers.context import PHOTO_NAME
 from handlers.send_budget import SCHEDULED, retry_seconds
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ class TelegramSender:
         try:
             if message.photo is not None:
                 photo = InputFile(message.photo, filename="chart.png")
-                sent = await self.bot.send_photo(chat_id, photo, caption=message.text, reply_markup=markup, **extra)
+                sent = await self.bot.send_photo(
+                    chat_id, photo, caption=message.text, reply_markup=markup, filename=PHOTO_NAME, **extra
+                )
             else:
                 sent = await self.bot.send_message(chat_id, message.text, reply_markup=markup, **extra)
         except Forbidden as error:

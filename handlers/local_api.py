@@ -15,7 +15,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from typing import Any
 
@@ -72,6 +72,8 @@ class Shown:
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)
     edits: int = 0
     kind: str = "text"
+    # A photo's or document's file: (name, bytes).
+    file: tuple[str, bytes] | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -275,10 +277,11 @@ class LocalBotAPI(BaseRequest):
             _keyboard(params.get("reply_markup")),
             kind=kind,
         )
-        self.messages[(chat_id, shown.message_id)] = shown
         uploads: dict[str, tuple[str, bytes]] = params.get(FILES, {})
         if kind in uploads:
             self.files[(chat_id, shown.message_id)] = uploads[kind]
+            shown = replace(shown, file=uploads[kind])
+        self.messages[(chat_id, shown.message_id)] = shown
         body = self._render(shown)
         body.pop("text", None)
         body["caption"] = caption

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import tempfile
+from pathlib import Path
 from typing import TextIO
 
 from bot.clock import SystemClock
@@ -41,13 +43,27 @@ def render(reply: Reply, language: str) -> str:
     for shown in reply.sent:
         if shown.kind == "photo":
             lines.append(PHOTO_LINE)  # a terminal cannot show the chart; its caption follows
-        lines.append("🤖 " + shown.text.replace("\n", "\n   "))
+        if shown.file is not None:  # the chart, the draft .docx: saved where the agent can open them
+            lines.append(t(language, "shell.file_saved", path=str(saved_file(shown))))
+        if shown.text:
+            lines.append("🤖 " + shown.text.replace("\n", "\n   "))
         lines.append(button_line(shown))
     if reply.toast:
         lines.append("💬 " + reply.toast)
     if not any(lines):
         lines.append(t(language, "shell.no_reply"))
     return "\n".join(line for line in lines if line)
+
+
+def saved_file(shown: Shown) -> Path:
+    """A file the bot sent, written to a folder of the shell's own under the system's temporary directory."""
+    assert shown.file is not None
+    name, content = shown.file
+    folder = Path(tempfile.gettempdir()) / "agentcoach-shell"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{shown.message_id}-{Path(name).name}"
+    path.write_bytes(content)
+    return path
 
 
 def button_line(shown: Shown) -> str:
