@@ -153,7 +153,7 @@ async def test_digest_shows_the_weeks_numbers_beside_last_weeks_with_the_chart(h
         "✍️ 复盘 3 天（上周 1） · 🔥 连续 3 天",
         "👥 接待客户 9 位（上周 1）",
         "🆕 新登记客户 3 位（上周 1）",
-        "📞 联系客户 4 次（上周 1）：电话 2 · 微信 1 · 面谈 1",
+        "📞 联系客户 4 次（上周 1）：电话 2 · 微信 1 · 到访 1",
         "✅ 完成跟进 2 条（上周 0）：按时 1 · 晚了 1",
         "⏰ 仍逾期 1 条：陈先生",
         "🔀 阶段推进：2 位 → 带看 · 1 位 → 成交",
@@ -204,7 +204,7 @@ async def test_last_week_and_the_week_before(harness: Harness) -> None:
                 "✍️ Reflected on 3 days (last week 1) · 🔥 streak 3",
                 "👥 9 clients received (last week 1)",
                 "🆕 3 new clients registered (last week 1)",
-                "📞 4 contacts (last week 1): 2 calls · 1 WeChat message · 1 meeting",
+                "📞 4 contacts (last week 1): 2 calls · 1 WeChat message · 1 visit",
                 "✅ 2 follow-ups done (last week 0): 1 on time · 1 late",
                 "⏰ 1 follow-up still overdue: 陈先生",
                 "🔀 Moved on: 2 → Viewing · 1 → Closed",
@@ -219,7 +219,7 @@ async def test_last_week_and_the_week_before(harness: Harness) -> None:
                 "✍️ 復盤 3 天（上週 1） · 🔥 連續 3 天",
                 "👥 接待客戶 9 位（上週 1）",
                 "🆕 新登記客戶 3 位（上週 1）",
-                "📞 聯絡客戶 4 次（上週 1）：電話 2 · 微信 1 · 面談 1",
+                "📞 聯絡客戶 4 次（上週 1）：電話 2 · 微信 1 · 到訪 1",
                 "✅ 完成跟進 2 條（上週 0）：按時 1 · 晚了 1",
                 "⏰ 仍逾期 1 條：陈先生",  # a name stays as the agent typed it
                 "🔀 階段推進：2 位 → 帶看 · 1 位 → 成交",
@@ -397,7 +397,7 @@ async def test_a_chart_drawn_before_the_agent_logged_more_is_drawn_again(
     harness.clock.set(SUNDAY_DIGEST)
     assert (await engine_of(harness.app).sweep()).sent == 1
     sent = chat.messages()[-1]
-    assert lines_of(sent)[4] == "📞 联系客户 5 次（上周 1）：电话 3 · 微信 1 · 面谈 1"
+    assert lines_of(sent)[4] == "📞 联系客户 5 次（上周 1）：电话 3 · 微信 1 · 到访 1"
     assert harness.api.files[(chat.chat_id, sent.message_id)][1] != drawn.read_bytes()
 
 
@@ -418,3 +418,40 @@ async def test_the_folder_holds_at_most_its_limit_soonest_first(harness: Harness
     assert await render_ahead(harness.services.sessions, draw_now, ahead, SUNDAY_DIGEST - timedelta(hours=1)) == 1
     (drawn,) = pngs(tmp_path)
     assert drawn.name.startswith(f"{second.id}-")
+
+
+async def test_the_drafts_numbers_are_the_weeks(harness: Harness) -> None:
+    chat = await new_agent(harness)
+    await seed_week(harness)
+    harness.clock.set(WED_EVENING)
+    draft = (await chat.send("/summary")).sent[0].text
+    did = draft.split("本周工作\n")[1].split("\n\n")[0]
+    assert did.split("\n") == [
+        "• 完成每日复盘 3 次（上周 1）。",
+        "• 已连续复盘 3 个工作日。",
+        "• 接待客户 9 位（上周 1）。",
+        "• 新登记客户 3 位（上周 1）。",
+        "• 联系客户 4 次（上周 1）：电话 2 次、微信 1 次、到访 1 次。",
+        "• 完成跟进 2 次（上周 0），其中按时 1 次、逾期后完成 1 次。",
+        "• 客户阶段变化：带看 2 位、成交 1 位。",
+    ]
+    assert "• 还有 1 个跟进逾期未完成（客户：陈先生）。" in draft
+    assert "• 周二 10:00 王先生 — 带看新房" in draft
+
+
+async def test_an_agent_in_berlin_counts_the_week_of_the_clock_change_by_local_days(harness: Harness) -> None:
+    chat = await new_agent(harness)
+    await chat.send("/settings tz Europe/Berlin")
+    async with harness.services.sessions() as session, session.begin():
+        agent = (await session.execute(select(Agent).where(Agent.telegram_user_id == 1001))).scalar_one()
+        client = await add_client(session, agent.id, ClientDraft("Anna"), datetime(2026, 10, 1, tzinfo=UTC))
+        # Mon 19 Oct 00:30 CEST, Sun 25 Oct 23:30 CET (the clocks went back at 03:00), Mon 26 Oct 00:30 CET.
+        for instant in ("2026-10-18T22:30", "2026-10-25T22:30", "2026-10-25T23:30"):
+            moment = datetime.fromisoformat(instant).replace(tzinfo=UTC)
+            await log_contact(session, client, ContactKind.CALL, None, moment)
+    harness.clock.set(datetime(2026, 10, 28, 12, 0, tzinfo=UTC))
+    (last,) = (await chat.send("/digest last")).sent
+    assert lines_of(last)[0] == "📊 周小结（10月19日–10月25日）"
+    assert "📞 联系客户 2 次（上周 0）：电话 2" in lines_of(last)
+    (this,) = (await chat.send("/digest")).sent
+    assert "📞 联系客户 1 次（上周 2）：电话 1" in lines_of(this)
