@@ -210,7 +210,7 @@ def serve(settings: Settings) -> int:
     from handlers.app import ALLOWED_UPDATES, AgentApplication, build_application, prepare
     from handlers.context import Services
     from handlers.delivery import engine_of, start_sweeping
-    from handlers.digest import start_rendering_ahead
+    from handlers.digest import close_charts, start_rendering_ahead
 
     asyncio.run(migrate(settings))
     engine = engine_from_settings(settings)
@@ -221,6 +221,7 @@ def serve(settings: Settings) -> int:
 
     async def dispose(app: AgentApplication) -> None:
         await engine_of(app).stop()
+        await close_charts()
         await engine.dispose()
 
     async def start(app: AgentApplication) -> None:

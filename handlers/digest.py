@@ -14,6 +14,7 @@ Callback data: dg:week:<ISO Monday> (that week's digest), dg:sum:<ISO Monday> (i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -60,6 +61,12 @@ def charts() -> ChartRenderer:
     if _renderer is None:
         _renderer = ChartRenderer()
     return _renderer
+
+
+async def close_charts() -> None:
+    """Stop the chart workers, if any were started (at shutdown; waits for charts under way, off the loop)."""
+    if _renderer is not None:
+        await asyncio.to_thread(_renderer.close)
 
 
 def drawn_ahead() -> ChartCache:

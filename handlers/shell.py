@@ -24,6 +24,7 @@ from bot.i18n import from_telegram, t
 from handlers.app import LOCAL_TOKEN, AgentApplication, build_application, prepare
 from handlers.context import Services
 from handlers.delivery import SWEEP_INTERVAL_SECONDS, engine_of
+from handlers.digest import close_charts
 from handlers.local_api import LocalBotAPI, LocalChat, Reply, Shown
 
 QUIT = ("/quit", "/exit")
@@ -102,6 +103,7 @@ async def run_shell(
             finally:
                 sweeper.cancel()
                 await engine_of(app).stop()
+                await close_charts()
     finally:
         await engine.dispose()
 
