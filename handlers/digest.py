@@ -47,7 +47,26 @@ ON_WEEK = layout(PREFIX, ("week", "sum"), Day())
 TIME = layout(PREFIX, "set", Choice(NO_VALUE))
 CAPTION_LIMIT = 1024  # what Telegram takes under a photo
 ECHO_LIMIT = 40
-LAST_WORDS = frozenset({"last", "previous", "prev", "上周", "上週", "上", "上一周", "上一週", "-1"})
+LAST_WORDS = frozenset(
+    {
+        "last",
+        "last week",
+        "previous",
+        "prev",
+        "-1",
+        "上",
+        "上周",
+        "上週",
+        "上一周",
+        "上一週",
+        "上星期",
+        "上个星期",
+        "上個星期",
+        "上礼拜",
+        "上禮拜",
+    }
+)
+THIS_WORDS = frozenset({"this", "this week", "now", "本周", "本週", "这周", "這週", "这个星期", "這個星期", "本星期"})
 
 RENDER_AHEAD_SECONDS = 60.0
 
@@ -287,7 +306,7 @@ def asked_week(tn: Turn) -> Week | None:
     """This week, or the one before for `last` / 上周; None for anything else (answered with the usage)."""
     this = Week.containing(local_today(tn.now, tn.agent.timezone))
     words = " ".join(tn.args).strip().lower()
-    if not words:
+    if not words or words in THIS_WORDS:
         return this
     return this.before() if words in LAST_WORDS else None
 

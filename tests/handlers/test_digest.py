@@ -455,3 +455,21 @@ async def test_an_agent_in_berlin_counts_the_week_of_the_clock_change_by_local_d
     assert "📞 联系客户 2 次（上周 0）：电话 2" in lines_of(last)
     (this,) = (await chat.send("/digest")).sent
     assert "📞 联系客户 1 次（上周 2）：电话 1" in lines_of(this)
+
+
+@pytest.mark.parametrize(
+    ("typed", "title"),
+    [
+        ("/digest last week", "📊 周小结（11月16日–11月22日）"),
+        ("/digest 上个星期", "📊 周小结（11月16日–11月22日）"),
+        ("/digest LAST", "📊 周小结（11月16日–11月22日）"),
+        ("/digest 本周", "📊 本周小结（11月23日–11月29日）"),
+        ("/digest this week", "📊 本周小结（11月23日–11月29日）"),
+    ],
+)
+async def test_the_week_in_the_agents_own_words(harness: Harness, typed: str, title: str) -> None:
+    chat = await new_agent(harness)
+    await seed_week(harness)
+    harness.clock.set(WED_EVENING)
+    (digest,) = (await chat.send(typed)).sent
+    assert lines_of(digest)[0] == title
