@@ -301,3 +301,32 @@ def test_a_nudge_due_while_the_bot_was_dead_arrives_once_marked_late(
     assert emu.wait_quiet(chat, quiet=3.0, timeout=WAIT) == []
     nudges = [m for m in emu.messages(chat) if str(m.get("text", "")).startswith("⏰ 跟进提醒")]
     assert len(nudges) == 1
+
+
+def test_the_digest_and_the_draft_arrive_as_a_photo_and_two_files(
+    emulator_server: EmulatorServer, emu: Emulator, bot: BotRunner
+) -> None:
+    """Through real HTTP: /digest is one photo (the chart, uploaded) with the week as its caption and its buttons;
+    /summary is the draft as a message, then the same draft as .docx and .md documents."""
+    server, chat = emulator_server, 710030
+    emu.set_user(chat, "小李", language_code="zh-hans")
+    bot.start()
+    onboard(server, emu, replace(CASES[0], chat=chat))
+    emu.send_text(chat, "/client 王先生 三居 预算300万")
+    emu.wait_replies(chat, 1, timeout=WAIT)
+    emu.send_text(chat, "/digest")
+    [digest] = emu.wait_replies(chat, 1, timeout=WAIT)
+    assert "photo" in digest and str(digest["caption"]).startswith("📊 本周小结"), digest
+    assert "🆕 新登记客户 1 位（上周 0）" in str(digest["caption"])
+    width, height = digest["photo"][-1]["width"], digest["photo"][-1]["height"]
+    assert (width, height) == (960, 720)
+    assert {data.split(":")[1] for _, data in server.buttons(digest) if data.startswith("dg:")} == {
+        "sum",
+        "week",
+        "set",
+    }
+    emu.send_text(chat, "/summary")
+    *drafts, docx, md = emu.wait_replies(chat, 3, timeout=WAIT)
+    assert str(drafts[0]["text"]).startswith("周工作总结（")
+    assert str(docx["document"]["file_name"]).endswith(".docx") and docx["document"]["file_size"] > 10_000
+    assert str(md["document"]["file_name"]).endswith(".md")
