@@ -296,8 +296,12 @@ class Engine:
             Delivery.kind != literal_column(f"'{WAVE_KIND}'"),
             waiting_its_time,
         )
-        # A lease that ran out: the process is alive but stuck (a dead one's rows were rescued).
-        stuck = or_(*(and_(Delivery.status == status, Delivery.lease_until < now) for status in IN_HAND))
+        # A lease that ran out: the process is alive but stuck (a dead one's rows were rescued). Such a row was due
+        # when claimed; saying so lets SQLite's planner, which cannot tell a rare status from a common one, search
+        # the status index instead of reading the table (36 ms a claim at 300k rows).
+        stuck = or_(
+            *(and_(Delivery.status == status, Delivery.due_at <= now, Delivery.lease_until < now) for status in IN_HAND)
+        )
         wave = and_(Delivery.status == PENDING, waiting_its_time)
         async with self.sessions() as session, session.begin():
             first = await self._claim_some(session, urgent, batch, (), now, owner)
