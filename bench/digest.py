@@ -270,7 +270,7 @@ async def wave_child(
             claims.append((time.perf_counter() - begun) * 1000)
 
     def capture(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if len(statements) < 2 and "row_number()" in statement and statement.lstrip().upper().startswith("UPDATE"):
+        if len(statements) < 3 and "row_number()" in statement and statement.lstrip().upper().startswith("UPDATE"):
             statements.append((statement, parameters))
 
     event.listen(bind.sync_engine, "before_cursor_execute", capture)
@@ -346,7 +346,7 @@ def _seconds(first: float, last: float) -> list[float]:
 
 
 async def _plans(bind: Any, statements: list[tuple[str, Any]]) -> list[str]:
-    """The two claim statements of the first sweep, planned again now (still tens of thousands due)."""
+    """The claim statements of the first sweep, planned again now (still tens of thousands due)."""
     out = []
     explain = "EXPLAIN QUERY PLAN" if bind.dialect.name == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS)"
     for statement, parameters in statements:
@@ -355,7 +355,8 @@ async def _plans(bind: Any, statements: list[tuple[str, Any]]) -> list[str]:
             rows = (await connection.exec_driver_sql(f"{explain} {statement}", parameters)).all()
             await transaction.rollback()
         lines = [str(row[-1] if bind.dialect.name == "sqlite" else row[0]) for row in rows]
-        out.append("\n".join(line for line in lines if "Scan" in line or "SEARCH" in line or "Execution" in line))
+        shown = ("scan", "search", "execution", "index", "sort")
+        out.append("\n".join(line for line in lines if any(word in line.lower() for word in shown)))
     return out
 
 

@@ -57,8 +57,8 @@ SELECTIVE = frozenset({"rowid", "id", "agent_id", "client_id", "subject_id", "te
 # each bounded by what the engine itself keeps small: the pending rows due by now (oldest first, LIMITed by the
 # batch), and the rows in `sending` (the ones some process is delivering at this moment; a lease each).
 CLAIM = "WHERE deliveries.status = ? AND deliveries.due_at <= ?"
-# The same with the agents the first claim took excluded (bot.scheduler claims the weekly digests second).
-CLAIM_REST = "WHERE (deliveries.status = ? AND deliveries.due_at <= ?"
+# The claim of rows whose lease ran out (a process alive but stuck): only rows in `claimed` or `sending`, as RESCUE.
+CLAIM_STUCK = "deliveries.status = ? AND deliveries.due_at <= ? AND deliveries.lease_until < ? OR"
 # The first claim: every kind but the weekly digest, which the partial index 0008 holds (or, when the statistics
 # say the due rows are few, the status index), by due time and LIMITed by the batch.
 CLAIM_URGENT = "WHERE deliveries.status = 'pending' AND deliveries.kind != 'digest' AND deliveries.due_at <= ?"
@@ -70,8 +70,8 @@ RESCUE = "WHERE deliveries.status = ? AND (deliveries.claimed_by IS NULL OR deli
 ALLOWED = {
     (CLAIM, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=? AND due_at<?)"),
     (CLAIM, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=?)"),
-    (CLAIM_REST, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=? AND due_at<?)"),
-    (CLAIM_REST, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=?)"),
+    (CLAIM_STUCK, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=? AND due_at<?)"),
+    (CLAIM_STUCK, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=?)"),
     (CLAIM_URGENT, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=? AND due_at<?)"),
     (CLAIM_URGENT, "SEARCH deliveries USING INDEX ix_deliveries_urgent_due (status=? AND due_at<?)"),
     (RESCUE, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=?)"),
