@@ -311,7 +311,9 @@ async def test_a_delivery_with_a_photo_arrives_as_a_photo_with_its_caption_and_b
     assert call.method == "sendPhoto"
     shown = chat.messages()[-1]
     assert (shown.kind, shown.text, shown.labels) == ("photo", "📊 12 / 3", ["📝"])
-    assert render_reply(Reply([shown], []), "zh-Hans").splitlines()[:2] == [PHOTO_LINE, "🤖 📊 12 / 3"]
+    picture, saved, caption = render_reply(Reply([shown], []), "zh-Hans").splitlines()[:3]
+    assert (picture, caption) == (PHOTO_LINE, "🤖 📊 12 / 3")
+    assert saved.startswith("📎 文件已保存：") and saved.endswith("chart.png")
 
 
 class PacedPhone(Phone):
