@@ -8,8 +8,10 @@ from __future__ import annotations
 import html
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from bot import weekly_summary
 from bot.week import Booked, Numbers, Report, TipChoice, Week, Written
 from bot.weekly_summary import (
     PLACEHOLDERS,
@@ -607,3 +610,100 @@ def test_a_booked_follow_up_in_another_zone_shows_its_local_time() -> None:
     at = datetime(2026, 12, 7, 9, 0, tzinfo=berlin) + timedelta(days=2)
     found = draft(empty("en", booked=(Booked(at, "Ms Li", "second viewing"),)))
     assert found.section("plan").bullets == ("Wed 09:00 Ms Li — second viewing",)  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Templates read afresh (the words are cached per process: these read the files again, then leave a fresh cache)
+
+
+@pytest.fixture
+def fresh_templates() -> Iterator[None]:
+    template.cache_clear()
+    yield
+    template.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_templates")
+@pytest.mark.parametrize("language", ["zh-Hans", "zh-Hant", "en"])
+def test_the_templates_read_afresh_write_the_seeded_week_exactly(language: str) -> None:
+    assert as_markdown(draft(seeded(language), tip_text=TIP)) == EXPECTED[language]
+    # Every shipped template passes its own checks as it stands.
+    assert load_template(language, template(language).model_dump()) == template(language)
+
+
+@pytest.mark.usefixtures("fresh_templates")
+def test_a_language_without_words_is_written_in_simplified_chinese() -> None:
+    assert template("fr") == template("zh-Hans")
+    assert as_markdown(draft(seeded("fr"), tip_text=TIP)) == EXPECTED["zh-Hans"]
+
+
+@pytest.mark.usefixtures("fresh_templates")
+def test_missing_or_malformed_template_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "summary"
+    folder.mkdir()
+    (folder / "zh-Hans.yaml").write_text(yaml.safe_dump(raw("zh-Hans"), allow_unicode=True), encoding="utf-8")
+    monkeypatch.setattr(weekly_summary, "content_path", lambda *parts: tmp_path.joinpath(*parts))
+    # No zh-Hant overrides: every word is derived, 计划 becoming OpenCC's 計劃.
+    assert template("zh-Hant").headings.plan == "下週計劃"
+    assert template("zh-Hant").headings.did == "本週工作"
+    with pytest.raises(FileNotFoundError, match=r"en\.yaml"):
+        template("en")
+    (folder / "en.yaml").write_text("- a list, not a mapping\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"en\.yaml is not a mapping"):
+        template("en")
+    # Overrides replace single words and leave their siblings derived.
+    (folder / "zh-Hant.yaml").write_text("headings:\n  plan: 下週安排\n", encoding="utf-8")
+    template.cache_clear()
+    assert template("zh-Hant").headings.plan == "下週安排"
+    assert template("zh-Hant").headings.short == "不足之處"
+
+
+PLAN_ALONE = "<b>Plan for next week</b>\n• Plan to be filled in."  # 51 units
+
+
+@pytest.mark.parametrize(
+    ("before", "rest"),
+    [
+        # The heading and a 75-letter line take 99 of 100 units: with the line break nothing of the long line
+        # fits, so it starts the next message; its last 52 units and the plan (2 + 51) would make 105.
+        (75, ["<b>What I learned</b>\n• " + "a" * 75, "• " + "x" * 98, "x" * 100, "x" * 52, PLAN_ALONE]),
+        # 74 units + a line break: the long line's first 25 units fill this message to exactly 100; its last 27
+        # and the plan make 80, one message.
+        (
+            50,
+            [
+                "<b>What I learned</b>\n• " + "a" * 50 + "\n• " + "x" * 23,
+                "x" * 100,
+                "x" * 100,
+                "x" * 27 + "\n\n" + PLAN_ALONE,
+            ],
+        ),
+    ],
+)
+def test_a_cut_line_fills_each_message_to_the_limit(before: int, rest: list[str]) -> None:
+    lessons = (Written(date(2026, 12, 1), "a" * before), Written(date(2026, 12, 2), "x" * 250))
+    found = draft(empty("en", lessons=lessons, this=Numbers(WEEK, reflections_done=1)))
+    parts = as_messages(found, limit=100)
+    start = next(n for n, part in enumerate(parts) if part.startswith("<b>What I learned</b>"))
+    assert parts[start:] == rest
+
+
+@pytest.mark.parametrize(
+    ("language", "east_asian", "latin"),
+    [("zh-Hans", "zh-CN", "zh-CN"), ("zh-Hant", "zh-TW", "zh-TW"), ("en", "zh-CN", "en-GB")],
+)
+def test_the_docx_names_its_fonts_and_languages(language: str, east_asian: str, latin: str) -> None:
+    """Chinese shows in Word and WPS in a named East Asian font (no theme font to override it), and spelling and
+    line breaking follow the draft's language."""
+    found = draft(seeded(language), tip_text=TIP)
+    document = Document(io.BytesIO(as_docx(found)))
+    assert document.core_properties.title == found.title
+    for name in ("Normal", "Title", "Heading 1", "Heading 2"):
+        fonts = document.styles[name].element.rPr.rFonts
+        assert fonts.get(qn("w:eastAsia")) == "Microsoft YaHei", name
+        assert fonts.get(qn("w:eastAsiaTheme")) is None and fonts.get(qn("w:hint")) is None, name
+    normal = document.styles["Normal"]
+    assert normal.font.name == "Calibri"
+    assert all(document.styles[name].font.name != "Calibri" for name in ("Title", "Heading 1", "Heading 2"))
+    lang = normal.element.rPr.find(qn("w:lang"))
+    assert (lang.get(qn("w:eastAsia")), lang.get(qn("w:val"))) == (east_asian, latin)
