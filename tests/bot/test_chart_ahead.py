@@ -92,6 +92,7 @@ class Renderer:
 
     def __init__(self) -> None:
         self.asked: list[tuple[int, str]] = []
+        self.charts: list[tuple[Numbers, str, bytes]] = []
         self.running = 0
         self.most = 0
 
@@ -102,7 +103,9 @@ class Renderer:
             await asyncio.sleep(0)
         self.running -= 1
         self.asked.append((numbers.reflections_done, language))
-        return f"{numbers.reflections_done} {language}".encode()
+        png = f"{numbers.reflections_done} {language}".encode()
+        self.charts.append((numbers, language, png))
+        return png
 
 
 @pytest.fixture
@@ -160,14 +163,22 @@ async def test_only_pending_digests_of_active_agents_within_the_horizon_are_draw
     await agent_with_digest(sessions, 3, active=False)  # left the bot
     await agent_with_digest(sessions, 4, status=DeliveryStatus.SENT)  # already sent
     await agent_with_digest(sessions, 5, kind=DeliveryKind.TIP)  # not a digest
-    await agent_with_digest(sessions, 6, reflections=0)  # an empty week: no chart in its digest
+    # An empty week (no chart in its digest), due before the others: passed over, not the end of the run.
+    await agent_with_digest(sessions, 6, WAVE - timedelta(minutes=2), reflections=0)
     english = await agent_with_digest(sessions, 7, WAVE - timedelta(minutes=1), reflections=2, language=EN)
     render = Renderer()
     cache = ChartCache(tmp_path)
-    assert await render_ahead(sessions, render, cache, now) == 2
+    # A minute earlier only the English agent's digest is within the horizon.
+    assert await render_ahead(sessions, render, cache, now - timedelta(minutes=1)) == 1
+    # Theirs is drawn already: passed over, and the next one is drawn.
+    assert await render_ahead(sessions, render, cache, now) == 1
     assert render.asked == [(2, EN), (1, ZH_HANS)]  # soonest first, each in the agent's language
     assert agents_drawn(tmp_path) == [f"{at_the_edge}-2026-11-23", f"{english}-2026-11-23"]
     assert await render_ahead(sessions, render, cache, now) == 0  # drawn already
+    # The sender, counting the same numbers in the same language, finds each chart.
+    for agent, (counted, language, png) in zip((english, at_the_edge), render.charts, strict=True):
+        assert cache.take(agent, counted, language) == png
+    assert agents_drawn(tmp_path) == []
 
 
 async def test_the_week_drawn_is_the_one_the_digest_is_about_in_the_agents_zone(
@@ -185,8 +196,9 @@ async def test_every_due_digest_is_drawn_however_many_batches_it_takes(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(chart_ahead, "BATCH", 2)
-    # Five digests, two at each of the first two instants: the batches break ties by the delivery's order.
-    dues = [WAVE - timedelta(minutes=30), WAVE - timedelta(minutes=30), WAVE, WAVE, WAVE + timedelta(minutes=10)]
+    # Five digests, three due at one instant across the first two batches: a batch goes on after the last one
+    # taken by its due time and then its delivery's order.
+    dues = [WAVE - timedelta(minutes=30), WAVE, WAVE, WAVE, WAVE + timedelta(minutes=10)]
     ids = [await agent_with_digest(sessions, n + 1, due, reflections=n + 1) for n, due in enumerate(dues)]
     render = Renderer()
     made = await render_ahead(sessions, render, ChartCache(tmp_path), WAVE - timedelta(hours=1), seconds=10)

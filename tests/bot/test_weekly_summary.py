@@ -646,10 +646,10 @@ def test_missing_or_malformed_template_files(tmp_path: Path, monkeypatch: pytest
     # No zh-Hant overrides: every word is derived, 计划 becoming OpenCC's 計劃.
     assert template("zh-Hant").headings.plan == "下週計劃"
     assert template("zh-Hant").headings.did == "本週工作"
-    with pytest.raises(FileNotFoundError, match=r"en\.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"^content/summary/en\.yaml is missing$"):
         template("en")
     (folder / "en.yaml").write_text("- a list, not a mapping\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"en\.yaml is not a mapping"):
+    with pytest.raises(ValueError, match=r"^content/summary/en\.yaml is not a mapping$"):
         template("en")
     # Overrides replace single words and leave their siblings derived.
     (folder / "zh-Hant.yaml").write_text("headings:\n  plan: 下週安排\n", encoding="utf-8")
