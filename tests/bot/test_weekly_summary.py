@@ -707,3 +707,62 @@ def test_the_docx_names_its_fonts_and_languages(language: str, east_asian: str, 
     assert all(document.styles[name].font.name != "Calibri" for name in ("Title", "Heading 1", "Heading 2"))
     lang = normal.element.rPr.find(qn("w:lang"))
     assert (lang.get(qn("w:eastAsia")), lang.get(qn("w:val"))) == (east_asian, latin)
+
+
+def test_a_phone_number_spaced_or_bracketed_is_redacted_whole() -> None:
+    # Gaps wider than one character, or an area code in brackets: no area code or digits left behind.
+    assert redact("打 138  1234  5678") == "打 ***"
+    assert redact("tel 138 - 1234 - 5678") == "tel ***"
+    assert redact("电话(021)6234-5678") == "电话***"
+
+
+def test_characters_a_document_cannot_hold_are_dropped_from_the_agents_lines() -> None:
+    found = draft(empty(lessons=(Written(date(2026, 12, 1), "先听\ufffe客户\uffff说完"),)))
+    assert found.section("learned").bullets == ("先听客户说完",)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("this", "thin"),
+    [
+        # Two things done is little; three is a week to list. Each follow-up done counts, as does each
+        # reflection, new client, contact and stage move; clients received count once, however many.
+        (Numbers(WEEK, reflections_done=2), True),
+        (Numbers(WEEK, reflections_done=1, follow_ups_done=2, done_on_time=2), False),
+        (Numbers(WEEK, new_clients=1, contacts={"call": 2}), False),
+        (Numbers(WEEK, clients_received=8), True),
+        (Numbers(WEEK, clients_received=8, reflections_done=1), True),
+        (Numbers(WEEK, clients_received=8, reflections_done=2), False),
+        (Numbers(WEEK, clients_received=1, stage_moves={"viewing": 2}), False),
+        (Numbers(WEEK, stage_moves={"viewing": 1, "deposit": 1}), True),
+    ],
+)
+def test_a_week_of_two_things_or_fewer_is_thin(this: Numbers, thin: bool) -> None:
+    (opening,) = draft(empty("en", this=this)).section("opening").paragraphs  # type: ignore[union-attr]
+    assert opening.startswith("Little was recorded this week" if thin else "This week (30 Nov – 6 Dec) I recorded")
+
+
+def test_follow_ups_all_on_time_say_nothing_of_late_ones() -> None:
+    this = Numbers(WEEK, follow_ups_done=2, done_on_time=2)
+    assert draft(empty("en", this=this)).section("did").bullets == ("Completed 2 follow-ups: 2 on time.",)  # type: ignore[union-attr]
+
+
+def test_a_line_of_several_lines_stays_one_bullet_in_markdown() -> None:
+    found = draft(empty("en", plans=(Written(date(2026, 12, 6), "Call Ms Li\nthen Mr Wang"),)))
+    assert "- Call Ms Li\n  then Mr Wang\n" in as_markdown(found)
+
+
+@pytest.mark.parametrize(
+    ("lessons", "rest"),
+    [
+        # The heading and a 76-letter line make exactly 100 units: one message, the next line starts another.
+        (("a" * 76, "b" * 10), ["<b>What I learned</b>\n• " + "a" * 76, "• " + "b" * 10 + "\n\n" + PLAN_ALONE]),
+        # A line of exactly 100 units moves whole to the next message: it is not cut.
+        (("a" * 10, "c" * 98), ["<b>What I learned</b>\n• " + "a" * 10, "• " + "c" * 98, PLAN_ALONE]),
+    ],
+)
+def test_a_message_may_be_exactly_the_limit(lessons: tuple[str, str], rest: list[str]) -> None:
+    written = tuple(Written(date(2026, 12, 1), text) for text in lessons)
+    found = draft(empty("en", lessons=written, this=Numbers(WEEK, reflections_done=1)))
+    parts = as_messages(found, limit=100)
+    start = next(n for n, part in enumerate(parts) if part.startswith("<b>What I learned</b>"))
+    assert parts[start:] == rest
