@@ -658,17 +658,17 @@ def test_missing_or_malformed_template_files(tmp_path: Path, monkeypatch: pytest
     assert template("zh-Hant").headings.short == "不足之處"
 
 
-PLAN_ALONE = "<b>Plan for next week</b>\n• Plan to be filled in."  # 51 units
+PLAN_ALONE = "<b>Plan for next week</b>\n• Plan to be filled in."  # 49 units
 
 
 @pytest.mark.parametrize(
     ("before", "rest"),
     [
         # The heading and a 75-letter line take 99 of 100 units: with the line break nothing of the long line
-        # fits, so it starts the next message; its last 52 units and the plan (2 + 51) would make 105.
+        # fits, so it starts the next message; its last 52 units and the plan (2 + 49) would make 103.
         (75, ["<b>What I learned</b>\n• " + "a" * 75, "• " + "x" * 98, "x" * 100, "x" * 52, PLAN_ALONE]),
         # 74 units + a line break: the long line's first 25 units fill this message to exactly 100; its last 27
-        # and the plan make 80, one message.
+        # and the plan make 78, one message.
         (
             50,
             [
@@ -758,6 +758,8 @@ def test_a_line_of_several_lines_stays_one_bullet_in_markdown() -> None:
         (("a" * 76, "b" * 10), ["<b>What I learned</b>\n• " + "a" * 76, "• " + "b" * 10 + "\n\n" + PLAN_ALONE]),
         # A line of exactly 100 units moves whole to the next message: it is not cut.
         (("a" * 10, "c" * 98), ["<b>What I learned</b>\n• " + "a" * 10, "• " + "c" * 98, PLAN_ALONE]),
+        # 49 units, a blank line and the plan's 49: the plan's block joins them, exactly 100.
+        (("a" * 76, "b" * 47), ["<b>What I learned</b>\n• " + "a" * 76, "• " + "b" * 47 + "\n\n" + PLAN_ALONE]),
     ],
 )
 def test_a_message_may_be_exactly_the_limit(lessons: tuple[str, str], rest: list[str]) -> None:
@@ -766,3 +768,11 @@ def test_a_message_may_be_exactly_the_limit(lessons: tuple[str, str], rest: list
     parts = as_messages(found, limit=100)
     start = next(n for n, part in enumerate(parts) if part.startswith("<b>What I learned</b>"))
     assert parts[start:] == rest
+
+
+def test_an_opening_longer_than_the_limit_is_cut_and_reads_on_unchanged() -> None:
+    found = draft(seeded("en"))
+    (opening,) = found.section("opening").paragraphs  # type: ignore[union-attr]
+    parts = as_messages(found, limit=64)
+    assert parts[0] == "<b>Weekly work summary (30 Nov – 6 Dec)</b>"
+    assert "".join(parts[1:]).startswith(opening)
