@@ -8,8 +8,10 @@ from __future__ import annotations
 import html
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from bot import weekly_summary
 from bot.week import Booked, Numbers, Report, TipChoice, Week, Written
 from bot.weekly_summary import (
     PLACEHOLDERS,
@@ -607,3 +610,169 @@ def test_a_booked_follow_up_in_another_zone_shows_its_local_time() -> None:
     at = datetime(2026, 12, 7, 9, 0, tzinfo=berlin) + timedelta(days=2)
     found = draft(empty("en", booked=(Booked(at, "Ms Li", "second viewing"),)))
     assert found.section("plan").bullets == ("Wed 09:00 Ms Li — second viewing",)  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Templates read afresh (the words are cached per process: these read the files again, then leave a fresh cache)
+
+
+@pytest.fixture
+def fresh_templates() -> Iterator[None]:
+    template.cache_clear()
+    yield
+    template.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_templates")
+@pytest.mark.parametrize("language", ["zh-Hans", "zh-Hant", "en"])
+def test_the_templates_read_afresh_write_the_seeded_week_exactly(language: str) -> None:
+    assert as_markdown(draft(seeded(language), tip_text=TIP)) == EXPECTED[language]
+    # Every shipped template passes its own checks as it stands.
+    assert load_template(language, template(language).model_dump()) == template(language)
+
+
+@pytest.mark.usefixtures("fresh_templates")
+def test_a_language_without_words_is_written_in_simplified_chinese() -> None:
+    assert template("fr") == template("zh-Hans")
+    assert as_markdown(draft(seeded("fr"), tip_text=TIP)) == EXPECTED["zh-Hans"]
+
+
+@pytest.mark.usefixtures("fresh_templates")
+def test_missing_or_malformed_template_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "summary"
+    folder.mkdir()
+    (folder / "zh-Hans.yaml").write_text(yaml.safe_dump(raw("zh-Hans"), allow_unicode=True), encoding="utf-8")
+    monkeypatch.setattr(weekly_summary, "content_path", lambda *parts: tmp_path.joinpath(*parts))
+    # No zh-Hant overrides: every word is derived, 计划 becoming OpenCC's 計劃.
+    assert template("zh-Hant").headings.plan == "下週計劃"
+    assert template("zh-Hant").headings.did == "本週工作"
+    with pytest.raises(FileNotFoundError, match=r"^content/summary/en\.yaml is missing$"):
+        template("en")
+    (folder / "en.yaml").write_text("- a list, not a mapping\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"^content/summary/en\.yaml is not a mapping$"):
+        template("en")
+    # Overrides replace single words and leave their siblings derived.
+    (folder / "zh-Hant.yaml").write_text("headings:\n  plan: 下週安排\n", encoding="utf-8")
+    template.cache_clear()
+    assert template("zh-Hant").headings.plan == "下週安排"
+    assert template("zh-Hant").headings.short == "不足之處"
+
+
+PLAN_ALONE = "<b>Plan for next week</b>\n• Plan to be filled in."  # 49 units
+
+
+@pytest.mark.parametrize(
+    ("before", "rest"),
+    [
+        # The heading and a 75-letter line take 99 of 100 units: with the line break nothing of the long line
+        # fits, so it starts the next message; its last 52 units and the plan (2 + 49) would make 103.
+        (75, ["<b>What I learned</b>\n• " + "a" * 75, "• " + "x" * 98, "x" * 100, "x" * 52, PLAN_ALONE]),
+        # 74 units + a line break: the long line's first 25 units fill this message to exactly 100; its last 27
+        # and the plan make 78, one message.
+        (
+            50,
+            [
+                "<b>What I learned</b>\n• " + "a" * 50 + "\n• " + "x" * 23,
+                "x" * 100,
+                "x" * 100,
+                "x" * 27 + "\n\n" + PLAN_ALONE,
+            ],
+        ),
+    ],
+)
+def test_a_cut_line_fills_each_message_to_the_limit(before: int, rest: list[str]) -> None:
+    lessons = (Written(date(2026, 12, 1), "a" * before), Written(date(2026, 12, 2), "x" * 250))
+    found = draft(empty("en", lessons=lessons, this=Numbers(WEEK, reflections_done=1)))
+    parts = as_messages(found, limit=100)
+    start = next(n for n, part in enumerate(parts) if part.startswith("<b>What I learned</b>"))
+    assert parts[start:] == rest
+
+
+@pytest.mark.parametrize(
+    ("language", "east_asian", "latin"),
+    [("zh-Hans", "zh-CN", "zh-CN"), ("zh-Hant", "zh-TW", "zh-TW"), ("en", "zh-CN", "en-GB")],
+)
+def test_the_docx_names_its_fonts_and_languages(language: str, east_asian: str, latin: str) -> None:
+    """Chinese shows in Word and WPS in a named East Asian font (no theme font to override it), and spelling and
+    line breaking follow the draft's language."""
+    found = draft(seeded(language), tip_text=TIP)
+    document = Document(io.BytesIO(as_docx(found)))
+    assert document.core_properties.title == found.title
+    for name in ("Normal", "Title", "Heading 1", "Heading 2"):
+        fonts = document.styles[name].element.rPr.rFonts
+        assert fonts.get(qn("w:eastAsia")) == "Microsoft YaHei", name
+        assert fonts.get(qn("w:eastAsiaTheme")) is None and fonts.get(qn("w:hint")) is None, name
+    normal = document.styles["Normal"]
+    assert normal.font.name == "Calibri"
+    assert all(document.styles[name].font.name != "Calibri" for name in ("Title", "Heading 1", "Heading 2"))
+    lang = normal.element.rPr.find(qn("w:lang"))
+    assert (lang.get(qn("w:eastAsia")), lang.get(qn("w:val"))) == (east_asian, latin)
+
+
+def test_a_phone_number_spaced_or_bracketed_is_redacted_whole() -> None:
+    # Gaps wider than one character, or an area code in brackets: no area code or digits left behind.
+    assert redact("打 138  1234  5678") == "打 ***"
+    assert redact("tel 138 - 1234 - 5678") == "tel ***"
+    assert redact("电话(021)6234-5678") == "电话***"
+
+
+def test_characters_a_document_cannot_hold_are_dropped_from_the_agents_lines() -> None:
+    found = draft(empty(lessons=(Written(date(2026, 12, 1), "先听\ufffe客户\uffff说完"),)))
+    assert found.section("learned").bullets == ("先听客户说完",)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("this", "thin"),
+    [
+        # Two things done is little; three is a week to list. Each follow-up done counts, as does each
+        # reflection, new client, contact and stage move; clients received count once, however many.
+        (Numbers(WEEK, reflections_done=2), True),
+        (Numbers(WEEK, reflections_done=1, follow_ups_done=2, done_on_time=2), False),
+        (Numbers(WEEK, new_clients=1, contacts={"call": 2}), False),
+        (Numbers(WEEK, clients_received=8), True),
+        (Numbers(WEEK, clients_received=8, reflections_done=1), True),
+        (Numbers(WEEK, clients_received=8, reflections_done=2), False),
+        (Numbers(WEEK, clients_received=1, stage_moves={"viewing": 2}), False),
+        (Numbers(WEEK, stage_moves={"viewing": 1, "deposit": 1}), True),
+    ],
+)
+def test_a_week_of_two_things_or_fewer_is_thin(this: Numbers, thin: bool) -> None:
+    (opening,) = draft(empty("en", this=this)).section("opening").paragraphs  # type: ignore[union-attr]
+    assert opening.startswith("Little was recorded this week" if thin else "This week (30 Nov – 6 Dec) I recorded")
+
+
+def test_follow_ups_all_on_time_say_nothing_of_late_ones() -> None:
+    this = Numbers(WEEK, follow_ups_done=2, done_on_time=2)
+    assert draft(empty("en", this=this)).section("did").bullets == ("Completed 2 follow-ups: 2 on time.",)  # type: ignore[union-attr]
+
+
+def test_a_line_of_several_lines_stays_one_bullet_in_markdown() -> None:
+    found = draft(empty("en", plans=(Written(date(2026, 12, 6), "Call Ms Li\nthen Mr Wang"),)))
+    assert "- Call Ms Li\n  then Mr Wang\n" in as_markdown(found)
+
+
+@pytest.mark.parametrize(
+    ("lessons", "rest"),
+    [
+        # The heading and a 76-letter line make exactly 100 units: one message, the next line starts another.
+        (("a" * 76, "b" * 10), ["<b>What I learned</b>\n• " + "a" * 76, "• " + "b" * 10 + "\n\n" + PLAN_ALONE]),
+        # A line of exactly 100 units moves whole to the next message: it is not cut.
+        (("a" * 10, "c" * 98), ["<b>What I learned</b>\n• " + "a" * 10, "• " + "c" * 98, PLAN_ALONE]),
+        # 49 units, a blank line and the plan's 49: the plan's block joins them, exactly 100.
+        (("a" * 76, "b" * 47), ["<b>What I learned</b>\n• " + "a" * 76, "• " + "b" * 47 + "\n\n" + PLAN_ALONE]),
+    ],
+)
+def test_a_message_may_be_exactly_the_limit(lessons: tuple[str, str], rest: list[str]) -> None:
+    written = tuple(Written(date(2026, 12, 1), text) for text in lessons)
+    found = draft(empty("en", lessons=written, this=Numbers(WEEK, reflections_done=1)))
+    parts = as_messages(found, limit=100)
+    start = next(n for n, part in enumerate(parts) if part.startswith("<b>What I learned</b>"))
+    assert parts[start:] == rest
+
+
+def test_an_opening_longer_than_the_limit_is_cut_and_reads_on_unchanged() -> None:
+    found = draft(seeded("en"))
+    (opening,) = found.section("opening").paragraphs  # type: ignore[union-attr]
+    parts = as_messages(found, limit=64)
+    assert parts[0] == "<b>Weekly work summary (30 Nov – 6 Dec)</b>"
+    assert "".join(parts[1:]).startswith(opening)
