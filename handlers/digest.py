@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from datetime import datetime
 from typing import Any
 
@@ -71,14 +72,17 @@ THIS_WORDS = frozenset({"this", "this week", "now", "本周", "本週", "这周"
 RENDER_AHEAD_SECONDS = 60.0
 
 _renderer: ChartRenderer | None = None
+_renderer_pid = 0
 _ahead: ChartCache | None = None
 
 
 def charts() -> ChartRenderer:
-    """The process's chart renderer (a worker process, started on the first chart: matplotlib stays out of here)."""
-    global _renderer
-    if _renderer is None:
-        _renderer = ChartRenderer()
+    """The process's chart renderer (a worker process, started on the first chart: matplotlib stays out of here).
+
+    A forked copy of this process (mutmut's test runs) starts its own: the parent's pool cannot serve it."""
+    global _renderer, _renderer_pid
+    if _renderer is None or _renderer_pid != os.getpid():
+        _renderer, _renderer_pid = ChartRenderer(), os.getpid()
     return _renderer
 
 
