@@ -21,8 +21,6 @@ from typing import Any
 
 import phonenumbers
 import yaml
-from docx import Document
-from docx.oxml.ns import qn
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.i18n import EN, LANGUAGES, ZH_HANS, ZH_HANT, derived_traditional, placeholders, plural_count, plural_rule
@@ -501,7 +499,11 @@ def as_markdown(draft: Draft) -> str:
 
 
 def as_docx(draft: Draft) -> bytes:
-    """A Word document the agent can edit and hand in: Heading 1 title, Heading 2 sections, List Bullet lines."""
+    """A Word document the agent can edit and hand in: Heading 1 title, Heading 2 sections, List Bullet lines.
+
+    python-docx (and lxml under it, ~10 MiB) is imported here, on the first draft, not by the bot at start-up."""
+    from docx import Document
+
     document = Document()
     _set_fonts(document, draft.language)
     document.core_properties.title = draft.title
@@ -520,6 +522,8 @@ def as_docx(draft: Draft) -> bytes:
 
 def _set_fonts(document: Any, language: str) -> None:
     """Name an East Asian font on Normal and the headings, so Chinese shows in Word and WPS, not as boxes."""
+    from docx.oxml.ns import qn
+
     for name in ("Normal", "Title", "Heading 1", "Heading 2"):
         style = document.styles[name]
         if name == "Normal":
