@@ -4,8 +4,11 @@ Telegram takes about 30 messages/s per bot, and answers more with 429 (RetryAfte
 should wait. python-telegram-bot's AIORateLimiter paces, but it treats a reply to what an agent just did like any
 queued nudge, and it logs every 429 it gives up on as an ERROR with a traceback (43 in one storm). Here:
 
-- one even pace for every message this process sends: aiolimiter's leaky bucket (the library AIORateLimiter
-  uses) with room for one, refilled every 1/29 s, so there is never a burst;
+- one even pace for every message this process sends (`Pace`): slots on a 1/29 s grid, never more than
+  29 sends in any trailing second and never two closer than `MIN_SPACING_S`. A send
+  that the event loop woke late is made up by the next one (sooner, down to the minimum spacing), so the
+  sustained rate is 29/s; aiolimiter's leaky bucket of room one (used before, and by PTB's AIORateLimiter) lost
+  every late wake-up for good: 27.6–27.9 msg/s in the digest wave (docs/benchmarks.md, "Weekly digest");
 - a reply waits only for the pace; a scheduled message (the engine's, `acquire`) also waits while any reply is
   waiting, and only one scheduled message queues at the pace at a time, so a wave of nudges delays a reply by at
   most one slot;
@@ -15,17 +18,22 @@ queued nudge, and it logs every 429 it gives up on as an ERROR with a traceback 
 
 The engine waits for its turn *before* its last ownership check and the send (bot.scheduler), so a long wait
 here can never end in a stale send. Sharing one budget between several processes is a later issue.
+
+Why a hand-written pace: `limits` (PyPI, moving-window strategy with an async memory storage) only answers
+"may I send now" (`hit`/`test`), keeps its window in a lock-guarded dict keyed by string, and has no spacing
+or grid, so the waiting, the evenness and the catch-up would still be ours; the deque here is ~30 lines,
+takes an injected clock for tests, and is measured in docs/benchmarks.md (run D4).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from aiolimiter import AsyncLimiter
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
@@ -37,16 +45,67 @@ SENDS_PER_SECOND = TELEGRAM_MESSAGES_PER_SECOND - 1
 # The engine's sends carry these rate-limit arguments: they already waited for the budget.
 SCHEDULED: dict[str, Any] = {"scheduled": True}
 REPLY_RETRIES = 5
+WINDOW_S = 1.0
+# The closest two sends may come when the second makes up for a late one: never a burst of 29 at once.
+MIN_SPACING_S = 0.25 / SENDS_PER_SECOND
 
 JSON = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+class Pace:
+    """Even sends at `per_second`, on a grid of slots 1/per_second apart. A send the event loop woke late (by
+    less than `catch_up` slots) keeps the grid, so the next one comes sooner, but at least `min_spacing` after
+    it; a later one (or the first after a lull) starts a new grid. Whatever the timing, never more than
+    `per_second` sends within any `WINDOW_S`. One caller at a time waits for its slot (FIFO)."""
+
+    def __init__(
+        self,
+        per_second: float,
+        min_spacing: float = MIN_SPACING_S,
+        catch_up: float = 1.0,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.interval = 1 / per_second
+        self.in_window = max(1, int(per_second))
+        self.min_spacing = min(min_spacing, self.interval)
+        self.tolerance = catch_up * self.interval
+        self._clock = clock
+        self._sleep = sleep
+        self._slot = float("-inf")  # the next slot of the grid
+        self._sent: deque[float] = deque()  # the instants of the sends within the last WINDOW_S
+        self._turn = asyncio.Lock()
+
+    def _now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    def wait_for(self, now: float) -> float:
+        """Seconds from `now` until the next send is allowed (0: now)."""
+        while self._sent and self._sent[0] <= now - WINDOW_S:
+            self._sent.popleft()
+        wait = self._slot - now
+        if self._sent:
+            wait = max(wait, self._sent[-1] + self.min_spacing - now)
+            if len(self._sent) >= self.in_window:
+                wait = max(wait, self._sent[0] + WINDOW_S - now)
+        return max(0.0, wait)
+
+    async def acquire(self) -> None:
+        async with self._turn:
+            while (wait := self.wait_for(self._now())) > 0:
+                await self._sleep(wait)
+            now = self._now()
+            self._sent.append(now)
+            # Late by less than the tolerance: the grid stands and the next slot may be sooner than an interval.
+            self._slot = (self._slot if now - self._slot <= self.tolerance else now) + self.interval
 
 
 class SendBudget:
     """The pace, the pause after a 429, and the rule that replies go first (the engine's `Budget`)."""
 
-    def __init__(self, per_second: float = SENDS_PER_SECOND) -> None:
-        # Room for one message, refilled every 1/per_second s: evenly spaced sends. 0 means no pace (the shell, tests).
-        self._pace = AsyncLimiter(1, 1 / per_second) if per_second > 0 else None
+    def __init__(self, per_second: float = SENDS_PER_SECOND, pace: Pace | None = None) -> None:
+        # 0 means no pace (the shell, tests); `pace` is given by tests with their own clock.
+        self._pace = pace if pace is not None else (Pace(per_second) if per_second > 0 else None)
         self._resume_at = 0.0
         self._replies_waiting = 0
         self._no_replies = asyncio.Event()
