@@ -75,7 +75,7 @@ class Pace:
         self._clock = clock
         self._sleep = sleep
         self._slot = float("-inf")  # the next slot of the grid
-        self._sent: deque[float] = deque()  # the instants of the sends within the last WINDOW_S
+        self._sent: deque[float] = deque(maxlen=self.in_window + 1)  # the instants of the last sends
         self._turn = asyncio.Lock()
 
     def _now(self) -> float:
@@ -83,13 +83,16 @@ class Pace:
 
     def wait_for(self, now: float) -> float:
         """Seconds from `now` until the next send is allowed (0: now)."""
-        while self._sent and self._sent[0] <= now - WINDOW_S:
-            self._sent.popleft()
         wait = self._slot - now
-        if self._sent:
-            wait = max(wait, self._sent[-1] + self.min_spacing - now)
-            if len(self._sent) >= self.in_window:
-                wait = max(wait, self._sent[0] + WINDOW_S - now)
+        sent = self._sent
+        if sent:
+            wait = max(wait, sent[-1] + self.min_spacing - now)
+        if len(sent) >= self.in_window:  # at most per_second within any WINDOW_S
+            wait = max(wait, sent[-self.in_window] + WINDOW_S - now)
+        if len(sent) > self.in_window:
+            # and one more only a slot after that: a 31st message within Telegram's second would need a send to
+            # arrive a whole slot later than granted (as with evenly spaced sends), not one spacing later.
+            wait = max(wait, sent[-self.in_window - 1] + WINDOW_S + self.interval - now)
         return wait if wait > 1e-6 else 0.0  # a microsecond is not worth a sleep (nor its late wake-up)
 
     async def acquire(self) -> None:
