@@ -5,7 +5,8 @@ should wait. python-telegram-bot's AIORateLimiter paces, but it treats a reply t
 queued nudge, and it logs every 429 it gives up on as an ERROR with a traceback (43 in one storm). Here:
 
 - one even pace for every message this process sends (`Pace`): slots on a 1/29 s grid, never more than
-  29 sends in any trailing second and never two closer than `MIN_SPACING_S`. A send
+  29 sends in any trailing second, any 31 spanning a second and a slot (so a 31st within Telegram's second
+  needs a send to arrive a whole slot late, as with even spacing), and never two closer than `MIN_SPACING_S`. A send
   that the event loop woke late is made up by the next one (sooner, down to the minimum spacing), so the
   sustained rate is 29/s; aiolimiter's leaky bucket of room one (used before, and by PTB's AIORateLimiter) lost
   every late wake-up for good: 27.6–27.9 msg/s in the digest wave (docs/benchmarks.md, "Weekly digest");
