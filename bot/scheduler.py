@@ -162,6 +162,9 @@ class EngineSettings:
     # sends end (no pause between them); then it ends, and the next sweep checks for processes that died.
     wave_batch: int = 90
     wave_shares: int = 10
+    # Rows of the wave in flight at once (each holds its photo, its upload body, a pooled connection): fewer than
+    # `concurrency`, since at ~30 messages/s a few are enough to keep the pace fed, and each costs memory.
+    wave_concurrency: int = 8
 
 
 @dataclass
@@ -241,10 +244,16 @@ class Engine:
         if not claimed:
             return report
         semaphore = asyncio.Semaphore(self.settings.concurrency)
+        wave_room = min(self.settings.wave_concurrency, self.settings.concurrency)
+        wave_semaphore = asyncio.Semaphore(wave_room)
 
         async def one(item: Claimed) -> None:
             async with semaphore:
                 report.add(await self.deliver_safely(item))
+
+        async def one_of_wave(item: Claimed) -> None:
+            async with wave_semaphore:
+                await one(item)
 
         async with asyncio.TaskGroup() as waves:
             for share in range(self.settings.wave_shares):
@@ -254,12 +263,12 @@ class Engine:
                     for item in claimed:
                         if not item.wave:
                             group.create_task(one(item))
-                wave = [waves.create_task(one(item)) for item in claimed if item.wave]
+                wave = [waves.create_task(one_of_wave(item)) for item in claimed if item.wave]
                 if not wave or not self.backlog or share == self.settings.wave_shares - 1:
                     break
                 # The next share (and whatever urgent fell due meanwhile) is claimed as soon as this one's last
                 # rows are all in hand, so the sends never pause between shares for a claim and a render.
-                while len(running := [task for task in wave if not task.done()]) > self.settings.concurrency:
+                while len(running := [task for task in wave if not task.done()]) > wave_room:
                     await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 claimed = await self.claim()
                 report.claimed += len(claimed)
