@@ -11,12 +11,13 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram import Bot, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, ContextTypes, ExtBot
 
 from bot.scheduler import AgentUnreachable, Engine, Outgoing, PermanentFailure, RetryLater, TransientFailure
 from handlers.context import PHOTO_NAME
+from handlers.keyboards import inline
 from handlers.send_budget import SCHEDULED, retry_seconds
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,7 @@ class TelegramSender:
         self.bot = bot
 
     async def send(self, chat_id: int, message: Outgoing) -> int:
-        markup = None
-        if message.buttons:
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in message.buttons]
-            )
+        markup = InlineKeyboardMarkup(inline(message.buttons)) if message.buttons else None
         # The engine waited for the send budget already (handlers.send_budget).
         paced = isinstance(self.bot, ExtBot) and self.bot.rate_limiter is not None
         extra: dict[str, Any] = {"rate_limit_args": SCHEDULED} if paced else {}

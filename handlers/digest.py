@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardButton, Update
+from telegram import Update
 from telegram.ext import Application, ContextTypes
 
 from bot import weekly_summary
@@ -38,7 +39,7 @@ from bot.tip_library import library
 from bot.week import Numbers, Report, Week, digest_week, reason_text, report_for
 from handlers import settings, tips
 from handlers.context import Turn, services, turn
-from handlers.keyboards import Choice, Day, layout, pack
+from handlers.keyboards import Choice, Day, inline, layout, pack
 
 log = logging.getLogger(__name__)
 
@@ -272,17 +273,13 @@ async def render_digest(session: AsyncSession, delivery: Delivery, agent: Agent,
     return await digest_message(found, drawn=drawn_ahead())
 
 
-def inline(rows: list[list[tuple[str, str]]]) -> list[list[InlineKeyboardButton]]:
-    return [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
-
-
 async def send_digest(tn: Turn, week: Week) -> None:
     found = await report_for(tn.session, tn.agent, tn.now, week)
     message = await digest_message(found)
-    if message.photo is None:
-        tn.send(message.text, inline(digest_rows(found)) if not found.this.empty else None)
+    if message.photo is None:  # an empty week: its one line, no buttons
+        tn.send(message.text)
     else:
-        tn.send_photo(message.photo, message.text, inline([list(row) for row in message.buttons]))
+        tn.send_photo(message.photo, message.text, inline(message.buttons))
 
 
 # ---------------------------------------------------------------------------------------------- the draft
@@ -317,22 +314,24 @@ def asked_week(tn: Turn) -> Week | None:
 
 async def show_digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/digest: this week so far; /digest last: last week."""
-    async with turn(update, context) as tn:
-        week = asked_week(tn)
-        if week is None:
-            tn.send(tn.t("digest.usage", typed=clip(" ".join(tn.args), ECHO_LIMIT)))
-            return
-        await send_digest(tn, week)
+    await for_asked_week(update, context, send_digest, "digest.usage")
 
 
 async def show_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/summary: the draft 周工作总结 of this week; /summary last: of last week."""
+    await for_asked_week(update, context, send_summary, "summary.usage")
+
+
+async def for_asked_week(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, send: Callable[[Turn, Week], Awaitable[None]], usage: str
+) -> None:
+    """The week the command's words name, sent; any other words get the command's usage."""
     async with turn(update, context) as tn:
         week = asked_week(tn)
         if week is None:
-            tn.send(tn.t("summary.usage", typed=clip(" ".join(tn.args), ECHO_LIMIT)))
+            tn.send(tn.t(usage, typed=clip(" ".join(tn.args), ECHO_LIMIT)))
             return
-        await send_summary(tn, week)
+        await send(tn, week)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -243,6 +243,11 @@ def time_value(at: time) -> str:
     return f"{at.hour:02d}.{at.minute:02d}"
 
 
+def inline(rows: Sequence[Sequence[tuple[str, str]]]) -> list[list[InlineKeyboardButton]]:
+    """Buttons given as (label, callback data), the way the domain describes them (`bot.scheduler.Outgoing`)."""
+    return [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+
+
 def button(text: str, *parts: object) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=pack(*parts))
 

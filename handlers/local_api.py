@@ -156,8 +156,6 @@ class LocalBotAPI(BaseRequest):
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._message_ids: dict[int, Iterator[int]] = {}
         self._failures: list[tuple[str, TelegramError]] = []
-        # Photos and documents sent, by (chat, message id): (file name, bytes).
-        self.files: dict[tuple[int, int], tuple[str, bytes]] = {}
 
     # -- BaseRequest ---------------------------------------------------------------------------
     async def initialize(self) -> None:
@@ -214,6 +212,11 @@ class LocalBotAPI(BaseRequest):
                 del self._failures[index]
                 return error
         return None
+
+    @property
+    def files(self) -> dict[tuple[int, int], tuple[str, bytes]]:
+        """Photos and documents sent, by (chat, message id): (file name, bytes)."""
+        return {key: shown.file for key, shown in self.messages.items() if shown.file is not None}
 
     def next_message_id(self, chat_id: int) -> int:
         counter = self._message_ids.setdefault(chat_id, itertools.count(1))
@@ -279,7 +282,6 @@ class LocalBotAPI(BaseRequest):
         )
         uploads: dict[str, tuple[str, bytes]] = params.get(FILES, {})
         if kind in uploads:
-            self.files[(chat_id, shown.message_id)] = uploads[kind]
             shown = replace(shown, file=uploads[kind])
         self.messages[(chat_id, shown.message_id)] = shown
         body = self._render(shown)

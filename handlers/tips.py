@@ -24,7 +24,20 @@ from bot.sources import Passage, passage
 from bot.text import clip
 from bot.tip_library import Library, Tip, library
 from handlers.context import Turn, turn
-from handlers.keyboards import Choice, Clock, Number, Token, button, grid, layout, mark, pack, paging_row, time_value
+from handlers.keyboards import (
+    Choice,
+    Clock,
+    Number,
+    Token,
+    button,
+    grid,
+    inline,
+    layout,
+    mark,
+    pack,
+    paging_row,
+    time_value,
+)
 
 PREFIX = "tip"
 NO_TOPIC = "-"
@@ -90,10 +103,6 @@ def tip_buttons(
     if daily:
         rows.append([key("tips.button.daily_off", "off", value=NO_TOPIC)])
     return rows
-
-
-def inline(rows: list[list[tuple[str, str]]]) -> list[list[InlineKeyboardButton]]:
-    return [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
 
 
 def send_tip(tn: Turn, tip: Tip, state: TipState | None, topic: str | None, moment: TipMoment = "message") -> None:
