@@ -73,10 +73,16 @@ async def history(session: AsyncSession, client_id: int, offset: int, limit: int
     return [entry for kind, note, about, at in rows.all() if (entry := _entry(kind, note, about, at)) is not None]
 
 
+def stage_move(note: str | None) -> tuple[str, str] | None:
+    """The (from, to) stages a stage move's note records, or None if it is not one this version knows."""
+    old, _, new = (note or "").partition(_MOVE)
+    return (old, new) if old in STAGES and new in STAGES else None
+
+
 def _entry(kind: str, note: str | None, about: str | None, at: datetime) -> Entry | None:
     if kind == ClientEvent.STAGE:
-        old, _, new = (note or "").partition(_MOVE)
-        return Entry(at, kind, moved=(old, new)) if old in STAGES and new in STAGES else None
+        moved = stage_move(note)
+        return Entry(at, kind, moved=moved) if moved is not None else None
     if kind == DONE or kind in CONTACT_KINDS:
         return Entry(at, kind, note, about)
     return None  # a kind this version does not know: left out rather than shown wrong

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot import tips as rotation
-from bot.history import _entry as history_entry  # the one reader of a stage move's "<from>><to>" note
+from bot.history import stage_move
 from bot.i18n import t
 from bot.models import Agent, Client, ContactLog, FollowUp, Reflection
 from bot.reflections import streak
@@ -219,9 +219,8 @@ async def _contacts(
     per_day = [0] * 7
     for day, kind, move, count in rows.all():
         if kind == ClientEvent.STAGE:
-            entry = history_entry(kind, move, None, edges[0])
-            if entry is not None and entry.moved is not None:
-                moves[entry.moved[1]] = moves.get(entry.moved[1], 0) + count
+            if (moved := stage_move(move)) is not None:
+                moves[moved[1]] = moves.get(moved[1], 0) + count
             continue
         kinds[kind] = kinds.get(kind, 0) + count
         per_day[day] += count
