@@ -60,7 +60,7 @@ def read_chinese_numeral(run: str) -> int | None:
         return None
     try:
         value = _cn2an()(digits, "normal")
-    except ValueError:
+    except (ValueError, KeyError):  # cn2an raises KeyError on some malformed runs ("十十一"; hypothesis found it)
         return None
     return int(value)
 

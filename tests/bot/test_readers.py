@@ -9,7 +9,7 @@ import re
 from datetime import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.i18n import to_traditional
@@ -205,6 +205,8 @@ ALPHABET = (
 
 @settings(deadline=None)  # the first call imports cn2an (~0.1 s, more on a busy machine)
 @given(st.one_of(st.text(max_size=40), st.text(alphabet=ALPHABET, max_size=20)))
+@example("十十一")  # cn2an raised KeyError on it
+@example("十十一个")
 def test_any_text_never_raises(text: str) -> None:
     count, moment, mood = read_count(text), read_time_of_day(text), read_mood(text)
     assert count is None or count >= 0
