@@ -28,8 +28,6 @@ from handlers.digest import close_charts
 from handlers.local_api import LocalBotAPI, LocalChat, Reply, Shown
 
 QUIT = ("/quit", "/exit")
-# What stands for a photo (the weekly digest's chart) in the terminal.
-PHOTO_LINE = "🖼 [chart]"
 # "#2": button 2 of the newest message with buttons; "#12.2": button 2 of message 12.
 PRESS = re.compile(r"^#(?:(\d{1,9})\.)?(\d{1,4})$")
 # A label that is itself a number or a time ("3", "6+", "😐 3", "21:30"), so a typed number may mean it or itself.
@@ -43,7 +41,7 @@ def render(reply: Reply, language: str) -> str:
         lines.append(button_line(shown))
     for shown in reply.sent:
         if shown.kind == "photo":
-            lines.append(PHOTO_LINE)  # a terminal cannot show the chart; its caption follows
+            lines.append(t(language, "shell.photo"))  # a terminal cannot show the chart; its caption follows
         if shown.file is not None:  # the chart, the draft .docx: saved where the agent can open them
             lines.append(t(language, "shell.file_saved", path=str(saved_file(shown))))
         if shown.text:

@@ -26,7 +26,6 @@ from bot.scheduler import Engine, EngineSettings, Kind, Outgoing, Planned, sched
 from bot.statuses import DeliveryKind
 from handlers.delivery import engine_of
 from handlers.local_api import Reply
-from handlers.shell import PHOTO_LINE
 from handlers.shell import render as render_reply
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness
@@ -312,7 +311,7 @@ async def test_a_delivery_with_a_photo_arrives_as_a_photo_with_its_caption_and_b
     shown = chat.messages()[-1]
     assert (shown.kind, shown.text, shown.labels) == ("photo", "📊 12 / 3", ["📝"])
     picture, saved, caption = render_reply(Reply([shown], []), "zh-Hans").splitlines()[:3]
-    assert (picture, caption) == (PHOTO_LINE, "🤖 📊 12 / 3")
+    assert (picture, caption) == ("🖼 [图表]", "🤖 📊 12 / 3")
     assert saved.startswith("📎 文件已保存：") and saved.endswith("chart.png")
 
 
