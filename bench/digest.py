@@ -9,7 +9,7 @@ same instant (and each agent's reflection prompt and daily tip waiting for later
 holds them); the wave is then sent by a child process that is the bot as served (`build_application`, every
 handler imported, the real `TelegramSender` with `send_photo`, PTB's rate limiter with the bot's send budget at
 29 msg/s, the engine's own sweep loop with APScheduler's one-second tick emulated) until `measure` digests have
-gone out. Only the Bot API is fake: an in-process one (handlers.local_api's, keeping no messages) that answers
+gone out. Only the Bot API is fake: an in-process one (runtime.local_api's, keeping no messages) that answers
 429 to a 31st message within any second. The rest of the wave is projected from the measured rate: the claim
 queries already faced the whole backlog (every digest due), so they cost what they would at 100k.
 
@@ -46,7 +46,7 @@ from bench.children import memory_kib, mib, run_python_child
 
 AGENTS, MEASURE, NUDGES = 100_000, 10_000, 50
 PHOTO_BYTES = 50 * 1024
-SENDS_PER_SECOND = 29  # handlers.send_budget.SENDS_PER_SECOND
+SENDS_PER_SECOND = 29  # runtime.send_budget.SENDS_PER_SECOND
 TELEGRAM_LIMIT = 30
 NUDGE_GOAL_S = 5.0
 WAVE_GOAL_MIN = 60.0
@@ -198,11 +198,11 @@ async def wave_child(
     from bot.recurring import after_sent
     from bot.scheduler import Kind, Outgoing
     from bot.statuses import DeliveryKind
-    from handlers.app import LOCAL_TOKEN, build_application
     from handlers.context import Services
-    from handlers.delivery import engine_of
-    from handlers.local_api import LocalBotAPI
-    from handlers.send_budget import SENDS_PER_SECOND as BOT_RATE
+    from runtime.app import LOCAL_TOKEN, build_application
+    from runtime.delivery import engine_of
+    from runtime.local_api import LocalBotAPI
+    from runtime.send_budget import SENDS_PER_SECOND as BOT_RATE
 
     class PacedTelegram(LocalBotAPI):
         """The Bot API as far as the wave needs it: 429 for a 31st message within a second; keeps no messages."""
@@ -298,7 +298,7 @@ async def wave_child(
     give_up = measure / SENDS_PER_SECOND + 120
     while (digests_sent() < measure or nudges_sent() < nudges) and loop.time() - begun < give_up:
         tick = loop.time()
-        while True:  # handlers.delivery.sweep_tick
+        while True:  # runtime.delivery.sweep_tick
             await engine.sweep()
             sweeps += 1
             if not engine.backlog or digests_sent() >= measure:

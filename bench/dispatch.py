@@ -7,8 +7,8 @@ of the run (from the 10th to the 90th percentile send), so start-up and the tail
 emulator answered counts as a flood error, even one the rate limiter then retried successfully.
 
 First the real process (`agentcoach run` as shipped). Then, in this process, the Application and engine as
-handlers/app.py builds them, ticked by `start_sweeping` (a control that must match the real process), and
-the same with the send budget (handlers/send_budget.py) paced at exactly 30/s, to show why the bot spaces
+runtime/app.py builds them, ticked by `start_sweeping` (a control that must match the real process), and
+the same with the send budget (runtime/send_budget.py) paced at exactly 30/s, to show why the bot spaces
 sends at 29/s (the margin below the limit). (Before issue 11 the variants swapped in PTB's AIORateLimiter; the
 engine now waits for its own budget before its last check, so that limiter no longer fits in its place.)
 """
@@ -30,9 +30,9 @@ from bench.emulator import TOKEN, Call, Emulator
 from bench.report import Goal, Result
 from bot.clock import SystemClock
 from bot.config import load_settings
-from handlers.app import build_application
 from handlers.context import Services
-from handlers.delivery import engine_of, start_sweeping
+from runtime.app import build_application
+from runtime.delivery import engine_of, start_sweeping
 
 LIMIT = 30
 GOAL_SHARE = 0.9
@@ -41,14 +41,14 @@ POLL_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class Variant:
-    """An in-process run: the send budget's pace in messages/s (None: as handlers/app.py builds it)."""
+    """An in-process run: the send budget's pace in messages/s (None: as runtime/app.py builds it)."""
 
     name: str
     send_rate: float | None = None
 
 
 VARIANTS = (
-    Variant("as built by handlers/app.py, in process"),
+    Variant("as built by runtime/app.py, in process"),
     Variant("even 30/s", 30.0),
 )
 
@@ -134,7 +134,7 @@ async def run_real(
 async def run_variant(
     db: Database, sessions: async_sessionmaker[AsyncSession], emulator: Emulator, n: int, variant: Variant
 ) -> dict[str, Any]:
-    """The bot's Application and engine as handlers/app.py builds them (sweep ticked by `start_sweeping`, no
+    """The bot's Application and engine as runtime/app.py builds them (sweep ticked by `start_sweeping`, no
     polling), on the same database; with `variant.send_rate` the send budget is paced at that rate."""
     await make_due(sessions, n, utcnow() - timedelta(minutes=1))
     emulator.client.reset()

@@ -3,7 +3,7 @@
     python -m bench.rss_child ours                # DATABASE_URL, TELEGRAM_* in the environment
     python -m bench.rss_child jobqueue 1000000    # the peer: one PTB JobQueue job per reminder
 
-`ours` builds the bot as `agentcoach run` does (handlers/cli.py `serve`: migrations, engine, Application with
+`ours` builds the bot as `agentcoach run` does (runtime/cli.py `serve`: migrations, engine, Application with
 the engine, `start_sweeping`, long polling against the emulator), lets the sweep tick over the pending rows,
 runs one more sweep itself, and reads RSS: that is "Application + engine". Then it does what serving's
 `prepare` does (menus, the city index) and reads RSS again: the bot as served, idle, before any agent has
@@ -39,10 +39,10 @@ async def measure_ours() -> dict[str, Any]:
     from bot.db import engine_from_settings, session_factory
     from bot.logs import configure_logging
     from bot.timeparse import ready
-    from handlers.app import ALLOWED_UPDATES, WARM_UP_KEY, build_application, prepare
-    from handlers.cli import migrate
     from handlers.context import Services
-    from handlers.delivery import engine_of, start_sweeping
+    from runtime.app import ALLOWED_UPDATES, WARM_UP_KEY, build_application, prepare
+    from runtime.cli import migrate
+    from runtime.delivery import engine_of, start_sweeping
 
     settings = load_settings()
     configure_logging("WARNING", [settings.token() or ""])

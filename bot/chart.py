@@ -171,7 +171,7 @@ class ChartRenderer:
 
     The pool is started on the first chart, with the spawn method (a fresh interpreter: no copy of the bot's
     memory in a worker, and nothing of matplotlib in the bot), and stopped by `close()`. Spawn does import the
-    parent's main module again: under the `agentcoach` script that is `handlers.cli` and what it imports, about
+    parent's main module again: under the `agentcoach` script that is `runtime.cli` and what it imports, about
     18 MiB more per worker (docs/digest.md).
     """
 

@@ -319,7 +319,7 @@ class Engine:
             room = min(batch - len(first), self.settings.wave_batch)
             busy = {c.agent_id for c in first}
             rest = await self._claim_some(session, wave, room, busy, now, owner, wave=True)
-        # More is due than this sweep took: sweep again at once (handlers.delivery.sweep_tick).
+        # More is due than this sweep took: sweep again at once (runtime.delivery.sweep_tick).
         self.backlog = len(first) >= batch or (room > 0 and len(rest) >= room)
         return first + rest
 

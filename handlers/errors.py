@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     if isinstance(context.error, RetryAfter):
-        # Expected under a flood: the rate limiter already waited and retried (handlers.send_budget); what the
+        # Expected under a flood: the rate limiter already waited and retried (runtime.send_budget); what the
         # agent entered is committed. An apology would only meet the same limit.
         log.warning("update %s: a reply was not sent: Telegram still asked to wait (%s)", update_id, context.error)
         return

@@ -20,11 +20,11 @@ from bot.db import session_factory
 from bot.i18n import LANGUAGES, Catalog
 from bot.models import Agent
 from bot.preferences import weekday_name
-from handlers.app import LOCAL_TOKEN, AgentApplication, build_application, prepare
 from handlers.context import Services
-from handlers.delivery import engine_of
-from handlers.local_api import LocalBotAPI, LocalChat
 from handlers.replies import MESSAGE_LIMIT, split_html
+from runtime.app import LOCAL_TOKEN, AgentApplication, build_application, prepare
+from runtime.delivery import engine_of
+from runtime.local_api import LocalBotAPI, LocalChat
 
 # Text with no letters of any script (times like 21:30, digits, emoji, punctuation) says nothing in a language.
 _LANGUAGE_NEUTRAL = re.compile(r"^[\W\d_]*$")

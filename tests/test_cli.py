@@ -114,7 +114,7 @@ def test_the_shell_speaks_the_language_code_it_was_started_with(tmp_path: Path) 
 async def test_the_shell_shows_a_nudge_when_it_falls_due(harness: Harness) -> None:
     from io import StringIO
 
-    from handlers.shell import act, sweep_and_show
+    from runtime.shell import act, sweep_and_show
     from tests.handlers.test_followups import agent_with_client
 
     chat, _ = await agent_with_client(harness)

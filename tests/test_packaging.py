@@ -37,4 +37,4 @@ def test_the_wheel_ships_data_files(tmp_path: Path) -> None:
     assert any(name.startswith("bot/migrations/versions/0001") for name in names)
     assert any(name.endswith("licenses/LICENSE") for name in names)
     entry_points = next(name for name in names if name.endswith("entry_points.txt"))
-    assert "agentcoach = handlers.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "agentcoach = runtime.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

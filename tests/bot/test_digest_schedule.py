@@ -24,9 +24,9 @@ from bot.db import session_factory
 from bot.models import Agent, Delivery
 from bot.scheduler import Engine, EngineSettings, Kind, Outgoing, Planned, schedule, schedule_many
 from bot.statuses import DeliveryKind
-from handlers.delivery import engine_of
-from handlers.local_api import Reply
-from handlers.shell import render as render_reply
+from runtime.delivery import engine_of
+from runtime.local_api import Reply
+from runtime.shell import render as render_reply
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness
 

@@ -24,7 +24,7 @@ from bot.i18n import (
     t,
 )
 from content import content_path
-from handlers.local_api import MESSAGE_LIMIT, TelegramError, plain_text
+from runtime.local_api import MESSAGE_LIMIT, TelegramError, plain_text
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,9 +22,9 @@ from bot.clock import ManualClock
 from bot.db import create_engine, session_factory
 from bot.models import Agent, Base, Delivery
 from bot.scheduler import Engine, EngineSettings, Kind, Outgoing, schedule
-from handlers.app import LOCAL_TOKEN
-from handlers.delivery import TelegramSender
-from handlers.local_api import LocalBotAPI
+from runtime.app import LOCAL_TOKEN
+from runtime.delivery import TelegramSender
+from runtime.local_api import LocalBotAPI
 from tests.conftest import START
 
 KIND = "test"

@@ -398,7 +398,7 @@ def test_serving_loads_the_parsers_only_when_an_agent_needs_them() -> None:
     code = """
 import asyncio, sys
 from bot import timeparse
-from handlers import app
+from runtime import app
 assert not timeparse.loaded() and "jionlp" not in sys.modules and "dateparser" not in sys.modules
 timeparse.prefetch()
 timeparse.prefetch()  # a second flow opened meanwhile starts no second load

@@ -17,8 +17,8 @@ from bot import followups as follow_up_domain
 from bot.models import Base, Client, ContactLog, FollowUp, Reflection
 from handlers import followups
 from handlers.clients import buttons as client_buttons
-from handlers.delivery import engine_of
-from handlers.local_api import MESSAGE_LIMIT, LocalChat, Reply
+from runtime.delivery import engine_of
+from runtime.local_api import MESSAGE_LIMIT, LocalChat, Reply
 from tests.handlers.test_button_codec import LAYOUTS
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness, hold_back_other_kinds

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from bot.models import Delivery
 from bot.recurring import DAILY_TIP, REFLECTION
-from handlers.delivery import engine_of
-from handlers.send_budget import SendBudget
+from runtime.delivery import engine_of
+from runtime.send_budget import SendBudget
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.models import Client, ContactLog, FollowUp
-from handlers.delivery import engine_of
-from handlers.local_api import LocalChat
+from runtime.delivery import engine_of
+from runtime.local_api import LocalChat
 from tests.conftest import START
 from tests.handlers.test_clients import STALE, clients_of, contacts_of, ready
 from tests.support import Harness, hold_back_other_kinds

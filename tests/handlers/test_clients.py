@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.models import Client, ContactLog, FollowUp
 from bot.statuses import CONTACT_KINDS
-from handlers.local_api import LocalChat
+from runtime.local_api import LocalChat
 from tests.conftest import START
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness

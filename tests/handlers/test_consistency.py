@@ -12,7 +12,7 @@ import pytest
 
 from bot.i18n import catalog, t
 from bot.preferences import weekday_name
-from handlers.local_api import LocalChat
+from runtime.local_api import LocalChat
 from tests.handlers.test_followups import agent_with_client
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness

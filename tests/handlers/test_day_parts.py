@@ -8,7 +8,7 @@ from datetime import time
 
 from bot.day_parts import DayPart
 from bot.preferences import DEFAULT_DAY_PART_HOURS, day_part_hours
-from handlers.local_api import LocalChat
+from runtime.local_api import LocalChat
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness
 

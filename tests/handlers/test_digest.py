@@ -27,8 +27,8 @@ from bot.timezones import to_utc
 from bot.tip_library import library
 from bot.week import Numbers
 from handlers import digest
-from handlers.delivery import engine_of
-from handlers.local_api import LocalChat, Shown
+from runtime.delivery import engine_of
+from runtime.local_api import LocalChat, Shown
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness, hold_back_other_kinds
 

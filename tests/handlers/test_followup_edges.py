@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.clients import log_contact
 from bot.followups import add_follow_up
 from bot.models import Agent, Client, Delivery, FollowUp
-from handlers.delivery import engine_of
+from runtime.delivery import engine_of
 from tests.handlers.test_followups import agent_with_client, pending_deliveries, schedule_one
 from tests.support import Harness, hold_back_other_kinds
 

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from bot.models import FollowUp
-from handlers.delivery import engine_of
-from handlers.local_api import LocalChat
+from runtime.delivery import engine_of
+from runtime.local_api import LocalChat
 from tests.handlers.test_followup_edges import add, add_client, local
 from tests.handlers.test_followups import agent_with_client, follow_ups, pending_deliveries, schedule_one
 from tests.support import Harness

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.models import Client, Delivery, FollowUp
-from handlers.delivery import engine_of
-from handlers.local_api import LocalChat
+from runtime.delivery import engine_of
+from runtime.local_api import LocalChat
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness, hold_back_other_kinds
 

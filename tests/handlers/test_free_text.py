@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.models import Client, ContactLog
 from bot.statuses import ClientEvent
-from handlers.local_api import LocalChat
+from runtime.local_api import LocalChat
 from tests.handlers.test_bad_input import errors, snapshot
 from tests.handlers.test_followups import follow_ups
 from tests.handlers.test_onboarding import onboard

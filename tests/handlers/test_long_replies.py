@@ -14,8 +14,8 @@ from telegram import InlineKeyboardButton
 from handlers import reflections
 from handlers.context import Turn
 from handlers.keyboards import button
-from handlers.local_api import plain_text
 from handlers.replies import MESSAGE_LIMIT, split_html
+from runtime.local_api import plain_text
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness
 

@@ -6,7 +6,7 @@ from datetime import time
 
 import pytest
 
-from handlers.local_api import LocalChat
+from runtime.local_api import LocalChat
 from tests.support import Harness
 
 

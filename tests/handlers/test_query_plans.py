@@ -29,8 +29,8 @@ from bot.followups import PlannedFollowUp, add_follow_ups
 from bot.models import Agent, Client, ContactLog, ConversationState, Delivery, Reflection, TipState
 from bot.recurring import DAILY_TIP, REFLECTION
 from bot.tip_library import library
-from handlers.delivery import engine_of
-from handlers.local_api import LocalChat, Shown
+from runtime.delivery import engine_of
+from runtime.local_api import LocalChat, Shown
 from tests.conftest import START
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness

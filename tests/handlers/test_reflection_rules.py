@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from bot.models import Delivery, Reflection
 from bot.reflections import LATER
-from handlers.delivery import engine_of
-from handlers.local_api import LocalChat
+from runtime.delivery import engine_of
+from runtime.local_api import LocalChat
 from tests.handlers.test_reflections import FIRST_QUESTION, WHICH_DAY, agent, finish_day, prompt_now, send_voice
 from tests.support import Harness
 

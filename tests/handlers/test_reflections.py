@@ -14,8 +14,8 @@ from sqlalchemy import select
 from bot.models import Delivery, Reflection
 from bot.recurring import REFLECTION
 from bot.reflections import LATER
-from handlers.delivery import engine_of
-from handlers.local_api import LocalChat, Reply
+from runtime.delivery import engine_of
+from runtime.local_api import LocalChat, Reply
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness
 

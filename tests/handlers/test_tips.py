@@ -12,8 +12,8 @@ from bot.models import Delivery, TipState
 from bot.recurring import DAILY_TIP, ensure_scheduled
 from bot.sources import passage
 from bot.tip_library import Tip, library
-from handlers.delivery import engine_of
-from handlers.local_api import LocalChat, Shown
+from runtime.delivery import engine_of
+from runtime.local_api import LocalChat, Shown
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness, hold_back_other_kinds
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.models import Agent, Reflection
 from bot.reflections import DONE, OPEN
 from bot.tip_library import library
-from handlers.delivery import engine_of
+from runtime.delivery import engine_of
 from tests.handlers.test_reflections import FIRST_QUESTION, agent, finish_day
 from tests.handlers.test_tips import shown_tip
 from tests.support import Harness

@@ -180,7 +180,7 @@ async def migrate(settings: Settings) -> None:
 
 
 def open_shell(settings: Settings, user_id: int, name: str | None, language_code: str | None) -> int:
-    from handlers.shell import run_shell
+    from runtime.shell import run_shell
 
     # The shell is for reading the conversation; keep the log to warnings unless asked for more.
     if settings.log_level == "INFO":
@@ -207,10 +207,10 @@ def _login_name() -> str:
 
 def serve(settings: Settings) -> int:
     from bot.ownership import DatabaseInUse
-    from handlers.app import ALLOWED_UPDATES, AgentApplication, build_application, prepare
     from handlers.context import Services
-    from handlers.delivery import engine_of, start_sweeping
     from handlers.digest import close_charts, start_rendering_ahead
+    from runtime.app import ALLOWED_UPDATES, AgentApplication, build_application, prepare
+    from runtime.delivery import engine_of, start_sweeping
 
     asyncio.run(migrate(settings))
     engine = engine_from_settings(settings)

@@ -13,7 +13,7 @@ from itertools import cycle, pairwise
 
 import pytest
 
-from handlers.send_budget import Pace, SendBudget
+from runtime.send_budget import Pace, SendBudget
 
 INTERVAL = 1 / 29
 

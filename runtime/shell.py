@@ -21,11 +21,11 @@ from bot.clock import SystemClock
 from bot.config import Settings
 from bot.db import engine_from_settings, session_factory, upgrade
 from bot.i18n import from_telegram, t
-from handlers.app import LOCAL_TOKEN, AgentApplication, build_application, prepare
 from handlers.context import Services
-from handlers.delivery import SWEEP_INTERVAL_SECONDS, engine_of
 from handlers.digest import close_charts
-from handlers.local_api import LocalBotAPI, LocalChat, Reply, Shown
+from runtime.app import LOCAL_TOKEN, AgentApplication, build_application, prepare
+from runtime.delivery import SWEEP_INTERVAL_SECONDS, engine_of
+from runtime.local_api import LocalBotAPI, LocalChat, Reply, Shown
 
 QUIT = ("/quit", "/exit")
 # "#2": button 2 of the newest message with buttons; "#12.2": button 2 of message 12.

@@ -18,7 +18,7 @@ from telegram.ext import Application, ContextTypes, ExtBot
 from bot.scheduler import AgentUnreachable, Engine, Outgoing, PermanentFailure, RetryLater, TransientFailure
 from handlers.context import PHOTO_NAME
 from handlers.keyboards import inline
-from handlers.send_budget import SCHEDULED, retry_seconds
+from runtime.send_budget import SCHEDULED, retry_seconds
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class TelegramSender:
 
     async def send(self, chat_id: int, message: Outgoing) -> int:
         markup = InlineKeyboardMarkup(inline(message.buttons)) if message.buttons else None
-        # The engine waited for the send budget already (handlers.send_budget).
+        # The engine waited for the send budget already (runtime.send_budget).
         paced = isinstance(self.bot, ExtBot) and self.bot.rate_limiter is not None
         extra: dict[str, Any] = {"rate_limit_args": SCHEDULED} if paced else {}
         try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from io import StringIO
 
-from handlers.local_api import Reply
-from handlers.shell import ShellNote, act, render
+from runtime.local_api import Reply
+from runtime.shell import ShellNote, act, render
 from tests.handlers.test_onboarding import onboard
 from tests.handlers.test_reflections import FIRST_QUESTION, agent, prompt_now, stored
 from tests.support import Harness

@@ -26,10 +26,10 @@ from bot.timezones import city_index
 from bot.tip_library import library
 from handlers import basics, clients, day_parts, digest, followups, free_text, reflections, settings, start, tips
 from handlers.context import SERVICES_KEY, Services
-from handlers.delivery import ENGINE_KEY, TelegramSender
 from handlers.errors import on_error
 from handlers.menus import set_default_menus
-from handlers.send_budget import SENDS_PER_SECOND, PriorityRateLimiter, SendBudget
+from runtime.delivery import ENGINE_KEY, TelegramSender
+from runtime.send_budget import SENDS_PER_SECOND, PriorityRateLimiter, SendBudget
 
 log = logging.getLogger(__name__)
 
