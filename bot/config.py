@@ -6,6 +6,7 @@ rather than where it is first used.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +19,8 @@ from bot.i18n import LANGUAGES
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/agentcoach.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class Settings(BaseSettings):
@@ -31,6 +34,17 @@ class Settings(BaseSettings):
     default_timezone: str = "Asia/Shanghai"
     default_language: str = "zh-Hans"
     log_level: str = "INFO"
+    # "text" for people, "json" (one object per line) for log collectors.
+    log_format: str = "text"
+    # Webhook mode (`agentcoach run --webhook`, runtime/webhook.py): the public https URL Telegram posts to (its
+    # path is the route served), where this process listens behind the reverse proxy, and the secret Telegram
+    # sends back in X-Telegram-Bot-Api-Secret-Token.
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8080
+    telegram_webhook_secret: SecretStr | None = None
+    webhook_max_connections: int = 40
+    webhook_max_body_bytes: int = 1_048_576
     # For end-to-end tests and demos only: run as if it were this many seconds later.
     clock_offset_seconds: float = 0.0
 
@@ -88,6 +102,65 @@ class Settings(BaseSettings):
         if value.upper() not in LOG_LEVELS:
             raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
         return value.upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.lower() not in LOG_FORMATS:
+            raise ValueError(f"expected one of {', '.join(LOG_FORMATS)}")
+        return value.lower()
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value in ("", None):
+            return None
+        assert value is not None
+        if not value.startswith(("https://", "http://")) or "://" not in value or not value.split("://", 1)[1]:
+            raise ValueError("expected the public URL Telegram posts to, such as https://bot.example.com/telegram")
+        return value.rstrip("/")
+
+    @field_validator("telegram_webhook_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("expected 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("webhook_port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 1 <= value <= 65535:
+            raise ValueError("expected a TCP port, 1-65535")
+        return value
+
+    @field_validator("webhook_max_connections")
+    @classmethod
+    def _max_connections(cls, value: int) -> int:
+        if not 1 <= value <= 100:
+            raise ValueError("expected 1-100 (Telegram's range)")
+        return value
+
+    @field_validator("webhook_max_body_bytes")
+    @classmethod
+    def _max_body(cls, value: int) -> int:
+        if value < 1024:
+            raise ValueError("expected at least 1024 bytes")
+        return value
+
+    def webhook_secret(self) -> str | None:
+        return self.telegram_webhook_secret.get_secret_value() if self.telegram_webhook_secret else None
+
+    def webhook_path(self) -> str:
+        """The route Telegram's POSTs arrive on: the path of WEBHOOK_URL ("/telegram" while none is set)."""
+        if self.webhook_url is None:
+            return "/telegram"
+        return "/" + self.webhook_url.split("://", 1)[1].partition("/")[2].split("?")[0]
 
     def clock(self) -> Clock:
         if self.clock_offset_seconds:

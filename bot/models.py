@@ -225,13 +225,15 @@ event.listen(
     "after_create",
     DDL(f"CREATE UNIQUE INDEX {ONE_WAITING_INDEX} ON deliveries (agent_id, kind) WHERE {ONE_WAITING_WHERE}"),  # type: ignore[no-untyped-call]
 )
-# The kind that comes in waves (100k agents' digests due at the same minute) and the rows every other kind has
-# pending, by due time: the engine claims these first (bot.scheduler), so a follow-up nudge never waits behind a
-# wave. Partial, so finding them never reads through the wave; the claim names both values as literals, which
-# is what lets SQLite and PostgreSQL (generic plans included) prove the index applies. `status` is a column too,
-# redundant but what makes SQLite's planner prefer it to ix_deliveries_status_due. Made by migration 0008.
-WAVE_KIND = DeliveryKind.DIGEST
-URGENT_WHERE = f"status = '{DeliveryStatus.PENDING}' AND kind <> '{WAVE_KIND}'"
+# The kinds that come in waves (100k agents' digests due at the same minute, an announcement to everyone) and
+# the rows every other kind has pending, by due time: the engine claims these first (bot.scheduler), so a
+# follow-up nudge never waits behind a wave. Partial, so finding them never reads through the wave; the claim
+# names the values as literals, which is what lets SQLite and PostgreSQL (generic plans included) prove the index
+# applies. `status` is a column too, redundant but what makes SQLite's planner prefer it to
+# ix_deliveries_status_due. Made by migration 0008, remade with the broadcast by 0009.
+WAVE_KINDS = (DeliveryKind.DIGEST, DeliveryKind.BROADCAST)
+WAVE_KINDS_SQL = f"({', '.join(repr(str(k)) for k in WAVE_KINDS)})"
+URGENT_WHERE = f"status = '{DeliveryStatus.PENDING}' AND kind NOT IN {WAVE_KINDS_SQL}"
 URGENT_INDEX = "ix_deliveries_urgent_due"
 event.listen(
     Delivery.__table__,
@@ -283,3 +285,41 @@ class Reflection(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+# An announcement reaches each agent once: re-running `agentcoach broadcast` with the same file after a crash adds
+# nothing twice (INSERT … ON CONFLICT DO NOTHING against this index). Made by migration 0009.
+BROADCAST_ONCE_INDEX = "uq_deliveries_broadcast_once"
+BROADCAST_ONCE_WHERE = f"kind = '{DeliveryKind.BROADCAST}'"
+event.listen(
+    Delivery.__table__,
+    "after_create",
+    DDL(  # type: ignore[no-untyped-call]
+        f"CREATE UNIQUE INDEX {BROADCAST_ONCE_INDEX} ON deliveries (subject_id, agent_id) WHERE {BROADCAST_ONCE_WHERE}"
+    ),
+)
+
+
+class Broadcast(Base):
+    """An operator's announcement (`agentcoach broadcast FILE`): one row per distinct text, so the same file sent
+    again after a crash resumes the same broadcast; each agent's copy is a delivery of kind `broadcast` whose
+    `subject_id` is this row."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # SHA-256 of the text, hex: what makes a re-run the same broadcast.
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class HandledUpdate(Base):
+    """An update from Telegram that was applied: Telegram delivers a webhook update again when the answer was slow,
+    and the second delivery must have no effect (runtime.gate). Old rows are pruned; Telegram gives up on an
+    update within a day."""
+
+    __tablename__ = "handled_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    handled_at: Mapped[datetime] = mapped_column(index=True)

@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.bulk import insert_rows
 from bot.clock import Clock
 from bot.db import insert_or_skip
-from bot.models import WAVE_KIND, Agent, Delivery
+from bot.models import WAVE_KINDS, Agent, Delivery
 from bot.ownership import IN_HAND, Ownership, ownership_for
 from bot.statuses import DeliveryStatus
 
@@ -287,7 +287,7 @@ class Engine:
     async def claim(self) -> list[Claimed]:
         """Mark due rows as ours, one per agent, and commit before anything is sent: first every due row of the
         kinds that must not wait (follow-up nudges, prompts, tips), oldest first, up to `batch`, and rows whose
-        lease ran out; then the wave kind (the weekly digest, bot.models.WAVE_KIND), oldest first, up to
+        lease ran out; then the wave kinds (the weekly digest, a broadcast: bot.models.WAVE_KINDS), oldest first, up to
         `wave_batch` and what is left of `batch`. Returned in that order, which is the order they are sent in.
 
         Three statements, each an ordered range of one index that stops at its LIMIT: one with an OR across
@@ -302,7 +302,7 @@ class Engine:
         # Literals, not parameters: they let both databases use the partial index on exactly these rows.
         urgent = and_(
             Delivery.status == literal_column(f"'{PENDING}'"),
-            Delivery.kind != literal_column(f"'{WAVE_KIND}'"),
+            Delivery.kind.not_in([literal_column(f"'{kind}'") for kind in WAVE_KINDS]),
             waiting_its_time,
         )
         # A lease that ran out: the process is alive but stuck (a dead one's rows were rescued). Such a row was due

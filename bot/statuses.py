@@ -56,6 +56,7 @@ class DeliveryKind(StrEnum):
     REFLECTION = "reflection"
     REFLECT_LATER = "reflect_later"
     DIGEST = "digest"  # the weekly digest: sent in waves (every agent at 20:00 on Sunday), so claimed last
+    BROADCAST = "broadcast"  # an operator's announcement to every active agent (`agentcoach broadcast`): a wave too
 
 
 class DeliveryStatus(StrEnum):

@@ -20,12 +20,13 @@ from bot.agents import NewAgent, get_or_register
 from bot.config import Settings
 from bot.conversations import Waiting, stop_waiting, wait_for, waiting_for
 from bot.db import HEAD_REVISION, current_revision, engine_from_settings, session_factory, upgrade
-from bot.models import ONE_WAITING_INDEX, URGENT_INDEX, Agent, Base
+from bot.models import BROADCAST_ONCE_INDEX, ONE_WAITING_INDEX, URGENT_INDEX, Agent, Base
 
 
 def schema_differences(connection: Connection) -> list[object]:
     def declared(item: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
-        return name not in (ONE_WAITING_INDEX, URGENT_INDEX)  # DDL in the models (see there), checked below
+        # DDL in the models (see there), checked below
+        return name not in (ONE_WAITING_INDEX, URGENT_INDEX, BROADCAST_ONCE_INDEX)
 
     context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": declared})
     return list(compare_metadata(context, Base.metadata))
@@ -70,6 +71,13 @@ async def test_the_urgent_index_is_made_by_the_migrations(engine: AsyncEngine) -
     """Migration 0008 gives the partial index the claim finds every non-digest due row by (bot.scheduler)."""
     made = await index_definition(engine, URGENT_INDEX)
     assert "due_at" in made and "'pending'" in made and "'digest'" in made
+    assert "'broadcast'" in made  # migration 0009: an announcement to everyone is a wave too
+
+
+async def test_a_broadcast_reaches_an_agent_once_by_the_migrated_index(engine: AsyncEngine) -> None:
+    """Migration 0009's partial unique index: one delivery of a broadcast per agent, other kinds untouched."""
+    made = await index_definition(engine, BROADCAST_ONCE_INDEX)
+    assert "UNIQUE INDEX" in made and "subject_id" in made and "'broadcast'" in made
 
 
 async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
