@@ -242,3 +242,7 @@ def serve(settings: Settings) -> int:
         print(f"agentcoach: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
