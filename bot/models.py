@@ -194,6 +194,7 @@ class Delivery(Base):
         Index("ix_deliveries_status_due", "status", "due_at"),
         Index("ix_deliveries_agent_kind", "agent_id", "kind"),  # also every lookup by agent alone
         Index("ix_deliveries_kind_subject", "kind", "subject_id"),  # cancelling a follow-up's nudge
+        Index("ix_deliveries_status_sent", "status", "sent_at"),  # `agentcoach stats`: the last hour's sends (0009)
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
