@@ -92,8 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"agentcoach: {error}", file=sys.stderr)
         return 2
-    secrets = [settings.token() or ""]
-    configure_logging(settings.log_level, secrets)
+    secrets = [settings.token() or "", settings.webhook_secret() or ""]
+    configure_logging(settings.log_level, secrets, settings.log_format)
     try:
         return run_command(args, settings)
     except DatabaseUnusable as error:  # a damaged or unreadable file: one line for the operator, no traceback
