@@ -122,13 +122,20 @@ async def measure(engine: AsyncEngine, repeats: int, now: datetime) -> tuple[flo
 
 
 async def plans(engine: AsyncEngine, statements: list[tuple[str, object]]) -> list[str]:
-    """Each statement's plan with its own parameters: SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN."""
+    """Each statement's time (median of 5) and plan with its own parameters: SQLite's EXPLAIN QUERY PLAN,
+    PostgreSQL's EXPLAIN."""
     out = []
     explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
     async with engine.connect() as connection:
         for sql, parameters in statements:
             rows = await connection.exec_driver_sql(explain + sql, parameters)  # type: ignore[arg-type]
-            out.append("\n".join("    " + str(row[-1]) for row in rows))
+            plan = "\n".join("    " + str(row[-1]) for row in rows)
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                await connection.exec_driver_sql(sql, parameters)  # type: ignore[arg-type]
+                times.append((time.perf_counter() - started) * 1000)
+            out.append(f"    -- median {statistics.median(times):.1f} ms\n{plan}")
     return out
 
 
