@@ -189,6 +189,7 @@ class Claimed:
     owner: int
     # Taken by the second claim (the weekly digest's wave, or anything else due): delivered after the first's.
     wave: bool = False
+    # Its kind, so a sweep's report can count each outcome under it (SweepReport.by_kind).
     kind: str = ""
 
 

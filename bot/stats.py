@@ -125,8 +125,9 @@ async def _last_hour(session: AsyncSession, since: datetime) -> dict[str, KindHo
 
     No index holds these rows by time, and the status index would lead to a random read for each of the many sent
     rows; a plain scan reads the table in order (117 ms at 100k rows, against ~450 ms through the status index, on
-    this loaded machine; 3.3 s at 1M: docs/operations.md, which says what an index on (status, sent_at) would do). It is grouped by an expression of the kind, not the column, because SQLite
-    would otherwise read the whole table through ix_deliveries_kind_subject to have it in kind order (270 ms).
+    this loaded machine; 3.3 s at 1M: docs/operations.md says what an index on (status, sent_at) would do). It is
+    grouped by an expression of the kind, not the column, because SQLite would otherwise read the whole table
+    through ix_deliveries_kind_subject to have it in kind order (270 ms).
     """
     kind = func.lower(Delivery.kind)
     rows = await session.execute(
