@@ -205,6 +205,7 @@ class Delivery(Base):
     subject_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     due_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    # Until when a claim holds the row; on a pending row, when its retry may go; on a failed row, when it failed.
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
     claimed_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
