@@ -63,6 +63,16 @@ def parser() -> argparse.ArgumentParser:
     )
     backup.add_argument("path", type=Path, metavar="PATH", help="the backup file to write")
     backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    announce = commands.add_parser(
+        "broadcast",
+        help="send an announcement (a UTF-8 file, Telegram HTML) to every active agent, at Telegram's pace",
+        description="Send the text in FILE (UTF-8; Telegram HTML such as <b>, <i>, <a href>; one message, at most "
+        "4,096 characters) to every agent who finished onboarding and has not blocked the bot, through the "
+        "scheduling engine at Telegram's pace. Each agent gets it once: run the same command again after a crash "
+        "to send the rest. With a bot running on the same SQLite file, the messages are queued for that bot.",
+    )
+    announce.add_argument("file", type=Path, metavar="FILE", help="the announcement")
+    announce.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     content = commands.add_parser(
         "content", help="the tip library", description="Check the tip library, or draft tips from a summary."
     )
@@ -118,6 +128,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             return backup_command(settings, args.path, force=args.force)
         asyncio.run(migrate(settings))
         return 0
+    if args.command == "broadcast":
+        from runtime.broadcast import broadcast_command
+
+        return broadcast_command(settings, args.file, yes=args.yes)
     if args.command == "shell":
         return open_shell(settings, args.user_id, args.name, args.language_code)
     if args.command == "run":
