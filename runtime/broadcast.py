@@ -120,18 +120,21 @@ async def send(settings: Settings, text: str, out: TextIO) -> int:
         async with sessions() as session, session.begin():
             broadcast, _ = await broadcasts.find_or_create(session, text, clock.now())
         added = await broadcasts.enqueue(sessions, broadcast.id, clock.now())
+        async with sessions() as session:
+            total = (await broadcasts.progress(session, broadcast.id)).total
         label = f"broadcast #{broadcast.id}"
+        queued = f"queued {added}" if added == total else f"queued {added} more ({total} in all)"
         try:
             await delivery_engine.start()  # the ownership lock: refused while a bot runs on this SQLite file
         except DatabaseInUse:
-            say(out, f"{label}: queued {added}; the running bot will send them")
+            say(out, f"{label}: {queued}; the running bot will send them")
             return 0
         try:
             await app.initialize()
         except BotApiError as error:
-            say(out, f"{label}: queued {added}, but Telegram cannot be reached ({error}); run the command again")
+            say(out, f"{label}: {queued}, but Telegram cannot be reached ({error}); run the command again")
             return 1
-        say(out, f"{label}: queued {added}; sending")
+        say(out, f"{label}: {queued}; sending")
         try:
             done = await sweep_until_sent(
                 delivery_engine, sessions, broadcast.id, lambda found: say(out, f"{label}: {found.line()}")

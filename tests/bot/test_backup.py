@@ -23,12 +23,13 @@ from bot.db import create_engine, upgrade
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def agentcoach(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """This worktree's command line, as an operator runs it."""
+def agentcoach(cwd: Path, *args: str, stdin: int | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """This worktree's command line, as an operator runs it (`stdin`: a descriptor, such as a terminal's)."""
     environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TELEGRAM_BOT_TOKEN")}
     environment.update({"PYTHONPATH": str(ROOT), **env})
     return subprocess.run(
         [sys.executable, "-m", "runtime.cli", *args],
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -52,16 +53,22 @@ def migrated(path: Path) -> Path:
     return path
 
 
-def seed(path: Path, agents: int, filler_rows: int) -> None:
-    """Agents, and a table of pairs: rows written two per transaction, so a torn copy would show an odd pair."""
+def insert_agents(path: Path, agents: dict[int, bool]) -> None:
+    """Onboarded agents by chat id, active or not, written straight into the file (no engine in the way)."""
     with closing(sqlite3.connect(path)) as db, db:
         db.executemany(
             "INSERT INTO agents (telegram_user_id, chat_id, display_name, language, timezone, reflection_time,"
             " work_days, digest_weekday, digest_time, followup_time, active, created_at, updated_at)"
-            " VALUES (?, ?, 'a', 'en', 'UTC', '21:00:00', '12345', 7, '20:00:00', '10:00:00', 1,"
+            " VALUES (?, ?, 'a', 'en', 'UTC', '21:00:00', '12345', 7, '20:00:00', '10:00:00', ?,"
             " '2026-12-01 00:00:00', '2026-12-01 00:00:00')",
-            [(i, i) for i in range(1, agents + 1)],
+            [(chat, chat, active) for chat, active in agents.items()],
         )
+
+
+def seed(path: Path, agents: int, filler_rows: int) -> None:
+    """Agents, and a table of pairs: rows written two per transaction, so a torn copy would show an odd pair."""
+    insert_agents(path, dict.fromkeys(range(1, agents + 1), True))
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute("CREATE TABLE pairs (id INTEGER PRIMARY KEY, pair INTEGER NOT NULL, filler BLOB)")
         db.executemany(
             "INSERT INTO pairs (pair, filler) VALUES (?, ?)", [(n // 2, os.urandom(400)) for n in range(filler_rows)]

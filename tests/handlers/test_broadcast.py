@@ -13,7 +13,9 @@ from tests.handlers.test_onboarding import onboard
 from tests.support import Harness, hold_back_other_kinds
 
 # The one text the catalogs do not render: the operator's own (declared to the audit of what the bot sent).
-ANNOUNCEMENT = '<b>门店通知 / Notice</b>\n本周六 09:00 例会，<a href="https://example.com/agenda?a=1&amp;b=2">议程</a>。'
+ANNOUNCEMENT = (
+    '<b>门店通知 / Notice</b>\n本周六 09:00 例会，<a href="https://example.com/agenda?a=1&amp;b=2">议程</a>。'
+)
 
 
 async def announce(harness: Harness, text: str = ANNOUNCEMENT) -> int:
