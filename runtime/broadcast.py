@@ -117,6 +117,7 @@ async def send(settings: Settings, text: str, out: TextIO) -> int:
     app = build_application(Services(settings, sessions, clock), token=token, base_url=settings.telegram_api_base_url)
     delivery_engine = engine_of(app)
     try:
+        await upgrade(engine)  # as `agentcoach run` does; a no-op on a database that is up to date
         async with sessions() as session, session.begin():
             broadcast, _ = await broadcasts.find_or_create(session, text, clock.now())
         added = await broadcasts.enqueue(sessions, broadcast.id, clock.now())
@@ -200,7 +201,11 @@ def broadcast_command(settings: Settings, path: Path, *, yes: bool) -> int:
         return 2
     if not yes:
         planned = asyncio.run(plan(settings, text))
-        if input(planned.question()).strip().lower() not in ("y", "yes"):
+        try:
+            answer = input(planned.question())
+        except EOFError:  # Ctrl-D: a no
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
             print("agentcoach: nothing sent", file=sys.stderr)
             return 1
     try:
