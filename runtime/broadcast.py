@@ -29,6 +29,7 @@ from typing import TextIO
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.error import InvalidToken
 from telegram.error import TelegramError as BotApiError
 
 from bot import broadcasts
@@ -132,8 +133,12 @@ async def send(settings: Settings, text: str, out: TextIO) -> int:
             return 0
         try:
             await app.initialize()
+        except InvalidToken:  # (its message holds the token)
+            say(out, f"{label}: {queued}, but Telegram rejected TELEGRAM_BOT_TOKEN; fix it and run the command again")
+            return 1
         except BotApiError as error:
-            say(out, f"{label}: {queued}, but Telegram cannot be reached ({error}); run the command again")
+            reason = str(error).replace(token, "<token>")
+            say(out, f"{label}: {queued}, but Telegram cannot be reached ({reason}); run the command again")
             return 1
         say(out, f"{label}: {queued}; sending")
         try:

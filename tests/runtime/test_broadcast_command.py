@@ -5,9 +5,13 @@ the copies are queued for that bot (the command does not need the database's pro
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import socket
 import sqlite3
+import threading
 from contextlib import closing
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -123,3 +127,70 @@ def test_at_a_terminal_it_asks_first_and_a_no_sends_nothing(tmp_path: Path) -> N
     assert answered.stdout == "send to 3 active agents? [y/N] "
     assert answered.returncode == 1 and answered.stderr.splitlines()[-1] == "agentcoach: nothing sent"
     assert queued(database) == 0
+
+
+def test_when_telegram_cannot_be_reached_the_copies_stay_queued_for_the_next_run(tmp_path: Path) -> None:
+    database = migrated(tmp_path / "agentcoach.db")
+    seed_agents(database, active=2, blocked=0)
+    path = announcement(tmp_path, "<b>通知</b>")
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = agentcoach(
+        tmp_path,
+        "broadcast",
+        "--yes",
+        str(path),
+        DATABASE_URL=f"sqlite+aiosqlite:///{database}",
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{port}/bot",
+    )
+    assert result.returncode == 1, result.stderr
+    [line] = result.stdout.splitlines()
+    assert line.startswith("agentcoach: broadcast #1: queued 2, but Telegram cannot be reached (")
+    assert line.endswith("); run the command again") and TOKEN not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert queued(database) == 2
+
+
+class _Unauthorized(BaseHTTPRequestHandler):
+    """Telegram's answer to a token it does not know."""
+
+    def do_POST(self) -> None:  # http.server's name
+        body = json.dumps({"ok": False, "error_code": 401, "description": "Unauthorized"}).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # http.server's name
+        pass
+
+
+def test_a_rejected_token_is_one_line_without_the_token(tmp_path: Path) -> None:
+    database = migrated(tmp_path / "agentcoach.db")
+    seed_agents(database, active=1, blocked=0)
+    path = announcement(tmp_path, "<b>通知</b>")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unauthorized)
+    serving = threading.Thread(target=server.serve_forever)
+    serving.start()
+    try:
+        result = agentcoach(
+            tmp_path,
+            "broadcast",
+            "--yes",
+            str(path),
+            DATABASE_URL=f"sqlite+aiosqlite:///{database}",
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{server.server_address[1]}/bot",
+        )
+    finally:
+        server.shutdown()
+        serving.join(10)
+        server.server_close()
+    assert result.returncode == 1 and TOKEN not in result.stdout + result.stderr
+    assert result.stdout == (
+        "agentcoach: broadcast #1: queued 1, but Telegram rejected TELEGRAM_BOT_TOKEN; "
+        "fix it and run the command again\n"
+    )
