@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import sqlite3
+import subprocess
 import threading
 from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -129,6 +130,19 @@ def test_at_a_terminal_it_asks_first_and_a_no_sends_nothing(tmp_path: Path) -> N
     assert queued(database) == 0
 
 
+def broadcast_to(tmp_path: Path, database: Path, path: Path, api: str) -> subprocess.CompletedProcess[str]:
+    """`agentcoach broadcast --yes` against the Bot API at `api`."""
+    return agentcoach(
+        tmp_path,
+        "broadcast",
+        "--yes",
+        str(path),
+        DATABASE_URL=f"sqlite+aiosqlite:///{database}",
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=api,
+    )
+
+
 def test_when_telegram_cannot_be_reached_the_copies_stay_queued_for_the_next_run(tmp_path: Path) -> None:
     database = migrated(tmp_path / "agentcoach.db")
     seed_agents(database, active=2, blocked=0)
@@ -136,15 +150,7 @@ def test_when_telegram_cannot_be_reached_the_copies_stay_queued_for_the_next_run
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    result = agentcoach(
-        tmp_path,
-        "broadcast",
-        "--yes",
-        str(path),
-        DATABASE_URL=f"sqlite+aiosqlite:///{database}",
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{port}/bot",
-    )
+    result = broadcast_to(tmp_path, database, path, f"http://127.0.0.1:{port}/bot")
     assert result.returncode == 1, result.stderr
     [line] = result.stdout.splitlines()
     assert line.startswith("agentcoach: broadcast #1: queued 2, but Telegram cannot be reached (")
@@ -176,15 +182,7 @@ def test_a_rejected_token_is_one_line_without_the_token(tmp_path: Path) -> None:
     serving = threading.Thread(target=server.serve_forever)
     serving.start()
     try:
-        result = agentcoach(
-            tmp_path,
-            "broadcast",
-            "--yes",
-            str(path),
-            DATABASE_URL=f"sqlite+aiosqlite:///{database}",
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{server.server_address[1]}/bot",
-        )
+        result = broadcast_to(tmp_path, database, path, f"http://127.0.0.1:{server.server_address[1]}/bot")
     finally:
         server.shutdown()
         serving.join(10)
