@@ -68,6 +68,25 @@ def parser() -> argparse.ArgumentParser:
         "due, and the last hour's sent, late and failed deliveries by kind. Read-only (after the usual migration).",
     )
     stats.add_argument("--json", action="store_true", help="print one JSON object, for machines")
+    backup = db_commands.add_parser(
+        "backup",
+        help="a consistent copy of the SQLite database, while the bot runs (on PostgreSQL: how to run pg_dump)",
+        description="Copy the SQLite database to PATH with SQLite's online backup API while the bot keeps "
+        "running, check the copy, and print its size and agent count. On PostgreSQL, print the pg_dump command "
+        "to use instead (exit 2).",
+    )
+    backup.add_argument("path", type=Path, metavar="PATH", help="the backup file to write")
+    backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    announce = commands.add_parser(
+        "broadcast",
+        help="send an announcement (a UTF-8 file, Telegram HTML) to every active agent, at Telegram's pace",
+        description="Send the text in FILE (UTF-8; Telegram HTML such as <b>, <i>, <a href>; one message, at most "
+        "4,096 characters) to every agent who finished onboarding and has not blocked the bot, through the "
+        "scheduling engine at Telegram's pace. Each agent gets it once: run the same command again after a crash "
+        "to send the rest. With a bot running on the same SQLite file, the messages are queued for that bot.",
+    )
+    announce.add_argument("file", type=Path, metavar="FILE", help="the announcement")
+    announce.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     content = commands.add_parser(
         "content", help="the tip library", description="Check the tip library, or draft tips from a summary."
     )
@@ -119,10 +138,16 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "content":
         return content_command(args)
     if args.command == "db":
+        if args.db_command == "backup":
+            return backup_command(settings, args.path, force=args.force)
         asyncio.run(migrate(settings))
         return 0
     if args.command == "stats":
         return stats_command(settings, as_json=args.json)
+    if args.command == "broadcast":
+        from runtime.broadcast import broadcast_command
+
+        return broadcast_command(settings, args.file, yes=args.yes)
     if args.command == "shell":
         return open_shell(settings, args.user_id, args.name, args.language_code)
     if args.command == "run":
@@ -184,6 +209,30 @@ def import_command(args: argparse.Namespace) -> int:
         print(f"agentcoach: cannot write {output}: {error.strerror or error}", file=sys.stderr)
         return 2
     print(f"agentcoach: {draft.summary_line(str(output))}", file=sys.stderr)
+    return 0
+
+
+def backup_command(settings: Settings, target: Path, *, force: bool) -> int:
+    """`db backup`: the SQLite copy (bot/backup.py), or the pg_dump line on PostgreSQL."""
+    from bot.backup import BackupRefused, backup_sqlite, pg_dump_command
+
+    source = settings.sqlite_path()
+    if source is None and not settings.database_url.startswith("postgresql"):
+        print("agentcoach: the database is not a SQLite file: there is nothing to back up", file=sys.stderr)
+        return 2
+    if source is None:
+        print(
+            f"agentcoach: the database is PostgreSQL; back it up with pg_dump: "
+            f"{pg_dump_command(settings.database_url, target)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        result = backup_sqlite(source, target, force=force)
+    except BackupRefused as error:
+        print(f"agentcoach: {error}", file=sys.stderr)
+        return 2
+    print(f"agentcoach: {result.summary(source)}")
     return 0
 
 
