@@ -166,18 +166,7 @@ async def run_webhook(app: AgentApplication, settings: Settings, *, listen: str,
     The port is bound before setWebhook, so Telegram's first POST finds it open. On a signal uvicorn stops
     accepting, lets in-flight updates finish (GRACEFUL_SECONDS at most), and only then the Application stops. The
     webhook stays set: Telegram keeps the updates for this or another process while this one restarts."""
-    server = uvicorn.Server(
-        uvicorn.Config(
-            webhook_app(app, settings),
-            host=listen,
-            port=port,
-            lifespan="off",  # the Application's life is run here, around the server
-            log_config=None,  # keep the process' logging (bot.logs), tokens redacted
-            access_log=False,  # one line per update comes from the Application; none for 200s here
-            server_header=False,
-            timeout_graceful_shutdown=int(GRACEFUL_SECONDS),
-        )
-    )
+    server = uvicorn.Server(server_config(webhook_app(app, settings), listen, port))
 
     def stop(signum: int, frame: FrameType | None) -> None:
         server.should_exit = True
@@ -211,6 +200,20 @@ async def run_webhook(app: AgentApplication, settings: Settings, *, listen: str,
             await app.post_shutdown(app)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def server_config(asgi: Starlette, listen: str, port: int) -> uvicorn.Config:
+    """uvicorn as webhook mode runs it (bench/webhook_server.py measures the same)."""
+    return uvicorn.Config(
+        asgi,
+        host=listen,
+        port=port,
+        lifespan="off",  # the Application's life is run around the server (run_webhook)
+        log_config=None,  # keep the process' logging (bot.logs), tokens redacted
+        access_log=False,  # one line per update comes from the Application; none for 200s here
+        server_header=False,
+        timeout_graceful_shutdown=int(GRACEFUL_SECONDS),
+    )
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
