@@ -142,6 +142,14 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(
     assert await row_counts(harness) == before
 
 
+async def test_a_body_of_exactly_the_limit_is_accepted(client: httpx.AsyncClient, harness: Harness) -> None:
+    body = json.dumps(start_update(4446)).encode()
+    response = await post(client, body + b" " * (LIMIT - len(body)))
+
+    assert response.status_code == 200
+    assert harness.api.chat_messages(4446)
+
+
 async def test_a_false_content_length_cannot_slip_a_big_body_through(harness: Harness, settings: Settings) -> None:
     """A body longer than its Content-Length says: the count while reading still stops it."""
     transport = httpx.ASGITransport(app=webhook_app(harness.app, webhook_settings(settings.database_url)))
