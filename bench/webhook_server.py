@@ -4,10 +4,14 @@ Each server runs in a child process pinned to CPU 0 and gets the same POSTs from
 update no handler matches (an Application with no handlers, Bot API calls answered in-process), so what is timed is
 the server, the secret check, the JSON and `Update.de_json`, not the bot. The client is a small asyncio loop over
 raw HTTP/1.1 keep-alive connections (far cheaper per request than httpx, so it is not the bottleneck), at one
-connection (latency alone) and at 16 (throughput). The servers take turns, several rounds, in one run: compare
-within a run, the machine is shared.
+connection (latency alone) and at 16 (throughput).
 
-    PYTHONPATH=. python -m bench.webhook_server [--requests 4000] [--rounds 3]
+The machine is shared and noisy, so the servers all run at once and take short turns (`--batch` requests each, in a
+rotating order, `--turns` times): a burst of load elsewhere falls on all of them alike. Beside requests/s and the
+latencies, the server's own CPU time per request (from /proc/PID/stat) is reported: it hardly depends on what else
+runs, and 1 / it is what one core can take.
+
+    PYTHONPATH=. python -m bench.webhook_server [--batch 1500] [--turns 6]
 
 Needs tornado (`pip install "python-telegram-bot[webhooks]"`), which the bot itself does not depend on. uvicorn is
 measured with its pure-Python HTTP parser (h11, what `uvicorn` alone installs) and with httptools when present.
@@ -123,7 +127,11 @@ class Round:
     requests: int
     seconds: float
     latencies: list[float]
-    client_cpu: float
+    server_cpu: float
+
+    @property
+    def server_cpu_ms(self) -> float:
+        return self.server_cpu / self.requests * 1000
 
     @property
     def per_second(self) -> float:
@@ -193,31 +201,39 @@ def _pin(cpu: int) -> None:
         os.sched_setaffinity(0, {cpu})
 
 
-def measure(kind: str, requests: int, connection_counts: tuple[int, ...]) -> list[Round]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (Linux), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_server(kind: str) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
         [sys.executable, "-m", "bench.webhook_server", "--serve", kind, "--port", str(port)],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         preexec_fn=lambda: _pin(0),
     )
-    rounds = []
+    _wait_listening(port, child)
+    asyncio.run(_drive(port, 4, 400, 1))  # warm-up: imports, caches, connections
+    return child, port
+
+
+def _stop_server(child: subprocess.Popen[bytes]) -> None:
+    child.send_signal(signal.SIGTERM)
     try:
-        _wait_listening(port, child)
-        asyncio.run(_drive(port, 4, 400, 1))  # warm-up: imports, caches, connections
-        for index, connections in enumerate(connection_counts):
-            cpu = time.process_time()
-            seconds, latencies = asyncio.run(_drive(port, connections, requests, 10_000 * (index + 1)))
-            rounds.append(Round(kind, connections, len(latencies), seconds, latencies, time.process_time() - cpu))
-    finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(5)
-    return rounds
+        child.wait(15)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(5)
+
+
+def measure(kind: str, child: subprocess.Popen[bytes], port: int, connections: int, requests: int) -> Round:
+    first_id = 1_000_000 + int(time.monotonic() * 1000) % 1_000_000 * 100
+    cpu = _cpu_seconds(child.pid)
+    seconds, latencies = asyncio.run(_drive(port, connections, requests, first_id))
+    return Round(kind, connections, len(latencies), seconds, latencies, _cpu_seconds(child.pid) - cpu)
 
 
 def _cpu_model() -> str:
@@ -230,8 +246,8 @@ def _cpu_model() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--requests", type=int, default=4000, help="requests per measurement (default 4000)")
-    parser.add_argument("--rounds", type=int, default=3, help="turns each server takes (default 3)")
+    parser.add_argument("--batch", type=int, default=1500, help="requests in one turn of one server (default 1500)")
+    parser.add_argument("--turns", type=int, default=6, help="turns each server takes (default 6)")
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -241,28 +257,36 @@ def main() -> None:
     _pin(1)
     kinds = [kind for kind in SERVERS if _available(kind)]
     load = os.getloadavg()[0]
-    print(f"machine: {os.cpu_count()} CPUs, {_cpu_model()}; load {load:.1f}; server on CPU 0, client on CPU 1")
+    print(f"machine: {os.cpu_count()} CPUs, {_cpu_model()}; load {load:.1f}; servers on CPU 0, client on CPU 1")
+    servers = {kind: _start_server(kind) for kind in kinds}
     results: list[Round] = []
-    for turn in range(args.rounds):
-        for kind in kinds:
-            for result in measure(kind, args.requests, (1, 16)):
-                results.append(result)
-                print(
-                    f"turn {turn + 1} {kind:18} {result.connections:2} conn: {result.per_second:7.0f} req/s  "
-                    f"p50 {result.percentile(0.5):6.2f} ms  p99 {result.percentile(0.99):6.2f} ms  "
-                    f"client CPU {result.client_cpu / result.seconds:4.0%}",
-                    flush=True,
-                )
-    print("\nmedian of the turns:")
-    print("| server | connections | req/s | p50 ms | p99 ms |")
-    print("|---|---:|---:|---:|---:|")
+    try:
+        for turn in range(args.turns):
+            for offset in range(len(kinds)):
+                kind = kinds[(turn + offset) % len(kinds)]
+                for connections in (1, 16):
+                    result = measure(kind, *servers[kind], connections, args.batch)
+                    results.append(result)
+                    print(
+                        f"turn {turn + 1} {kind:17} {connections:2} conn: {result.per_second:6.0f} req/s  "
+                        f"p50 {result.percentile(0.5):6.2f} ms  p99 {result.percentile(0.99):6.2f} ms  "
+                        f"server CPU {result.server_cpu_ms:.3f} ms/req",
+                        flush=True,
+                    )
+    finally:
+        for child, _ in servers.values():
+            _stop_server(child)
+    print(f"\nmedian of {args.turns} turns of {args.batch} requests (load at the end {os.getloadavg()[0]:.1f}):")
+    print("| server | connections | req/s | p50 ms | p99 ms | server CPU ms/request | 1 core's capacity, req/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for kind in kinds:
         for connections in (1, 16):
             mine = [r for r in results if r.server == kind and r.connections == connections]
+            cpu = statistics.median(r.server_cpu_ms for r in mine)
             print(
                 f"| {kind} | {connections} | {statistics.median(r.per_second for r in mine):.0f} | "
                 f"{statistics.median(r.percentile(0.5) for r in mine):.2f} | "
-                f"{statistics.median(r.percentile(0.99) for r in mine):.2f} |"
+                f"{statistics.median(r.percentile(0.99) for r in mine):.2f} | {cpu:.3f} | {1000 / cpu:.0f} |"
             )
 
 
