@@ -14,7 +14,7 @@ runs, and 1 / it is what one core can take.
     PYTHONPATH=. python -m bench.webhook_server [--batch 1500] [--turns 6]
 
 Needs tornado (`pip install "python-telegram-bot[webhooks]"`), which the bot itself does not depend on. uvicorn is
-measured with its pure-Python HTTP parser (h11, what `uvicorn` alone installs) and with httptools when present.
+measured with httptools (what webhook mode runs) and with its pure-Python parser h11 (what `uvicorn` alone has).
 """
 
 from __future__ import annotations

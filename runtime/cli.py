@@ -250,11 +250,14 @@ def serve(settings: Settings) -> int:
     """Long polling: PTB's Updater asks Telegram for updates."""
     from runtime.app import ALLOWED_UPDATES
 
-    log.info(
-        "serving Telegram by long polling%s",
-        f" via {settings.telegram_api_base_url}" if settings.telegram_api_base_url else "",
-    )
-    return _serving(settings, lambda app: app.run_polling(allowed_updates=ALLOWED_UPDATES))
+    def poll(app: AgentApplication) -> None:
+        log.info(
+            "serving Telegram by long polling%s",
+            f" via {settings.telegram_api_base_url}" if settings.telegram_api_base_url else "",
+        )
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+
+    return _serving(settings, poll)
 
 
 def serve_webhook(args: argparse.Namespace, settings: Settings) -> int:

@@ -208,6 +208,7 @@ def server_config(asgi: Starlette, listen: str, port: int) -> uvicorn.Config:
         asgi,
         host=listen,
         port=port,
+        http="httptools",  # C parser: a third less CPU per request than h11 (docs/benchmarks.md)
         lifespan="off",  # the Application's life is run around the server (run_webhook)
         log_config=None,  # keep the process' logging (bot.logs), tokens redacted
         access_log=False,  # one line per update comes from the Application; none for 200s here
