@@ -7,10 +7,13 @@ without the body and without a traceback. /healthz and /metrics are what a load 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,17 +24,20 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import CallbackContext
+from telegram.request import RequestData
 
+from bot.agents import find_agent
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.db import create_engine, session_factory
 from bot.models import Base
 from handlers.context import Services
-from runtime.app import LOCAL_TOKEN, build_application
+from runtime.app import LOCAL_TOKEN, AgentApplication, build_application
 from runtime.delivery import sweep_tick
 from runtime.local_api import LocalBotAPI
-from runtime.webhook import webhook_app
+from runtime.webhook import run_webhook, webhook_app
 from tests.support import Harness
 
 SECRET = "s3cret_Token-1"
@@ -269,6 +275,84 @@ def assert_one_quiet_line(caplog: pytest.LogCaptureFixture, status: str, body: b
         assert SECRET not in message
         if body and len(body) > 3:
             assert body.decode(errors="replace") not in message
+
+
+class SlowTelegram(LocalBotAPI):
+    """The in-process Bot API, holding sendMessage until the test lets it answer (Telegram slow to answer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked, self.answer = asyncio.Event(), asyncio.Event()
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        if url.endswith("/sendMessage"):
+            self.asked.set()
+            await self.answer.wait()
+        return await super().do_request(url, method, request_data)
+
+
+async def test_sigterm_stops_taking_requests_and_lets_the_one_in_flight_finish(
+    engine: AsyncEngine, clock: ManualClock, settings: Settings
+) -> None:
+    """run_webhook as `agentcoach run --webhook` runs it: setWebhook once listening; on SIGTERM no new connection
+    is taken, the update being handled is finished and acknowledged, then the Application stops."""
+    api = SlowTelegram()
+    wsettings = webhook_settings(settings.database_url)
+    services = Services(wsettings, session_factory(engine), clock)
+    app = build_application(services, token=LOCAL_TOKEN, request=api)
+    shut_down: list[bool] = []
+
+    async def post_shutdown(app: AgentApplication) -> None:
+        shut_down.append(True)
+
+    app.post_shutdown = post_shutdown
+    port = _free_port()
+    serving = asyncio.create_task(run_webhook(app, wsettings, listen="127.0.0.1", port=port))
+    for _ in range(600):  # bounded: until setWebhook was called, which is after the port is bound
+        if api.webhook or serving.done():
+            break
+        await asyncio.sleep(0.05)
+    assert api.webhook["url"] == f"https://bot.example.com{PATH}"
+    assert api.webhook["secret_token"] == SECRET
+    assert api.webhook["allowed_updates"] == ["message", "callback_query"]
+    assert int(api.webhook["max_connections"]) == 40
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        in_flight = asyncio.create_task(post(http, start_update(4747)))
+        await asyncio.wait_for(api.asked.wait(), 30)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await _refuses_connections(port), "still taking connections after SIGTERM"
+        await asyncio.sleep(1.0)  # Telegram is slow: the server must keep waiting for the update, not give up
+        assert not in_flight.done() and not serving.done()
+        api.answer.set()
+        response = await asyncio.wait_for(in_flight, 30)
+
+    assert response.status_code == 200
+    await asyncio.wait_for(serving, 30)
+    assert shut_down == [True]
+    assert not app.running
+    async with services.sessions() as session:
+        assert await find_agent(session, 4747) is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _refuses_connections(port: int) -> bool:
+    for _ in range(200):  # bounded: uvicorn looks at its exit flag every 0.1 s
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except ConnectionRefusedError:
+            return True
+        writer.close()
+        await asyncio.sleep(0.05)
+    return False
 
 
 # -- the command ---------------------------------------------------------------------------------------------------
