@@ -47,8 +47,6 @@ SECRET_HEADER = "x-telegram-bot-api-secret-token"
 SWEEP_MAX_AGE_SECONDS = 30.0
 # /healthz answers within this even when the database hangs (a load balancer's probe has its own timeout).
 HEALTH_TIMEOUT_SECONDS = 5.0
-
-
 # In-flight updates get this long to finish after SIGTERM before the server closes their connections.
 GRACEFUL_SECONDS = 10.0
 
@@ -118,9 +116,9 @@ async def _update_json(request: Request, limit: int) -> dict[str, Any]:
     """The body as a JSON object shaped like an Update, read at most `limit` bytes far."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise _Refused(400, "malformed Content-Length")
-        if int(declared) > limit:
+        if len(declared) > 12 or int(declared) > limit:  # 12 digits: no int() of a 5,000-digit number
             raise _Refused(413, f"body of {declared} bytes is over the limit of {limit}")
     chunks: list[bytes] = []
     size = 0

@@ -148,6 +148,26 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(
     assert await row_counts(harness) == before
 
 
+@pytest.mark.parametrize(
+    ("length", "status"), [(b"9" * 5000, 413), ("²".encode("latin-1"), 400), (b"-1", 400), (b"1e3", 400)]
+)
+async def test_a_content_length_that_is_huge_or_not_a_number_is_refused(
+    harness: Harness, settings: Settings, length: bytes, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    transport = httpx.ASGITransport(app=webhook_app(harness.app, webhook_settings(settings.database_url)))
+    request = httpx.Request(
+        "POST",
+        f"http://proxy{PATH}",
+        content=json.dumps(start_update(4448)).encode(),
+        headers=[(b"X-Telegram-Bot-Api-Secret-Token", SECRET.encode()), (b"Content-Length", length)],
+    )
+
+    response = await transport.handle_async_request(request)
+
+    assert response.status_code == status
+    assert_one_quiet_line(caplog, str(status))
+
+
 async def test_a_body_of_exactly_the_limit_is_accepted(client: httpx.AsyncClient, harness: Harness) -> None:
     body = json.dumps(start_update(4446)).encode()
     response = await post(client, body + b" " * (LIMIT - len(body)))
