@@ -25,6 +25,7 @@ from pathlib import Path
 SITE = Path(__file__).resolve().parent.parent / "docs" / "deploy" / "nginx.conf"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
+TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 class NginxUnavailable(RuntimeError):
@@ -64,15 +65,15 @@ def main_config(folder: Path, site: Path, *, workers: int = 1, access_log: bool 
     """nginx.conf around the site: everything nginx writes stays in `folder`. As root, the workers keep the
     current user, so they can read `folder` (a private temporary folder, which `nobody` could not)."""
     user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""
-    temp = "\n".join(
-        f"    {kind}_temp_path {folder / 'tmp' / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
+    logged = f"{folder / 'access.log'} upstreams" if access_log else "off"
+    temp = "\n".join(f"    {kind}_temp_path {folder / 'tmp' / kind};" for kind in TEMP_KINDS)
     return (
         f"{user}daemon off;\nworker_processes {workers};\npid {folder / 'nginx.pid'};\n"
         f"error_log {folder / 'error.log'} warn;\n"
         "events {\n    worker_connections 1024;\n}\n"
         "http {\n"
-        f"    access_log {folder / 'access.log' if access_log else 'off'};\n{temp}\n"
+        "    log_format upstreams '$remote_addr \"$request\" $status upstream=$upstream_addr $request_time';\n"
+        f"    access_log {logged};\n{temp}\n"
         f"    include {site};\n}}\n"
     )
 
@@ -83,8 +84,10 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
         raise NginxUnavailable("`openssl` is not installed (needed for the test certificate)")
     certificate, key = folder / "cert.pem", folder / "key.pem"
     done = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -135,19 +138,28 @@ class Nginx:
         self.process.wait(STOP_TIMEOUT)
 
 
-def start(folder: Path, upstreams: Sequence[int], *, workers: int = 1, access_log: bool = True) -> Nginx:
-    """Render the documented site for `upstreams`, check it with `nginx -t`, start nginx, return once it listens."""
+def start(
+    folder: Path,
+    upstreams: Sequence[int],
+    *,
+    port: int | None = None,
+    certificate: tuple[Path, Path] | None = None,
+    workers: int = 1,
+    access_log: bool = True,
+) -> Nginx:
+    """Render the documented site for `upstreams`, check it with `nginx -t`, start nginx on `port` (a free one by
+    default) with `certificate` (a fresh self-signed one by default), and return once it listens."""
     binary = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
     if binary is None:
         raise NginxUnavailable("`nginx` is not installed (Debian: apt-get install nginx-light)")
     folder.mkdir(parents=True, exist_ok=True)
-    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+    for kind in TEMP_KINDS:
         (folder / "tmp" / kind).mkdir(parents=True, exist_ok=True)
-    certificate, key = self_signed(folder)
-    port = free_port()
+    cert, key = certificate or self_signed(folder)
+    port = port or free_port()
     site = folder / "agentcoach.conf"
     site.write_text(
-        site_config(SITE.read_text(encoding="utf-8"), port=port, upstreams=upstreams, certificate=certificate, key=key)
+        site_config(SITE.read_text(encoding="utf-8"), port=port, upstreams=upstreams, certificate=cert, key=key)
     )
     conf = folder / "nginx.conf"
     conf.write_text(main_config(folder, site, workers=workers, access_log=access_log))
@@ -157,7 +169,7 @@ def start(folder: Path, upstreams: Sequence[int], *, workers: int = 1, access_lo
         raise NginxUnavailable(f"nginx -t refused the configuration:\n{checked.stderr}")
     with (folder / "stdout.log").open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    running = Nginx(process, port, folder, certificate)
+    running = Nginx(process, port, folder, cert)
     deadline = time.monotonic() + START_TIMEOUT
     while process.poll() is None and time.monotonic() < deadline:
         try:
