@@ -1,4 +1,5 @@
-"""The `agentcoach` command: `run` serves Telegram, `shell` chats locally, `db upgrade` migrates, `content` checks tips.
+"""The `agentcoach` command: `run` serves Telegram (polling or `--webhook`), `webhook info|delete` asks Telegram,
+`shell` chats locally, `db upgrade` migrates, `content` checks tips.
 
 With no subcommand it does what a newcomer wants: serve Telegram when TELEGRAM_BOT_TOKEN is set,
 otherwise say so in one line and open the shell.
@@ -11,12 +12,18 @@ import asyncio
 import getpass
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.db import DatabaseUnusable, engine_from_settings, session_factory, upgrade
 from bot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from telegram import Bot
+
+    from runtime.app import AgentApplication
 
 log = logging.getLogger("agentcoach")
 
@@ -28,12 +35,36 @@ def parser() -> argparse.ArgumentParser:
         "if TELEGRAM_BOT_TOKEN is set, otherwise open the local chat shell.",
     )
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser(
+    run = commands.add_parser(
         "run",
-        help="serve Telegram by long polling (needs TELEGRAM_BOT_TOKEN)",
+        help="serve Telegram by long polling, or by webhook with --webhook (needs TELEGRAM_BOT_TOKEN)",
         description="Serve Telegram by long polling. Needs TELEGRAM_BOT_TOKEN; "
-        "TELEGRAM_API_BASE_URL points it at a local Bot API server.",
+        "TELEGRAM_API_BASE_URL points it at a local Bot API server. With --webhook: serve Telegram's webhook "
+        "behind a reverse proxy (also needs WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET).",
     )
+    run.add_argument(
+        "--webhook", action="store_true", help="serve the webhook at WEBHOOK_URL's path instead of polling"
+    )
+    run.add_argument("--listen", default=None, metavar="ADDRESS", help="with --webhook: override WEBHOOK_LISTEN")
+    run.add_argument("--port", type=_port, default=None, help="with --webhook: override WEBHOOK_PORT")
+    webhook = commands.add_parser(
+        "webhook",
+        help="Telegram's webhook for this bot: info, delete",
+        description="Show or delete the webhook Telegram has for TELEGRAM_BOT_TOKEN.",
+    )
+    webhook_commands = webhook.add_subparsers(dest="webhook_command", metavar="WEBHOOK_COMMAND", required=True)
+    webhook_commands.add_parser(
+        "info",
+        help="print getWebhookInfo: URL, pending updates, last error",
+        description="Print what Telegram says about the webhook (getWebhookInfo); never the token.",
+    )
+    delete = webhook_commands.add_parser(
+        "delete",
+        help="delete the webhook (polling works again)",
+        description="Delete the webhook, so `agentcoach run` can poll. Updates Telegram holds are kept unless "
+        "--drop-pending.",
+    )
+    delete.add_argument("--drop-pending", action="store_true", help="also drop the updates Telegram holds")
     shell = commands.add_parser(
         "shell",
         help="chat with the bot in this terminal (no token, no network)",
@@ -85,6 +116,12 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {value!r}")
+    return int(value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -92,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"agentcoach: {error}", file=sys.stderr)
         return 2
-    secrets = [settings.token() or ""]
+    secrets = [settings.token() or "", settings.webhook_secret() or ""]
     configure_logging(settings.log_level, secrets)
     try:
         return run_command(args, settings)
@@ -109,7 +146,11 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "shell":
         return open_shell(settings, args.user_id, args.name, args.language_code)
+    if args.command == "webhook":
+        return webhook_command(args, settings)
     if args.command == "run":
+        if args.webhook:
+            return serve_webhook(args, settings)
         if settings.token() is None:
             print(
                 "agentcoach: TELEGRAM_BOT_TOKEN is not set (use `agentcoach shell` to chat locally)",
@@ -206,11 +247,43 @@ def _login_name() -> str:
 
 
 def serve(settings: Settings) -> int:
+    """Long polling: PTB's Updater asks Telegram for updates."""
+    from runtime.app import ALLOWED_UPDATES
+
+    log.info(
+        "serving Telegram by long polling%s",
+        f" via {settings.telegram_api_base_url}" if settings.telegram_api_base_url else "",
+    )
+    return _serving(settings, lambda app: app.run_polling(allowed_updates=ALLOWED_UPDATES))
+
+
+def serve_webhook(args: argparse.Namespace, settings: Settings) -> int:
+    """Webhook mode: Telegram POSTs updates to WEBHOOK_URL, which the reverse proxy passes to --listen:--port."""
+    from runtime.webhook import run_webhook
+
+    needed = {
+        "TELEGRAM_BOT_TOKEN": settings.token(),
+        "WEBHOOK_URL": settings.webhook_url,
+        "TELEGRAM_WEBHOOK_SECRET": settings.webhook_secret(),
+    }
+    missing = [name for name, value in needed.items() if not value]
+    if missing:
+        print(f"agentcoach: webhook mode needs {', '.join(missing)} (not set)", file=sys.stderr)
+        return 2
+    listen: str = args.listen or settings.webhook_listen
+    port: int = args.port or settings.webhook_port
+    return _serving(settings, lambda app: asyncio.run(run_webhook(app, settings, listen=listen, port=port)))
+
+
+def _serving(settings: Settings, run: Callable[[AgentApplication], object]) -> int:
+    """Migrate, build the bot, and `run` it with the steps both modes share: at start the engine (its ownership
+    first), the sweep, the charts rendered ahead and the warm-up; at the end the engine and the charts closed."""
     from bot.ownership import DatabaseInUse
     from handlers.context import Services
     from handlers.digest import close_charts, start_rendering_ahead
-    from runtime.app import ALLOWED_UPDATES, AgentApplication, build_application, prepare
+    from runtime.app import build_application, prepare
     from runtime.delivery import engine_of, start_sweeping
+    from runtime.webhook import CannotServe
 
     asyncio.run(migrate(settings))
     engine = engine_from_settings(settings)
@@ -232,16 +305,60 @@ def serve(settings: Settings) -> int:
 
     app.post_init = start
     app.post_shutdown = dispose
-    log.info(
-        "serving Telegram by long polling%s",
-        f" via {settings.telegram_api_base_url}" if settings.telegram_api_base_url else "",
-    )
     try:
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)
-    except DatabaseInUse as error:
+        run(app)
+    except (DatabaseInUse, CannotServe) as error:
         print(f"agentcoach: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def webhook_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`webhook info` and `webhook delete`: ask Telegram directly, no database, no handlers."""
+    from telegram.error import TelegramError
+
+    token = settings.token()
+    if token is None:
+        print("agentcoach: TELEGRAM_BOT_TOKEN is not set", file=sys.stderr)
+        return 2
+    try:
+        if args.webhook_command == "delete":
+            asyncio.run(_delete_webhook(settings, token, drop_pending=args.drop_pending))
+            print("webhook deleted" + (", pending updates dropped" if args.drop_pending else ""))
+        else:
+            for line in asyncio.run(_webhook_info(settings, token)):
+                print(line)
+    except TelegramError as error:
+        print(f"agentcoach: Telegram answered: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _bot(settings: Settings, token: str) -> Bot:
+    from telegram import Bot
+
+    if settings.telegram_api_base_url:
+        return Bot(token, base_url=settings.telegram_api_base_url)
+    return Bot(token)
+
+
+async def _webhook_info(settings: Settings, token: str) -> list[str]:
+    async with _bot(settings, token) as bot:
+        info = await bot.get_webhook_info()
+    error_date = info.last_error_date.isoformat() if info.last_error_date else "none"
+    return [
+        f"url: {info.url or '(none: the bot polls)'}",
+        f"pending_update_count: {info.pending_update_count}",
+        f"last_error_date: {error_date}",
+        f"last_error_message: {info.last_error_message or 'none'}",
+        f"max_connections: {info.max_connections if info.max_connections is not None else 'default'}",
+        f"allowed_updates: {', '.join(info.allowed_updates) if info.allowed_updates else 'default'}",
+    ]
+
+
+async def _delete_webhook(settings: Settings, token: str, *, drop_pending: bool) -> None:
+    async with _bot(settings, token) as bot:
+        await bot.delete_webhook(drop_pending_updates=drop_pending)
 
 
 if __name__ == "__main__":

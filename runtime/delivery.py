@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, InputFile
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 ENGINE_KEY = "engine"
 FIRST_SWEEP_KEY = "first_sweep"
+LAST_SWEEP_KEY = "last_sweep"  # time.time() when a sweep last ended (webhook /healthz)
 SWEEP_INTERVAL_SECONDS = 1.0
 # Telegram's words for a chat that is gone for good; everything else in a 400 is about the message.
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot can't initiate conversation")
@@ -74,6 +76,7 @@ async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     engine = engine_of(context.application)
     while True:
         report = await engine.sweep()
+        context.application.bot_data[LAST_SWEEP_KEY] = time.time()
         if report.claimed:
             log.info(
                 "sweep: %d claimed, %d sent (%d late), %d retried, %d failed, %d held, %d cancelled, %d taken over; "
