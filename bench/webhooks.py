@@ -22,6 +22,7 @@ from bench.emulator import child_env
 from bench.nginx import free_port
 
 START_TIMEOUT = 60.0  # two processes importing everything at once on a loaded two-core machine
+STOP_TIMEOUT = 20.0  # the unit's TimeoutStopSec
 SECRET = "e2e-webhook-secret_0123456789"
 
 
@@ -97,4 +98,11 @@ def stop(runs: Sequence[BotProcess]) -> list[int]:
     for run in runs:
         if run.running():
             run.process.terminate()
-    return [run.stop() for run in runs]
+    statuses = []
+    for run in runs:  # one SIGTERM only, as systemd sends: a second one during the shutdown would be a kill
+        try:
+            statuses.append(run.process.wait(STOP_TIMEOUT))
+        except subprocess.TimeoutExpired:
+            run.process.kill()
+            statuses.append(run.process.wait(STOP_TIMEOUT))
+    return statuses
