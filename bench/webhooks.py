@@ -26,9 +26,11 @@ STOP_TIMEOUT = 20.0  # the unit's TimeoutStopSec
 SECRET = "e2e-webhook-secret_0123456789"
 
 
-def command(port: int) -> list[str]:
-    """docs/deploy/agentcoach@.service's ExecStart for instance `port`, run from this checkout."""
-    return [sys.executable, "-m", "runtime.cli", "run", "--webhook", "--port", str(port)]
+def command(port: int, *, unpaced: bool = False) -> list[str]:
+    """docs/deploy/agentcoach@.service's ExecStart for instance `port`, run from this checkout; `unpaced` runs
+    the same command through this module with the process's send pace off (see `main`)."""
+    module = "bench.webhooks" if unpaced else "runtime.cli"
+    return [sys.executable, "-m", module, "run", "--webhook", "--port", str(port)]
 
 
 def health(port: int, timeout: float = 2.0) -> tuple[int, dict[str, object]]:
@@ -52,6 +54,7 @@ def start(
     webhook_url: str,
     secret: str = SECRET,
     extra: dict[str, str] | None = None,
+    unpaced: bool = False,
 ) -> list[tuple[int, BotProcess]]:
     """Start `count` webhook processes on free loopback ports, all at once; return (port, process) once each is
     healthy. A process that exits or stays unhealthy raises RuntimeError with the end of its log."""
@@ -74,7 +77,7 @@ def start(
         with log_path.open("wb") as log:
             spawned_at = time.time()
             process = subprocess.Popen(
-                command(port),
+                command(port, unpaced=unpaced),
                 cwd=workdir,
                 env=child_env(settings),
                 stdout=log,
@@ -106,3 +109,20 @@ def stop(runs: Sequence[BotProcess]) -> list[int]:
             run.process.kill()
             statuses.append(run.process.wait(STOP_TIMEOUT))
     return statuses
+
+
+def main() -> int:
+    """`python -m bench.webhooks run --webhook …`: the CLI with the send pace off, for the benchmark only.
+
+    A real process paces every message at Telegram's ~30/s per bot (runtime/send_budget.py); replies at that pace
+    would cap a benchmark of the handler stack at ~30 sends/s per process, measuring the pace instead of the
+    processes. Telegram's limit is per bot, so in production it caps the sum over all processes."""
+    import runtime.app
+    from runtime.cli import main as cli
+
+    runtime.app.SENDS_PER_SECOND = 0
+    return cli(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
