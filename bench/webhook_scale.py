@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import database, nginx, webhooks
+from bench import database, nginx, updates, webhooks
 from bench.report import Goal, Result, render, save
-from bench.updates import KINDS, NOW, cycle, seed
+from bench.updates import KINDS, NOW, cycle, percentile, seed
 from bench.updates import _commit as commit
 from bench.updates import _cpu_model as cpu_model
 from bench.updates import _uptime as load_average
@@ -117,30 +117,14 @@ class Target:
 
 
 @dataclass
-class Run:
-    processes: int
-    through: str
-    wall_s: float = 0.0
-    latencies: dict[str, list[float]] = field(default_factory=dict)
+class Run(updates.Run):
+    """bench.updates' run, with what only several processes behind a proxy have."""
+
+    processes: int = 1
+    through: str = ""
     statuses: dict[int, int] = field(default_factory=dict)
     process_cpu_s: float = 0.0
     machine_busy: float = 0.0
-
-    @property
-    def updates(self) -> int:
-        return sum(len(values) for values in self.latencies.values())
-
-    @property
-    def rate(self) -> float:
-        return self.updates / self.wall_s if self.wall_s else 0.0
-
-    def all(self) -> list[float]:
-        return [value for values in self.latencies.values() for value in values]
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
 async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, secret: str, body: bytes) -> int:
@@ -239,7 +223,7 @@ def measure(options: Options, db: database.Database, api_port: int, count: int, 
         else:
             targets = [Target(port, None) for port, _ in started]
             through = "direct, client round-robin (no nginx)"
-        run = Run(count, through)
+        run = Run(f"{count} process(es)", processes=count, through=through)
         warm = iter(range(first_agent, first_agent + options.warm_up))
         asyncio.run(drive(run, targets, warm, options.concurrency, False, webhooks.SECRET))
         timed = iter(range(first_agent + options.warm_up, first_agent + options.warm_up + options.cycles))
@@ -257,7 +241,7 @@ def measure(options: Options, db: database.Database, api_port: int, count: int, 
 
 
 def summarise(runs: list[Run]) -> dict[str, Any]:
-    values = runs[0].all() if len(runs) == 1 else [v for r in runs for v in r.all()]
+    values = runs[0].all_latencies() if len(runs) == 1 else [v for r in runs for v in r.all_latencies()]
     rates = [round(r.rate, 1) for r in runs]
     return {
         "rate_median": statistics.median(rates),
@@ -382,9 +366,10 @@ def main(argv: list[str] | None = None) -> int:
                     run = measure(options, db, api_port, count, first, workdir)
                     first += options.cycles + options.warm_up
                     runs.setdefault(count, []).append(run)
+                    timed = run.all_latencies()
                     print(
                         f"   repeat {repeat + 1}, {count} process(es): {run.rate:.1f} updates/s, "
-                        f"p50 {percentile(run.all(), 0.5):.1f} ms, p99 {percentile(run.all(), 0.99):.1f} ms, "
+                        f"p50 {percentile(timed, 0.5):.1f} ms, p99 {percentile(timed, 0.99):.1f} ms, "
                         f"statuses {run.statuses}, machine busy {run.machine_busy:.0%}",
                         flush=True,
                     )

@@ -120,7 +120,7 @@ def main() -> int:
     import runtime.app
     from runtime.cli import main as cli
 
-    runtime.app.SENDS_PER_SECOND = 0
+    vars(runtime.app)["SENDS_PER_SECOND"] = 0  # what build_application reads
     return cli(sys.argv[1:])
 
 
