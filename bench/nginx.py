@@ -168,7 +168,9 @@ def start(
     if checked.returncode != 0:
         raise NginxUnavailable(f"nginx -t refused the configuration:\n{checked.stderr}")
     with (folder / "stdout.log").open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     running = Nginx(process, port, folder, cert)
     deadline = time.monotonic() + START_TIMEOUT
     while process.poll() is None and time.monotonic() < deadline:

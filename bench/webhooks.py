@@ -83,6 +83,7 @@ def start(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own scheduling group, as each systemd unit has its own cgroup
             )
         started.append((port, BotProcess(process, log_path, spawned_at)))
     deadline = time.monotonic() + START_TIMEOUT
