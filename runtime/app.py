@@ -30,6 +30,7 @@ from handlers.context import SERVICES_KEY, Services
 from handlers.errors import on_error
 from handlers.menus import set_default_menus
 from runtime.delivery import ENGINE_KEY, TelegramSender
+from runtime.gate import GatedApplication
 from runtime.send_budget import SENDS_PER_SECOND, PriorityRateLimiter, SendBudget
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ def build_application(
 ) -> AgentApplication:
     """The bot with every handler registered; `request` replaces the network (shell, tests), where messages are
     not paced unless `send_rate` (messages/s) says so."""
-    builder = Application.builder().token(token).defaults(Defaults(parse_mode=ParseMode.HTML))
+    builder = Application.builder().application_class(GatedApplication).token(token)
+    builder = builder.defaults(Defaults(parse_mode=ParseMode.HTML))
     if base_url:
         builder = builder.base_url(base_url).base_file_url(file_url(base_url))
     if request is not None:

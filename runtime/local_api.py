@@ -392,7 +392,8 @@ class Reply:
 class LocalChat:
     """One agent in a private chat with the bot, driving the real handlers through `LocalBotAPI`."""
 
-    _update_ids = itertools.count(1)
+    # Update ids never seen before on this database, run after run: the gate skips an id already handled.
+    _update_ids = itertools.count(time.time_ns() // 1000)
 
     def __init__(
         self,

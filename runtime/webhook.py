@@ -200,6 +200,9 @@ async def run_webhook(app: AgentApplication, settings: Settings, *, listen: str,
             signal.signal(signum, handler)
 
 
+KEEP_ALIVE_SECONDS = 75
+
+
 def server_config(asgi: Starlette, listen: str, port: int) -> uvicorn.Config:
     """uvicorn as webhook mode runs it (bench/webhook_server.py measures the same)."""
     return uvicorn.Config(
@@ -212,6 +215,9 @@ def server_config(asgi: Starlette, listen: str, port: int) -> uvicorn.Config:
         access_log=False,  # one line per update comes from the Application; none for 200s here
         server_header=False,
         timeout_graceful_shutdown=int(GRACEFUL_SECONDS),
+        # Longer than the proxies' idle keep-alive (nginx and AWS ALB: 60 s), so a proxy never sends a POST on a
+        # connection we are closing (a 502 it does not retry; docs/benchmarks.md, "Several webhook processes").
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 

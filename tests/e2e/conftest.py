@@ -223,4 +223,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     runner = getattr(item, "funcargs", {}).get("bot")
     if report.failed and isinstance(runner, BotRunner) and runner.runs:
         report.sections.append(("bot output", runner.logs()))
+    deployment = getattr(item, "funcargs", {}).get("deployment")  # tests/e2e/test_deploy.py's processes and nginx
+    if report.failed and deployment is not None:
+        report.sections.append(("webhook processes and nginx", deployment.logs()))
     return report
