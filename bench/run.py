@@ -220,7 +220,7 @@ class Bench:
                 seeding["stages"].append({"pending": n, "seed_s": round(seeded, 1), "settle_s": round(settled, 1)})
                 print(f"   seeded up to {n:,} pending: {seeded:.1f} s (+ {settled:.1f} s settle)", flush=True)
                 if "rss" in self.only and self.plain is not None:
-                    ours_rss[n] = rss.measure_ours(db, self.plain)
+                    ours_rss[n] = await rss.measure_ours(db, self.plain)
                     print(f"   ours at {n:,} pending: {ours_rss[n]}", flush=True)
             seeding["total_s"] = round(
                 seeding["agents_and_clients_s"] + sum(s["seed_s"] + s["settle_s"] for s in seeding["stages"]), 1
