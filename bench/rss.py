@@ -97,10 +97,11 @@ def result(backend: str, ours: dict[int, dict[str, Any]], peer: dict[int, dict[s
         )
         if points[-1] in peer:
             peer_last = peer[points[-1]]["rss_mib"]
+            given = " (peer from an earlier run)" if peer[points[-1]].get("given") else ""
             out.goals.append(
                 Goal(
                     f"RSS at {points[-1]:,} pending vs JobQueue peer ({label})",
-                    f"{last} vs {peer_last} MiB = 1/{peer_last / last:.1f}",
+                    f"{last} vs {peer_last} MiB = 1/{peer_last / last:.1f}{given}",
                     f"≤ 1/{RATIO:.0f} of peer",
                     last * RATIO <= peer_last,
                 )
