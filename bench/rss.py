@@ -29,7 +29,7 @@ async def measure_ours(db: Database, emulator: Emulator) -> dict[str, Any]:
     """One fresh process; then the warm-up's agents are removed, so the seeded ids stay free for the next point."""
     env = {"DATABASE_URL": db.url, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": emulator.base_url}
     try:
-        return run_python_child("bench.rss_child", ["ours"], env, timeout=300)
+        return run_python_child("bench.rss_child", ["ours"], env, timeout=900)
     finally:
         engine, sessions = open_sessions(db)
         try:
