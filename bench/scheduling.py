@@ -363,7 +363,7 @@ async def run(
         )
     )
     out.notes.append(
-        "the bulk path and the peer differ in commits: ours one per 10,000 follow-ups, the peer's one per add; the"
+        f"the bulk path and the peer differ in commits: ours one per {batch:,} follow-ups, the peer's one per add; the"
         " handler path commits once per follow-up like the peer, and writes two rows (follow-up and delivery)"
         " against the peer's one pickled row"
     )
