@@ -7,9 +7,11 @@
 the engine, `start_sweeping`, long polling against the emulator), lets the sweep tick over the pending rows,
 runs one more sweep itself, and reads RSS: that is "Application + engine". Then it does what serving's
 `prepare` does (menus, the city index) and reads RSS again: the bot as served, idle, before any agent has
-typed a time. Last it loads the time parsers as an agent's first /followup does (`bot.timeparse.ready`) and
-reads RSS once more: the bot after its first time phrase, which is what it holds from then on. Each of the
-last two readings is followed by one after glibc's malloc_trim, which returns the pages free() kept.
+typed a time. Then it loads the time parsers as an agent's first /followup does (`bot.timeparse.ready`) and
+reads RSS once more: the bot after its first time phrase. Last, the realistic warm-up (`bench.warm_up`: every
+kind of reply once in each language, every scheduled kind sent once) and a last reading: what the bot holds after
+its first day of use, from then on. Each of the last three readings is followed by one after glibc's malloc_trim,
+which returns the pages free() kept.
 
 `jobqueue` is the reminder bot the issue compares with: a PTB Application whose JobQueue holds one `run_once`
 job per reminder (data: the follow-up id; run times one to thirty-one days ahead, ascending, which is the
@@ -26,6 +28,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,11 +38,13 @@ SPREAD = timedelta(days=30)
 
 
 async def measure_ours() -> dict[str, Any]:
+    from bench.warm_up import warm_up
     from bot.config import load_settings
     from bot.db import engine_from_settings, session_factory
     from bot.logs import configure_logging
     from bot.timeparse import ready
     from handlers.context import Services
+    from handlers.digest import close_charts
     from runtime.app import ALLOWED_UPDATES, WARM_UP_KEY, build_application, prepare
     from runtime.cli import migrate
     from runtime.delivery import engine_of, start_sweeping
@@ -75,10 +80,16 @@ async def measure_ours() -> dict[str, Any]:
             gc.collect()
             whole = memory_kib()
             trimmed = _trimmed()
+            warmed_up = await warm_up(services)
+            await asyncio.sleep(1.0)
+            gc.collect()
+            warm = memory_kib()
+            warm_trimmed = _trimmed()
             await app.updater.stop()
             await app.stop()
             await engine_of(app).stop()
     finally:
+        await close_charts()
         await engine.dispose()
     return {
         "rss_app_engine_mib": mib(engine_only["VmRSS"]),
@@ -87,6 +98,10 @@ async def measure_ours() -> dict[str, Any]:
         "rss_mib": mib(whole["VmRSS"]),
         "hwm_mib": mib(whole["VmHWM"]),
         "rss_trimmed_mib": mib(trimmed["VmRSS"]),
+        "rss_warm_mib": mib(warm["VmRSS"]),
+        "rss_warm_trimmed_mib": mib(warm_trimmed["VmRSS"]),
+        "hwm_warm_mib": mib(warm["VmHWM"]),
+        "warm_up": asdict(warmed_up),
         "idle_sweep_ms": round(sweep_ms, 2),
         "sweep_claimed": report.claimed,
     }

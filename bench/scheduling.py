@@ -3,8 +3,11 @@
 Ours, in this process, on the seeded database (so every insert also maintains indexes over the existing rows):
 - bulk: `bot.followups.add_follow_ups` in batches of `batch` follow-ups, one transaction per batch; each
   follow-up is two rows (the follow-up and its pending delivery);
-- one at a time: `bot.followups.add_follow_up`, one transaction each, as a handler adds one; measured on a
-  smaller count and extrapolated to the full count (labelled as such).
+- one at a time (the handler path): `bot.followups.add_follow_up`, one transaction each, as a handler adds one;
+  measured on a smaller count and extrapolated to the full count (labelled as such), beside its own floor: the
+  bare synchronous driver sending the same two INSERTs in one transaction per follow-up.
+The 50× goal is judged on the bulk path, whose one commit per 10,000 is set against the peer's one per add; the
+handler path, one commit per follow-up like the peer, is reported beside it with its ratio to the peer.
 The peer: APScheduler 3.11 with a SQLAlchemyJobStore on the same database through a synchronous engine
 (pysqlite / psycopg), `add_job(remind_follow_up, trigger="date", run_date=…, id=…, replace_existing=True)`
 with a module-level callable, measured on a smaller count and stated per add. The goal is judged against the
@@ -135,6 +138,55 @@ def floor_bare_driver(
     return {"count": count, "batch": batch, "seconds": round(seconds, 3), "us_per_follow_up": seconds / count * 1e6}
 
 
+def floor_bare_driver_single(db: Database, agents: int, count: int) -> dict[str, Any]:
+    """The handler's path with nothing of ours around it: the same two INSERTs `add_follow_up` sends (the
+    follow-up, its id back, then its delivery naming it; every column, as SQLAlchemy sends them), one transaction
+    per follow-up, by the bare synchronous driver with values pre-converted and the bot's connection settings."""
+    now = utcnow()
+    stamp = (lambda d: d.replace(tzinfo=None).isoformat(" ", "microseconds")) if db.backend == "sqlite" else None
+    sync = create_sync_engine(db.sync_url)
+    if db.backend == "sqlite":
+        event.listen(sync, "connect", sqlite_pragmas)
+    marker = "?" if db.backend == "sqlite" else "%s"
+    returning = "" if db.backend == "sqlite" else " RETURNING id"
+    insert_follow_up = (
+        f"INSERT INTO follow_ups ({SINGLE_FOLLOW_UP_COLUMNS}) VALUES ({', '.join([marker] * 9)}){returning}"
+    )
+    insert_delivery = (
+        f"INSERT INTO deliveries ({SINGLE_DELIVERY_COLUMNS}) VALUES ({', '.join([marker] * 14)}){returning}"
+    )
+    try:
+        raw = sync.raw_connection()
+        try:
+            created = stamp(now) if stamp else now
+            dues = [now + AHEAD + timedelta(seconds=i) for i in range(count)]
+            values = [stamp(d) for d in dues] if stamp else dues
+            cursor = raw.cursor()
+            started = time.perf_counter()
+            for i, due in enumerate(values):
+                agent = i % agents + 1
+                cursor.execute(insert_follow_up, (agent, agent, due, "带看新房", OPEN, None, None, created, created))
+                follow_up_id = cursor.lastrowid if db.backend == "sqlite" else cursor.fetchone()[0]
+                cursor.execute(
+                    insert_delivery,
+                    (agent, KIND, follow_up_id, None, due, PENDING, None, None, 0, False, None, None, None, created),
+                )
+                if db.backend == "postgresql":
+                    cursor.fetchone()
+                raw.commit()
+            seconds = time.perf_counter() - started
+        finally:
+            raw.close()
+    finally:
+        sync.dispose()
+    return {"count": count, "seconds": round(seconds, 3), "us_per_follow_up": seconds / count * 1e6}
+
+
+SINGLE_FOLLOW_UP_COLUMNS = "agent_id, client_id, due_at, note, status, outcome, done_at, created_at, updated_at"
+SINGLE_DELIVERY_COLUMNS = (
+    "agent_id, kind, subject_id, subject_key, due_at, status, lease_until, claimed_by, attempts, late, sent_at,"
+    " message_id, last_error, created_at"
+)
 CLAIM_INDEX = "bench_ix_follow_ups_status_due"
 FOLLOW_UP_COLUMNS = "id, agent_id, client_id, due_at, note, status, created_at, updated_at"
 DELIVERY_COLUMNS = "agent_id, kind, subject_id, due_at, status, attempts, late, created_at"
@@ -208,6 +260,8 @@ async def run(
     await remove_after(sessions, follow_up_id, delivery_id)
     one = await ours_single(sessions, agents, single)
     await remove_after(sessions, follow_up_id, delivery_id)
+    one_floor = floor_bare_driver_single(db, agents, single)
+    await remove_after(sessions, follow_up_id, delivery_id)
     peer = await peer_job_store(db, agents, peer_count)
     peer_running = await peer_job_store(db, agents, max(peer_count // 2, 1), running=True)
     peer_total = peer["us_per_add"] * count / 1e6
@@ -223,13 +277,21 @@ async def run(
             "floor_bare_driver_one_row": floor_one,
             "floor_bare_driver_one_row_design": floor_design,
             "ours_single": one,
+            "floor_bare_driver_single": one_floor,
             "peer_job_store": peer,
             "peer_job_store_running": peer_running,
         },
     )
     ratio_bulk = peer["us_per_add"] / bulk["us_per_follow_up"]
+    ratio_single = peer["us_per_add"] / one["us_per_follow_up"]
     out.rows.append(
-        [f"ours: add_follow_ups, {batch:,} per txn", count, bulk["us_per_follow_up"], bulk["seconds"], ratio_bulk]
+        [
+            f"bulk path, ours: add_follow_ups, {batch:,} per txn",
+            count,
+            bulk["us_per_follow_up"],
+            bulk["seconds"],
+            ratio_bulk,
+        ]
     )
     floors = [
         ("floor: the same two rows by the bare sync driver (not a way to ship)", floor),
@@ -241,11 +303,20 @@ async def run(
         out.rows.append([how, count, per, measured["seconds"], peer["us_per_add"] / per])
     out.rows.append(
         [
-            "ours: add_follow_up, one transaction each",
+            "handler path, ours: add_follow_up, one transaction each",
             single,
             one["us_per_follow_up"],
             f"{single_total:.1f} (extrapolated)",
-            peer["us_per_add"] / one["us_per_follow_up"],
+            ratio_single,
+        ]
+    )
+    out.rows.append(
+        [
+            "handler path floor: the same two INSERTs, one transaction each, bare sync driver",
+            single,
+            one_floor["us_per_follow_up"],
+            f"{one_floor['us_per_follow_up'] * count / 1e6:.1f} (extrapolated)",
+            peer["us_per_add"] / one_floor["us_per_follow_up"],
         ]
     )
     out.rows.append(
@@ -268,15 +339,33 @@ async def run(
     )
     out.goals.append(
         Goal(
-            f"schedule {count:,} follow-ups vs job-store peer",
-            f"{bulk['seconds']:.2f} s vs {peer_total:.0f} s (extrapolated) = {ratio_bulk:.0f}×",
+            f"bulk path: schedule {count:,} follow-ups, {batch:,} per transaction, vs the peer's commit per add",
+            f"{bulk['seconds']:.2f} s vs {peer_total:.0f} s (extrapolated) = {ratio_bulk:.1f}×",
             f"≥ {GOAL_RATIO:.0f}× faster",
             ratio_bulk >= GOAL_RATIO,
         )
     )
+    out.goals.append(
+        Goal(
+            "handler path: one follow-up, one transaction (add_follow_up), vs the peer's add_job",
+            f"{one['us_per_follow_up']:.0f} vs {peer['us_per_add']:.0f} µs = {ratio_single:.2f}×",
+            "(informational: the path an agent's ✅ takes)",
+            None,
+        )
+    )
+    out.goals.append(
+        Goal(
+            "handler path vs the bare driver sending the same statements, one transaction each",
+            f"{one['us_per_follow_up']:.0f} vs {one_floor['us_per_follow_up']:.0f} µs"
+            f" = {one['us_per_follow_up'] / one_floor['us_per_follow_up']:.2f}× the floor's time",
+            "(informational: what the ORM, asyncio and the async driver add)",
+            None,
+        )
+    )
     out.notes.append(
-        f"one at a time (a handler's path) ours runs at {peer['us_per_add'] / one['us_per_follow_up']:.1f}× the peer;"
-        " each of ours writes two rows (follow-up and delivery), the peer's one pickled row"
+        f"the bulk path and the peer differ in commits: ours one per {batch:,} follow-ups, the peer's one per add; the"
+        " handler path commits once per follow-up like the peer, and writes two rows (follow-up and delivery)"
+        " against the peer's one pickled row"
     )
     if not (bulk["consistent"] and floor["consistent"]):
         out.notes.append("CHECK FAILED: the follow-ups and deliveries added do not match one to one")

@@ -284,12 +284,16 @@ async def set_outcome(follow_up: FollowUp, outcome: str, now: datetime) -> None:
 
 
 async def nudge_for(session: AsyncSession, follow_up_id: int) -> Nudge | None:
-    follow_up = await session.get(FollowUp, follow_up_id)
-    if follow_up is None:
+    """The follow-up with its client (one statement: the engine renders a nudge per row it delivers) and the
+    client's last contact; None if either is gone."""
+    row = (
+        await session.execute(
+            select(FollowUp, Client).where(FollowUp.id == follow_up_id, Client.id == FollowUp.client_id)
+        )
+    ).first()
+    if row is None:
         return None
-    client = await session.get(Client, follow_up.client_id)
-    if client is None:
-        return None
+    follow_up, client = row[0], row[1]
     return Nudge(follow_up, client, await last_contact(session, client.id))
 
 
