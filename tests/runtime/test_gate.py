@@ -162,14 +162,20 @@ async def at_the_third_question(chat: LocalChat) -> None:
 async def test_two_answers_of_one_chat_at_two_processes_are_both_kept(pair: tuple[Harness, Harness]) -> None:
     """Without the lock both read "waiting for the third answer" and the second write replaces the first."""
     first, second = pair
-    here, there = first.chat(), second.chat()
-    await at_the_third_question(here)
-    await asyncio.gather(here.send("签了一单"), there.send("客户嫌贵"))
-    reflection = await reflection_of(first, here.user_id)
-    assert {reflection.went_well, reflection.to_improve} == {"签了一单", "客户嫌贵"}
-    assert reflection.step == "lesson"
-    questions = [text[:5] for text in sent_messages(first, second)[-2:]]
-    assert sorted(questions) == ["（4/6）", "（5/6）"]
+    agents = [1001, 1002, 1003]
+    for user_id in agents:
+        await at_the_third_question(first.chat(user_id))
+    await second.chat(2001).send("/tip")  # (the second process has met the database too)
+    await asyncio.gather(
+        *(first.chat(user_id).send("签了一单") for user_id in agents),
+        *(second.chat(user_id).send("客户嫌贵") for user_id in agents),
+    )
+    for user_id in agents:
+        reflection = await reflection_of(first, user_id)
+        assert {reflection.went_well, reflection.to_improve} == {"签了一单", "客户嫌贵"}
+        assert reflection.step == "lesson"
+        questions = [text[:5] for text in sent_messages(first, second, chat_id=user_id)[-2:]]
+        assert sorted(questions) == ["（4/6）", "（5/6）"]
 
 
 async def test_two_answers_of_one_chat_at_once_are_both_kept(harness: Harness) -> None:
