@@ -211,21 +211,35 @@ def serve(settings: Settings) -> int:
     from handlers.digest import close_charts, start_rendering_ahead
     from runtime.app import ALLOWED_UPDATES, AgentApplication, build_application, prepare
     from runtime.delivery import engine_of, start_sweeping
+    from runtime.gate import PollerRunning, take_poller_lock
 
-    asyncio.run(migrate(settings))
+    # One event loop from the locks to the end: run_polling serves on it, so the connections holding the locks
+    # live as long as the process.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     engine = engine_from_settings(settings)
     services = Services(settings, session_factory(engine), settings.clock())
     token = settings.token()
     assert token is not None
     app = build_application(services, token=token, base_url=settings.telegram_api_base_url)
+    try:  # before any call to Telegram: a second poller would only fight the first over getUpdates (409s)
+        release_poller_lock = loop.run_until_complete(take_poller_lock(engine))
+        loop.run_until_complete(migrate(settings))
+        loop.run_until_complete(engine_of(app).start())  # refuses a second process on one SQLite file
+    except (PollerRunning, DatabaseInUse) as error:
+        print(f"agentcoach: {error}", file=sys.stderr)
+        loop.run_until_complete(engine.dispose())
+        loop.close()
+        return 2
 
     async def dispose(app: AgentApplication) -> None:
         await engine_of(app).stop()
         await close_charts()
+        if release_poller_lock is not None:
+            await release_poller_lock()
         await engine.dispose()
 
     async def start(app: AgentApplication) -> None:
-        await engine_of(app).start()  # before anything is swept: refuses a second process on one SQLite file
         start_sweeping(app)
         start_rendering_ahead(app)
         await prepare(app, background=True)
@@ -236,11 +250,7 @@ def serve(settings: Settings) -> int:
         "serving Telegram by long polling%s",
         f" via {settings.telegram_api_base_url}" if settings.telegram_api_base_url else "",
     )
-    try:
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)
-    except DatabaseInUse as error:
-        print(f"agentcoach: {error}", file=sys.stderr)
-        return 2
+    app.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0
 
 
