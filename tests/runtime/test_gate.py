@@ -27,13 +27,16 @@ from bot.db import create_engine
 from bot.models import Client, Delivery, HandledUpdate, Reflection
 from bot.ownership import _LIVE_KEYS
 from runtime.delivery import engine_of
-from runtime.gate import CHAT_LOCKS, chat_key, gate_connection
+from runtime.gate import CHAT_LOCKS, GateLines, chat_key
 from runtime.local_api import LocalChat, Reply
+from tests.conftest import START
 from tests.handlers.test_followups import agent_with_client, schedule_one
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness, RenderedTexts, start_harness
 
 postgres_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+# Advisory locks in this test's database (the server may serve others at the same time).
+THIS_DATABASE = "locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 
 # The check-in's six answers, typed.
 ANSWERS = ["3", "4", "签了一单", "客户嫌贵", "先听后说", "约周六带看"]
@@ -250,15 +253,19 @@ async def test_no_nudge_is_sent_twice_when_both_processes_sweep_at_once(pair: tu
 async def test_a_chat_lock_is_never_taken_for_a_live_process(engine: AsyncEngine) -> None:
     """bot.ownership reads the live processes' keys from pg_locks (bigint keys, objsubid 1); chat locks are two-int4
     keys (objsubid 2) and must never show there."""
-    async with gate_connection(engine, 1001), engine.connect() as look:
+    lines = GateLines(engine)
+    async with lines.line() as line, engine.connect() as look:
+        await line.enter(next(_ids), 1001)
         held = (
             await look.execute(
-                text("SELECT objsubid FROM pg_locks WHERE locktype = 'advisory' AND classid = :class AND objid = :key"),
+                text(f"SELECT objsubid FROM pg_locks WHERE {THIS_DATABASE} AND classid = :class AND objid = :key"),
                 {"class": CHAT_LOCKS, "key": chat_key(1001) & 0xFFFF_FFFF},
             )
         ).scalars()
         assert list(held) == [2]
         assert list((await look.execute(text(_LIVE_KEYS))).scalars()) == []
+        await line.leave(None, START)
+    await lines.close()
 
 
 def test_chat_keys_fit_an_int4() -> None:
@@ -299,7 +306,7 @@ async def test_an_update_cancelled_while_waiting_leaves_no_lock_behind(
 
 async def waiters(connection: Any, *, granted: bool = False) -> int:
     found = await connection.execute(
-        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :class AND granted = :granted"),
+        text(f"SELECT count(*) FROM pg_locks WHERE {THIS_DATABASE} AND classid = :class AND granted = :granted"),
         {"class": CHAT_LOCKS, "granted": granted},
     )
     await connection.commit()
