@@ -242,6 +242,9 @@ class GatedApplication(Application[Any, Any, Any, Any, Any, Any]):
         reset = _handling.set(handling)
         try:
             await self._gated(update, handling)
+        except BaseException:  # interrupted (shut down, cancelled): not handled, whatever it got to
+            handling.outcome = Outcome.ERROR
+            raise
         finally:
             _handling.reset(reset)
             seen_update(handling, time.perf_counter() - started)
@@ -264,7 +267,7 @@ class GatedApplication(Application[Any, Any, Any, Any, Any, Any]):
         chat = update.effective_chat
         chat_id = chat.id if chat is not None else None
         handled = False
-        async with self._in_flight, self._chat_lock(chat_id):
+        async with self._chat_lock(chat_id), self._in_flight:  # (waiting for its chat takes no place in flight)
             try:
                 async with self._lines.line() as line:
                     if await line.enter(update.update_id, chat_id):
