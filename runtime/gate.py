@@ -52,14 +52,12 @@ log = logging.getLogger("agentcoach.updates")
 CHAT_LOCKS = 0x6163_0001
 POLLER_LOCK = 0x6163_0002
 # Updates handled at once by one process (webhook requests; polling hands them over one by one). Each holds a
-# gate connection and, while its transaction runs, another: with SQLAlchemy's default pool (5 + 10) and the
-# ownership lock and the sweep beside them, transactions always find a free connection.
-IN_FLIGHT = 10
+# gate connection (kept open afterwards, so at most this many) and, while its transaction runs, another: with
+# SQLAlchemy's default pool (5 + 10), the ownership and poller locks and the sweep beside them, transactions
+# always find a free connection. A bigger pool (bot.db) may take more: raise both together.
+IN_FLIGHT = 8
 # Every so many remembered updates the table is pruned of ids older than a day (the first time at the first).
 PRUNE_EVERY = 1000
-
-# Gate connections kept open between updates; more are opened while more updates are in hand.
-KEPT_IDLE = 2
 
 NO_HANDLER = "none"
 
@@ -179,9 +177,9 @@ class GateLine:
 
 
 class GateLines:
-    """The gate's connections: one per update in hand, a few kept open between updates, because taking one from
-    SQLAlchemy's pool for every update costs a ping on PostgreSQL and a reset on both. They are never handed back
-    to the pool (their settings are the gate's): one not kept is closed."""
+    """The gate's connections: one per update in hand (at most IN_FLIGHT), kept open between updates, because
+    taking one from SQLAlchemy's pool for every update costs a ping on PostgreSQL and a reset on both. They are
+    never handed back to the pool (their settings are the gate's): one in doubt is closed."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -193,7 +191,7 @@ class GateLines:
         try:
             yield line
         finally:
-            if line.in_doubt or len(self._idle) >= KEPT_IDLE:
+            if line.in_doubt:
                 await line.drop()
             else:
                 self._idle.append(line)
