@@ -27,7 +27,7 @@ from bot.db import create_engine
 from bot.models import Client, Delivery, HandledUpdate, Reflection
 from bot.ownership import _LIVE_KEYS
 from runtime.delivery import engine_of
-from runtime.gate import CHAT_LOCKS, GateLines, chat_key
+from runtime.gate import CHAT_LOCKS, IN_FLIGHT, GateLines, chat_key
 from runtime.local_api import LocalChat, Reply
 from tests.conftest import START
 from tests.handlers.test_followups import agent_with_client, schedule_one
@@ -244,6 +244,15 @@ async def test_no_nudge_is_sent_twice_when_both_processes_sweep_at_once(pair: tu
     async with first.services.sessions() as session:
         statuses = (await session.execute(select(Delivery.status).where(Delivery.kind == "followup"))).scalars()
         assert sorted(statuses) == ["sent"] * 3
+
+
+async def test_more_updates_at_once_than_in_flight_all_get_their_answer(harness: Harness) -> None:
+    """Webhook requests come concurrently: the ones over the limit wait their turn, none is lost or stuck."""
+    chats = [harness.chat(user_id=5000 + number) for number in range(3 * IN_FLIGHT)]
+    await asyncio.gather(*(chat.send("/help") for chat in chats), *(chat.send("/tip") for chat in chats[:IN_FLIGHT]))
+    for chat in chats:
+        assert sent_messages(harness, chat_id=chat.chat_id), f"no answer in chat {chat.chat_id}"
+    assert len(harness.app.chat_locks) == 0  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------------------------- the locks
