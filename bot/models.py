@@ -194,6 +194,7 @@ class Delivery(Base):
         Index("ix_deliveries_status_due", "status", "due_at"),
         Index("ix_deliveries_agent_kind", "agent_id", "kind"),  # also every lookup by agent alone
         Index("ix_deliveries_kind_subject", "kind", "subject_id"),  # cancelling a follow-up's nudge
+        Index("ix_deliveries_status_sent", "status", "sent_at"),  # `agentcoach stats`: the last hour's sends (0009)
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
@@ -204,6 +205,7 @@ class Delivery(Base):
     subject_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     due_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    # Until when a claim holds the row; on a pending row, when its retry may go; on a failed row, when it failed.
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
     claimed_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -129,6 +130,10 @@ class Kind:
     repair: AfterSent | None = None
 
 
+# How a claimed delivery can end a sweep: the counters of a SweepReport, and the outcomes counted by kind.
+OUTCOMES = ("sent", "retried", "failed", "held", "cancelled", "taken_over")
+
+
 @dataclass
 class SweepReport:
     claimed: int = 0
@@ -139,10 +144,18 @@ class SweepReport:
     failed: int = 0
     held: int = 0
     taken_over: int = 0
+    # The outcomes again by (kind, outcome), for the process's metrics (runtime.metrics), which the engine
+    # does not know.
+    by_kind: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def add(self, other: SweepReport) -> None:
+    def add(self, other: SweepReport, kind: str | None = None) -> None:
+        """Add another report; `kind` says that `other` is one delivery's, of that kind."""
         for name in vars(self):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            if name != "by_kind":
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.by_kind.update(other.by_kind)
+        if kind is not None:
+            self.by_kind.update({(kind, outcome): n for outcome in OUTCOMES if (n := getattr(other, outcome))})
 
 
 @dataclass
@@ -176,6 +189,8 @@ class Claimed:
     owner: int
     # Taken by the second claim (the weekly digest's wave, or anything else due): delivered after the first's.
     wave: bool = False
+    # Its kind, so a sweep's report can count each outcome under it (SweepReport.by_kind).
+    kind: str = ""
 
 
 class _TakenOver(Exception):
@@ -249,7 +264,7 @@ class Engine:
 
         async def one(item: Claimed) -> None:
             async with semaphore:
-                report.add(await self.deliver_safely(item))
+                report.add(await self.deliver_safely(item), kind=item.kind)
 
         async def one_of_wave(item: Claimed) -> None:
             async with wave_semaphore:
@@ -363,11 +378,12 @@ class Engine:
                     lease_until=now + self.settings.lease,
                     attempts=Delivery.attempts + 1,
                 )
-                .returning(Delivery.id, Delivery.agent_id, Delivery.attempts, Delivery.due_at)
+                .returning(Delivery.id, Delivery.agent_id, Delivery.attempts, Delivery.due_at, Delivery.kind)
                 .execution_options(synchronize_session=False)
             )
         ).all()
-        return sorted((Claimed(*row, owner=owner, wave=wave) for row in rows), key=lambda c: (c.due_at, c.id))
+        claimed = (Claimed(*row[:4], owner=owner, wave=wave, kind=row[4]) for row in rows)
+        return sorted(claimed, key=lambda c: (c.due_at, c.id))
 
     async def deliver(self, item: Claimed) -> SweepReport:
         report = SweepReport()
@@ -515,9 +531,12 @@ class Engine:
         log.warning("delivery %s: %s; again in %ss", item.id, error, int(delay.total_seconds()))
 
     async def _fail(self, item: Claimed, error: str) -> None:
+        """Given up: the lease ends now, so the row says when it failed (bot.stats counts the last hour's)."""
         async with self.sessions() as session, session.begin():
             await session.execute(
-                update(Delivery).where(Delivery.id == item.id).values(status=FAILED, last_error=error[:500])
+                update(Delivery)
+                .where(Delivery.id == item.id)
+                .values(status=FAILED, lease_until=self.clock.now(), last_error=error[:500])
             )
         log.error("delivery %s failed: %s", item.id, error)
 

@@ -25,6 +25,7 @@ from bot.timeparse import warm_up
 from bot.timezones import city_index
 from bot.tip_library import library
 from handlers import basics, clients, day_parts, digest, followups, free_text, reflections, settings, start, tips
+from handlers.broadcast import BROADCAST, render_broadcast
 from handlers.context import SERVICES_KEY, Services
 from handlers.errors import on_error
 from handlers.menus import set_default_menus
@@ -93,6 +94,7 @@ def build_engine(services: Services, app: AgentApplication, budget: SendBudget |
             after_skipped=recurring.after_sent,
             repair=recurring.after_sent,
         ),
+        BROADCAST: Kind(render=render_broadcast),
     }
     return Engine(services.sessions, services.clock, TelegramSender(app.bot), kinds, budget=budget)
 

@@ -1,4 +1,5 @@
-"""The `agentcoach` command: `run` serves Telegram, `shell` chats locally, `db upgrade` migrates, `content` checks tips.
+"""The `agentcoach` command: `run` serves Telegram (polling or `--webhook`), `webhook info|delete` asks Telegram,
+`shell` chats locally, `db upgrade` migrates, `content` checks tips, `stats` shows an operator where things stand.
 
 With no subcommand it does what a newcomer wants: serve Telegram when TELEGRAM_BOT_TOKEN is set,
 otherwise say so in one line and open the shell.
@@ -9,14 +10,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.db import DatabaseUnusable, engine_from_settings, session_factory, upgrade
 from bot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from telegram import Bot
+
+    from bot.stats import Stats
+    from runtime.app import AgentApplication
 
 log = logging.getLogger("agentcoach")
 
@@ -28,12 +38,36 @@ def parser() -> argparse.ArgumentParser:
         "if TELEGRAM_BOT_TOKEN is set, otherwise open the local chat shell.",
     )
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser(
+    run = commands.add_parser(
         "run",
-        help="serve Telegram by long polling (needs TELEGRAM_BOT_TOKEN)",
+        help="serve Telegram by long polling, or by webhook with --webhook (needs TELEGRAM_BOT_TOKEN)",
         description="Serve Telegram by long polling. Needs TELEGRAM_BOT_TOKEN; "
-        "TELEGRAM_API_BASE_URL points it at a local Bot API server.",
+        "TELEGRAM_API_BASE_URL points it at a local Bot API server. With --webhook: serve Telegram's webhook "
+        "behind a reverse proxy (also needs WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET).",
     )
+    run.add_argument(
+        "--webhook", action="store_true", help="serve the webhook at WEBHOOK_URL's path instead of polling"
+    )
+    run.add_argument("--listen", default=None, metavar="ADDRESS", help="with --webhook: override WEBHOOK_LISTEN")
+    run.add_argument("--port", type=_port, default=None, help="with --webhook: override WEBHOOK_PORT")
+    webhook = commands.add_parser(
+        "webhook",
+        help="Telegram's webhook for this bot: info, delete",
+        description="Show or delete the webhook Telegram has for TELEGRAM_BOT_TOKEN.",
+    )
+    webhook_commands = webhook.add_subparsers(dest="webhook_command", metavar="WEBHOOK_COMMAND", required=True)
+    webhook_commands.add_parser(
+        "info",
+        help="print getWebhookInfo: URL, pending updates, last error",
+        description="Print what Telegram says about the webhook (getWebhookInfo); never the token.",
+    )
+    delete = webhook_commands.add_parser(
+        "delete",
+        help="delete the webhook (polling works again)",
+        description="Delete the webhook, so `agentcoach run` can poll. Updates Telegram holds are kept unless "
+        "--drop-pending.",
+    )
+    delete.add_argument("--drop-pending", action="store_true", help="also drop the updates Telegram holds")
     shell = commands.add_parser(
         "shell",
         help="chat with the bot in this terminal (no token, no network)",
@@ -54,6 +88,32 @@ def parser() -> argparse.ArgumentParser:
         help="apply migrations (also done automatically at start)",
         description="Apply database migrations up to the newest revision.",
     )
+    stats = commands.add_parser(
+        "stats",
+        help="one screen for an operator: agents, deliveries due, late, in flight, held; the last hour's sends",
+        description="Agents active and inactive, deliveries due now, overdue, in flight and held, the oldest one "
+        "due, and the last hour's sent, late and failed deliveries by kind. Read-only (after the usual migration).",
+    )
+    stats.add_argument("--json", action="store_true", help="print one JSON object, for machines")
+    backup = db_commands.add_parser(
+        "backup",
+        help="a consistent copy of the SQLite database, while the bot runs (on PostgreSQL: how to run pg_dump)",
+        description="Copy the SQLite database to PATH with SQLite's online backup API while the bot keeps "
+        "running, check the copy, and print its size and agent count. On PostgreSQL, print the pg_dump command "
+        "to use instead (exit 2).",
+    )
+    backup.add_argument("path", type=Path, metavar="PATH", help="the backup file to write")
+    backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    announce = commands.add_parser(
+        "broadcast",
+        help="send an announcement (a UTF-8 file, Telegram HTML) to every active agent, at Telegram's pace",
+        description="Send the text in FILE (UTF-8; Telegram HTML such as <b>, <i>, <a href>; one message, at most "
+        "4,096 characters) to every agent who finished onboarding and has not blocked the bot, through the "
+        "scheduling engine at Telegram's pace. Each agent gets it once: run the same command again after a crash "
+        "to send the rest. With a bot running on the same SQLite file, the messages are queued for that bot.",
+    )
+    announce.add_argument("file", type=Path, metavar="FILE", help="the announcement")
+    announce.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     content = commands.add_parser(
         "content", help="the tip library", description="Check the tip library, or draft tips from a summary."
     )
@@ -85,6 +145,12 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {value!r}")
+    return int(value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -92,8 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"agentcoach: {error}", file=sys.stderr)
         return 2
-    secrets = [settings.token() or ""]
-    configure_logging(settings.log_level, secrets)
+    secrets = [settings.token() or "", settings.webhook_secret() or ""]
+    configure_logging(settings.log_level, secrets, settings.log_format)
     try:
         return run_command(args, settings)
     except DatabaseUnusable as error:  # a damaged or unreadable file: one line for the operator, no traceback
@@ -105,11 +171,23 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "content":
         return content_command(args)
     if args.command == "db":
+        if args.db_command == "backup":
+            return backup_command(settings, args.path, force=args.force)
         asyncio.run(migrate(settings))
         return 0
+    if args.command == "stats":
+        return stats_command(settings, as_json=args.json)
+    if args.command == "broadcast":
+        from runtime.broadcast import broadcast_command
+
+        return broadcast_command(settings, args.file, yes=args.yes)
     if args.command == "shell":
         return open_shell(settings, args.user_id, args.name, args.language_code)
+    if args.command == "webhook":
+        return webhook_command(args, settings)
     if args.command == "run":
+        if args.webhook:
+            return serve_webhook(args, settings)
         if settings.token() is None:
             print(
                 "agentcoach: TELEGRAM_BOT_TOKEN is not set (use `agentcoach shell` to chat locally)",
@@ -171,12 +249,141 @@ def import_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def backup_command(settings: Settings, target: Path, *, force: bool) -> int:
+    """`db backup`: the SQLite copy (bot/backup.py), or the pg_dump line on PostgreSQL."""
+    from bot.backup import BackupRefused, backup_sqlite, pg_dump_command
+
+    source = settings.sqlite_path()
+    if source is None and not settings.database_url.startswith("postgresql"):
+        print("agentcoach: the database is not a SQLite file: there is nothing to back up", file=sys.stderr)
+        return 2
+    if source is None:
+        print(
+            f"agentcoach: the database is PostgreSQL; back it up with pg_dump: "
+            f"{pg_dump_command(settings.database_url, target)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        result = backup_sqlite(source, target, force=force)
+    except BackupRefused as error:
+        print(f"agentcoach: {error}", file=sys.stderr)
+        return 2
+    print(f"agentcoach: {result.summary(source)}")
+    return 0
+
+
 async def migrate(settings: Settings) -> None:
     engine = engine_from_settings(settings)
     try:
         await upgrade(engine)
     finally:
         await engine.dispose()
+
+
+def stats_command(settings: Settings, *, as_json: bool) -> int:
+    """`agentcoach stats`: the numbers (bot/stats.py), as aligned English text or one JSON object."""
+    from bot.stats import gather_stats
+
+    async def read() -> Stats:
+        await migrate(settings)
+        engine = engine_from_settings(settings)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                return await gather_stats(session, settings.clock().now())
+        finally:
+            await engine.dispose()
+
+    stats = asyncio.run(read())
+    print(json.dumps(stats_as_json(stats), indent=2) if as_json else stats_as_text(stats))
+    return 0
+
+
+STATS_DEFINITIONS = {
+    "active": "finished onboarding and has not blocked the bot (no last-seen time is stored)",
+    "due": "pending and its time has come",
+    "overdue": "still pending more than 2 min after its time",
+    "late": "sent more than 2 min after its time",
+}
+
+
+def stats_as_text(stats: Stats) -> str:
+    """One screen: what an operator looks at first comes first; every number right-aligned in one column."""
+    hour = stats.hour_total()
+    oldest = "-" if stats.oldest_due_at is None else _age(stats.oldest_due_age)
+    oldest_note = "" if stats.oldest_due_at is None else f"due {_utc(stats.oldest_due_at)}"
+    inactive = f"{stats.agents_onboarding} onboarding, {stats.agents_blocked} blocked"
+    rows: list[tuple[str, str, str]] = [
+        ("Agents", "", ""),
+        ("  active", str(stats.agents_active), ""),
+        ("  inactive", str(stats.agents_inactive), inactive),
+        ("Deliveries now", "", ""),
+        ("  due", str(stats.due), f"{stats.due_retrying} waiting out a retry's delay" if stats.due_retrying else ""),
+        ("  overdue", str(stats.overdue), ""),
+        ("  oldest due, age", oldest, oldest_note),
+        ("  in flight", str(stats.in_flight), f"{stats.claimed} claimed, {stats.sending} sending"),
+        ("  held", str(stats.held), "for agents who blocked the bot"),
+        ("  scheduled later", str(stats.scheduled), ""),
+        ("Last hour", "", ""),
+        ("  sent", str(hour.sent), f"{hour.late} late"),
+        ("  failed", str(hour.failed), ""),
+    ]
+    width = max(len(label) for label, _, _ in rows) + 2
+    lines = [f"agentcoach stats at {_utc(stats.now)}"]
+    lines += [f"  {name}: {meaning}" for name, meaning in STATS_DEFINITIONS.items()]
+    lines.append("")
+    for label, value, note in rows:
+        line = f"{label:<{width}}{value:>7}" if value else label
+        lines.append(f"{line}   ({note})" if note else line)
+    if stats.last_hour:
+        lines += ["", f"{'Last hour by kind':<{width}}{'sent':>7}{'late':>8}{'failed':>8}"]
+        for kind, counts in stats.last_hour.items():
+            lines.append(f"{'  ' + kind:<{width}}{counts.sent:>7}{counts.late:>8}{counts.failed:>8}")
+    return "\n".join(lines)
+
+
+def stats_as_json(stats: Stats) -> dict[str, object]:
+    age = stats.oldest_due_age
+    return {
+        "now": stats.now.isoformat(),
+        "definitions": STATS_DEFINITIONS,
+        "agents": {
+            "active": stats.agents_active,
+            "inactive": stats.agents_inactive,
+            "onboarding": stats.agents_onboarding,
+            "blocked": stats.agents_blocked,
+        },
+        "deliveries": {
+            "due": stats.due,
+            "due_retrying": stats.due_retrying,
+            "overdue": stats.overdue,
+            "oldest_due_at": stats.oldest_due_at.isoformat() if stats.oldest_due_at else None,
+            "oldest_due_age_seconds": age.total_seconds() if age is not None else None,
+            "in_flight": stats.in_flight,
+            "claimed": stats.claimed,
+            "sending": stats.sending,
+            "held": stats.held,
+            "scheduled": stats.scheduled,
+        },
+        "last_hour": {kind: vars(counts) for kind, counts in stats.last_hour.items()},
+    }
+
+
+def _utc(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _age(age: timedelta | None) -> str:
+    """45 s, 12 min, 3 h 5 min, 2 d 4 h: as precise as an operator needs at a glance."""
+    seconds = max(0, int(age.total_seconds())) if age is not None else 0
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if seconds < 60:
+        return f"{seconds} s"
+    if minutes < 60:
+        return f"{minutes} min"
+    if hours < 24:
+        return f"{hours} h {minutes % 60} min"
+    return f"{days} d {hours % 24} h"
 
 
 def open_shell(settings: Settings, user_id: int, name: str | None, language_code: str | None) -> int:
@@ -206,52 +413,139 @@ def _login_name() -> str:
 
 
 def serve(settings: Settings) -> int:
+    """Long polling: PTB's Updater asks Telegram for updates, after this process took the database's poller lock."""
+    from runtime.app import ALLOWED_UPDATES
+    from runtime.delivery import engine_of
+    from runtime.gate import take_poller_lock
+
+    def poll(app: AgentApplication) -> None:
+        # Before any call to Telegram: a second poller would only fight the first over getUpdates (409s). The
+        # loop is the one run_polling serves on, so the connection holding the lock lives as long as the process.
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        release = loop.run_until_complete(take_poller_lock(engine_of(app).sessions.kw["bind"]))
+        loop.run_until_complete(engine_of(app).start())  # (a second process on one SQLite file stops here)
+        dispose = app.post_shutdown
+
+        async def let_go(app: AgentApplication) -> None:
+            if release is not None:
+                await release()
+            if dispose is not None:
+                await dispose(app)
+
+        app.post_shutdown = let_go
+        log.info(
+            "serving Telegram by long polling%s",
+            f" via {settings.telegram_api_base_url}" if settings.telegram_api_base_url else "",
+        )
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+
+    return _serving(settings, poll)
+
+
+def serve_webhook(args: argparse.Namespace, settings: Settings) -> int:
+    """Webhook mode: Telegram POSTs updates to WEBHOOK_URL, which the reverse proxy passes to --listen:--port."""
+    from runtime.webhook import run_webhook
+
+    needed = {
+        "TELEGRAM_BOT_TOKEN": settings.token(),
+        "WEBHOOK_URL": settings.webhook_url,
+        "TELEGRAM_WEBHOOK_SECRET": settings.webhook_secret(),
+    }
+    missing = [name for name, value in needed.items() if not value]
+    if missing:
+        print(f"agentcoach: webhook mode needs {', '.join(missing)} (not set)", file=sys.stderr)
+        return 2
+    listen: str = args.listen or settings.webhook_listen
+    port: int = args.port or settings.webhook_port
+    return _serving(settings, lambda app: asyncio.run(run_webhook(app, settings, listen=listen, port=port)))
+
+
+def _serving(settings: Settings, run: Callable[[AgentApplication], object]) -> int:
+    """Migrate, build the bot, and `run` it with the steps both modes share: at start the engine (its ownership
+    first), the sweep, the charts rendered ahead and the warm-up; at the end the engine and the charts closed."""
     from bot.ownership import DatabaseInUse
     from handlers.context import Services
     from handlers.digest import close_charts, start_rendering_ahead
-    from runtime.app import ALLOWED_UPDATES, AgentApplication, build_application, prepare
+    from runtime.app import build_application, prepare
     from runtime.delivery import engine_of, start_sweeping
-    from runtime.gate import PollerRunning, take_poller_lock
+    from runtime.gate import PollerRunning
+    from runtime.webhook import CannotServe
 
-    # One event loop from the locks to the end: run_polling serves on it, so the connections holding the locks
-    # live as long as the process.
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    asyncio.run(migrate(settings))
     engine = engine_from_settings(settings)
     services = Services(settings, session_factory(engine), settings.clock())
     token = settings.token()
     assert token is not None
     app = build_application(services, token=token, base_url=settings.telegram_api_base_url)
-    try:  # before any call to Telegram: a second poller would only fight the first over getUpdates (409s)
-        release_poller_lock = loop.run_until_complete(take_poller_lock(engine))
-        loop.run_until_complete(migrate(settings))
-        loop.run_until_complete(engine_of(app).start())  # refuses a second process on one SQLite file
-    except (PollerRunning, DatabaseInUse) as error:
-        print(f"agentcoach: {error}", file=sys.stderr)
-        loop.run_until_complete(engine.dispose())
-        loop.close()
-        return 2
 
     async def dispose(app: AgentApplication) -> None:
         await engine_of(app).stop()
         await close_charts()
-        if release_poller_lock is not None:
-            await release_poller_lock()
         await engine.dispose()
 
     async def start(app: AgentApplication) -> None:
+        await engine_of(app).start()  # before anything is swept: refuses a second process on one SQLite file
         start_sweeping(app)
         start_rendering_ahead(app)
         await prepare(app, background=True)
 
     app.post_init = start
     app.post_shutdown = dispose
-    log.info(
-        "serving Telegram by long polling%s",
-        f" via {settings.telegram_api_base_url}" if settings.telegram_api_base_url else "",
-    )
-    app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    try:
+        run(app)
+    except (DatabaseInUse, CannotServe, PollerRunning) as error:
+        print(f"agentcoach: {error}", file=sys.stderr)
+        return 2
     return 0
+
+
+def webhook_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`webhook info` and `webhook delete`: ask Telegram directly, no database, no handlers."""
+    from telegram.error import TelegramError
+
+    token = settings.token()
+    if token is None:
+        print("agentcoach: TELEGRAM_BOT_TOKEN is not set", file=sys.stderr)
+        return 2
+    try:
+        if args.webhook_command == "delete":
+            asyncio.run(_delete_webhook(settings, token, drop_pending=args.drop_pending))
+            print("webhook deleted" + (", pending updates dropped" if args.drop_pending else ""))
+        else:
+            for line in asyncio.run(_webhook_info(settings, token)):
+                print(line)
+    except TelegramError as error:
+        print(f"agentcoach: Telegram answered: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _bot(settings: Settings, token: str) -> Bot:
+    from telegram import Bot
+
+    if settings.telegram_api_base_url:
+        return Bot(token, base_url=settings.telegram_api_base_url)
+    return Bot(token)
+
+
+async def _webhook_info(settings: Settings, token: str) -> list[str]:
+    async with _bot(settings, token) as bot:
+        info = await bot.get_webhook_info()
+    error_date = info.last_error_date.isoformat() if info.last_error_date else "none"
+    return [
+        f"url: {info.url or '(none: the bot polls)'}",
+        f"pending_update_count: {info.pending_update_count}",
+        f"last_error_date: {error_date}",
+        f"last_error_message: {info.last_error_message or 'none'}",
+        f"max_connections: {info.max_connections if info.max_connections is not None else 'default'}",
+        f"allowed_updates: {', '.join(info.allowed_updates) if info.allowed_updates else 'default'}",
+    ]
+
+
+async def _delete_webhook(settings: Settings, token: str, *, drop_pending: bool) -> None:
+    async with _bot(settings, token) as bot:
+        await bot.delete_webhook(drop_pending_updates=drop_pending)
 
 
 if __name__ == "__main__":

@@ -9,21 +9,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, ContextTypes, ExtBot
 
-from bot.scheduler import AgentUnreachable, Engine, Outgoing, PermanentFailure, RetryLater, TransientFailure
+from bot.scheduler import (
+    AgentUnreachable,
+    Engine,
+    Outgoing,
+    PermanentFailure,
+    RetryLater,
+    SweepReport,
+    TransientFailure,
+)
 from handlers.context import PHOTO_NAME
 from handlers.keyboards import inline
+from runtime.metrics import SWEEP_SECONDS, count_deliveries
 from runtime.send_budget import SCHEDULED, retry_seconds
 
 log = logging.getLogger(__name__)
 
 ENGINE_KEY = "engine"
 FIRST_SWEEP_KEY = "first_sweep"
+LAST_SWEEP_KEY = "last_sweep"  # time.time() when a sweep last ended (webhook /healthz)
 SWEEP_INTERVAL_SECONDS = 1.0
 # Telegram's words for a chat that is gone for good; everything else in a 400 is about the message.
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot can't initiate conversation")
@@ -73,7 +84,8 @@ async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     batch per tick). APScheduler runs this every second, never two at once, never skipped for being late."""
     engine = engine_of(context.application)
     while True:
-        report = await engine.sweep()
+        report = await sweep_counted(engine)
+        context.application.bot_data[LAST_SWEEP_KEY] = time.time()
         if report.claimed:
             log.info(
                 "sweep: %d claimed, %d sent (%d late), %d retried, %d failed, %d held, %d cancelled, %d taken over; "
@@ -92,11 +104,19 @@ async def sweep_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
             return
 
 
+async def sweep_counted(engine: Engine) -> SweepReport:
+    """One sweep, timed and its outcomes counted in the process's metrics (runtime.metrics)."""
+    with SWEEP_SECONDS.time():
+        report = await engine.sweep()
+    count_deliveries(report)
+    return report
+
+
 def start_sweeping(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Tick the engine from PTB's JobQueue (APScheduler), and sweep once right now, before polling even starts,
     so nudges that fell due while the bot was down go out first."""
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
-    app.bot_data[FIRST_SWEEP_KEY] = asyncio.create_task(engine_of(app).sweep())
+    app.bot_data[FIRST_SWEEP_KEY] = asyncio.create_task(sweep_counted(engine_of(app)))
     app.job_queue.run_repeating(
         sweep_tick,
         interval=SWEEP_INTERVAL_SECONDS,

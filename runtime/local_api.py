@@ -156,6 +156,7 @@ class LocalBotAPI(BaseRequest):
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._message_ids: dict[int, Iterator[int]] = {}
         self._failures: list[tuple[str, TelegramError]] = []
+        self.webhook: dict[str, Any] = {}  # setWebhook's parameters while one is set
 
     # -- BaseRequest ---------------------------------------------------------------------------
     async def initialize(self) -> None:
@@ -357,6 +358,11 @@ class LocalBotAPI(BaseRequest):
         return []
 
     def api_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = {}
+        return True
+
+    def api_setWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = params
         return True
 
 

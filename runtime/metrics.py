@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from bot.scheduler import OUTCOMES, SweepReport
+from bot.statuses import DeliveryKind
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 # Buckets for one update's handling and one sweep: milliseconds matter, seconds are a problem.
@@ -29,7 +32,8 @@ UPDATE_SECONDS = Histogram(
 )
 DELIVERIES = Counter(
     "agentcoach_deliveries_total",
-    "Scheduled deliveries finished by the engine, by kind and outcome (sent, retried, failed, held, cancelled)",
+    "Claimed deliveries by kind and how their sweep ended: sent, retried (back to pending), failed, held (agent "
+    "blocked the bot), cancelled (nothing to send any more), taken_over (another sweep had it)",
     ["kind", "outcome"],
     registry=REGISTRY,
 )
@@ -41,7 +45,8 @@ SWEEP_SECONDS = Histogram(
 )
 SENDS = Counter(
     "agentcoach_sends_total",
-    "Messages sent to Telegram by this process, by priority (reply, scheduled)",
+    "Messages to chats Telegram accepted from this process, by priority: reply (to what an agent just did) or "
+    "scheduled (the engine's)",
     ["priority"],
     registry=REGISTRY,
 )
@@ -50,6 +55,25 @@ RETRY_AFTER = Counter(
     "429 Too Many Requests answers from Telegram (RetryAfter)",
     registry=REGISTRY,
 )
+
+
+# Every series exists from the start at 0, so a rate over the first minutes is right and a dashboard has no holes.
+for _kind in DeliveryKind:
+    for _outcome in OUTCOMES:
+        DELIVERIES.labels(_kind, _outcome)
+for _priority in ("reply", "scheduled"):
+    SENDS.labels(_priority)
+
+
+def count_send(*, scheduled: bool) -> None:
+    """A message to a chat that Telegram accepted: one of the engine's, or a reply."""
+    SENDS.labels("scheduled" if scheduled else "reply").inc()
+
+
+def count_deliveries(report: SweepReport) -> None:
+    """A sweep's outcomes, by kind (the engine counts them; it does not know this module)."""
+    for (kind, outcome), count in report.by_kind.items():
+        DELIVERIES.labels(kind, outcome).inc(count)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -40,6 +40,8 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from runtime.metrics import RETRY_AFTER, count_send
+
 log = logging.getLogger(__name__)
 
 TELEGRAM_MESSAGES_PER_SECOND = 30
@@ -185,8 +187,9 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
             if paced:
                 await self.budget.acquire_reply()
             try:
-                return await callback(*args, **kwargs)
+                answer = await callback(*args, **kwargs)
             except RetryAfter as error:
+                RETRY_AFTER.inc()
                 seconds = retry_seconds(error)
                 self.budget.pause(seconds + 0.1)
                 if scheduled:
@@ -196,6 +199,10 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
                     log.warning("Telegram asked to wait %.0f s; %s gave up after %d tries", seconds, endpoint, attempt)
                     raise
                 log.warning("Telegram asked to wait %.0f s; %s waits and tries again", seconds, endpoint)
+            else:
+                if scheduled or paced:  # a message to a chat, which Telegram counts against its limits
+                    count_send(scheduled=scheduled)
+                return answer
 
 
 def retry_seconds(error: RetryAfter) -> float:

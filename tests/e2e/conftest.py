@@ -98,18 +98,22 @@ def _end(process: subprocess.Popen[bytes], signum: int, timeout: float) -> int:
     return process.wait(STOP_TIMEOUT)
 
 
-@pytest.fixture(scope="session")
-def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
-    """One emulator for the whole session; each test uses its own chats and resets the token's history."""
-    log_path = tmp_path_factory.mktemp("emulator") / "server.log"
+def serve_emulator(log_path: Path, rate_limit: int = 0) -> Iterator[EmulatorServer]:
+    """A running emulator for a fixture to yield (`rate_limit`: sends/s before it answers 429; 0 = never)."""
     try:
-        process, port, tg_user = launch(log_path)
+        process, port, tg_user = launch(log_path, rate_limit)
     except EmulatorUnavailable as error:
         _unavailable(str(error))
     try:
         yield EmulatorServer(port, tg_user)
     finally:
         _end(process, signal.SIGTERM, 5)
+
+
+@pytest.fixture(scope="session")
+def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+    """One emulator for the whole session; each test uses its own chats and resets the token's history."""
+    yield from serve_emulator(tmp_path_factory.mktemp("emulator") / "server.log")
 
 
 @pytest.fixture

@@ -59,9 +59,12 @@ SELECTIVE = frozenset({"rowid", "id", "agent_id", "client_id", "subject_id", "te
 CLAIM = "WHERE deliveries.status = ? AND deliveries.due_at <= ?"
 # The claim of rows whose lease ran out (a process alive but stuck): only rows in `claimed` or `sending`, as RESCUE.
 CLAIM_STUCK = "deliveries.status = ? AND deliveries.due_at <= ? AND deliveries.lease_until < ? OR"
-# The first claim: every kind but the weekly digest, which the partial index 0008 holds (or, when the statistics
-# say the due rows are few, the status index), by due time and LIMITed by the batch.
-CLAIM_URGENT = "WHERE deliveries.status = 'pending' AND deliveries.kind != 'digest' AND deliveries.due_at <= ?"
+# The first claim: every kind but the waves (the weekly digest, a broadcast), which the partial index 0008/0009 holds
+# (or, when the statistics say the due rows are few, the status index), by due time and LIMITed by the batch.
+CLAIM_URGENT = (
+    "WHERE deliveries.status = 'pending' AND (deliveries.kind NOT IN ('digest', 'broadcast')) "
+    "AND deliveries.due_at <= ?"
+)
 # Cancelling a follow-up's nudge (✅ Done, snooze, reschedule, archive): the statement 0005 gave an index.
 CANCEL = "WHERE deliveries.kind = ? AND deliveries.subject_id = ?"
 # The other one: taking back the rows a dead process had claimed (bot.ownership). It reads only the rows in
@@ -75,6 +78,8 @@ ALLOWED = {
     (CLAIM_URGENT, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=? AND due_at<?)"),
     (CLAIM_URGENT, "SEARCH deliveries USING INDEX ix_deliveries_urgent_due (status=? AND due_at<?)"),
     (RESCUE, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=?)"),
+    # Any index that starts with the status serves it as well (0009's for `agentcoach stats`).
+    (RESCUE, "SEARCH deliveries USING INDEX ix_deliveries_status_sent (status=?)"),
 }
 FAR = START + timedelta(days=60)  # the other agents' deliveries wait beyond anything this test sweeps
 

@@ -4,6 +4,7 @@
   `agentcoach broadcast FILE` after a crash resumes it; each agent's copy is a delivery of kind 'broadcast' whose
   subject is the broadcast, at most one per agent (`uq_deliveries_broadcast_once`).
 - `handled_updates`: the update ids already applied, so an update Telegram delivers twice has one effect.
+- `ix_deliveries_status_sent`: what `agentcoach stats` counts of the last hour's sends, without a scan.
 - `ix_deliveries_urgent_due` is remade without the broadcast's rows: like the weekly digest, an announcement to
   everyone is claimed after the nudges that must not wait.
 
@@ -60,6 +61,7 @@ def upgrade() -> None:
         sqlite_where=sa.text(BROADCAST_ONCE),
         postgresql_where=sa.text(BROADCAST_ONCE),
     )
+    op.create_index("ix_deliveries_status_sent", "deliveries", ["status", "sent_at"])
     op.drop_index("ix_deliveries_urgent_due", table_name="deliveries")
     _urgent(URGENT)
 
@@ -69,6 +71,7 @@ def downgrade() -> None:
     _urgent(OLD_URGENT)
     op.execute("UPDATE deliveries SET status = 'cancelled' WHERE kind = 'broadcast' AND status = 'pending'")
     op.drop_index("uq_deliveries_broadcast_once", table_name="deliveries")
+    op.drop_index("ix_deliveries_status_sent", table_name="deliveries")
     op.drop_index("ix_handled_updates_handled_at", table_name="handled_updates")
     op.drop_table("handled_updates")
     op.drop_table("broadcasts")
