@@ -413,10 +413,27 @@ def _login_name() -> str:
 
 
 def serve(settings: Settings) -> int:
-    """Long polling: PTB's Updater asks Telegram for updates."""
+    """Long polling: PTB's Updater asks Telegram for updates, after this process took the database's poller lock."""
     from runtime.app import ALLOWED_UPDATES
+    from runtime.delivery import engine_of
+    from runtime.gate import take_poller_lock
 
     def poll(app: AgentApplication) -> None:
+        # Before any call to Telegram: a second poller would only fight the first over getUpdates (409s). The
+        # loop is the one run_polling serves on, so the connection holding the lock lives as long as the process.
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        release = loop.run_until_complete(take_poller_lock(engine_of(app).sessions.kw["bind"]))
+        loop.run_until_complete(engine_of(app).start())  # (a second process on one SQLite file stops here)
+        dispose = app.post_shutdown
+
+        async def let_go(app: AgentApplication) -> None:
+            if release is not None:
+                await release()
+            if dispose is not None:
+                await dispose(app)
+
+        app.post_shutdown = let_go
         log.info(
             "serving Telegram by long polling%s",
             f" via {settings.telegram_api_base_url}" if settings.telegram_api_base_url else "",
@@ -452,6 +469,7 @@ def _serving(settings: Settings, run: Callable[[AgentApplication], object]) -> i
     from handlers.digest import close_charts, start_rendering_ahead
     from runtime.app import build_application, prepare
     from runtime.delivery import engine_of, start_sweeping
+    from runtime.gate import PollerRunning
     from runtime.webhook import CannotServe
 
     asyncio.run(migrate(settings))
@@ -476,7 +494,7 @@ def _serving(settings: Settings, run: Callable[[AgentApplication], object]) -> i
     app.post_shutdown = dispose
     try:
         run(app)
-    except (DatabaseInUse, CannotServe) as error:
+    except (DatabaseInUse, CannotServe, PollerRunning) as error:
         print(f"agentcoach: {error}", file=sys.stderr)
         return 2
     return 0

@@ -27,13 +27,16 @@ from bot.db import create_engine
 from bot.models import Client, Delivery, HandledUpdate, Reflection
 from bot.ownership import _LIVE_KEYS
 from runtime.delivery import engine_of
-from runtime.gate import CHAT_LOCKS, chat_key, gate_connection
+from runtime.gate import CHAT_LOCKS, IN_FLIGHT, GateLines, chat_key
 from runtime.local_api import LocalChat, Reply
+from tests.conftest import START
 from tests.handlers.test_followups import agent_with_client, schedule_one
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness, RenderedTexts, start_harness
 
 postgres_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+# Advisory locks in this test's database (the server may serve others at the same time).
+THIS_DATABASE = "locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 
 # The check-in's six answers, typed.
 ANSWERS = ["3", "4", "签了一单", "客户嫌贵", "先听后说", "约周六带看"]
@@ -162,14 +165,20 @@ async def at_the_third_question(chat: LocalChat) -> None:
 async def test_two_answers_of_one_chat_at_two_processes_are_both_kept(pair: tuple[Harness, Harness]) -> None:
     """Without the lock both read "waiting for the third answer" and the second write replaces the first."""
     first, second = pair
-    here, there = first.chat(), second.chat()
-    await at_the_third_question(here)
-    await asyncio.gather(here.send("签了一单"), there.send("客户嫌贵"))
-    reflection = await reflection_of(first, here.user_id)
-    assert {reflection.went_well, reflection.to_improve} == {"签了一单", "客户嫌贵"}
-    assert reflection.step == "lesson"
-    questions = [text[:5] for text in sent_messages(first, second)[-2:]]
-    assert sorted(questions) == ["（4/6）", "（5/6）"]
+    agents = [1001, 1002, 1003]
+    for user_id in agents:
+        await at_the_third_question(first.chat(user_id))
+    await second.chat(2001).send("/tip")  # (the second process has met the database too)
+    await asyncio.gather(
+        *(first.chat(user_id).send("签了一单") for user_id in agents),
+        *(second.chat(user_id).send("客户嫌贵") for user_id in agents),
+    )
+    for user_id in agents:
+        reflection = await reflection_of(first, user_id)
+        assert {reflection.went_well, reflection.to_improve} == {"签了一单", "客户嫌贵"}
+        assert reflection.step == "lesson"
+        questions = [text[:5] for text in sent_messages(first, second, chat_id=user_id)[-2:]]
+        assert sorted(questions) == ["（4/6）", "（5/6）"]
 
 
 async def test_two_answers_of_one_chat_at_once_are_both_kept(harness: Harness) -> None:
@@ -237,6 +246,15 @@ async def test_no_nudge_is_sent_twice_when_both_processes_sweep_at_once(pair: tu
         assert sorted(statuses) == ["sent"] * 3
 
 
+async def test_more_updates_at_once_than_in_flight_all_get_their_answer(harness: Harness) -> None:
+    """Webhook requests come concurrently: the ones over the limit wait their turn, none is lost or stuck."""
+    chats = [harness.chat(user_id=5000 + number) for number in range(3 * IN_FLIGHT)]
+    await asyncio.gather(*(chat.send("/help") for chat in chats), *(chat.send("/tip") for chat in chats[:IN_FLIGHT]))
+    for chat in chats:
+        assert sent_messages(harness, chat_id=chat.chat_id), f"no answer in chat {chat.chat_id}"
+    assert len(harness.app.chat_locks) == 0  # type: ignore[attr-defined]
+
+
 # ---------------------------------------------------------------------------------------------- the locks
 
 
@@ -244,15 +262,19 @@ async def test_no_nudge_is_sent_twice_when_both_processes_sweep_at_once(pair: tu
 async def test_a_chat_lock_is_never_taken_for_a_live_process(engine: AsyncEngine) -> None:
     """bot.ownership reads the live processes' keys from pg_locks (bigint keys, objsubid 1); chat locks are two-int4
     keys (objsubid 2) and must never show there."""
-    async with gate_connection(engine, 1001), engine.connect() as look:
+    lines = GateLines(engine)
+    async with lines.line() as line, engine.connect() as look:
+        await line.enter(next(_ids), 1001)
         held = (
             await look.execute(
-                text("SELECT objsubid FROM pg_locks WHERE locktype = 'advisory' AND classid = :class AND objid = :key"),
+                text(f"SELECT objsubid FROM pg_locks WHERE {THIS_DATABASE} AND classid = :class AND objid = :key"),
                 {"class": CHAT_LOCKS, "key": chat_key(1001) & 0xFFFF_FFFF},
             )
         ).scalars()
         assert list(held) == [2]
         assert list((await look.execute(text(_LIVE_KEYS))).scalars()) == []
+        await line.leave(None, START)
+    await lines.close()
 
 
 def test_chat_keys_fit_an_int4() -> None:
@@ -293,7 +315,7 @@ async def test_an_update_cancelled_while_waiting_leaves_no_lock_behind(
 
 async def waiters(connection: Any, *, granted: bool = False) -> int:
     found = await connection.execute(
-        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :class AND granted = :granted"),
+        text(f"SELECT count(*) FROM pg_locks WHERE {THIS_DATABASE} AND classid = :class AND granted = :granted"),
         {"class": CHAT_LOCKS, "granted": granted},
     )
     await connection.commit()
