@@ -39,8 +39,9 @@ class BackupResult:
     seconds: float
 
     def summary(self, source: Path) -> str:
+        agents = "1 agent" if self.agents == 1 else f"{self.agents} agents"
         return (
-            f"backed up {source} to {self.path}: {self.size / 2**20:.1f} MiB, {self.agents} agents, "
+            f"backed up {source} to {self.path}: {self.size / 2**20:.1f} MiB, {agents}, "
             f"integrity ok, in {self.seconds:.1f} s"
         )
 
