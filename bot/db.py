@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.config import Settings
+from bot.sqlite_driver import use_one_hop
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -31,6 +32,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg), tuned for a long-running bot."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine.sync_engine, "do_connect", use_one_hop)  # one thread round trip per statement
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
