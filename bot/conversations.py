@@ -27,7 +27,9 @@ from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
+from bot.db import insert_or_skip
 from bot.models import ConversationState
 
 
@@ -81,13 +83,21 @@ async def waiting_for(session: AsyncSession, chat_id: int) -> Waiting | None:
 
 
 async def wait_for(session: AsyncSession, chat_id: int, waiting: Waiting, now: datetime) -> None:
-    """Remember what the chat's next message answers; one flow at a time, the newest wins."""
-    state = await session.get(ConversationState, chat_id)
-    if state is None:
-        state = ConversationState(chat_id=chat_id, flow=waiting.flow, step=waiting.step, updated_at=now)
-        session.add(state)
-    state.flow, state.step, state.data, state.updated_at = waiting.flow, waiting.step, dict(waiting.data), now
-    await session.flush()
+    """Remember what the chat's next message answers; one flow at a time, the newest wins.
+
+    One upsert, not a read and then a write: a statement less on most updates of a flow."""
+    statement = insert_or_skip(session, ConversationState).values(
+        chat_id=chat_id, flow=waiting.flow, step=waiting.step, data=dict(waiting.data), updated_at=now
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ConversationState.chat_id],
+            set_={name: statement.excluded[name] for name in ("flow", "step", "data", "updated_at")},
+        )
+    )
+    cached = session.sync_session.identity_map.get(identity_key(ConversationState, chat_id))
+    if cached is not None:  # a row read earlier in this transaction shows what is stored now
+        await session.refresh(cached)
 
 
 async def stop_waiting(session: AsyncSession, chat_id: int) -> bool:

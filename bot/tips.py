@@ -13,7 +13,6 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.util import identity_key
 
 from bot.db import insert_or_skip
 from bot.models import TipState
@@ -89,20 +88,18 @@ async def _state(session: AsyncSession, agent_id: int, tip_id: str) -> TipState:
     return state
 
 
-async def mark_shown(session: AsyncSession, agent_id: int, tip_id: str, now: datetime) -> None:
-    """Count one more showing, as one atomic upsert (two showings at once both count)."""
+async def mark_shown(session: AsyncSession, agent_id: int, tip_id: str, now: datetime) -> TipState:
+    """Count one more showing, as one atomic upsert (two showings at once both count); returns the row as stored
+    now (a state read earlier in this transaction shows the new count too)."""
     statement = insert_or_skip(session, TipState).values(
         agent_id=agent_id, tip_id=tip_id, shown=1, rating=NONE, last_shown_at=now
     )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[TipState.agent_id, TipState.tip_id],
-            set_={"shown": TipState.shown + 1, "last_shown_at": now},
-        )
-    )
-    cached = session.sync_session.identity_map.get(identity_key(TipState, (agent_id, tip_id)))
-    if cached is not None:
-        await session.refresh(cached)  # a state read earlier in this transaction shows the new count
+    upsert = statement.on_conflict_do_update(
+        index_elements=[TipState.agent_id, TipState.tip_id],
+        set_={"shown": TipState.shown + 1, "last_shown_at": now},
+    ).returning(TipState)
+    stored: TipState = (await session.scalars(upsert, execution_options={"populate_existing": True})).one()
+    return stored
 
 
 async def next_tip(
@@ -112,12 +109,13 @@ async def next_tip(
     now: datetime,
     topic: str | None = None,
     avoid: str | None = None,
-) -> Tip | None:
-    """Choose the next tip and count it as shown (the caller sends it in the same transaction's reply)."""
+) -> tuple[Tip, TipState] | None:
+    """Choose the next tip and count it as shown (the caller sends it in the same transaction's reply); the tip
+    and the agent's row for it."""
     tip = choose(library, agent_id, await states(session, agent_id), topic, avoid)
-    if tip is not None:
-        await mark_shown(session, agent_id, tip.id, now)
-    return tip
+    if tip is None:
+        return None
+    return tip, await mark_shown(session, agent_id, tip.id, now)
 
 
 async def rate(session: AsyncSession, agent_id: int, tip_id: str, rating: int) -> int:

@@ -113,11 +113,11 @@ def send_tip(tn: Turn, tip: Tip, state: TipState | None, topic: str | None, mome
 async def send_next(tn: Turn, topic: str | None, avoid: str | None = None) -> None:
     """The next tip in the agent's rotation (of a topic), or a way on when a topic has nothing left."""
     lib = library()
-    tip = await tips.next_tip(tn.session, lib, tn.agent.id, tn.now, topic, avoid)
-    if tip is None:
+    chosen = await tips.next_tip(tn.session, lib, tn.agent.id, tn.now, topic, avoid)
+    if chosen is None:
         tn.send(tn.t("tips.topic_exhausted"), topic_rows(tn))
         return
-    send_tip(tn, tip, await tips.state_of(tn.session, tn.agent.id, tip.id), topic)
+    send_tip(tn, *chosen, topic)
 
 
 def topic_rows(tn: Turn) -> list[list[InlineKeyboardButton]]:
