@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Agent
@@ -40,8 +40,12 @@ class NewAgent:
     timezone: str
 
 
+# Statements every update runs are built once: building one and its cache key costs more than running it.
+_BY_USER = select(Agent).where(Agent.telegram_user_id == bindparam("user_id"))
+
+
 async def find_agent(session: AsyncSession, telegram_user_id: int) -> Agent | None:
-    result = await session.execute(select(Agent).where(Agent.telegram_user_id == telegram_user_id))
+    result = await session.execute(_BY_USER, {"user_id": telegram_user_id})
     return result.scalar_one_or_none()
 
 

@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import insert_or_skip
@@ -21,8 +21,11 @@ from bot.tip_library import Library, Tip
 UP, NONE, DOWN = 1, 0, -1
 
 
+_STATES = select(TipState).where(TipState.agent_id == bindparam("agent_id"))  # built once: /tip runs it each time
+
+
 async def states(session: AsyncSession, agent_id: int) -> dict[str, TipState]:
-    rows = (await session.execute(select(TipState).where(TipState.agent_id == agent_id))).scalars()
+    rows = (await session.execute(_STATES, {"agent_id": agent_id})).scalars()
     return {state.tip_id: state for state in rows}
 
 
