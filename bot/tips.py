@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import insert_or_skip
@@ -121,11 +121,17 @@ async def next_tip(
     return tip, await mark_shown(session, agent_id, tip.id, now)
 
 
-async def rate(session: AsyncSession, agent_id: int, tip_id: str, rating: int) -> int:
-    """Set 👍 or 👎; pressing the same again takes the rating back. Returns the rating now in force."""
-    state = await _state(session, agent_id, tip_id)
-    state.rating = NONE if state.rating == rating else rating
-    return state.rating
+async def rate(session: AsyncSession, agent_id: int, tip_id: str, rating: int) -> TipState:
+    """Set 👍 or 👎; pressing the same again takes the rating back. Returns the row, with the rating now in force.
+
+    One upsert (the row may not exist yet: a tip rated from an old message), the new rating decided in it."""
+    statement = insert_or_skip(session, TipState).values(agent_id=agent_id, tip_id=tip_id, shown=0, rating=rating)
+    upsert = statement.on_conflict_do_update(
+        index_elements=[TipState.agent_id, TipState.tip_id],
+        set_={"rating": case((TipState.rating == rating, NONE), else_=rating)},
+    ).returning(TipState)
+    stored: TipState = (await session.scalars(upsert, execution_options={"populate_existing": True})).one()
+    return stored
 
 
 async def toggle_saved(session: AsyncSession, agent_id: int, tip_id: str, now: datetime) -> bool:
