@@ -335,6 +335,7 @@ class Run:
 
     name: str
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # the process's CPU time (every thread): what the updates cost, whatever the machine's load
     latencies: dict[str, list[float]] = field(default_factory=dict)
     counts: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
 
@@ -360,7 +361,7 @@ async def feed(app: Any, name: str, updates: Iterator[tuple[str, dict[str, Any]]
     run = Run(name)
     bot = app.bot
     clock = time.perf_counter
-    started = clock()
+    started, cpu_started = clock(), time.process_time()
     for kind, payload in updates:
         before = COUNTS.snapshot()
         begun = clock()
@@ -369,6 +370,7 @@ async def feed(app: Any, name: str, updates: Iterator[tuple[str, dict[str, Any]]
         after = COUNTS.snapshot()
         run.counts.setdefault(kind, []).append(tuple(b - a for a, b in zip(before, after, strict=True)))  # type: ignore[arg-type]
     run.wall_s = clock() - started
+    run.cpu_s = time.process_time() - cpu_started
     return run
 
 
@@ -502,7 +504,7 @@ async def measure(
             )
         if options.profile is not None:
             name, (app, api) = next(iter(apps.items()))
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.process_time)  # CPU time: waits for the thread or the server are not work
             profiler.enable()
             await feed(app, name, ours(take(options.cycles), api))
             profiler.disable()
@@ -541,6 +543,7 @@ def summarise(runs: dict[str, list[Run]]) -> dict[str, Any]:
         out[name] = {
             "rates": [round(run.rate, 1) for run in found],
             "rate_median": round(statistics.median(run.rate for run in found), 1),
+            "cpu_ms_per_update": round(statistics.median(1000 * run.cpu_s / run.updates for run in found), 3),
             "p50_ms": round(percentile(everything, 0.5), 2),
             "p99_ms": round(percentile(everything, 0.99), 2),
             "statements": round(statistics.mean(c[0] for c in all_counts), 2),
@@ -555,7 +558,7 @@ def report(backend: str, found: dict[str, Any], load: tuple[str, str]) -> Result
         "updates",
         backend,
         "Updates per second, one process on one core (medians over repeats; per kind: all repeats' latencies)",
-        ["run", "kind", "updates/s", "p50 ms", "p99 ms", "SQL/update", "commits", "aiosqlite trips"],
+        ["run", "kind", "updates/s", "CPU ms/update", "p50 ms", "p99 ms", "SQL/update", "commits", "aiosqlite trips"],
     )
     bare = found["floor: bare PTB handler"]["rate_median"]
     orm = found["floor: PTB + one ORM transaction"]["rate_median"]
@@ -565,6 +568,7 @@ def report(backend: str, found: dict[str, Any], load: tuple[str, str]) -> Result
                 name,
                 "all",
                 figures["rate_median"],
+                figures["cpu_ms_per_update"],
                 figures["p50_ms"],
                 figures["p99_ms"],
                 figures["statements"],
@@ -575,13 +579,28 @@ def report(backend: str, found: dict[str, Any], load: tuple[str, str]) -> Result
         if name.startswith("ours"):
             for kind, k in figures["kinds"].items():
                 out.rows.append(
-                    ["", kind, k["per_s"], k["p50_ms"], k["p99_ms"], k["statements"], k["commits"], k["round_trips"]]
+                    [
+                        "",
+                        kind,
+                        k["per_s"],
+                        "",
+                        k["p50_ms"],
+                        k["p99_ms"],
+                        k["statements"],
+                        k["commits"],
+                        k["round_trips"],
+                    ]
                 )
     for name, figures in found.items():
         if name.startswith("ours"):
-            rate = figures["rate_median"]
+            rate, cpu = figures["rate_median"], figures["cpu_ms_per_update"]
+            bare_cpu = found["floor: bare PTB handler"]["cpu_ms_per_update"]
+            orm_cpu = found["floor: PTB + one ORM transaction"]["cpu_ms_per_update"]
             out.notes.append(
                 f"{name}: {rate / bare:.3f} × the bare PTB floor, {rate / orm:.2f} × the one-ORM-transaction floor"
+                f" (medians of each repeat's ratio: {_ratio(figures, found['floor: bare PTB handler']):.3f} and"
+                f" {_ratio(figures, found['floor: PTB + one ORM transaction']):.2f}); CPU per update"
+                f" {cpu / bare_cpu:.1f} × and {cpu / orm_cpu:.1f} × the floors'"
             )
             out.goals.append(
                 Goal(f"updates/s, {name}", f"{rate:.0f}/s (runs {figures['rates']})", "≥ 200/s", rate >= 200)
@@ -590,6 +609,11 @@ def report(backend: str, found: dict[str, Any], load: tuple[str, str]) -> Result
     out.notes.append(f"load average at start / end: {load[0]} / {load[1]}")
     out.data = found
     return out
+
+
+def _ratio(ours: dict[str, Any], floor: dict[str, Any]) -> float:
+    """The median over repeats of ours / the floor, each pair measured back to back (load drifts between repeats)."""
+    return statistics.median(a / b for a, b in zip(ours["rates"], floor["rates"], strict=True))
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

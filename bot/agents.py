@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Agent
+from bot.conversations import Waiting, known
+from bot.models import Agent, ConversationState
 from bot.recurring import resume_agent
 
 DEFAULT_REFLECTION_TIME: Final = time(21, 0)
@@ -40,9 +41,23 @@ class NewAgent:
     timezone: str
 
 
+# Every update runs this, so it is built once (building a select and its cache key costs more than running it),
+# and it brings what the agent's chat waits for along (a statement less for every typed answer and press).
+_BY_USER = (
+    select(Agent, ConversationState.flow, ConversationState.step, ConversationState.data)
+    .outerjoin(ConversationState, ConversationState.chat_id == Agent.chat_id)
+    .where(Agent.telegram_user_id == bindparam("user_id"))
+)
+
+
 async def find_agent(session: AsyncSession, telegram_user_id: int) -> Agent | None:
-    result = await session.execute(select(Agent).where(Agent.telegram_user_id == telegram_user_id))
-    return result.scalar_one_or_none()
+    row = (await session.execute(_BY_USER, {"user_id": telegram_user_id})).one_or_none()
+    if row is None:
+        return None
+    agent: Agent = row[0]
+    flow, step, data = row[1:]
+    known(session, agent.chat_id, Waiting(flow, step, dict(data or {})) if flow is not None else None)
+    return agent
 
 
 async def get_or_register(session: AsyncSession, who: NewAgent, now: datetime) -> Agent:

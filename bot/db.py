@@ -6,15 +6,18 @@ import logging
 import os
 import sqlite3
 import stat
+import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, event, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.config import Settings
+from bot.sqlite_driver import use_one_hop
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -31,9 +34,38 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg), tuned for a long-running bot."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine.sync_engine, "do_connect", use_one_hop)  # one thread round trip per statement
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "checkout", ping_if_idle(engine))
+    event.listen(engine.sync_engine, "checkin", _note_idle)
+    return engine
+
+
+# A pooled PostgreSQL connection unused for this long is pinged before use (one round trip), as pool_pre_ping
+# would do on every checkout: a server restart or a cut connection then costs no update. One in steady use skips
+# the ping (a round trip of an update's five or six); should the server drop it in that window, the update that
+# meets the broken connection fails, the pool is emptied, and the next update gets a fresh connection.
+PING_AFTER_IDLE_SECONDS = 10.0
+_IDLE_SINCE = "agentcoach_idle_since"
+
+
+def ping_if_idle(engine: AsyncEngine) -> Callable[[Any, Any, Any], None]:
+    def ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is not None and time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the pool throws this connection away and checks out another
+            raise DisconnectionError(f"connection unusable: {error}") from error
+
+    return ping
+
+
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

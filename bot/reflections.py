@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.matcher import Written
@@ -42,8 +42,12 @@ def next_question(after: str | None) -> str | None:
     return QUESTIONS[position] if position < len(QUESTIONS) else None
 
 
+# Built once: every answer of a check-in runs it.
+_ON_DAY = select(Reflection).where(Reflection.agent_id == bindparam("agent_id"), Reflection.day == bindparam("day"))
+
+
 async def reflection_on(session: AsyncSession, agent_id: int, day: date) -> Reflection | None:
-    found = await session.execute(select(Reflection).where(Reflection.agent_id == agent_id, Reflection.day == day))
+    found = await session.execute(_ON_DAY, {"agent_id": agent_id, "day": day})
     return found.scalar_one_or_none()
 
 

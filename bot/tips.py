@@ -11,9 +11,8 @@ import random
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.util import identity_key
 
 from bot.db import insert_or_skip
 from bot.models import TipState
@@ -22,8 +21,11 @@ from bot.tip_library import Library, Tip
 UP, NONE, DOWN = 1, 0, -1
 
 
+_STATES = select(TipState).where(TipState.agent_id == bindparam("agent_id"))  # built once: /tip runs it each time
+
+
 async def states(session: AsyncSession, agent_id: int) -> dict[str, TipState]:
-    rows = (await session.execute(select(TipState).where(TipState.agent_id == agent_id))).scalars()
+    rows = (await session.execute(_STATES, {"agent_id": agent_id})).scalars()
     return {state.tip_id: state for state in rows}
 
 
@@ -89,20 +91,18 @@ async def _state(session: AsyncSession, agent_id: int, tip_id: str) -> TipState:
     return state
 
 
-async def mark_shown(session: AsyncSession, agent_id: int, tip_id: str, now: datetime) -> None:
-    """Count one more showing, as one atomic upsert (two showings at once both count)."""
+async def mark_shown(session: AsyncSession, agent_id: int, tip_id: str, now: datetime) -> TipState:
+    """Count one more showing, as one atomic upsert (two showings at once both count); returns the row as stored
+    now (a state read earlier in this transaction shows the new count too)."""
     statement = insert_or_skip(session, TipState).values(
         agent_id=agent_id, tip_id=tip_id, shown=1, rating=NONE, last_shown_at=now
     )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[TipState.agent_id, TipState.tip_id],
-            set_={"shown": TipState.shown + 1, "last_shown_at": now},
-        )
-    )
-    cached = session.sync_session.identity_map.get(identity_key(TipState, (agent_id, tip_id)))
-    if cached is not None:
-        await session.refresh(cached)  # a state read earlier in this transaction shows the new count
+    upsert = statement.on_conflict_do_update(
+        index_elements=[TipState.agent_id, TipState.tip_id],
+        set_={"shown": TipState.shown + 1, "last_shown_at": now},
+    ).returning(TipState)
+    stored: TipState = (await session.scalars(upsert, execution_options={"populate_existing": True})).one()
+    return stored
 
 
 async def next_tip(
@@ -112,19 +112,26 @@ async def next_tip(
     now: datetime,
     topic: str | None = None,
     avoid: str | None = None,
-) -> Tip | None:
-    """Choose the next tip and count it as shown (the caller sends it in the same transaction's reply)."""
+) -> tuple[Tip, TipState] | None:
+    """Choose the next tip and count it as shown (the caller sends it in the same transaction's reply); the tip
+    and the agent's row for it."""
     tip = choose(library, agent_id, await states(session, agent_id), topic, avoid)
-    if tip is not None:
-        await mark_shown(session, agent_id, tip.id, now)
-    return tip
+    if tip is None:
+        return None
+    return tip, await mark_shown(session, agent_id, tip.id, now)
 
 
-async def rate(session: AsyncSession, agent_id: int, tip_id: str, rating: int) -> int:
-    """Set 👍 or 👎; pressing the same again takes the rating back. Returns the rating now in force."""
-    state = await _state(session, agent_id, tip_id)
-    state.rating = NONE if state.rating == rating else rating
-    return state.rating
+async def rate(session: AsyncSession, agent_id: int, tip_id: str, rating: int) -> TipState:
+    """Set 👍 or 👎; pressing the same again takes the rating back. Returns the row, with the rating now in force.
+
+    One upsert (the row may not exist yet: a tip rated from an old message), the new rating decided in it."""
+    statement = insert_or_skip(session, TipState).values(agent_id=agent_id, tip_id=tip_id, shown=0, rating=rating)
+    upsert = statement.on_conflict_do_update(
+        index_elements=[TipState.agent_id, TipState.tip_id],
+        set_={"rating": case((TipState.rating == rating, NONE), else_=rating)},
+    ).returning(TipState)
+    stored: TipState = (await session.scalars(upsert, execution_options={"populate_existing": True})).one()
+    return stored
 
 
 async def toggle_saved(session: AsyncSession, agent_id: int, tip_id: str, now: datetime) -> bool:

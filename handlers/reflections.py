@@ -116,9 +116,8 @@ async def finish(tn: Turn, reflection: Reflection) -> None:
     seen = await tips.states(tn.session, tn.agent.id)
     tip, topic = matched_tip(lib, tn.agent.id, seen, reflections.written(reflection))
     reflection.tip_id = tip.id
-    await tips.mark_shown(tn.session, tn.agent.id, tip.id, tn.now)
+    state = await tips.mark_shown(tn.session, tn.agent.id, tip.id, tn.now)
     tn.send(tn.t("reflect.tip_intro"))
-    state = await tips.state_of(tn.session, tn.agent.id, tip.id)
     tip_messages.send_tip(tn, tip, state, topic, "evening")
 
 

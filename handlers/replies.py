@@ -23,6 +23,8 @@ def _width(char: str) -> int:
 def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """`text` (Telegram HTML) as parts of at most `limit` visible characters, cut at a paragraph break, else a line
     break, else a space, else anywhere; a tag open at a cut is closed there and opened again in the next part."""
+    if len(text) <= limit // 2 or _width(text) <= limit:
+        return [text]  # nothing shows wider than its source (a tag shows nothing, an entity one character): it fits
     atoms = _ATOM.findall(text)
     visible = [
         0 if atom.startswith("<") and len(atom) > 1 else _width(html.unescape(atom) if atom.startswith("&") else atom)

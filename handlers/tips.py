@@ -113,11 +113,11 @@ def send_tip(tn: Turn, tip: Tip, state: TipState | None, topic: str | None, mome
 async def send_next(tn: Turn, topic: str | None, avoid: str | None = None) -> None:
     """The next tip in the agent's rotation (of a topic), or a way on when a topic has nothing left."""
     lib = library()
-    tip = await tips.next_tip(tn.session, lib, tn.agent.id, tn.now, topic, avoid)
-    if tip is None:
+    chosen = await tips.next_tip(tn.session, lib, tn.agent.id, tn.now, topic, avoid)
+    if chosen is None:
         tn.send(tn.t("tips.topic_exhausted"), topic_rows(tn))
         return
-    send_tip(tn, tip, await tips.state_of(tn.session, tn.agent.id, tip.id), topic)
+    send_tip(tn, *chosen, topic)
 
 
 def topic_rows(tn: Turn) -> list[list[InlineKeyboardButton]]:
@@ -214,9 +214,9 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         elif tip is None:
             tn.toast(tn.t("tips.gone"))  # a tip since removed from the library, or forged data
         elif action in ("up", "down"):
-            rating = await tips.rate(tn.session, tn.agent.id, tip.id, tips.UP if action == "up" else tips.DOWN)
-            await refresh_buttons(tn, tip, topic)
-            tn.toast(tn.t({tips.UP: "tips.rated_up", tips.DOWN: "tips.rated_down"}.get(rating, "tips.unrated")))
+            state = await tips.rate(tn.session, tn.agent.id, tip.id, tips.UP if action == "up" else tips.DOWN)
+            show_marks(tn, tip, topic, state)
+            tn.toast(tn.t({tips.UP: "tips.rated_up", tips.DOWN: "tips.rated_down"}.get(state.rating, "tips.unrated")))
         elif action == "save":
             saved = await tips.toggle_saved(tn.session, tn.agent.id, tip.id, tn.now)
             await refresh_buttons(tn, tip, topic)
@@ -233,7 +233,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def refresh_buttons(tn: Turn, tip: Tip, topic: str | None) -> None:
     """Show the new rating or saved mark on the pressed message, keeping the daily tip's own row."""
-    state = await tips.state_of(tn.session, tn.agent.id, tip.id)
+    show_marks(tn, tip, topic, await tips.state_of(tn.session, tn.agent.id, tip.id))
+
+
+def show_marks(tn: Turn, tip: Tip, topic: str | None, state: TipState | None) -> None:
+    """The pressed message's buttons with `state`'s rating and saved marks (the daily tip keeps its own row)."""
     daily = tn.query is not None and _has_daily_row(tn.query.message)
     tn.edit_buttons(inline(tip_buttons(tn.lang, tip, state, topic, daily=daily)))
 

@@ -283,7 +283,8 @@ def reads_whole_table(sql: str, detail: str) -> bool:
     aliases = {alias: table for table, alias in re.findall(r"\b(\w+) AS (\w+)", sql) if table in LARGE_TABLES}
     if aliases.get(found[2], found[2]) not in LARGE_TABLES:  # SQLite names an aliased table by its alias
         return False
-    constraint = re.search(r"\((.*)\)$", detail) if found[1] == "SEARCH" else None
+    # The constraint in brackets ends the line, or comes before " LEFT-JOIN" (the right side of an outer join).
+    constraint = re.search(r"\((.*)\)( LEFT-JOIN)?$", detail) if found[1] == "SEARCH" else None
     return not (constraint and SELECTIVE & set(re.findall(r"(\w+)=", constraint[1])))
 
 

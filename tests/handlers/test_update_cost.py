@@ -1,0 +1,66 @@
+"""An update costs few statements: each is a wait for the database (issue 14's updates per second).
+
+The agent is read with what its chat waits for in one statement; a flow's next step is stored with one upsert; a
+tip shown or rated comes back from its own upsert. The budgets below are what the common updates cost now (see
+"Updates per second (issue 14)" in docs/benchmarks.md); a change that adds a statement to one of them shows here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from runtime.local_api import Reply
+from tests.handlers.test_onboarding import onboard
+from tests.support import Harness
+
+
+@contextmanager
+def recording(engine: AsyncEngine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(sql)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_the_common_updates_stay_within_their_statement_budgets(harness: Harness, engine: AsyncEngine) -> None:
+    chat = harness.chat()
+    await onboard(chat)
+    await chat.send("/client 王先生 13800138000 三居")
+
+    with recording(engine) as statements:
+
+        async def cost(action: Awaitable[Reply]) -> tuple[int, Reply]:
+            statements.clear()
+            reply = await action
+            return len(statements), reply
+
+        spent, shown = await cost(chat.send("/tip"))  # the agent, its tip states, the upsert counting the showing
+        assert spent <= 3, statements
+        spent, _ = await cost(chat.press(shown.last.labels[0], on=shown.last))  # 👍: the agent, one upsert
+        assert spent <= 2, statements
+        spent, _ = await cost(chat.send("/today"))  # the agent, the day's follow-ups
+        assert spent <= 2, statements
+        spent, asked = await cost(chat.send("/followup 王先生 明天下午3点 带看新房"))  # the agent, the client, the wait
+        assert spent <= 3, statements
+        assert asked.last.buttons
+        # ✅: the agent with the draft it waits on, the client, its open follow-ups, the wait ended, the follow-up and
+        # its nudge
+        spent, saved = await cost(chat.press(asked.last.labels[0], on=asked.last))
+        assert spent <= 6, statements
+        assert saved.edited
+
+        await chat.send("/reflect")
+        spent, _ = await cost(chat.send("3"))  # the agent with its question, the reflection, the answer, the next wait
+        assert spent <= 4, statements
+    assert (await harness.waiting()) is not None  # the check-in waits at its second question
