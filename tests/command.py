@@ -16,11 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "LOG_LEVEL", "LOG_FORMAT", "TELEGRAM_API_BASE_URL")
 
 
-def run_agentcoach(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_agentcoach(cwd: Path, *args: str, stdin: int | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """The command as an operator runs it; no input unless `stdin` (a descriptor, e.g. a terminal's) is given."""
     environment = {k: v for k, v in os.environ.items() if k not in SETTINGS}
     environment.update(PYTHONPATH=str(ROOT), **env)
     return subprocess.run(
         [sys.executable, "-m", "runtime.cli", *args],
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -8,8 +8,6 @@ import asyncio
 import os
 import sqlite3
 import stat
-import subprocess
-import sys
 import threading
 from collections import Counter
 from contextlib import closing
@@ -19,24 +17,9 @@ import pytest
 
 from bot.backup import BackupRefused, backup_sqlite, pg_dump_command
 from bot.db import create_engine, upgrade
+from tests.command import run_agentcoach
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def agentcoach(cwd: Path, *args: str, stdin: int | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    """This worktree's command line, as an operator runs it (`stdin`: a descriptor, such as a terminal's)."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TELEGRAM_BOT_TOKEN")}
-    environment.update({"PYTHONPATH": str(ROOT), **env})
-    return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
-        stdin=stdin if stdin is not None else subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
 
 
 def migrated(path: Path) -> Path:
@@ -151,14 +134,14 @@ def test_the_pg_dump_line_leaves_the_password_and_the_driver_out() -> None:
 def test_the_command_backs_up_refuses_to_overwrite_and_points_postgres_to_pg_dump(tmp_path: Path) -> None:
     source = migrated(tmp_path / "data" / "agentcoach.db")
     url = f"sqlite+aiosqlite:///{source}"
-    made = agentcoach(tmp_path, "db", "backup", "copy.db", DATABASE_URL=url)
+    made = run_agentcoach(tmp_path, "db", "backup", "copy.db", DATABASE_URL=url)
     assert made.returncode == 0, made.stderr
     [line] = made.stdout.splitlines()
     assert line.startswith(f"agentcoach: backed up {source} to copy.db: ") and ", 0 agents, integrity ok" in line
-    again = agentcoach(tmp_path, "db", "backup", "copy.db", DATABASE_URL=url)
+    again = run_agentcoach(tmp_path, "db", "backup", "copy.db", DATABASE_URL=url)
     assert (again.returncode, again.stderr) == (2, "agentcoach: copy.db exists; use --force to overwrite it\n")
-    assert agentcoach(tmp_path, "db", "backup", "--force", "copy.db", DATABASE_URL=url).returncode == 0
-    postgres = agentcoach(
+    assert run_agentcoach(tmp_path, "db", "backup", "--force", "copy.db", DATABASE_URL=url).returncode == 0
+    postgres = run_agentcoach(
         tmp_path, "db", "backup", "x.dump", DATABASE_URL="postgresql+asyncpg://coach:s3cret@127.0.0.1:1/agentcoach"
     )
     assert postgres.returncode == 2 and "s3cret" not in postgres.stderr + postgres.stdout

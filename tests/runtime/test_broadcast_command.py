@@ -19,7 +19,8 @@ import pytest
 
 from bot.ownership import SoleOwnership
 from runtime.broadcast import AnnouncementRefused, read_announcement
-from tests.bot.test_backup import agentcoach, insert_agents, migrated
+from tests.bot.test_backup import insert_agents, migrated
+from tests.command import run_agentcoach
 
 TOKEN = "123456:BROADCAST-TEST"
 
@@ -77,14 +78,14 @@ def test_without_a_terminal_or_yes_or_a_token_nothing_is_queued(tmp_path: Path) 
     seed_agents(database, active=3, blocked=0)
     path = announcement(tmp_path, "<b>通知</b>")
     url = f"sqlite+aiosqlite:///{database}"
-    asked = agentcoach(tmp_path, "broadcast", str(path), DATABASE_URL=url, TELEGRAM_BOT_TOKEN=TOKEN)
+    asked = run_agentcoach(tmp_path, "broadcast", str(path), DATABASE_URL=url, TELEGRAM_BOT_TOKEN=TOKEN)
     assert (asked.returncode, asked.stderr) == (
         2,
         "agentcoach: no terminal to confirm on; add --yes to send without asking\n",
     )
-    tokenless = agentcoach(tmp_path, "broadcast", "--yes", str(path), DATABASE_URL=url)
+    tokenless = run_agentcoach(tmp_path, "broadcast", "--yes", str(path), DATABASE_URL=url)
     assert tokenless.returncode == 2 and "TELEGRAM_BOT_TOKEN is not set" in tokenless.stderr
-    bad = agentcoach(tmp_path, "broadcast", "--yes", "missing.txt", DATABASE_URL=url, TELEGRAM_BOT_TOKEN=TOKEN)
+    bad = run_agentcoach(tmp_path, "broadcast", "--yes", "missing.txt", DATABASE_URL=url, TELEGRAM_BOT_TOKEN=TOKEN)
     assert (bad.returncode, bad.stderr) == (2, "agentcoach: cannot read missing.txt: No such file or directory\n")
     assert queued(database) == 0
 
@@ -97,10 +98,10 @@ def test_with_a_bot_running_on_the_sqlite_file_the_copies_are_queued_for_it(tmp_
     running_bot = SoleOwnership(database)  # the lock `agentcoach run` holds for as long as it lives
     asyncio.run(running_bot.start())
     try:
-        first = agentcoach(tmp_path, "broadcast", "--yes", str(path), DATABASE_URL=url, TELEGRAM_BOT_TOKEN=TOKEN)
+        first = run_agentcoach(tmp_path, "broadcast", "--yes", str(path), DATABASE_URL=url, TELEGRAM_BOT_TOKEN=TOKEN)
         assert first.returncode == 0, first.stderr
         assert first.stdout == "agentcoach: broadcast #1: queued 4; the running bot will send them\n"
-        again = agentcoach(tmp_path, "broadcast", "--yes", str(path), DATABASE_URL=url, TELEGRAM_BOT_TOKEN=TOKEN)
+        again = run_agentcoach(tmp_path, "broadcast", "--yes", str(path), DATABASE_URL=url, TELEGRAM_BOT_TOKEN=TOKEN)
         assert again.stdout == "agentcoach: broadcast #1: queued 0 more (4 in all); the running bot will send them\n"
     finally:
         asyncio.run(running_bot.stop())
@@ -114,7 +115,7 @@ def test_at_a_terminal_it_asks_first_and_a_no_sends_nothing(tmp_path: Path) -> N
     terminal, their_end = os.openpty()  # the command sees a terminal on its stdin
     try:
         os.write(terminal, b"n\n")
-        answered = agentcoach(
+        answered = run_agentcoach(
             tmp_path,
             "broadcast",
             str(path),
@@ -132,7 +133,7 @@ def test_at_a_terminal_it_asks_first_and_a_no_sends_nothing(tmp_path: Path) -> N
 
 def broadcast_to(tmp_path: Path, database: Path, path: Path, api: str) -> subprocess.CompletedProcess[str]:
     """`agentcoach broadcast --yes` against the Bot API at `api`."""
-    return agentcoach(
+    return run_agentcoach(
         tmp_path,
         "broadcast",
         "--yes",
