@@ -421,6 +421,10 @@ class LocalChat:
 
     async def send(self, text: str) -> Reply:
         """The agent types `text` (a leading /command gets its entity, as Telegram adds it)."""
+        return await self._process(self.text_update(text))
+
+    def text_update(self, text: str) -> dict[str, Any]:
+        """The update Telegram would send for `text`, with an id never used before (tests send one twice)."""
         message: dict[str, Any] = {
             "message_id": self.api.next_message_id(self.chat_id),
             "date": int(time.time()),
@@ -431,7 +435,7 @@ class LocalChat:
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return await self._process({"update_id": next(self._update_ids), "message": message})
+        return {"update_id": next(self._update_ids), "message": message}
 
     async def send_sticker(self) -> Reply:
         message = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time as wall
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -62,21 +61,12 @@ async def pair(
         await other.dispose()
 
 
-_ids = iter(range(10**12, 10**13))
+_ids = iter(range(10**12, 10**13))  # ids for updates built by hand here (not LocalChat's)
 
 
 def message(chat: LocalChat, typed: str) -> dict[str, Any]:
     """An update carrying `typed`, with an id of its own: the same dict given twice is one update sent twice."""
-    body: dict[str, Any] = {
-        "message_id": chat.api.next_message_id(chat.chat_id),
-        "date": int(wall.time()),
-        "chat": chat.chat,
-        "from": chat.user,
-        "text": typed,
-    }
-    if typed.startswith("/"):
-        body["entities"] = [{"type": "bot_command", "offset": 0, "length": len(typed.split()[0])}]
-    return {"update_id": next(_ids), "message": body}
+    return chat.text_update(typed)
 
 
 async def deliver(chat: LocalChat, update: dict[str, Any]) -> Reply:
