@@ -39,7 +39,7 @@ lint: $(STAMP)
 check: lint test
 
 ## mutate: mutation testing (mutmut, SQLite only, slow: not in CI; docs/testing.md). One module: MODULE=bot/timezones.py
-MUTATE_MODULES := bot/scheduler.py bot/ownership.py bot/followups.py bot/recurring.py bot/reflections.py bot/timezones.py \
+MUTATE_MODULES := bot/scheduler.py bot/grouped.py bot/ownership.py bot/followups.py bot/recurring.py bot/reflections.py bot/timezones.py \
 	bot/numerals.py bot/time_of_day.py bot/moods.py bot/week.py bot/weekly_summary.py bot/chart_ahead.py
 MODULE ?= $(MUTATE_MODULES)
 # Parallel mutants: 1 leaves the other core to whoever shares the machine.

@@ -13,7 +13,8 @@ Throughput: the `due` rows drained as the served bot drains a backlog (`runtime.
 again at once while a sweep left due rows behind), with the engine's default settings, a no-op sender and no
 send budget (`budget=None`): the served bot paces its sends at 29/s (runtime/send_budget.py), which would hide
 the engine's own cost. Deliveries/s is `due` over that time: claim + render + last check + send + confirm of
-every row. The goal, ≥ 300/s per process (ten times Telegram's 30 msg/s), means the engine never holds a wave
+every row (each step's rows grouped into shared transactions as they queue up: bot.grouped; the mean group size is
+reported). The goal, ≥ 300/s per process (ten times Telegram's 30 msg/s), means the engine never holds a wave
 back. Last, ✅ Done on a nudge (`bot.followups.mark_done`: the follow-up closed and its pending delivery
 cancelled, found by (kind, subject)), each on another follow-up and rolled back.
 """
@@ -177,7 +178,8 @@ async def run(
     out.notes.append(
         f"draining: {cpu['median']:.2f} ms of this process's CPU per delivery ({1000 / cpu['median']:.0f}/s if the"
         f" process had a core to itself and the database answered at once),"
-        f" {data['drain']['statements_per_delivery']['median']:.1f} SQL statements per delivery"
+        f" {data['drain']['statements_per_delivery']['median']:.1f} SQL statements per delivery; rows per"
+        f" transaction by step: {data['drain']['mean_group']}"
     )
     out.notes.append(
         "the claim goal is judged on finding the due rows; the throughput goal on delivering them: each row is"
@@ -201,25 +203,34 @@ async def _drain_times(
     cpus: list[float] = []
     rows: list[int] = []
     per_row: list[float] = []
+    group_sizes: dict[str, list[float]] = {}
     for attempt in range(repeats + 1):
         await prepare()
         event.listen(bind.sync_engine, "before_cursor_execute", count)
         statements = 0
         cpu, started = time.process_time(), time.perf_counter()
+        before = subject.grouping()
         sent = await drain(subject)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        after = subject.grouping()
         event.remove(bind.sync_engine, "before_cursor_execute", count)
         if attempt and sent:  # the first is a warm-up (connections, statement caches)
             walls.append(wall * 1000)
             cpus.append(cpu * 1000 / sent)
             rows.append(sent)
             per_row.append(statements / sent)
+            for step, (groups, rows_in) in after.items():
+                done = groups - before.get(step, (0, 0))[0]
+                if done:
+                    group_sizes.setdefault(step, []).append((rows_in - before.get(step, (0, 0))[1]) / done)
     rates = [n / (ms / 1000) for n, ms in zip(rows, walls, strict=True)]
     return spread(walls) | {
         "rows": rows,
         "per_second": spread(rates),
         "cpu_ms_per_delivery": spread(cpus),
         "statements_per_delivery": spread(per_row),
+        # Rows per transaction of each step (bot.grouped: the rows of a sweep that reach a step together share one).
+        "mean_group": {step: round(spread(sizes)["median"], 1) for step, sizes in group_sizes.items()},
     }
 
 
