@@ -254,7 +254,7 @@ async def wave_child(
     async def render_nudge(session: Any, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing:
         return Outgoing(f"⏰ nudge {delivery.id}")
 
-    engine.kinds[DeliveryKind.DIGEST] = Kind(render_digest, after_sent, after_sent, after_sent)
+    engine.kinds[DeliveryKind.DIGEST] = Kind(render_digest, after_sent, after_sent, after_sent, renders_alone=True)
     engine.kinds[DeliveryKind.FOLLOWUP] = Kind(render_nudge)
     if wave_batch:
         engine.settings.wave_batch = wave_batch

@@ -36,7 +36,7 @@ from bot import followups as follow_up_service
 from bot.clock import SystemClock
 from bot.models import FollowUp
 from bot.ownership import Ownership, ownership_for
-from bot.scheduler import Engine, EngineSettings, Kind, Outgoing
+from bot.scheduler import Engine, EngineSettings, Outgoing
 from handlers import followups
 
 GOAL_MS = 50.0
@@ -58,7 +58,7 @@ class NoopSender:
 def engine(sessions: async_sessionmaker[AsyncSession], batch: int, ownership: Ownership) -> Engine:
     """An engine of this one benchmark process: they all share its ownership (one lock per process). No send
     budget: the pace the served bot keeps (29/s) is not the engine's cost."""
-    kinds = {followups.KIND: Kind(render=followups.render_nudge)}
+    kinds = {followups.KIND: followups.NUDGE}
     settings = EngineSettings(batch=batch)
     return Engine(sessions, SystemClock(), NoopSender(), kinds, settings, budget=None, ownership=ownership)
 

@@ -9,6 +9,7 @@ Every lookup of a client by id goes through `owned_client`, so an agent only eve
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
@@ -606,6 +607,25 @@ async def recent_contacts(session: AsyncSession, client_id: int, limit: int = 3)
 async def last_contact(session: AsyncSession, client_id: int) -> ContactLog | None:
     found = await recent_contacts(session, client_id, limit=1)
     return found[0] if found else None
+
+
+async def last_contacts(session: AsyncSession, client_ids: Collection[int]) -> dict[int, ContactLog]:
+    """Each client's latest contact, as `last_contact` picks it, for many clients in one statement (the engine
+    renders a group of nudges at once); a client with none is missing."""
+    if not client_ids:
+        return {}
+    latest = (
+        select(
+            ContactLog.id,
+            func.row_number()
+            .over(partition_by=ContactLog.client_id, order_by=(ContactLog.at.desc(), ContactLog.id.desc()))
+            .label("n"),
+        )
+        .where(ContactLog.client_id.in_(sorted(set(client_ids))), ContactLog.kind.in_(CONTACT_KINDS))
+        .subquery()
+    )
+    found = await session.execute(select(ContactLog).join(latest, latest.c.id == ContactLog.id).where(latest.c.n == 1))
+    return {contact.client_id: contact for contact in found.scalars()}
 
 
 async def open_follow_ups(session: AsyncSession, client_id: int) -> list[FollowUp]:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.bulk import insert_rows_with_ids
-from bot.clients import MAX_ID, last_contact
+from bot.clients import MAX_ID, last_contacts
 from bot.models import Agent, Client, ContactLog, FollowUp
 from bot.scheduler import Planned, cancel, schedule, schedule_many
 from bot.statuses import DeliveryKind, FollowUpStatus
@@ -284,17 +284,20 @@ async def set_outcome(follow_up: FollowUp, outcome: str, now: datetime) -> None:
 
 
 async def nudge_for(session: AsyncSession, follow_up_id: int) -> Nudge | None:
-    """The follow-up with its client (one statement: the engine renders a nudge per row it delivers) and the
-    client's last contact; None if either is gone."""
-    row = (
+    """The follow-up with its client and the client's last contact; None if either is gone."""
+    return (await nudges_for(session, [follow_up_id])).get(follow_up_id)
+
+
+async def nudges_for(session: AsyncSession, follow_up_ids: Collection[int]) -> dict[int, Nudge]:
+    """`nudge_for` for many follow-ups in two statements, whatever their number (the engine renders a group of
+    nudges at once), by follow-up id."""
+    rows = (
         await session.execute(
-            select(FollowUp, Client).where(FollowUp.id == follow_up_id, Client.id == FollowUp.client_id)
+            select(FollowUp, Client).where(FollowUp.id.in_(sorted(set(follow_up_ids))), Client.id == FollowUp.client_id)
         )
-    ).first()
-    if row is None:
-        return None
-    follow_up, client = row[0], row[1]
-    return Nudge(follow_up, client, await last_contact(session, client.id))
+    ).all()
+    contacts = await last_contacts(session, [row[1].id for row in rows])
+    return {row[0].id: Nudge(row[0], row[1], contacts.get(row[1].id)) for row in rows}
 
 
 async def open_between(

@@ -119,6 +119,7 @@ class Budget(Protocol):
 
 
 Render = Callable[[AsyncSession, Delivery, Agent, datetime], Awaitable[Outgoing | None]]
+RenderMany = Callable[[AsyncSession, Sequence[tuple[Delivery, Agent]], datetime], Awaitable[Sequence[Outgoing | None]]]
 AfterSent = Callable[[AsyncSession, Delivery, Agent, datetime], Awaitable[None]]
 
 
@@ -135,6 +136,12 @@ class Kind:
     after_sent: AfterSent | None = None
     after_skipped: AfterSent | None = None
     repair: AfterSent | None = None
+    # `render` for the rows of a group at once, a result per row in order (the sweep renders the rows that reach
+    # the render together in one transaction): a kind that reads more rows per delivery reads them for all.
+    render_many: RenderMany | None = None
+    # Its render waits on more than the database (the digest's chart, drawn in a worker): each row is rendered in
+    # a transaction of its own, concurrently with the others, instead of one after the other in a group's.
+    renders_alone: bool = False
 
 
 # How a claimed delivery can end a sweep: the counters of a SweepReport, and the outcomes counted by kind.
@@ -411,7 +418,12 @@ class Engine:
 
     async def deliver(self, item: Claimed) -> SweepReport:
         report = SweepReport()
-        rendered = await self._groups().render.run(item)
+        kind = self.kinds.get(item.kind)
+        if kind is not None and kind.renders_alone:
+            async with self.sessions() as session, session.begin():
+                rendered = (await self._render_all(session, [item]))[0]
+        else:
+            rendered = await self._groups().render.run(item)
         if isinstance(rendered, str):
             setattr(report, rendered, 1)
             return report
@@ -451,28 +463,45 @@ class Engine:
     async def _render_all(self, session: AsyncSession, items: Sequence[Claimed]) -> list[_Rendered | _Ended]:
         """Each row as its kind renders it now, or the outcome that ends it here: "taken_over" (the row is not
         ours any more) or "cancelled" (nothing to send any more: cancelled, or held for an agent who blocked the
-        bot; a recurring kind then schedules its next occurrence). The rows and their agents in one statement."""
+        bot; a recurring kind then schedules its next occurrence). The rows and their agents in one statement, and
+        the rows of a kind that renders many at once (`Kind.render_many`) together."""
         now = self.clock.now()
         found = await _deliveries_and_agents(session, items)
-        return [await self._render(session, item, found.get(item.id), now) for item in items]
+        by_kind: dict[str, list[tuple[Delivery, Agent]]] = {}
+        for delivery, agent in found.values():
+            delivery.late = delivery.due_at < now - self.settings.late_after
+            if delivery.kind in self.kinds and agent.active:
+                by_kind.setdefault(delivery.kind, []).append((delivery, agent))
+        outgoing: dict[int, Outgoing | None] = {}
+        for name, rows in by_kind.items():
+            kind = self.kinds[name]
+            if kind.render_many is not None:
+                rendered = await kind.render_many(session, rows, now)
+            else:
+                rendered = [await kind.render(session, delivery, agent, now) for delivery, agent in rows]
+            outgoing.update((delivery.id, message) for (delivery, _), message in zip(rows, rendered, strict=True))
+        return [await self._rendered(session, item, found.get(item.id), outgoing.get(item.id), now) for item in items]
 
-    async def _render(
-        self, session: AsyncSession, item: Claimed, found: tuple[Delivery, Agent] | None, now: datetime
+    async def _rendered(
+        self,
+        session: AsyncSession,
+        item: Claimed,
+        found: tuple[Delivery, Agent] | None,
+        outgoing: Outgoing | None,
+        now: datetime,
     ) -> _Rendered | _Ended:
         if found is None:
             return "taken_over"
         delivery, agent = found
-        kind = self.kinds.get(delivery.kind)
-        late = delivery.late = delivery.due_at < now - self.settings.late_after
-        outgoing = await kind.render(session, delivery, agent, now) if kind and agent.active else None
         if outgoing is None:
+            kind = self.kinds.get(delivery.kind)
             verdict = CANCELLED if agent.active else HELD
             if not await self._still_ours(session, item, status=verdict, lease_until=None):
                 return "taken_over"  # another sweep has it now (and may have sent it): not ours to cancel
             if kind and kind.after_skipped and agent.active:
                 await kind.after_skipped(session, delivery, agent, now)
             return "cancelled"
-        return _Rendered(outgoing, agent.chat_id, delivery.kind, late)
+        return _Rendered(outgoing, agent.chat_id, delivery.kind, delivery.late)
 
     async def _last_check_all(self, session: AsyncSession, items: Sequence[Claimed]) -> list[bool]:
         """claimed → sending for each row still ours (same owner, same attempt, still claimed), in one statement

@@ -13,7 +13,7 @@ Every button carries ids that are checked against the pressing agent; a forged o
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from bot.day_parts import DayPart
 from bot.i18n import BABEL_LOCALES, Html, t
 from bot.models import Agent, Client, Delivery, FollowUp
 from bot.preferences import day_part_hours, format_moment, format_time, weekday_name
-from bot.scheduler import Outgoing
+from bot.scheduler import Kind, Outgoing
 from bot.text import clip, is_blank
 from bot.timeparse import find_when, is_past, parse_when, prefetch, ready
 from bot.timezones import is_valid_zone, local_datetime
@@ -393,11 +393,27 @@ def nudge_text(language: str, agent: Agent, nudge: followups.Nudge, now: datetim
 
 async def render_nudge(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing | None:
     """The engine's renderer for kind "followup": None once the follow-up is no longer open."""
-    nudge = await followups.nudge_for(session, delivery.subject_id or 0)
-    if nudge is None or nudge.follow_up.status != followups.OPEN or nudge.follow_up.agent_id != agent.id:
-        return None
-    text = nudge_text(agent.language, agent, nudge, now, delivery.late)
-    return Outgoing(text, nudge_buttons(agent.language, nudge.follow_up))
+    return (await render_nudges(session, [(delivery, agent)], now))[0]
+
+
+async def render_nudges(
+    session: AsyncSession, rows: Sequence[tuple[Delivery, Agent]], now: datetime
+) -> list[Outgoing | None]:
+    """`render_nudge` for a group of rows, reading their follow-ups, clients and last contacts together."""
+    nudges = await followups.nudges_for(session, [delivery.subject_id or 0 for delivery, _ in rows])
+    rendered: list[Outgoing | None] = []
+    for delivery, agent in rows:
+        nudge = nudges.get(delivery.subject_id or 0)
+        if nudge is None or nudge.follow_up.status != followups.OPEN or nudge.follow_up.agent_id != agent.id:
+            rendered.append(None)
+            continue
+        text = nudge_text(agent.language, agent, nudge, now, delivery.late)
+        rendered.append(Outgoing(text, nudge_buttons(agent.language, nudge.follow_up)))
+    return rendered
+
+
+# How the engine renders a nudge: one row, or the rows of a group together.
+NUDGE = Kind(render=render_nudge, render_many=render_nudges)
 
 
 # ---------------------------------------------------------------------------------------------- buttons

@@ -74,7 +74,7 @@ def build_application(
 def build_engine(services: Services, app: AgentApplication, budget: SendBudget | None = None) -> Engine:
     """The scheduling engine with every kind of delivery the bot knows how to render."""
     kinds: dict[str, Kind] = {
-        followups.KIND: Kind(render=followups.render_nudge),
+        followups.KIND: followups.NUDGE,
         recurring.DAILY_TIP: Kind(
             render=tips.render_daily_tip,
             after_sent=tips.daily_tip_sent,
@@ -93,6 +93,7 @@ def build_engine(services: Services, app: AgentApplication, budget: SendBudget |
             after_sent=tips.daily_tip_sent,  # the tip in it counts as shown, then the next digest
             after_skipped=recurring.after_sent,
             repair=recurring.after_sent,
+            renders_alone=True,  # a chart not drawn ahead is drawn while it renders
         ),
         BROADCAST: Kind(render=render_broadcast),
     }

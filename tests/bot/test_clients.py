@@ -22,6 +22,7 @@ from bot.clients import (
     edit_detail,
     format_phone,
     last_contact,
+    last_contacts,
     log_contact,
     next_follow_up,
     normalise_phone,
@@ -323,3 +324,29 @@ async def test_clearing_a_detail(engine: AsyncEngine) -> None:
         with pytest.raises(ValueError):
             update_details(client, later, name="")
         assert client.name == "王先生"
+
+
+async def test_the_last_contacts_of_many_clients_are_each_their_own(engine: AsyncEngine) -> None:
+    """What a group of nudges shows: per client the latest real contact (the later one of two at the same minute),
+    never a stage move, never another client's; a client never contacted is missing."""
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        me = await get_or_register(session, NewAgent(1, 1, "me", "zh-Hans", "Asia/Shanghai"), START)
+        a, b, c, quiet = [await add_client(session, me.id, ClientDraft(f"客户{i}"), START) for i in range(4)]
+        await log_contact(session, a, "call", "第一次", START + timedelta(hours=1))
+        await log_contact(session, a, "visit", "看房", START + timedelta(hours=3))
+        await log_contact(session, a, "message", "早一点", START + timedelta(hours=2))
+        await log_contact(session, b, "call", "同一分钟一", START + timedelta(hours=1))
+        await log_contact(session, b, "message", "同一分钟二", START + timedelta(hours=1))
+        await log_contact(session, c, "call", "电话", START)
+        await change_stage(session, c, "interested", START + timedelta(hours=5))  # a stage move: not a contact
+        await change_stage(session, quiet, "viewing", START + timedelta(hours=5))
+        found = await last_contacts(session, [a.id, b.id, c.id, quiet.id, 999_999])
+        assert {client: contact.note for client, contact in found.items()} == {
+            a.id: "看房",
+            b.id: "同一分钟二",
+            c.id: "电话",
+        }
+        for client in (a, b, c):
+            assert found[client.id] is await last_contact(session, client.id)
+        assert await last_contacts(session, []) == {}

@@ -183,3 +183,31 @@ async def test_a_backlog_goes_out_once_each_with_its_own_message_id(engine: Asyn
     }
     # Rendering, the last check and the confirmation of 120 rows, each alone, would commit ≥ 360 times.
     assert commits < 120
+
+
+async def test_a_kind_that_renders_alone_renders_its_rows_side_by_side(engine: AsyncEngine, clock: ManualClock) -> None:
+    """The digest's render waits on its chart: its rows must not wait for each other's in one group."""
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        for n in (1, 2):
+            agent = await get_or_register(session, NewAgent(n, 700 + n, f"A{n}", "en", "Asia/Shanghai"), START)
+            await schedule(session, agent_id=agent.id, kind="chart", due_at=START, now=START)
+    both_drawing = asyncio.Event()
+    drawing = 0
+
+    async def draw(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing | None:
+        nonlocal drawing
+        drawing += 1
+        if drawing == 2:
+            both_drawing.set()
+        await asyncio.wait_for(both_drawing.wait(), timeout=5)  # one after the other, the first would time out
+        return Outgoing(f"chart {delivery.id} for {agent.chat_id}")
+
+    sender = CountingSender()
+    process = Engine(sessions, clock, sender, {"chart": Kind(draw, renders_alone=True)})
+    try:
+        report = await process.sweep()
+    finally:
+        await process.stop()
+    assert (report.sent, report.retried, drawing) == (2, 0, 2)  # each drawn once, neither given up on
+    assert sorted(text for _, text in sender.sent) == ["chart 1 for 701", "chart 2 for 702"]
