@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
+# The task that commits the groups one after the other while rows keep coming (its name, as asyncio lists it).
+DRAINING = "grouped-commit"
+
 # One step for many rows in one session and transaction: a result per row, in the order given.
 Step = Callable[[AsyncSession, Sequence[T]], Awaitable[Sequence[R]]]
 
@@ -50,20 +53,20 @@ class Grouped(Generic[T, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         if self._draining is None:
-            self._draining = asyncio.create_task(self._drain())
+            self._draining = asyncio.create_task(self._drain(), name=DRAINING)
         return await future
 
     async def _drain(self) -> None:
-        group: list[tuple[T, asyncio.Future[R]]] = []
         try:
             while self._queue:
                 group, self._queue = self._queue[: self._limit], self._queue[self._limit :]
-                await self._commit(group)
-        except BaseException as error:  # cancelled (the loop is closing): no caller may wait for ever
-            for _, future in group + self._queue:
-                _fail(future, error if isinstance(error, Exception) else asyncio.CancelledError())
-            self._queue = []
-            raise
+                try:
+                    await self._commit(group)
+                except asyncio.CancelledError:  # the process is stopping: no caller may wait for ever
+                    for _, future in group + self._queue:
+                        future.cancel()
+                    self._queue = []
+                    raise
         finally:
             self._draining = None
 

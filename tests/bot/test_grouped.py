@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.agents import NewAgent, get_or_register
 from bot.clock import ManualClock
 from bot.db import session_factory
-from bot.grouped import Grouped
+from bot.grouped import DRAINING, Grouped
 from bot.models import Agent, Delivery
 from bot.scheduler import Engine, EngineSettings, Kind, Outgoing, schedule
 from tests.conftest import START
@@ -121,6 +121,38 @@ async def test_a_caller_that_gives_up_stalls_nobody(sessions: async_sessionmaker
     assert impatient.cancelled()
     assert await stored(sessions) == [40, 41, 42]  # its row was done all the same, once
     assert await grouped.run(43) == 86  # and the next one goes as usual
+
+
+async def test_a_lone_bad_row_gets_its_own_error_and_the_next_row_goes_as_usual(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    probe = Probe()
+    grouped = Grouped(sessions, probe)
+    with pytest.raises(ValueError, match="thirteen"):
+        await grouped.run(13)
+    assert probe.groups == [[13]]  # tried once: alone already
+    assert await grouped.run(14) == 28
+    assert await stored(sessions) == [14]
+
+
+async def test_rows_waiting_when_the_process_stops_are_cancelled_not_left_waiting(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    probe = Probe()
+    grouped = Grouped(sessions, probe)
+    probe.hold = asyncio.Event()
+    first = asyncio.create_task(grouped.run(50))
+    await probe.holding.wait()
+    queued = asyncio.create_task(grouped.run(51))
+    await asyncio.sleep(0)
+    [committing] = [task for task in asyncio.all_tasks() if task.get_name() == DRAINING]
+    committing.cancel()  # as the loop does to every task when the process stops
+    results = await asyncio.wait_for(asyncio.gather(first, queued, return_exceptions=True), timeout=5)
+    assert [type(result) for result in results] == [asyncio.CancelledError, asyncio.CancelledError]
+    assert await stored(sessions) == []  # the group under way was rolled back, the queued row never began
+    probe.hold = None
+    assert await grouped.run(52) == 104  # a later row goes as usual, alone
+    assert await stored(sessions) == [52]
 
 
 class CountingSender:
