@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.bulk import insert_rows_with_ids
@@ -241,14 +241,20 @@ async def replace(
     return await add_follow_up(session, agent, client, due_at, note, now)
 
 
+_OPEN_FOR_CLIENT = (
+    select(FollowUp)
+    .where(
+        FollowUp.agent_id == bindparam("agent_id"),
+        FollowUp.client_id == bindparam("client_id"),
+        FollowUp.status == OPEN,
+    )
+    .order_by(FollowUp.due_at, FollowUp.id)
+)
+
+
 async def open_for_client(session: AsyncSession, agent_id: int, client_id: int) -> list[FollowUp]:
     """The client's open follow-ups, earliest first (asked about before another is added)."""
-    query = (
-        select(FollowUp)
-        .where(FollowUp.agent_id == agent_id, FollowUp.client_id == client_id, FollowUp.status == OPEN)
-        .order_by(FollowUp.due_at, FollowUp.id)
-    )
-    return list((await session.execute(query)).scalars())
+    return list((await session.scalars(_OPEN_FOR_CLIENT, {"agent_id": agent_id, "client_id": client_id})).all())
 
 
 async def suggestion_for(session: AsyncSession, agent: Agent, stage: str, now: datetime) -> Suggestion:
@@ -297,19 +303,29 @@ async def nudge_for(session: AsyncSession, follow_up_id: int) -> Nudge | None:
     return Nudge(follow_up, client, await last_contact(session, client.id))
 
 
+# /today, /overdue and every suggestion run these: built once, with and without a start.
+_OPEN_BEFORE = (
+    select(FollowUp, Client)
+    .join(Client, Client.id == FollowUp.client_id)
+    .where(
+        FollowUp.agent_id == bindparam("agent_id"),
+        FollowUp.status == OPEN,
+        FollowUp.due_at < bindparam("end", type_=FollowUp.due_at.type),
+    )
+    .order_by(FollowUp.due_at)
+)
+_OPEN_BETWEEN = _OPEN_BEFORE.where(FollowUp.due_at >= bindparam("start", type_=FollowUp.due_at.type))
+
+
 async def open_between(
     session: AsyncSession, agent_id: int, start: datetime | None, end: datetime
 ) -> list[tuple[FollowUp, Client]]:
     """Open follow-ups of the agent due in [start, end), earliest first, with their clients."""
-    query = (
-        select(FollowUp, Client)
-        .join(Client, Client.id == FollowUp.client_id)
-        .where(FollowUp.agent_id == agent_id, FollowUp.status == OPEN, FollowUp.due_at < end)
-        .order_by(FollowUp.due_at)
-    )
-    if start is not None:
-        query = query.where(FollowUp.due_at >= start)
-    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
+    if start is None:
+        rows = await session.execute(_OPEN_BEFORE, {"agent_id": agent_id, "end": end})
+    else:
+        rows = await session.execute(_OPEN_BETWEEN, {"agent_id": agent_id, "start": start, "end": end})
+    return [(row[0], row[1]) for row in rows.all()]
 
 
 async def due_today(session: AsyncSession, agent: Agent, now: datetime) -> list[tuple[FollowUp, Client]]:
