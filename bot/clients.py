@@ -389,9 +389,12 @@ async def owned_client(session: AsyncSession, agent_id: int, client_id: int) -> 
     if not 0 < client_id < MAX_ID:
         return None  # a forged id the database's integer column could not even hold
     client = await session.get(Client, client_id)
-    if client is None or client.agent_id != agent_id or client.archived:
-        return None
-    return client
+    return client if client is not None and owns(client, agent_id) else None
+
+
+def owns(client: Client, agent_id: int) -> bool:
+    """Whether the agent may act on the client: theirs, and not archived."""
+    return client.agent_id == agent_id and not client.archived
 
 
 async def client_with_phone(session: AsyncSession, agent_id: int, phone: str) -> Client | None:

@@ -16,7 +16,6 @@ from telegram import InlineKeyboardMarkup
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram.ext import ExtBot
 
-
 # The parameters with a `Defaults` value that Bot._send_message passes on whatever the method.
 _SENT_WITH_EVERY_MESSAGE = {
     "disable_notification": DEFAULT_NONE,
