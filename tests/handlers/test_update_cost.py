@@ -61,6 +61,7 @@ async def test_the_common_updates_stay_within_their_statement_budgets(harness: H
         assert saved.edited
 
         await chat.send("/reflect")
-        spent, _ = await cost(chat.send("3"))  # the agent with its question, the reflection, the answer, the next wait
-        assert spent <= 4, statements
+        # the agent with its question, the answer stored and the reflection moved on (UPDATE … RETURNING), the next wait
+        spent, _ = await cost(chat.send("3"))
+        assert spent <= 3, statements
     assert (await harness.waiting()) is not None  # the check-in waits at its second question
