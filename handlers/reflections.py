@@ -388,7 +388,10 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
         tn.send(tn.t(f"reflect.invalid.{question}"))
         return
     reflections.set_answer(reflection, question, answer, tn.now)
-    await stop_waiting(tn.session, tn.agent.chat_id)  # editing: the one answer retyped
+    if not editing:
+        await go_on(tn, reflection, question)
+        return
+    await stop_waiting(tn.session, tn.agent.chat_id)
     tn.send(tn.t("reflect.edited"))
     tn.send(entry_text(tn, reflection), entry_rows(tn, reflection))
 
