@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Final, Literal
 
 import phonenumbers
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.history import record_stage_move
@@ -390,9 +390,12 @@ async def owned_client(session: AsyncSession, agent_id: int, client_id: int) -> 
     if not 0 < client_id < MAX_ID:
         return None  # a forged id the database's integer column could not even hold
     client = await session.get(Client, client_id)
-    if client is None or client.agent_id != agent_id or client.archived:
-        return None
-    return client
+    return client if client is not None and owns(client, agent_id) else None
+
+
+def owns(client: Client, agent_id: int) -> bool:
+    """Whether the agent may act on the client: theirs, and not archived."""
+    return client.agent_id == agent_id and not client.archived
 
 
 async def client_with_phone(session: AsyncSession, agent_id: int, phone: str) -> Client | None:
@@ -510,6 +513,21 @@ async def clients_page(
     return ClientPage(list(result.scalars()), total, page, pages)
 
 
+def _search(*matches: ColumnElement[bool]) -> Select[Client]:
+    return (
+        select(Client)
+        .where(Client.agent_id == bindparam("agent_id"), Client.archived.is_(False), or_(*matches))
+        .order_by(Client.updated_at.desc(), Client.id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+# `/followup <name> …` runs one of these each time: built once, for a name, and for a name or a phone number.
+_BY_NAME = Client.name.ilike(bindparam("pattern", type_=Client.name.type), escape="\\")
+_SEARCH_NAME = _search(_BY_NAME)
+_SEARCH_NAME_OR_PHONE = _search(_BY_NAME, Client.phone == bindparam("phone", type_=Client.phone.type))
+
+
 async def search_clients(session: AsyncSession, agent_id: int, text: str, limit: int = 10) -> list[Client]:
     """The agent's clients whose name (or phone) contains `text`, most recently active first."""
     text = text.strip()
@@ -517,16 +535,12 @@ async def search_clients(session: AsyncSession, agent_id: int, text: str, limit:
         return []
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     phone = normalise_phone(text)
-    matches: list[ColumnElement[bool]] = [Client.name.ilike(pattern, escape="\\")]
+    values: dict[str, object] = {"agent_id": agent_id, "pattern": pattern, "limit": limit}
     if phone:
-        matches.append(Client.phone == phone)
-    result = await session.execute(
-        select(Client)
-        .where(Client.agent_id == agent_id, Client.archived.is_(False), or_(*matches))
-        .order_by(Client.updated_at.desc(), Client.id.desc())
-        .limit(limit)
-    )
-    return list(result.scalars())
+        found = await session.scalars(_SEARCH_NAME_OR_PHONE, values | {"phone": phone})
+    else:
+        found = await session.scalars(_SEARCH_NAME, values)
+    return list(found.all())
 
 
 async def recent_clients(session: AsyncSession, agent_id: int, limit: int) -> list[Client]:

@@ -20,16 +20,17 @@ The conversation graph in one place: each flow that waits for typed input, and t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
-from bot.db import insert_or_skip
+from bot.db import upsert_per_dialect
 from bot.models import ConversationState
 
 
@@ -101,19 +102,31 @@ async def waiting_for(session: AsyncSession, chat_id: int) -> Waiting | None:
     return Waiting(state.flow, state.step, dict(state.data or {}))
 
 
+# What a chat waits for is written with plain statements on the table, not the ORM's INSERT and DELETE of objects
+# (which look for the row among the session's objects), built once: most updates of a flow run one of them.
+_WAITING: Table = ConversationState.__table__  # type: ignore[assignment]
+_WAITING_COLUMNS = ("chat_id", "flow", "step", "data", "updated_at")
+_STOP_WAITING = delete(_WAITING).where(_WAITING.c.chat_id == bindparam("chat_id"))
+
+
+def _upsert_waiting(insert: Callable[[Any], Any]) -> Any:
+    statement = insert(_WAITING).values(
+        {name: bindparam(name, type_=_WAITING.c[name].type) for name in _WAITING_COLUMNS}
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[_WAITING.c.chat_id], set_={name: statement.excluded[name] for name in _WAITING_COLUMNS[1:]}
+    )
+
+
+_UPSERT_WAITING = upsert_per_dialect(_upsert_waiting)
+
+
 async def wait_for(session: AsyncSession, chat_id: int, waiting: Waiting, now: datetime) -> None:
     """Remember what the chat's next message answers; one flow at a time, the newest wins.
 
     One upsert, not a read and then a write: a statement less on most updates of a flow."""
-    statement = insert_or_skip(session, ConversationState).values(
-        chat_id=chat_id, flow=waiting.flow, step=waiting.step, data=dict(waiting.data), updated_at=now
-    )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[ConversationState.chat_id],
-            set_={name: statement.excluded[name] for name in ("flow", "step", "data", "updated_at")},
-        )
-    )
+    values = {"chat_id": chat_id, "flow": waiting.flow, "step": waiting.step, "data": dict(waiting.data)}
+    await session.execute(_UPSERT_WAITING(session), values | {"updated_at": now})
     cached = session.sync_session.identity_map.get(identity_key(ConversationState, chat_id))
     if cached is not None:  # a row read earlier in this transaction shows what is stored now
         await session.refresh(cached)
@@ -122,6 +135,9 @@ async def wait_for(session: AsyncSession, chat_id: int, waiting: Waiting, now: d
 
 async def stop_waiting(session: AsyncSession, chat_id: int) -> bool:
     """Forget any flow in the chat; True if there was one."""
-    result = await session.execute(delete(ConversationState).where(ConversationState.chat_id == chat_id))
+    result = await session.execute(_STOP_WAITING, {"chat_id": chat_id})
+    cached = session.sync_session.identity_map.get(identity_key(ConversationState, chat_id))
+    if cached is not None:  # a row read earlier in this transaction is gone
+        session.expunge(cached)
     known(session, chat_id, None)
     return bool(getattr(result, "rowcount", 0))

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -80,13 +80,36 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def insert_or_skip(session: AsyncSession, model: type[Any]) -> Any:
     """The dialect's own INSERT for `model`, which knows ON CONFLICT (PostgreSQL and SQLite both do): for rows
     that another transaction may add at the same moment, where the database's unique index decides."""
-    if session.get_bind().dialect.name == "postgresql":
+    return _dialect_insert(session.get_bind().dialect.name)(model)
+
+
+def _dialect_insert(dialect: str) -> Callable[[Any], Any]:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
-        return postgresql_insert(model)
+        return postgresql_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(model)
+    return sqlite_insert
+
+
+S = TypeVar("S")
+
+
+def upsert_per_dialect(build: Callable[[Callable[[Any], Any]], S]) -> Callable[[AsyncSession], S]:
+    """A statement made once per dialect by `build(insert)`, `insert` being the dialect's own (as in
+    `insert_or_skip`), for the session's database. For the upserts most updates run: building a statement and
+    its cache key costs more than running it, so they are built with bind parameters and reused."""
+    built: dict[str, S] = {}
+
+    def for_session(session: AsyncSession) -> S:
+        dialect = session.get_bind().dialect.name
+        statement = built.get(dialect)
+        if statement is None:
+            statement = built[dialect] = build(_dialect_insert(dialect))
+        return statement
+
+    return for_session
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.matcher import Written
@@ -124,6 +125,43 @@ def advance(reflection: Reflection, answered: str, now: datetime) -> str | None:
     if following is None and reflection.status != DONE:
         reflection.status, reflection.completed_at = DONE, now
     return following
+
+
+def _answer_and_advance(question: str) -> Any:
+    table: Table = Reflection.__table__  # type: ignore[assignment]
+    following = next_question(question)
+    now = bindparam("now", type_=table.c.updated_at.type)
+    values: dict[str, Any] = {
+        question: bindparam("answer", type_=table.c[question].type),
+        "step": following,
+        "updated_at": now,
+    }
+    if following is None:  # as `advance`: the check-in is done, and a first finish is when it was completed
+        values["status"] = DONE
+        values["completed_at"] = case((table.c.status != DONE, now), else_=table.c.completed_at)
+    statement = (
+        update(table)
+        .where(table.c.agent_id == bindparam("of_agent"), table.c.day == bindparam("of_day"))
+        .values(values)
+        .returning(*table.c)
+    )
+    return select(Reflection).from_statement(statement)
+
+
+# A typed answer is stored and the check-in moved on in one statement whose row the ORM loads: built once per
+# question (every answer of a check-in runs one).
+_ANSWER_AND_ADVANCE = {question: _answer_and_advance(question) for question in QUESTIONS}
+
+
+async def answer_and_advance(
+    session: AsyncSession, agent_id: int, day: date, question: str, value: int | str | None, now: datetime
+) -> tuple[Reflection, str | None] | None:
+    """`set_answer` then `advance` on the agent's reflection of `day`, as one UPDATE … RETURNING instead of a read
+    and then a write; the reflection as stored now and the next question. None if there is no reflection that day."""
+    values = {"of_agent": agent_id, "of_day": day, "answer": value, "now": now}
+    found = await session.scalars(_ANSWER_AND_ADVANCE[question], values, execution_options={"populate_existing": True})
+    reflection = found.one_or_none()
+    return None if reflection is None else (reflection, next_question(question))
 
 
 def keep_voice(reflection: Reflection, question: str, file_id: str, now: datetime) -> None:

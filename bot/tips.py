@@ -8,19 +8,21 @@ tips rated 👎 are skipped and tips rated 👍 come round twice as often.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, case, select
+from sqlalchemy import Table, bindparam, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import insert_or_skip
+from bot.db import insert_or_skip, upsert_per_dialect
 from bot.models import TipState
 from bot.tip_library import Library, Tip
 
 UP, NONE, DOWN = 1, 0, -1
 
 
+_TIP_STATES: Table = TipState.__table__  # type: ignore[assignment]
 _STATES = select(TipState).where(TipState.agent_id == bindparam("agent_id"))  # built once: /tip runs it each time
 
 
@@ -91,17 +93,45 @@ async def _state(session: AsyncSession, agent_id: int, tip_id: str) -> TipState:
     return state
 
 
-async def mark_shown(session: AsyncSession, agent_id: int, tip_id: str, now: datetime) -> TipState:
-    """Count one more showing, as one atomic upsert (two showings at once both count); returns the row as stored
-    now (a state read earlier in this transaction shows the new count too)."""
-    statement = insert_or_skip(session, TipState).values(
-        agent_id=agent_id, tip_id=tip_id, shown=1, rating=NONE, last_shown_at=now
+def _count_shown(insert: Callable[[Any], Any]) -> Any:
+    statement = insert(_TIP_STATES).values(
+        agent_id=bindparam("agent_id"),
+        tip_id=bindparam("tip_id"),
+        shown=1,
+        rating=NONE,
+        last_shown_at=bindparam("now", type_=TipState.last_shown_at.type),
     )
     upsert = statement.on_conflict_do_update(
         index_elements=[TipState.agent_id, TipState.tip_id],
-        set_={"shown": TipState.shown + 1, "last_shown_at": now},
+        set_={"shown": TipState.shown + 1, "last_shown_at": bindparam("now", type_=TipState.last_shown_at.type)},
+    )
+    return select(TipState).from_statement(upsert.returning(*_TIP_STATES.c))
+
+
+def _rate(insert: Callable[[Any], Any]) -> Any:
+    rating = bindparam("rating", type_=TipState.rating.type)
+    statement = insert(TipState).values(
+        agent_id=bindparam("agent_id"), tip_id=bindparam("tip_id"), shown=0, rating=rating
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[TipState.agent_id, TipState.tip_id],
+        set_={"rating": case((TipState.rating == rating, NONE), else_=rating)},
     ).returning(TipState)
-    stored: TipState = (await session.scalars(upsert, execution_options={"populate_existing": True})).one()
+
+
+# /tip and 👍/👎 run these each time: built once per dialect (bot.db.upsert_per_dialect), as plain upserts on the
+# table whose returned row the ORM loads as the agent's TipState (the ORM's own INSERT … RETURNING of a mapped
+# class costs twice as much CPU, in its handling of the values as objects' attributes).
+_COUNT_SHOWN = upsert_per_dialect(_count_shown)
+_RATE = upsert_per_dialect(_rate)
+_AS_STORED = {"populate_existing": True}  # a state read earlier in this transaction shows the new values
+
+
+async def mark_shown(session: AsyncSession, agent_id: int, tip_id: str, now: datetime) -> TipState:
+    """Count one more showing, as one atomic upsert (two showings at once both count); returns the row as stored
+    now (a state read earlier in this transaction shows the new count too)."""
+    values = {"agent_id": agent_id, "tip_id": tip_id, "now": now}
+    stored: TipState = (await session.scalars(_COUNT_SHOWN(session), values, execution_options=_AS_STORED)).one()
     return stored
 
 
@@ -125,12 +155,8 @@ async def rate(session: AsyncSession, agent_id: int, tip_id: str, rating: int) -
     """Set 👍 or 👎; pressing the same again takes the rating back. Returns the row, with the rating now in force.
 
     One upsert (the row may not exist yet: a tip rated from an old message), the new rating decided in it."""
-    statement = insert_or_skip(session, TipState).values(agent_id=agent_id, tip_id=tip_id, shown=0, rating=rating)
-    upsert = statement.on_conflict_do_update(
-        index_elements=[TipState.agent_id, TipState.tip_id],
-        set_={"rating": case((TipState.rating == rating, NONE), else_=rating)},
-    ).returning(TipState)
-    stored: TipState = (await session.scalars(upsert, execution_options={"populate_existing": True})).one()
+    values = {"agent_id": agent_id, "tip_id": tip_id, "rating": rating}
+    stored: TipState = (await session.scalars(_RATE(session), values, execution_options=_AS_STORED)).one()
     return stored
 
 

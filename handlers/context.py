@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
 from bot.agents import NewAgent, get_or_register
@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.i18n import from_telegram, t
 from bot.models import Agent
 from bot.text import clean, clip
+from handlers.bot_api import AgentBot
 from handlers.replies import split_html
 
 if TYPE_CHECKING:
@@ -58,14 +59,15 @@ class Turn:
 
     Handlers queue what the agent should see (`send`, `edit`, `toast`…) while they change the database; the
     replies go out only after the commit. So a reply never shows a change that a crash could still undo, and a
-    failed reply never loses what the agent entered.
+    failed reply never loses what the agent entered. Nothing reads what Telegram answers to a reply, so the
+    texts go through `AgentBot`'s sends that do not parse it.
     """
 
     session: AsyncSession
     agent: Agent
     now: datetime
     services: Services
-    bot: Bot
+    bot: AgentBot
     query: CallbackQuery | None = None
     # What the agent typed (cleaned; "" for a press), and a command's arguments (cleaned, none empty).
     typed: str = ""
@@ -95,7 +97,13 @@ class Turn:
         query = self._pressed()
         head, *rest = split_html(text)
         markup = None if rest else _markup(buttons)
-        self._replies.append(lambda: query.edit_message_text(head, reply_markup=markup))
+        message, bot = _in_chat(query), self.bot
+        if message is not None:
+            self._replies.append(
+                lambda: bot.edit_text(message.chat_id, message.message_id, head, markup, message.business_connection_id)
+            )
+        else:
+            self._replies.append(lambda: query.edit_message_text(head, reply_markup=markup))
         for index, part in enumerate(rest):
             self._send(part, _markup(buttons) if index == len(rest) - 1 else None)
 
@@ -112,13 +120,19 @@ class Turn:
         self._replies.append(lambda: self.bot.send_document(chat_id, content, filename=filename, caption=caption))
 
     def _send(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
-        chat_id = self.agent.chat_id
-        self._replies.append(lambda: self.bot.send_message(chat_id, text, reply_markup=markup))
+        chat_id, bot = self.agent.chat_id, self.bot
+        self._replies.append(lambda: bot.send_text(chat_id, text, markup))
 
     def edit_buttons(self, buttons: Buttons | None) -> None:
         """Replace only the pressed message's buttons."""
-        query, markup = self._pressed(), _markup(buttons)
-        self._replies.append(lambda: query.edit_message_reply_markup(markup))
+        query, markup, bot = self._pressed(), _markup(buttons), self.bot
+        message = _in_chat(query)
+        if message is not None:
+            self._replies.append(
+                lambda: bot.edit_markup(message.chat_id, message.message_id, markup, message.business_connection_id)
+            )
+        else:
+            self._replies.append(lambda: query.edit_message_reply_markup(markup))
 
     def toast(self, text: str, alert: bool = False) -> None:
         """What the press is answered with (a short notice, or an alert the agent must dismiss)."""
@@ -173,6 +187,13 @@ class Turn:
 Buttons = list[list[InlineKeyboardButton]] | InlineKeyboardMarkup
 
 
+def _in_chat(query: CallbackQuery) -> Message | None:
+    """The pressed message, edited by its chat and id; None for an inline message or one too old to see, which
+    PTB's own `CallbackQuery` methods handle (the latter with their error)."""
+    message = query.message
+    return message if query.inline_message_id is None and isinstance(message, Message) else None
+
+
 def _markup(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
     if buttons is None or isinstance(buttons, InlineKeyboardMarkup):
         return buttons
@@ -194,10 +215,12 @@ async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> AsyncItera
         language=from_telegram(user.language_code, svc.settings.default_language),
         timezone=svc.settings.default_timezone,
     )
+    bot = context.bot
+    assert isinstance(bot, AgentBot), "the application is built by runtime.app.build_application"
     async with svc.sessions() as session:
         async with session.begin():
             agent = await get_or_register(session, who, now)
-            current = Turn(session, agent, now, svc, context.bot, update.callback_query, *typed_input(update, context))
+            current = Turn(session, agent, now, svc, bot, update.callback_query, *typed_input(update, context))
             yield current
         await current.deliver()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -230,9 +231,12 @@ async def confirm_draft(tn: Turn, client: Client, due: datetime, note: str, *, p
     tn.send(text, [row])
 
 
-async def commit(tn: Turn, client: Client, due: datetime, note: str | None, *, in_place: bool) -> None:
-    """Save the follow-up; if the client already has open ones, first ask: replace one, add another, or cancel."""
-    already = await followups.open_for_client(tn.session, tn.agent.id, client.id)
+async def commit(
+    tn: Turn, client: Client, due: datetime, note: str | None, *, in_place: bool, booked: list[FollowUp] | None = None
+) -> None:
+    """Save the follow-up; if the client already has open ones (`booked`, when read with the client), first ask:
+    replace one, add another, or cancel."""
+    already = booked if booked is not None else await followups.open_for_client(tn.session, tn.agent.id, client.id)
     if not already:
         await stop_waiting(tn.session, tn.agent.chat_id)
         await save_follow_up(tn, client, due, note, in_place=in_place)
@@ -456,20 +460,28 @@ async def press_accept(tn: Turn, client_id: int, value: Value) -> bool:
     return True
 
 
-async def drafted(tn: Turn, client_id: int, step: FollowUpStep) -> tuple[Client, datetime, str | None] | None:
-    """The client, time and note of the draft waiting at `step` for this client; None if the button is stale."""
+@dataclass(frozen=True)
+class Draft:
+    """A follow-up waiting for its ✅: the client, the time and the note, and the client's open follow-ups (read
+    with the client: whether to ask "replace or add" needs them)."""
+
+    client: Client
+    due: datetime
+    note: str | None
+    booked: list[FollowUp]
+
+
+async def drafted(tn: Turn, client_id: int, step: FollowUpStep) -> Draft | None:
+    """The draft waiting at `step` for this client; None if the button is stale."""
     waiting = await waiting_for(tn.session, tn.agent.chat_id)
-    client = await owned_client(tn.session, tn.agent.id, client_id)
-    if (
-        client is None
-        or waiting is None
-        or waiting.flow != FLOW
-        or waiting.step != step
-        or waiting.data.get("client") != client_id
-    ):
+    if waiting is None or waiting.flow != FLOW or waiting.step != step or waiting.data.get("client") != client_id:
         return None
     due = from_minutes(waiting.data.get("at"))
-    return (client, due, str(waiting.data.get("note") or "") or None) if due is not None else None
+    found = await followups.client_with_open(tn.session, tn.agent.id, client_id) if due is not None else None
+    if found is None or due is None:
+        return None
+    client, booked = found
+    return Draft(client, due, str(waiting.data.get("note") or "") or None, booked)
 
 
 async def still_ahead(tn: Turn, client: Client, due: datetime) -> bool:
@@ -485,20 +497,19 @@ async def press_confirm(tn: Turn, client_id: int, _: Value) -> bool:
     draft = await drafted(tn, client_id, FollowUpStep.CONFIRM)
     if draft is None:
         return False
-    client, due, note = draft
-    if await still_ahead(tn, client, due):
-        await commit(tn, client, due, note, in_place=True)
+    if await still_ahead(tn, draft.client, draft.due):
+        await commit(tn, draft.client, draft.due, draft.note, in_place=True, booked=draft.booked)
     return True
 
 
 async def press_work_day(tn: Turn, client_id: int, value: Value) -> bool:
     """📅 Move to the next work day, from the echo of a time on a day off: the draft's note goes with it."""
-    draft, due = await drafted(tn, client_id, FollowUpStep.CONFIRM), from_minutes(value)
+    due = from_minutes(value)
+    draft = await drafted(tn, client_id, FollowUpStep.CONFIRM) if due is not None else None
     if draft is None or due is None:
         return False
-    client, _, note = draft
-    if await still_ahead(tn, client, due):
-        await commit(tn, client, due, note, in_place=True)
+    if await still_ahead(tn, draft.client, due):
+        await commit(tn, draft.client, due, draft.note, in_place=True, booked=draft.booked)
     return True
 
 
@@ -506,10 +517,9 @@ async def press_add(tn: Turn, client_id: int, _: Value) -> bool:
     draft = await drafted(tn, client_id, FollowUpStep.REPLACE)
     if draft is None:
         return False
-    client, due, note = draft
-    if await still_ahead(tn, client, due):
+    if await still_ahead(tn, draft.client, draft.due):
         await stop_waiting(tn.session, tn.agent.chat_id)
-        await save_follow_up(tn, client, due, note, in_place=True)
+        await save_follow_up(tn, draft.client, draft.due, draft.note, in_place=True)
     return True
 
 
@@ -520,7 +530,7 @@ async def press_replace(tn: Turn, follow_up_id: int, _: Value) -> bool:
     draft = await drafted(tn, old.client_id, FollowUpStep.REPLACE)
     if draft is None:
         return False
-    client, due, note = draft
+    client, due, note = draft.client, draft.due, draft.note
     if await still_ahead(tn, client, due):
         await stop_waiting(tn.session, tn.agent.chat_id)
         previous = old.due_at

@@ -96,7 +96,11 @@ async def ask(tn: Turn, reflection: Reflection, question: str, *, in_place: bool
 
 async def go_on(tn: Turn, reflection: Reflection, answered: str) -> None:
     """The next question, or the end of the check-in."""
-    following = reflections.advance(reflection, answered, tn.now)
+    await ask_next(tn, reflection, reflections.advance(reflection, answered, tn.now))
+
+
+async def ask_next(tn: Turn, reflection: Reflection, following: str | None) -> None:
+    """Ask `following`, the question the reflection moved on to; None: it is finished."""
     if following is not None:
         await ask(tn, reflection, following)
         return
@@ -366,24 +370,30 @@ def _local_time(tn: Turn, moment: datetime) -> str:
 async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TYPE, waiting: Waiting) -> None:
     """Typed text while a question waits: the answer (checked), or a friendly retry that changes nothing."""
     day = _day(str(waiting.data.get("day", "")))
+    editing = waiting.step.startswith(EDIT)
+    question = waiting.step.removeprefix(EDIT)
+    answer = read_answer(question, tn.typed)
+    if day is not None and answer is not None and not editing and question in reflections.QUESTIONS:
+        # The common case: stored and moved on in one statement.
+        stored = await reflections.answer_and_advance(tn.session, tn.agent.id, day, question, answer, tn.now)
+        if stored is not None:
+            await ask_next(tn, *stored)
+            return
     reflection = await reflections.reflection_on(tn.session, tn.agent.id, day) if day else None
     if reflection is None:
         await stop_waiting(tn.session, tn.agent.chat_id)
         tn.send(tn.t("error.stale_button"))
         return
-    editing = waiting.step.startswith(EDIT)
-    question = waiting.step.removeprefix(EDIT)
-    answer = read_answer(question, tn.typed)
     if answer is None:
         tn.send(tn.t(f"reflect.invalid.{question}"))
         return
     reflections.set_answer(reflection, question, answer, tn.now)
-    if editing:
-        await stop_waiting(tn.session, tn.agent.chat_id)
-        tn.send(tn.t("reflect.edited"))
-        tn.send(entry_text(tn, reflection), entry_rows(tn, reflection))
+    if not editing:
+        await go_on(tn, reflection, question)
         return
-    await go_on(tn, reflection, question)
+    await stop_waiting(tn.session, tn.agent.chat_id)
+    tn.send(tn.t("reflect.edited"))
+    tn.send(entry_text(tn, reflection), entry_rows(tn, reflection))
 
 
 async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -16,7 +16,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import recurring
 from bot.reflections import LATER as REFLECTION_LATER
@@ -25,6 +25,7 @@ from bot.timeparse import warm_up
 from bot.timezones import city_index
 from bot.tip_library import library
 from handlers import basics, clients, day_parts, digest, followups, free_text, reflections, settings, start, tips
+from handlers.bot_api import AgentBot
 from handlers.broadcast import BROADCAST, render_broadcast
 from handlers.context import SERVICES_KEY, Services
 from handlers.errors import on_error
@@ -36,6 +37,7 @@ from runtime.send_budget import SENDS_PER_SECOND, PriorityRateLimiter, SendBudge
 log = logging.getLogger(__name__)
 
 LOCAL_TOKEN = "7000000001:LOCAL-SHELL"
+TELEGRAM_URL = "https://api.telegram.org/bot"  # PTB's default; its files are under …/file/bot
 
 AgentApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -56,19 +58,29 @@ def build_application(
 ) -> AgentApplication:
     """The bot with every handler registered; `request` replaces the network (shell, tests), where messages are
     not paced unless `send_rate` (messages/s) says so."""
-    builder = Application.builder().application_class(GatedApplication).token(token)
-    builder = builder.defaults(Defaults(parse_mode=ParseMode.HTML))
-    if base_url:
-        builder = builder.base_url(base_url).base_file_url(file_url(base_url))
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
     budget = SendBudget(send_rate if send_rate is not None else (0 if request is not None else SENDS_PER_SECOND))
-    builder = builder.rate_limiter(PriorityRateLimiter(budget))  # type: ignore[arg-type]  # PTB's generic
-    app: AgentApplication = builder.build()
+    bot = build_bot(token, base_url, request, PriorityRateLimiter(budget))
+    app: AgentApplication = Application.builder().application_class(GatedApplication).bot(bot).build()
     app.bot_data[SERVICES_KEY] = services
     app.bot_data[ENGINE_KEY] = build_engine(services, app, budget)
     register_handlers(app)
     return app
+
+
+def build_bot(
+    token: str, base_url: str | None, request: BaseRequest | None, rate_limiter: PriorityRateLimiter
+) -> AgentBot:
+    """The bot as PTB's builder would make it (HTML by default, its HTTP pools: 256 connections to send, one to
+    poll), as an `AgentBot`."""
+    return AgentBot(
+        token,
+        base_url=base_url or TELEGRAM_URL,
+        base_file_url=file_url(base_url or TELEGRAM_URL),
+        request=request or HTTPXRequest(connection_pool_size=256),
+        get_updates_request=request or HTTPXRequest(connection_pool_size=1),
+        defaults=Defaults(parse_mode=ParseMode.HTML),
+        rate_limiter=rate_limiter,
+    )
 
 
 def build_engine(services: Services, app: AgentApplication, budget: SendBudget | None = None) -> Engine:

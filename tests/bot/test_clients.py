@@ -35,6 +35,7 @@ from bot.clients import (
     update_details,
 )
 from bot.db import session_factory
+from bot.followups import client_with_open, open_for_client
 from bot.models import FollowUp
 from bot.statuses import STAGES
 from tests.conftest import START
@@ -350,3 +351,38 @@ async def test_the_last_contacts_of_many_clients_are_each_their_own(engine: Asyn
         for client in (a, b, c):
             assert found[client.id] is await last_contact(session, client.id)
         assert await last_contacts(session, []) == {}
+
+
+async def test_a_client_with_its_open_follow_ups_is_what_the_two_reads_give(engine: AsyncEngine) -> None:
+    """The ✅ of a draft reads the client and its open follow-ups in one statement: the same client and the same
+    follow-ups, earliest first, as `owned_client` and `open_for_client`; nothing for another agent's client, an
+    archived one, or a forged id."""
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        me = await get_or_register(session, NewAgent(1, 1, "me", "zh-Hans", "Asia/Shanghai"), START)
+        other = await get_or_register(session, NewAgent(2, 2, "other", "zh-Hans", "Asia/Shanghai"), START)
+        busy, idle = [await add_client(session, me.id, ClientDraft(name), START) for name in ("王先生", "李女士")]
+        theirs = await add_client(session, other.id, ClientDraft("别人的"), START)
+        for days, status in ((3, "open"), (1, "open"), (2, "done")):
+            session.add(
+                FollowUp(
+                    agent_id=me.id,
+                    client_id=busy.id,
+                    due_at=START + timedelta(days=days),
+                    status=status,
+                    created_at=START,
+                    updated_at=START,
+                )
+            )
+        await session.flush()
+
+        found = await client_with_open(session, me.id, busy.id)
+        assert found is not None
+        assert found[0] is await owned_client(session, me.id, busy.id)
+        assert found[1] == await open_for_client(session, me.id, busy.id)
+        assert [f.due_at for f in found[1]] == [START + timedelta(days=1), START + timedelta(days=3)]
+        assert await client_with_open(session, me.id, idle.id) == (idle, [])
+        assert await client_with_open(session, me.id, theirs.id) is None
+        assert await client_with_open(session, me.id, 10**12) is None
+        await archive_client(session, idle, START)
+        assert await client_with_open(session, me.id, idle.id) is None

@@ -161,6 +161,7 @@ async def test_a_full_check_in_by_buttons_typing_and_a_tip_that_fits(harness: Ha
     reflection = await stored(harness)
     assert reflection is not None
     assert (reflection.status, reflection.step, reflection.clients, reflection.mood) == ("done", None, 3, 2)
+    assert reflection.completed_at == reflection.updated_at == harness.clock.now()  # done when the last answer came
     assert reflection.to_improve == "客户嫌贵，跟我吵了一架，我没控制好脾气，很生气"
     assert reflection.tomorrow == "给王姐回电话，约周六带看"
     from bot.tip_library import library
