@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from bot.numerals import read_chinese_numeral
 from content import content_path
 
 SUMMARIES = (1, 2, 3, 4, 5)
@@ -25,7 +26,6 @@ _EN_POINT = re.compile(r"^(\d+)\.\s")
 # Section headings inside summary 4: "一.业务能力" / "**I. Business ability**"
 _ZH_SECTION = re.compile(r"^([一二三四五])\.")
 _EN_SECTION = re.compile(r"^\*\*([IVX]+)\.")
-_CHINESE_NUMBERS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
 _ROMAN = {"一": "I", "二": "II", "三": "III", "四": "IV", "五": "V"}
 
 
@@ -42,16 +42,6 @@ class Passage:
     @property
     def address(self) -> str:
         return f"{self.summary}.{self.point}" if self.point else f"{self.summary}.¶{self.paragraph}"
-
-
-def _chinese_number(text: str) -> int:
-    if text == "十":
-        return 10
-    if text.startswith("十"):
-        return 10 + _CHINESE_NUMBERS[text[1]]
-    if len(text) == 2 and text.endswith("十"):
-        return _CHINESE_NUMBERS[text[0]] * 10
-    return _CHINESE_NUMBERS[text]
 
 
 def _zh_blocks() -> dict[int, list[str]]:
@@ -101,7 +91,9 @@ def _zh_point(line: str, section: str | None) -> str | None:
     found = _ZH_POINT.match(line)
     if not found:
         return None
-    number = int(found.group(1)) if found.group(1) else _chinese_number(found.group(2))
+    number = int(found.group(1)) if found.group(1) else read_chinese_numeral(found.group(2))
+    if number is None:  # "第七一": no point
+        return None
     return f"{section}.{number}" if section else str(number)
 
 

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from bot.numerals import read_chinese_numeral
 from bot.timeparse import jionlp_folder
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -607,7 +608,7 @@ def clean_line(line: str, lex: Lexicon) -> CleanLine:
 
 # ------------------------------------------------------------------------------------------------ summaries
 
-_CHINESE_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
+_CHINESE_DIGITS = "一二三四五六七八九十"
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 # "房产销售周工作总结篇3", "## Summary 3", "## 第3篇"
 _SUMMARY_HEADING = re.compile(
@@ -629,17 +630,6 @@ _SENTENCE_END = tuple("。！？!?…”」』")
 _SECTION_MAX = 24
 
 
-def chinese_number(text: str) -> int:
-    """一 → 1, 十一 → 11, 二十 → 20."""
-    if text == "十":
-        return 10
-    if text.startswith("十"):
-        return 10 + _CHINESE_DIGITS[text[1]]
-    if len(text) >= 2 and text[1] == "十":
-        return _CHINESE_DIGITS[text[0]] * 10 + (_CHINESE_DIGITS[text[2]] if len(text) == 3 else 0)
-    return _CHINESE_DIGITS[text]
-
-
 def _section(text: str) -> str | None:
     """The roman number of a section heading ("一.业务能力" → "I"), or None for any other block."""
     found = _SECTION.match(text)
@@ -647,8 +637,8 @@ def _section(text: str) -> str | None:
         return None
     number = found.group(1)
     if number[0] in _CHINESE_DIGITS:
-        value = chinese_number(number)
-        return _ROMAN[value - 1] if value <= len(_ROMAN) else None
+        value = read_chinese_numeral(number)  # "七一" is no number, so no heading
+        return _ROMAN[value - 1] if value is not None and 1 <= value <= len(_ROMAN) else None
     return number
 
 
@@ -656,7 +646,7 @@ def _point(text: str) -> int | None:
     found = _POINT.match(text)
     if not found:
         return None
-    return int(found.group(1)) if found.group(1) else chinese_number(found.group(2))
+    return int(found.group(1)) if found.group(1) else read_chinese_numeral(found.group(2))
 
 
 @dataclass(frozen=True)
