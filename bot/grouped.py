@@ -17,13 +17,10 @@ each row is tried again alone, so one bad row never fails the others and each ca
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -79,7 +76,8 @@ class Grouped(Generic[T, R]):
             if len(group) == 1:
                 _fail(group[0][1], error)
                 return
-            log.debug("a group of %d failed; each row again alone", len(group), exc_info=True)
+            # Which row it was (or whether it was the database) shows when each is tried alone: its own error
+            # reaches its caller, which logs it (bot.scheduler: deliver_safely).
             for item, future in group:
                 try:
                     result = (await self._together([item]))[0]
