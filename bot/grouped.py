@@ -86,12 +86,15 @@ class Grouped(Generic[T, R]):
                 else:
                     _settle(future, result)
             return
-        for (_, future), result in zip(group, results, strict=True):
-            _settle(future, result)
+        for index, (_, future) in enumerate(group):
+            _settle(future, results[index])
 
     async def _together(self, items: Sequence[T]) -> Sequence[R]:
         async with self._sessions() as session, session.begin():
-            return await self._step(session, items)
+            results = await self._step(session, items)
+            if len(results) != len(items):  # whose is which cannot be told: undone, and an error for each row
+                raise ValueError(f"the step answered {len(results)} results for {len(items)} rows")
+            return results
 
 
 def _settle(future: asyncio.Future[R], result: R) -> None:

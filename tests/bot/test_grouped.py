@@ -155,6 +155,20 @@ async def test_rows_waiting_when_the_process_stops_are_cancelled_not_left_waitin
     assert await stored(sessions) == [52]
 
 
+async def test_a_step_that_answers_for_the_wrong_rows_fails_each_and_keeps_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async def forgetful(session: AsyncSession, values: Sequence[int]) -> list[int]:
+        for value in values:
+            await session.execute(text("INSERT INTO probe (v) VALUES (:v)"), {"v": value})
+        return [value * 2 for value in values[1:]]  # one result short: whose is whose?
+
+    grouped = Grouped(sessions, forgetful)
+    results = await asyncio.wait_for(asyncio.gather(*(grouped.run(v) for v in (60, 61)), return_exceptions=True), 5)
+    assert [type(result) for result in results] == [ValueError, ValueError]
+    assert await stored(sessions) == []
+
+
 class CountingSender:
     """Answers each message with an id of its own (from the delivery id in the text), so a mix-up between the
     rows of a group would show in the stored ids."""
