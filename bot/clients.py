@@ -9,7 +9,7 @@ Every lookup of a client by id goes through `owned_client`, so an agent only eve
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
@@ -548,11 +548,25 @@ async def recent_clients(session: AsyncSession, agent_id: int, limit: int) -> li
     return (await clients_page(session, agent_id, None, 0, limit)).clients
 
 
-async def clients_named(session: AsyncSession, agent_id: int, name: str) -> list[Client]:
-    """The agent's clients called `name`, or failing that, whose name (or phone) contains it."""
-    found = await search_clients(session, agent_id, name)
-    wanted = name.strip().casefold()
-    return [client for client in found if client.name.casefold() == wanted] or found
+# How many leading words of a line a client's name may take ("Mr Wang", "Anna Mei Lee").
+NAME_WORDS = 4
+
+
+async def clients_named_at_start(
+    session: AsyncSession, agent_id: int, words: Sequence[str]
+) -> tuple[list[Client], int]:
+    """The clients a line that starts with a name means, and how many of its words the name takes: the longest run
+    of leading words that is exactly a client's name ("Mr Wang" in "Mr Wang tomorrow 3pm viewing"), else the first
+    word: the clients called that, or failing that, whose name (or phone) contains it. One statement: such a name
+    contains the first word."""
+    found = await search_clients(session, agent_id, words[0], limit=200)
+    for count in range(min(len(words), NAME_WORDS), 1, -1):
+        wanted = " ".join(words[:count]).casefold()
+        exact = [client for client in found if " ".join(client.name.split()).casefold() == wanted]
+        if exact:
+            return exact, count
+    first = words[0].strip().casefold()
+    return [client for client in found if client.name.casefold() == first] or found[:10], 1
 
 
 async def counts_by_stage(session: AsyncSession, agent_id: int) -> dict[str, int]:

@@ -23,7 +23,7 @@ from telegram import InlineKeyboardButton, Update
 from telegram.ext import ContextTypes
 
 from bot import followups
-from bot.clients import MAX_ID, NAME_LIMIT, TEXT_LIMIT, clients_named, owned_client, recent_clients
+from bot.clients import MAX_ID, NAME_LIMIT, TEXT_LIMIT, clients_named_at_start, owned_client, recent_clients
 from bot.conversations import Flow, FollowUpStep, Waiting, stop_waiting, wait_for, waiting_for
 from bot.day_parts import DayPart
 from bot.i18n import BABEL_LOCALES, Html, t
@@ -109,7 +109,7 @@ async def new_follow_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     prefetch()  # the agent is about to type a time
     async with turn(update, context) as tn:
         if tn.args:
-            await follow_up_by_line(tn, tn.args[0], " ".join(tn.args[1:]))
+            await follow_up_by_line(tn, tn.args)
             return
         clients = await recent_clients(tn.session, tn.agent.id, CLIENT_CHOICES)
         if not clients:
@@ -127,8 +127,12 @@ def client_rows(tn: Turn, clients: list[Client]) -> list[list[InlineKeyboardButt
     ]
 
 
-async def follow_up_by_line(tn: Turn, name: str, rest: str) -> None:
-    matches = await clients_named(tn.session, tn.agent.id, name) if len(name) <= NAME_LIMIT else []
+async def follow_up_by_line(tn: Turn, words: Sequence[str]) -> None:
+    """A client's name, then optionally when and a note: "王先生 明天下午3点 带看新房", "Mr Wang tomorrow 3pm"."""
+    matches, taken = (
+        ([], 1) if len(words[0]) > NAME_LIMIT else await clients_named_at_start(tn.session, tn.agent.id, words)
+    )
+    name, rest = " ".join(words[:taken]), " ".join(words[taken:])
     if not matches:
         tn.send(tn.t("followup.unknown_client", name=clip(name, ECHO_LIMIT)))
         return
@@ -271,8 +275,7 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
         return
     if waiting.step == FollowUpStep.CLIENT:
         await stop_waiting(tn.session, tn.agent.chat_id)
-        name, *rest = text.split()
-        await follow_up_by_line(tn, name, " ".join(rest))
+        await follow_up_by_line(tn, text.split())
     elif waiting.step in (FollowUpStep.WHEN, FollowUpStep.CONFIRM, FollowUpStep.REPLACE):
         client = await owned_client(tn.session, tn.agent.id, stored_id(waiting.data.get("client")))
         if client is None:

@@ -135,6 +135,33 @@ async def test_typed_client_name_in_the_guided_flow(harness: Harness) -> None:
     assert reply.texts == ["📅 跟进 王先生：11月27日 周五 10:00\n📝 回访\n确认吗？"]
 
 
+async def test_a_name_of_several_words_is_taken_whole(harness: Harness) -> None:
+    """ "Mr Wang tomorrow 3pm viewing": the client is Mr Wang and the note "viewing", not "Wang viewing"."""
+    chat, wang = await agent_with_client(harness, name="Mr Wang", language_code="en")
+    agent = await harness.agent(1001)
+    async with harness.services.sessions() as session, session.begin():
+        for name in ("Mr Lee", "Wang"):
+            now = harness.clock.now()
+            session.add(
+                Client(agent_id=agent.id, name=name, stage="new", archived=False, created_at=now, updated_at=now)
+            )
+    reply = await chat.send("/followup Mr Wang tomorrow 3pm viewing")
+    assert reply.texts == ["📅 Follow up with Mr Wang: Thu 26 Nov, 15:00\n📝 viewing\nConfirm?"]
+    await chat.press("✅ Confirm")
+    [saved] = await follow_ups(harness)
+    assert (saved.client_id, saved.note) == (wang, "viewing")
+
+    reply = await chat.send("/followup mr WANG tomorrow 4pm")  # any case
+    assert reply.texts == ["📅 Follow up with Mr Wang: Thu 26 Nov, 16:00\nConfirm?"]
+    reply = await chat.send("/followup Wang tomorrow 5pm call")  # the client called just Wang
+    assert reply.texts == ["📅 Follow up with Wang: Thu 26 Nov, 17:00\n📝 call\nConfirm?"]
+    reply = await chat.send("/followup Mr tomorrow 3pm")  # two Mr: which one?
+    assert sorted(label.split(" · ")[0] for label in reply.last.labels) == ["Mr Lee", "Mr Wang"]
+    await chat.send("/followup")
+    reply = await chat.send("Mr Lee tomorrow 10am call back")  # typed in the guided flow
+    assert reply.texts == ["📅 Follow up with Mr Lee: Thu 26 Nov, 10:00\n📝 call back\nConfirm?"]
+
+
 async def schedule_one(harness: Harness, chat: LocalChat, phrase: str = "明天下午3点 带看新房") -> FollowUp:
     await chat.send(f"/followup 王先生 {phrase}")
     reply = await chat.press("✅ 确认")
