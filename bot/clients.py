@@ -560,13 +560,12 @@ async def clients_named_at_start(
     word: the clients called that, or failing that, whose name (or phone) contains it. One statement: such a name
     contains the first word."""
     found = await search_clients(session, agent_id, words[0], limit=200)
-    for count in range(min(len(words), NAME_WORDS), 1, -1):
+    for count in range(min(len(words), NAME_WORDS), 0, -1):
         wanted = " ".join(words[:count]).casefold()
         exact = [client for client in found if " ".join(client.name.split()).casefold() == wanted]
         if exact:
             return exact, count
-    first = words[0].strip().casefold()
-    return [client for client in found if client.name.casefold() == first] or found[:10], 1
+    return found[:10], 1
 
 
 async def counts_by_stage(session: AsyncSession, agent_id: int) -> dict[str, int]:
@@ -632,14 +631,9 @@ async def recent_contacts(session: AsyncSession, client_id: int, limit: int = 3)
     return list(result.scalars())
 
 
-async def last_contact(session: AsyncSession, client_id: int) -> ContactLog | None:
-    found = await recent_contacts(session, client_id, limit=1)
-    return found[0] if found else None
-
-
 async def last_contacts(session: AsyncSession, client_ids: Collection[int]) -> dict[int, ContactLog]:
-    """Each client's latest contact, as `last_contact` picks it, for many clients in one statement (the engine
-    renders a group of nudges at once); a client with none is missing."""
+    """Each client's latest contact, the first `recent_contacts` lists, for many clients in one statement (the
+    engine renders a group of nudges at once); a client with none is missing."""
     if not client_ids:
         return {}
     latest = (

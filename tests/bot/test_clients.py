@@ -21,7 +21,6 @@ from bot.clients import (
     counts_by_stage,
     edit_detail,
     format_phone,
-    last_contact,
     last_contacts,
     log_contact,
     next_follow_up,
@@ -232,7 +231,7 @@ async def test_clients_are_stored_listed_and_only_reachable_by_their_agent(engin
 
         contacts = await recent_contacts(session, first.id)
         assert [(c.kind, c.note) for c in contacts] == [("message", "发了户型图"), ("call", None)]
-        assert (await last_contact(session, first.id)) is contacts[0]
+        assert (await last_contacts(session, [first.id]))[first.id] is contacts[0]
         assert [c.name for c in await search_clients(session, me.id, "客户")][:3] == ["客户0", "客户1", "客户4"]
         assert await search_clients(session, me.id, "别人") == []
 
@@ -349,7 +348,7 @@ async def test_the_last_contacts_of_many_clients_are_each_their_own(engine: Asyn
             c.id: "电话",
         }
         for client in (a, b, c):
-            assert found[client.id] is await last_contact(session, client.id)
+            assert found[client.id] is (await recent_contacts(session, client.id))[0]
         assert await last_contacts(session, []) == {}
 
 

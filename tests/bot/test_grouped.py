@@ -47,6 +47,11 @@ class Probe:
         self.hold: asyncio.Event | None = None
         self.holding = asyncio.Event()
 
+    def release(self) -> None:
+        """Let the held group go on to its commit."""
+        assert self.hold is not None
+        self.hold.set()
+
     async def __call__(self, session: AsyncSession, values: Sequence[int]) -> list[int]:
         self.groups.append(list(values))
         for value in values:
@@ -60,20 +65,26 @@ class Probe:
         return [value * 2 for value in values]
 
 
+async def start_held(grouped: Grouped[int, int], probe: Probe, value: int) -> asyncio.Task[int]:
+    """`value` alone in a group that stays uncommitted until `probe.hold` is set: rows given meanwhile queue."""
+    probe.hold = asyncio.Event()
+    task = asyncio.create_task(grouped.run(value))
+    await probe.holding.wait()
+    return task
+
+
 async def test_rows_arriving_while_a_group_commits_share_the_next_one(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     probe = Probe()
     grouped = Grouped(sessions, probe)
     assert await grouped.run(1) == 2  # a quiet moment: at once, alone
-    probe.hold = asyncio.Event()
-    first = asyncio.create_task(grouped.run(2))
-    await probe.holding.wait()
+    first = await start_held(grouped, probe, 2)
     later = [asyncio.create_task(grouped.run(v)) for v in (3, 4, 5)]
     await asyncio.sleep(0)
     assert not any(task.done() for task in [first, *later])
     assert await stored(sessions) == [1]  # the held group has not committed: nobody was told it had
-    probe.hold.set()
+    probe.release()
     assert await asyncio.gather(first, *later) == [4, 6, 8, 10]
     assert probe.groups == [[1], [2], [3, 4, 5]]
     assert await stored(sessions) == [1, 2, 3, 4, 5]
@@ -109,14 +120,12 @@ async def test_groups_are_bounded(sessions: async_sessionmaker[AsyncSession]) ->
 async def test_a_caller_that_gives_up_stalls_nobody(sessions: async_sessionmaker[AsyncSession]) -> None:
     probe = Probe()
     grouped = Grouped(sessions, probe)
-    probe.hold = asyncio.Event()
-    first = asyncio.create_task(grouped.run(40))
-    await probe.holding.wait()
+    first = await start_held(grouped, probe, 40)
     impatient = asyncio.create_task(grouped.run(41))
     patient = asyncio.create_task(grouped.run(42))
     await asyncio.sleep(0)
     impatient.cancel()
-    probe.hold.set()
+    probe.release()
     assert await first == 80 and await patient == 84
     assert impatient.cancelled()
     assert await stored(sessions) == [40, 41, 42]  # its row was done all the same, once
@@ -140,9 +149,7 @@ async def test_rows_waiting_when_the_process_stops_are_cancelled_not_left_waitin
 ) -> None:
     probe = Probe()
     grouped = Grouped(sessions, probe)
-    probe.hold = asyncio.Event()
-    first = asyncio.create_task(grouped.run(50))
-    await probe.holding.wait()
+    first = await start_held(grouped, probe, 50)
     queued = asyncio.create_task(grouped.run(51))
     await asyncio.sleep(0)
     [committing] = [task for task in asyncio.all_tasks() if task.get_name() == DRAINING]
