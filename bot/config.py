@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.i18n import LANGUAGES
+from bot.statuses import Access
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/agentcoach.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -45,6 +46,11 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     webhook_max_connections: int = 40
     webhook_max_body_bytes: int = 1_048_576
+    # Who may use the bot (bot.statuses.Access): "open" for one agent trying it, "invite" for a brokerage (only
+    # those who came with an invite link; a stranger gets one polite line and nothing is stored about them).
+    access: str = "open"
+    # Telegram user ids of the admins (who create teams and invites in the chat with /team): "123,456".
+    admin_ids: str = ""
     # For end-to-end tests and demos only: run as if it were this many seconds later.
     clock_offset_seconds: float = 0.0
 
@@ -152,6 +158,28 @@ class Settings(BaseSettings):
         if value < 1024:
             raise ValueError("expected at least 1024 bytes")
         return value
+
+    @field_validator("access")
+    @classmethod
+    def _access(cls, value: str) -> str:
+        if value.strip().lower() not in tuple(Access):
+            raise ValueError(f"expected one of {', '.join(Access)}")
+        return value.strip().lower()
+
+    @field_validator("admin_ids")
+    @classmethod
+    def _admin_ids(cls, value: str) -> str:
+        words = [word for word in re.split(r"[\s,;]+", value) if word]
+        if not all(word.isdigit() for word in words):
+            raise ValueError("expected Telegram user ids (digits), separated by commas, such as 123456789,987654321")
+        return ",".join(words)
+
+    def admins(self) -> frozenset[int]:
+        """The admins' Telegram user ids."""
+        return frozenset(int(word) for word in self.admin_ids.split(",") if word)
+
+    def invite_only(self) -> bool:
+        return self.access == Access.INVITE
 
     def webhook_secret(self) -> str | None:
         return self.telegram_webhook_secret.get_secret_value() if self.telegram_webhook_secret else None

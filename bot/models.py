@@ -26,7 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.schema import DDL
 from sqlalchemy.types import TypeDecorator
 
-from bot.statuses import DeliveryKind, DeliveryStatus, FollowUpStatus
+from bot.statuses import DeliveryKind, DeliveryStatus, FollowUpStatus, TeamRole
 from bot.text import clean
 
 
@@ -173,7 +173,13 @@ class FollowUp(Base):
 # Kinds of delivery an agent has at most one of waiting at any time (bot.recurring's kinds and the reflection's
 # ⏰ Later), and the statuses that count as waiting. The partial unique index below holds the invariant; a new
 # kind of this sort needs a migration that recreates the index (tests/bot/test_engine_edges.py checks it).
-ONE_WAITING_KINDS = (DeliveryKind.TIP, DeliveryKind.REFLECTION, DeliveryKind.REFLECT_LATER, DeliveryKind.DIGEST)
+ONE_WAITING_KINDS = (
+    DeliveryKind.TIP,
+    DeliveryKind.REFLECTION,
+    DeliveryKind.REFLECT_LATER,
+    DeliveryKind.DIGEST,
+    DeliveryKind.TEAM_DIGEST,
+)
 WAITING_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING, DeliveryStatus.HELD)
 ONE_WAITING_WHERE = (
     f"kind IN ({', '.join(repr(str(k)) for k in ONE_WAITING_KINDS)}) "
@@ -325,3 +331,46 @@ class HandledUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     handled_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Team(Base):
+    """A brokerage's team: its members' counts are what its leads see (`/team`); created by an admin."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(CleanString(64), unique=True)
+    created_at: Mapped[datetime]
+
+
+class TeamMember(Base):
+    """An agent's place in a team (one team per agent). A lead's row carries when the weekly team digest goes;
+    None there means at the lead's own weekly digest time. Removing the row removes the view at once."""
+
+    __tablename__ = "team_members"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default=TeamRole.MEMBER)  # bot.statuses.TeamRole
+    team_digest_weekday: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    team_digest_time: Mapped[time | None] = mapped_column(Time, nullable=True)
+    joined_at: Mapped[datetime]
+
+
+class Invite(Base):
+    """An invite code (a deep link t.me/<bot>?start=<code>) into a team as a member or a lead.
+
+    Only the code's SHA-256 is stored: the database alone cannot let anyone in. `max_uses` None is unlimited."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default=TeamRole.MEMBER)
+    max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The admin's Telegram user id, or None when made on the command line.
+    created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime]

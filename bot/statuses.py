@@ -57,6 +57,7 @@ class DeliveryKind(StrEnum):
     REFLECT_LATER = "reflect_later"
     DIGEST = "digest"  # the weekly digest: sent in waves (every agent at 20:00 on Sunday), so claimed last
     BROADCAST = "broadcast"  # an operator's announcement to every active agent (`agentcoach broadcast`): a wave too
+    TEAM_DIGEST = "team_digest"  # a team lead's weekly view of the team's counts (one waiting per lead)
 
 
 class DeliveryStatus(StrEnum):
@@ -83,3 +84,17 @@ class WeakSpot(StrEnum):
     NO_NEW_CLIENTS = "no_new_clients"  # nobody new registered → a prospecting tip
     NO_REFLECTIONS = "no_reflections"  # no check-in finished → a self-management tip
     STEADY = "steady"  # nothing stands out → a follow-up tip, the habit that pays most
+
+
+class TeamRole(StrEnum):
+    """What a member of a team may see: a lead sees the team's counts (never texts, names or phones)."""
+
+    LEAD = "lead"
+    MEMBER = "member"
+
+
+class Access(StrEnum):
+    """Who may use the bot (setting ACCESS): anyone who writes, or only those who came with an invite."""
+
+    OPEN = "open"
+    INVITE = "invite"
