@@ -64,35 +64,47 @@ async def get_or_register(session: AsyncSession, who: NewAgent, now: datetime) -
     """The agent for this Telegram user, registered with defaults on first contact."""
     agent = await find_agent(session, who.telegram_user_id)
     if agent is None:
-        agent = Agent(
-            telegram_user_id=who.telegram_user_id,
-            chat_id=who.chat_id,
-            display_name=who.display_name[:128],
-            language=who.language,
-            timezone=who.timezone,
-            reflection_time=DEFAULT_REFLECTION_TIME,
-            work_days=DEFAULT_WORK_DAYS,
-            digest_weekday=DEFAULT_DIGEST_WEEKDAY,
-            digest_time=DEFAULT_DIGEST_TIME,
-            tip_time=DEFAULT_TIP_TIME,
-            followup_time=DEFAULT_FOLLOWUP_TIME,
-            setup_step=SETUP_STEPS[0],
-            active=True,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(agent)
-        await session.flush()
-    elif not agent.active or agent.chat_id != who.chat_id or agent.display_name != who.display_name[:128]:
-        # Writing to us again means they unblocked the bot (or moved chats): deliver there again.
-        was_active = agent.active
-        agent.active = True
-        if not was_active:
-            await resume_agent(session, agent, now)
-        agent.chat_id = who.chat_id
-        agent.display_name = who.display_name[:128]
-        agent.updated_at = now
+        return await register(session, who, now)
+    await returned(session, agent, who, now)
     return agent
+
+
+async def register(session: AsyncSession, who: NewAgent, now: datetime) -> Agent:
+    """A new agent with the default settings, onboarding still to do."""
+    agent = Agent(
+        telegram_user_id=who.telegram_user_id,
+        chat_id=who.chat_id,
+        display_name=who.display_name[:128],
+        language=who.language,
+        timezone=who.timezone,
+        reflection_time=DEFAULT_REFLECTION_TIME,
+        work_days=DEFAULT_WORK_DAYS,
+        digest_weekday=DEFAULT_DIGEST_WEEKDAY,
+        digest_time=DEFAULT_DIGEST_TIME,
+        tip_time=DEFAULT_TIP_TIME,
+        followup_time=DEFAULT_FOLLOWUP_TIME,
+        setup_step=SETUP_STEPS[0],
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(agent)
+    await session.flush()
+    return agent
+
+
+async def returned(session: AsyncSession, agent: Agent, who: NewAgent, now: datetime) -> None:
+    """A known agent wrote: deliver to the chat they wrote from, under the name they have now."""
+    if agent.active and agent.chat_id == who.chat_id and agent.display_name == who.display_name[:128]:
+        return
+    # Writing to us again means they unblocked the bot (or moved chats): deliver there again.
+    was_active = agent.active
+    agent.active = True
+    if not was_active:
+        await resume_agent(session, agent, now)
+    agent.chat_id = who.chat_id
+    agent.display_name = who.display_name[:128]
+    agent.updated_at = now
 
 
 def change_settings(agent: Agent, now: datetime, **values: object) -> None:
