@@ -16,6 +16,7 @@ The conversation graph in one place: each flow that waits for typed input, and t
   `edit_<question>` while one answer of a finished reflection is retyped.
 - free_text (handlers/free_text.py): `FreeTextStep.OFFER` — a plain message was read and its actions offered as
   buttons; the message (and what was read from it) waits here for the press. Typing again reads the new message.
+- team (handlers/team.py): `TeamStep.NAME` — an admin pressed ➕ New team and types the team's name.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Flow(StrEnum):
     REFLECT = "reflect"
     DAY_PARTS = "day_parts"
     FREE_TEXT = "free_text"
+    TEAM = "team"
 
 
 class ClientStep(StrEnum):
@@ -65,6 +67,10 @@ class FollowUpStep(StrEnum):
 
 class FreeTextStep(StrEnum):
     OFFER = "offer"
+
+
+class TeamStep(StrEnum):
+    NAME = "name"
 
 
 @dataclass(frozen=True)

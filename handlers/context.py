@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.agents import NewAgent, get_or_register
+from bot.access import admit
+from bot.agents import NewAgent
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import from_telegram, t
 from bot.models import Agent
+from bot.teams import Redeemed, Redemption
 from bot.text import clean, clip
 from handlers.bot_api import AgentBot
 from handlers.replies import split_html
@@ -72,6 +74,8 @@ class Turn:
     # What the agent typed (cleaned; "" for a press), and a command's arguments (cleaned, none empty).
     typed: str = ""
     args: list[str] = field(default_factory=list)
+    # What became of the invite code that came with /start (None: none came).
+    redemption: Redemption | None = None
     _toast: tuple[str | None, bool] = (None, False)
     _replies: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
@@ -201,8 +205,12 @@ def _markup(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
 
 
 @asynccontextmanager
-async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> AsyncIterator[Turn]:
-    """Load (or register) the agent who sent the update; commit what the handler changed, then reply."""
+async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE, *, invite: str | None = None) -> AsyncIterator[Turn]:
+    """Load (or register) the agent who sent the update; commit what the handler changed, then reply.
+
+    `invite` is the code that came with /start. In invite mode (bot.access) someone who is not an agent yet and
+    brings no valid code gets one polite line in the language their Telegram reports, nothing is stored, and the
+    update goes no further (no handler runs)."""
     svc = services(context)
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
@@ -217,12 +225,39 @@ async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> AsyncItera
     )
     bot = context.bot
     assert isinstance(bot, AgentBot), "the application is built by runtime.app.build_application"
+    settings = svc.settings
     async with svc.sessions() as session:
         async with session.begin():
-            agent = await get_or_register(session, who, now)
-            current = Turn(session, agent, now, svc, bot, update.callback_query, *typed_input(update, context))
-            yield current
-        await current.deliver()
+            admission = await admit(
+                session, who, now, invite=invite, invite_only=settings.invite_only(), admins=settings.admins()
+            )
+            agent = admission.agent
+            if agent is not None:
+                typed, args = typed_input(update, context)
+                current = Turn(session, agent, now, svc, bot, update.callback_query, typed, args, admission.redemption)
+                yield current
+        if agent is not None:
+            await current.deliver()
+            return
+    await refuse_stranger(bot, update, chat.id, who.language, admission.redemption)
+    raise ApplicationHandlerStop
+
+
+# What a stranger hears in invite mode: why not, in one line (a code they brought that failed says how).
+_STRANGER_LINES = {
+    Redeemed.WRONG_CODE: "access.wrong_code",
+    Redeemed.EXPIRED: "access.expired",
+    Redeemed.USED_UP: "access.used_up",
+}
+
+
+async def refuse_stranger(
+    bot: AgentBot, update: Update, chat_id: int, language: str, redemption: Redemption | None
+) -> None:
+    key = _STRANGER_LINES.get(redemption.outcome, "access.invite_only") if redemption else "access.invite_only"
+    if update.callback_query is not None:
+        await update.callback_query.answer()  # the button's spinner stops; the line says why
+    await bot.send_text(chat_id, t(language, key))
 
 
 def typed_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[str, list[str]]:

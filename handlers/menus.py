@@ -25,6 +25,7 @@ COMMANDS = (
     "journal",
     "digest",
     "summary",
+    "team",
     "settings",
     "help",
     "cancel",

@@ -5,6 +5,10 @@ by typing: language, time zone, daily reflection time, work days, weekly digest 
 Every answer is saved as it comes and `Agent.setup_step` remembers the next question, so a restart, a
 /cancel or a detour through another command resumes at the same question. The last answer brings a
 confirmation that shows every choice. /start after setup welcomes the agent back and changes nothing.
+
+/start <code> is how an invite's deep link (t.me/<bot>?start=<code>) arrives: the code is redeemed as the agent
+is loaded (handlers.context.turn, bot.access; in invite mode it is the only way in), and its first line says
+which team they joined, or why the code did not work; onboarding then goes on as usual.
 """
 
 from __future__ import annotations
@@ -20,15 +24,18 @@ from bot.preferences import parse_setting, toggle_work_day, typed_place
 from handlers.context import Turn, turn
 from handlers.keyboards import Number, Token, button, layout
 from handlers.setting_views import SETTING_OF_STEP, question, setting_value, summary
+from handlers.team import redemption_line
 
 PREFIX = "ob"
 FLOW = Flow.ONBOARDING
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/start: begin or resume onboarding, or welcome back an agent who is set up."""
-    async with turn(update, context) as tn:
+    """/start: begin or resume onboarding, or welcome back an agent who is set up (after the invite's line)."""
+    async with turn(update, context, invite=invite_code(context)) as tn:
         tn.update_menu()
+        if tn.redemption is not None:
+            tn.send(redemption_line(tn, tn.redemption))
         step = tn.agent.setup_step
         if step is None:
             tn.send(
@@ -42,6 +49,12 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         greeting = "start.welcome" if step == SETUP_STEPS[0] else "start.resume"
         tn.send(tn.t(greeting, name=tn.agent.display_name))
         await ask(tn, step)
+
+
+def invite_code(context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """What follows /start: an invite's code (whatever it is, redeeming it says whether it is one)."""
+    words = context.args or []
+    return words[0][:128] if words else None
 
 
 async def ask(tn: Turn, step: str) -> None:

@@ -1,5 +1,6 @@
 """The `agentcoach` command: `run` serves Telegram (polling or `--webhook`), `webhook info|delete` asks Telegram,
-`shell` chats locally, `db upgrade` migrates, `content` checks tips, `stats` shows an operator where things stand.
+`shell` chats locally, `db upgrade` migrates, `content` checks tips, `stats` shows an operator where things stand,
+`team` makes teams and invite links.
 
 With no subcommand it does what a newcomer wants: serve Telegram when TELEGRAM_BOT_TOKEN is set,
 otherwise say so in one line and open the shell.
@@ -142,6 +143,9 @@ def parser() -> argparse.ArgumentParser:
         help="the draft (default: FILE's stem + .tips-draft.yaml beside it)",
     )
     draft.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    from runtime.team_command import add_team_parser
+
+    add_team_parser(commands)
     return top
 
 
@@ -177,6 +181,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "stats":
         return stats_command(settings, as_json=args.json)
+    if args.command == "team":
+        from runtime.team_command import team_command
+
+        return team_command(settings, args)
     if args.command == "broadcast":
         from runtime.broadcast import broadcast_command
 
