@@ -208,7 +208,7 @@ async def overview(session: AsyncSession, now: datetime) -> list[TeamOverview]:
 
 
 async def _counts(session: AsyncSession, query: Select[int, int]) -> dict[int, int]:
-    return {team_id: count for team_id, count in (await session.execute(query)).tuples()}
+    return {team_id: count for team_id, count in (await session.execute(query)).all()}
 
 
 async def membership_of(session: AsyncSession, agent_id: int) -> Membership | None:

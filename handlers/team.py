@@ -181,7 +181,7 @@ async def show_teams(tn: Turn, page: int) -> None:
     shown = teams[page * TEAMS_PER_PAGE : (page + 1) * TEAMS_PER_PAGE]
     lines = [_team_line(tn, team) for team in shown]
     text = tn.t("teams.list", count=len(teams), lines=Html("\n".join(lines))) if teams else tn.t("teams.list_empty")
-    rows = [[button(team.name, PREFIX, "team", team.id)] for team in shown]
+    rows = [[button(tn.t("teams.button.team", name=team.name), PREFIX, "team", team.id)] for team in shown]
     labels = (tn.t("teams.button.previous"), tn.t("teams.button.next"))
     rows += paging_row(labels, page, pages, PREFIX, "teams")
     rows.append([button(tn.t("teams.button.new"), PREFIX, "new"), button(tn.t("teams.button.back"), PREFIX, "panel")])
@@ -282,10 +282,10 @@ async def make_invite(tn: Turn, team_id: int, role: TeamRole, uses: int) -> None
 
 
 async def revoke(tn: Turn, team_id: int, invite_id: int) -> None:
-    if await revoke_invite(tn.session, invite_id):
-        tn.toast(tn.t("teams.revoked"))
-    else:
-        tn.toast(tn.t("teams.revoke_gone"))
+    if not await revoke_invite(tn.session, invite_id):
+        tn.toast(tn.t("teams.revoke_gone"))  # (the card is left as it is: an edit to the same text is refused)
+        return
+    tn.toast(tn.t("teams.revoked"))
     await show_card(tn, team_id)
 
 

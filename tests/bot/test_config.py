@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None
         "DEFAULT_TIMEZONE",
         "DEFAULT_LANGUAGE",
         "LOG_LEVEL",
+        "ACCESS",
+        "ADMIN_IDS",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(str(tmp_path))  # no stray .env
@@ -54,6 +57,9 @@ def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: objec
         ("DATABASE_URL", "mysql://root@localhost/x"),
         ("TELEGRAM_API_BASE_URL", "127.0.0.1:8081/bot"),
         ("TELEGRAM_BOT_TOKEN", "not-a-token"),
+        ("ACCESS", "closed"),
+        ("ADMIN_IDS", "@boss, 123"),
+        ("ADMIN_IDS", "12.5"),
     ],
 )
 def test_a_bad_value_names_the_setting_in_one_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
@@ -85,3 +91,32 @@ def test_the_token_is_scrubbed_from_log_records(caplog: pytest.LogCaptureFixture
         logger.filters.clear()
     text = caplog.text
     assert "123:SECRET" not in text and text.count(REDACTED) >= 2
+
+
+def test_access_and_admins(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.invite_only(), settings.admins()) == (False, frozenset())
+    monkeypatch.setenv("ACCESS", " Invite ")
+    monkeypatch.setenv("ADMIN_IDS", "123456789, 987654321;42")
+    settings = load_settings()
+    assert settings.invite_only() and settings.admins() == frozenset({123456789, 987654321, 42})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "line"),
+    [
+        ("ACCESS", "closed", "invalid setting ACCESS: expected one of open, invite"),
+        (
+            "ADMIN_IDS",
+            "@boss",
+            "invalid setting ADMIN_IDS: expected Telegram user ids (digits), separated by commas, such as "
+            "123456789,987654321",
+        ),
+    ],
+)
+def test_bad_access_settings_read_as_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, line: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=f"^{re.escape(line)}$"):
+        load_settings()
