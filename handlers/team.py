@@ -116,7 +116,7 @@ def redemption_line(tn: Turn, redemption: Redemption) -> str:
     """What became of the invite code that came with /start, in one line."""
     key = f"teams.redeemed.{redemption.outcome}"
     if redemption.outcome == Redeemed.JOINED and redemption.role == TeamRole.LEAD:
-        key = "teams.redeemed.joined_lead"
+        key = "teams.redeemed.joined_lead" if tn.agent.setup_step is not None else "teams.redeemed.joined_lead_ready"
     return tn.t(key, team=redemption.team or "")
 
 

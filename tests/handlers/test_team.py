@@ -236,6 +236,10 @@ async def test_a_set_up_agent_joining_is_welcomed_back_after_the_line(harness: H
     reply = await chat.send(f"/start {await invite_code(harness)}")
     assert reply.texts[0] == "🤝 你已加入团队「东区」。"
     assert reply.texts[1].startswith("👋 欢迎回来")
+    await chat.send("/team leave")
+    await chat.press("✅ 确定退出")
+    reply = await chat.send(f"/start {await invite_code(harness, role=TeamRole.LEAD)}")
+    assert reply.texts[0] == "🤝 你已加入团队「东区」，身份是团队负责人。发送 /team 查看团队。"
 
 
 # -- the admin in the chat ------------------------------------------------------------------------------------
@@ -389,3 +393,31 @@ async def test_someone_in_no_team_is_told_so(harness: Harness) -> None:
     assert (await chat.send("/team leave")).texts == [
         "You're not in a team. To join one, ask your team lead for an invite link."
     ]
+
+
+async def test_every_membership_change_reschedules_the_agents_deliveries(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lead's weekly team digest is kept in step by bot.recurring.reschedule: joining, a promotion and leaving
+    each call it (for an agent who finished onboarding; one still in it gets everything when it completes)."""
+    from bot import recurring
+
+    calls: list[int] = []
+    original = recurring.reschedule
+
+    async def counted(session: object, agent: object, now: object, kinds: object = None) -> None:
+        calls.append(agent.telegram_user_id)  # type: ignore[attr-defined]
+        await original(session, agent, now, kinds)  # type: ignore[arg-type]
+
+    open_mode(harness)
+    chat = harness.chat()
+    await onboard(chat)
+    monkeypatch.setattr(recurring, "reschedule", counted)
+    await chat.send(f"/start {await invite_code(harness)}")
+    await chat.send(f"/start {await invite_code(harness, role=TeamRole.LEAD)}")
+    await chat.send("/team leave")
+    await chat.press("✅ 确定退出")
+    assert calls == [1001, 1001, 1001]
+    calls.clear()
+    await harness.chat(user_id=6400).send(f"/start {await invite_code(harness)}")
+    assert calls == []  # still onboarding: its deliveries start when it completes
