@@ -16,6 +16,8 @@ The conversation graph in one place: each flow that waits for typed input, and t
   `edit_<question>` while one answer of a finished reflection is retyped.
 - free_text (handlers/free_text.py): `FreeTextStep.OFFER` — a plain message was read and its actions offered as
   buttons; the message (and what was read from it) waits here for the press. Typing again reads the new message.
+- delete_me (handlers/data.py): `DeleteStep.CONFIRM` — /delete_me listed what would be erased and waits for the
+  typed word; anything else typed cancels.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Flow(StrEnum):
     REFLECT = "reflect"
     DAY_PARTS = "day_parts"
     FREE_TEXT = "free_text"
+    DELETE_ME = "delete_me"
 
 
 class ClientStep(StrEnum):
@@ -65,6 +68,10 @@ class FollowUpStep(StrEnum):
 
 class FreeTextStep(StrEnum):
     OFFER = "offer"
+
+
+class DeleteStep(StrEnum):
+    CONFIRM = "confirm"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from bot.scheduler import Engine, Kind
 from bot.timeparse import warm_up
 from bot.timezones import city_index
 from bot.tip_library import library
-from handlers import basics, clients, day_parts, digest, followups, free_text, reflections, settings, start, tips
+from handlers import basics, clients, data, day_parts, digest, followups, free_text, reflections, settings, start, tips
 from handlers.bot_api import AgentBot
 from handlers.broadcast import BROADCAST, render_broadcast
 from handlers.context import SERVICES_KEY, Services
@@ -130,6 +130,8 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CommandHandler("journal", reflections.journal))
     app.add_handler(CommandHandler("digest", digest.show_digest))
     app.add_handler(CommandHandler("summary", digest.show_summary))
+    app.add_handler(CommandHandler("export", data.export))
+    app.add_handler(CommandHandler("delete_me", data.delete_me))
     app.add_handler(MessageHandler(filters.COMMAND, basics.unknown_command))
     app.add_handler(CallbackQueryHandler(start.on_button, pattern=rf"^{start.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(settings.on_button, pattern=rf"^{settings.PREFIX}:"))
