@@ -25,6 +25,7 @@ COMMANDS = (
     "journal",
     "digest",
     "summary",
+    "export",
     "settings",
     "help",
     "cancel",
