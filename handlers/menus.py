@@ -25,7 +25,6 @@ COMMANDS = (
     "journal",
     "digest",
     "summary",
-    "export",
     "settings",
     "help",
     "cancel",
