@@ -1,10 +1,11 @@
 """Erasing an agent (/delete_me): what they hold, and removing all of it in one transaction.
 
-Every row of theirs goes: the agents row, and every row of any table that refers to it by a foreign key, or to one
-of their clients (contact logs, follow-ups, deliveries — waiting ones and the sent history —, reflections, tip
-states, team membership, and whatever table a later version adds with such a key: the tables are found from the
-schema, children before parents). Rows that name them without a foreign key are handled by name: the chat's
-conversation state, and the invites they made as an admin, which stay usable and forget who made them.
+Every row of theirs goes: the agents row, and every row of any table that refers to a row of theirs by a foreign
+key, however deep (clients; contact logs through the clients; follow-ups, deliveries — waiting ones and the sent
+history —, reflections, tip states, team membership; and whatever table a later version adds with such a key: the
+tables are found from the schema, and emptied children before parents). Rows that name them without a foreign key
+are handled by name: the chat's conversation state, and the invites they made as an admin, which stay usable and
+forget who made them.
 
 Nothing relies on ON DELETE CASCADE (SQLite enforces foreign keys only with `PRAGMA foreign_keys=ON`, which
 bot.db sets, but a connection made elsewhere may not): each table is deleted from explicitly.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, Table, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversations import stop_waiting
@@ -37,7 +38,6 @@ from bot.models import (
 )
 
 AGENTS: Table = Agent.__table__  # type: ignore[assignment]
-CLIENTS: Table = Client.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,10 @@ async def erase_agent(session: AsyncSession, agent: Agent) -> Holdings:
 
     The caller commits; until then nobody else sees any of it gone, and a failure leaves everything in place."""
     found = await holdings(session, agent)
-    clients = select(CLIENTS.c.id).where(CLIENTS.c.agent_id == agent.id)
-    for table in reversed(Base.metadata.sorted_tables):  # children before the tables they refer to
-        where = _theirs(table, agent.id, clients)
-        if where is not None:
-            await session.execute(delete(table).where(where).execution_options(synchronize_session=False))
+    owned = _owned(agent.id)
+    for table in reversed(Base.metadata.sorted_tables):  # children before the rows they refer to
+        if table in owned:
+            await session.execute(delete(table).where(owned[table]).execution_options(synchronize_session=False))
     await stop_waiting(session, agent.chat_id)
     if agent.telegram_user_id != agent.chat_id:  # a private chat's id is the user's: the same row, nearly always
         await stop_waiting(session, agent.telegram_user_id)
@@ -104,14 +103,18 @@ async def erase_agent(session: AsyncSession, agent: Agent) -> Holdings:
     return found
 
 
-def _theirs(table: Table, agent_id: int, clients: Select[tuple[int]]) -> ColumnElement[bool] | None:
-    """The rows of `table` that belong to the agent, by its foreign keys; None if it has none to them."""
-    if table is AGENTS:
-        return AGENTS.c.id == agent_id
-    conditions: list[ColumnElement[bool]] = []
-    for key in table.foreign_keys:
-        if key.column is AGENTS.c.id:
-            conditions.append(key.parent == agent_id)
-        elif key.column is CLIENTS.c.id and table is not CLIENTS:
-            conditions.append(key.parent.in_(clients))
-    return or_(*conditions) if conditions else None
+def _owned(agent_id: int) -> dict[Table, ColumnElement[bool]]:
+    """Which rows of each table are the agent's: the agents row, and every row whose foreign key refers to a row
+    of theirs (a client's contact logs through the client), however deep; tables without such a key are absent."""
+    owned: dict[Table, ColumnElement[bool]] = {AGENTS: AGENTS.c.id == agent_id}
+    for table in Base.metadata.sorted_tables:  # the tables a table refers to come before it
+        conditions = [
+            key.parent == agent_id
+            if key.column is AGENTS.c.id
+            else key.parent.in_(select(key.column).where(owned[key.column.table]))
+            for key in table.foreign_keys
+            if key.column.table in owned and table is not AGENTS
+        ]
+        if conditions:
+            owned[table] = or_(*conditions)
+    return owned

@@ -23,7 +23,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -119,10 +119,10 @@ async def gather(session: AsyncSession, agent: Agent, now: datetime) -> dict[str
     ).scalars()
     by_client: dict[int, dict[str, list[dict[str, Any]]]] = {i: {"contacts": [], "follow_ups": []} for i in client_ids}
     for contact in contacts:
-        by_client[contact.client_id]["contacts"].append(_contact(contact))
+        by_client[contact.client_id]["contacts"].append(_fields(contact, CONTACT_FIELDS))
     for follow_up in follow_ups:
         if follow_up.client_id in by_client:  # always so: a follow-up is about one of the agent's clients
-            by_client[follow_up.client_id]["follow_ups"].append(_follow_up(follow_up))
+            by_client[follow_up.client_id]["follow_ups"].append(_fields(follow_up, FOLLOW_UP_FIELDS))
     reflections = (
         await session.execute(select(Reflection).where(Reflection.agent_id == agent.id).order_by(Reflection.day))
     ).scalars()
@@ -143,10 +143,10 @@ async def gather(session: AsyncSession, agent: Agent, now: datetime) -> dict[str
         "timezone": agent.timezone,
         "agent": _agent(agent),
         "team": await _team(session, agent),
-        "clients": [_client(client) | by_client[client.id] for client in clients],
-        "reflections": [_reflection(reflection) for reflection in reflections],
-        "tips": [_tip(tip) for tip in tips],
-        "scheduled": [_delivery(delivery) for delivery in waiting],
+        "clients": [_fields(client, CLIENT_FIELDS) | by_client[client.id] for client in clients],
+        "reflections": [_fields(reflection, REFLECTION_FIELDS) for reflection in reflections],
+        "tips": [_fields(tip, TIP_FIELDS) for tip in tips],
+        "scheduled": [_fields(delivery, SCHEDULED_FIELDS) for delivery in waiting],
     }
 
 
@@ -196,77 +196,35 @@ async def _team(session: AsyncSession, agent: Agent) -> dict[str, Any] | None:
     return {"name": name, "role": role, "joined_at": _instant(joined_at)}
 
 
-def _client(client: Client) -> dict[str, Any]:
-    return {
-        "id": client.id,
-        "name": client.name,
-        "phone": client.phone,
-        "needs": client.needs,
-        "budget": client.budget,
-        "stage": client.stage,
-        "source": client.source,
-        "notes": client.notes,
-        "archived": client.archived,
-        "created_at": _instant(client.created_at),
-        "updated_at": _instant(client.updated_at),
-    }
+# The fields of each kind of row, in the document's order (docs/export.md describes each).
+CLIENT_FIELDS: Final = (
+    "id", "name", "phone", "needs", "budget", "stage", "source", "notes", "archived", "created_at", "updated_at",
+)  # fmt: skip
+CONTACT_FIELDS: Final = ("id", "kind", "note", "at")
+FOLLOW_UP_FIELDS: Final = ("id", "due_at", "note", "status", "outcome", "done_at", "created_at", "updated_at")
+REFLECTION_FIELDS: Final = (
+    "day", "status", "step", "clients", "mood", "went_well", "to_improve", "lesson", "tomorrow", "voice", "tip_id",
+    "created_at", "updated_at", "completed_at",
+)  # fmt: skip
+TIP_FIELDS: Final = ("tip_id", "shown", "last_shown_at", "rating", "saved_at")
+SCHEDULED_FIELDS: Final = ("id", "kind", "due_at", "status", "subject_id", "subject_key")
 
 
-def _contact(contact: ContactLog) -> dict[str, Any]:
-    return {"id": contact.id, "kind": contact.kind, "note": contact.note, "at": _instant(contact.at)}
+def _fields(row: object, names: Sequence[str]) -> dict[str, Any]:
+    return {name: _value(getattr(row, name)) for name in names}
 
 
-def _follow_up(follow_up: FollowUp) -> dict[str, Any]:
-    return {
-        "id": follow_up.id,
-        "due_at": _instant(follow_up.due_at),
-        "note": follow_up.note,
-        "status": follow_up.status,
-        "outcome": follow_up.outcome,
-        "done_at": _instant(follow_up.done_at),
-        "created_at": _instant(follow_up.created_at),
-        "updated_at": _instant(follow_up.updated_at),
-    }
-
-
-def _reflection(reflection: Reflection) -> dict[str, Any]:
-    return {
-        "day": reflection.day.isoformat(),
-        "status": reflection.status,
-        "step": reflection.step,
-        "clients": reflection.clients,
-        "mood": reflection.mood,
-        "went_well": reflection.went_well,
-        "to_improve": reflection.to_improve,
-        "lesson": reflection.lesson,
-        "tomorrow": reflection.tomorrow,
-        "voice": dict(sorted((reflection.voice or {}).items())),
-        "tip_id": reflection.tip_id,
-        "created_at": _instant(reflection.created_at),
-        "updated_at": _instant(reflection.updated_at),
-        "completed_at": _instant(reflection.completed_at),
-    }
-
-
-def _tip(tip: TipState) -> dict[str, Any]:
-    return {
-        "tip_id": tip.tip_id,
-        "shown": tip.shown,
-        "last_shown_at": _instant(tip.last_shown_at),
-        "rating": tip.rating,
-        "saved_at": _instant(tip.saved_at),
-    }
-
-
-def _delivery(delivery: Delivery) -> dict[str, Any]:
-    return {
-        "id": delivery.id,
-        "kind": delivery.kind,
-        "due_at": _instant(delivery.due_at),
-        "status": delivery.status,
-        "subject_id": delivery.subject_id,
-        "subject_key": delivery.subject_key,
-    }
+def _value(value: object) -> object:
+    """A column's value as the document writes it: instants in UTC, times of day and days as the agent's."""
+    if isinstance(value, datetime):
+        return _instant(value)
+    if isinstance(value, time):
+        return _clock(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return dict(sorted(value.items()))
+    return value
 
 
 # ---------------------------------------------------------------------------------------------- the CSV
