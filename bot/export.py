@@ -237,7 +237,7 @@ def clients_csv(document: dict[str, Any], language: str) -> bytes:
     writer.writerow(CSV_HEADERS)
     zone = document["timezone"]
     for client in document["clients"]:
-        contacts = [c for c in client["contacts"] if c["kind"] in CONTACT_KINDS]
+        last = _last_contact(client)
         upcoming = [f for f in client["follow_ups"] if f["status"] == FollowUpStatus.OPEN]
         next_follow_up = ""
         if upcoming:
@@ -251,9 +251,9 @@ def clients_csv(document: dict[str, Any], language: str) -> bytes:
             client["source"],
             t(language, f"stage.{client['stage']}") if client["stage"] in STAGES else client["stage"],
             client["notes"],
-            _local(contacts[-1]["at"], zone) if contacts else "",
+            _local(last, zone) if last else "",
             next_follow_up,
-            _log_cell(client["contacts"], language, zone),
+            _log_cell(client, language, zone),
             _local(client["created_at"], zone),
             t(language, "data.csv.archived") if client["archived"] else "",
         ]
@@ -279,15 +279,34 @@ def _joined(*parts: str) -> str:
     return " ".join(part for part in parts if part)
 
 
-def _log_cell(entries: Sequence[dict[str, Any]], language: str, zone: str) -> str:
-    lines = []
-    for entry in entries:
+def _log_cell(client: dict[str, Any], language: str, zone: str) -> str:
+    """The client's story as the card's 📜 shows it, oldest first: contacts, stage moves, follow-ups done."""
+    lines = [f"{_local(at, zone)} {what}" for at, what in _log(client, language)]
+    cell = "\n".join(lines)
+    return cell if len(cell) <= CELL_LIMIT else cell[: CELL_LIMIT - 1] + "…"
+
+
+def _log(client: dict[str, Any], language: str) -> list[tuple[str, str]]:
+    """(instant, what) of each entry, in time order (a follow-up done before a contact logged at the same instant)."""
+    entries: list[tuple[str, int, str]] = []
+    for entry in client["contacts"]:
         kind, note = entry["kind"], _one_line(entry["note"])
         if kind in CONTACT_KINDS:
             what = t(language, f"contact.{kind}")
-            lines.append(_joined(_local(entry["at"], zone), f"{what}: {note}" if note else what))
+            entries.append((entry["at"], 1, f"{what}: {note}" if note else what))
         elif kind == ClientEvent.STAGE and (moved := stage_move(entry["note"])) is not None:
             old, new = (t(language, f"stage.{stage}") for stage in moved)
-            lines.append(_joined(_local(entry["at"], zone), f"{old} → {new}"))
-    cell = "\n".join(lines)
-    return cell if len(cell) <= CELL_LIMIT else cell[: CELL_LIMIT - 1] + "…"
+            entries.append((entry["at"], 1, t(language, "clients.history.stage", old=old, new=new)))
+    for follow_up in client["follow_ups"]:
+        if follow_up["status"] == FollowUpStatus.DONE and follow_up["done_at"] is not None:
+            said = " · ".join(part for part in (_one_line(follow_up["note"]), _one_line(follow_up["outcome"])) if part)
+            done = t(language, "clients.history.done")
+            entries.append((follow_up["done_at"], 0, f"{done}: {said}" if said else done))
+    return [(at, what) for at, _, what in sorted(entries, key=lambda e: (datetime.fromisoformat(e[0]), e[1]))]
+
+
+def _last_contact(client: dict[str, Any]) -> str | None:
+    """When the client was last followed up: the latest contact logged or follow-up done."""
+    moments = [c["at"] for c in client["contacts"] if c["kind"] in CONTACT_KINDS]
+    moments += [f["done_at"] for f in client["follow_ups"] if f["status"] == FollowUpStatus.DONE and f["done_at"]]
+    return max(moments, key=datetime.fromisoformat) if moments else None

@@ -23,7 +23,7 @@ from sqlalchemy import Column, func, or_, select
 
 from bot.clients import ClientDraft, add_client, log_contact
 from bot.export import CSV_HEADERS, SCHEMA, VERSION
-from bot.followups import add_follow_up
+from bot.followups import add_follow_up, mark_done, set_outcome
 from bot.history import record_stage_move
 from bot.models import Agent, Base, Client, Delivery, Invite, Reflection, Team, TeamMember
 from bot.statuses import ContactKind, DeliveryStatus, ReflectionStatus, Stage, TeamRole
@@ -44,6 +44,7 @@ LESSON_A = "先听客户说完，再推荐房子 🙂"
 VOICE_A = "AwACAgUAAxkBAAIBvoiceA"
 FOLLOW_UP_A = "带看, 记得带钥匙"
 PHONE_A = "+8613800138000"
+OUTCOME_A = "客户说下周再看, 不急"
 
 # Distinctive strings of B's: none of them may appear in A's files.
 B_STRINGS = ("钱女士", "13900139000", "B独有的备注", "B的联络记录", "B的秘密心得", "voiceOfB", "B的跟进", "B团队")
@@ -71,6 +72,9 @@ async def seed_a(harness: Harness) -> Seeded:
         await record_stage_move(session, wang, Stage.NEW, Stage.VIEWING, now - timedelta(minutes=30))
         wang.stage = Stage.VIEWING
         await add_follow_up(session, agent, wang, now + timedelta(days=1), FOLLOW_UP_A, now)
+        called = await add_follow_up(session, agent, li, now - timedelta(minutes=40), "回电", now)
+        await mark_done(session, called, now - timedelta(minutes=20))
+        await set_outcome(called, OUTCOME_A, now)
         session.add(reflection(agent.id, now, lesson=LESSON_A, voice={"went_well": VOICE_A}))
         await rate(session, agent.id, "fu-001", 1)
         await toggle_saved(session, agent.id, "fu-002", now)
@@ -139,7 +143,8 @@ async def test_export_holds_everything_of_the_agent_and_nothing_of_another(harne
     assert (wang["name"], wang["phone"], wang["notes"], wang["stage"]) == ("王先生", PHONE_A, NOTE_A, "viewing")
     assert (li["name"], li["needs"], li["source"]) == ('李姐 "Lily"', NEEDS_A, "朋友, 介绍")
     assert [c["kind"] for c in wang["contacts"]] == ["call", "stage"] and wang["contacts"][0]["note"] == CONTACT_A
-    assert [f["note"] for f in wang["follow_ups"]] == [FOLLOW_UP_A] and li["follow_ups"] == []
+    assert [f["note"] for f in wang["follow_ups"]] == [FOLLOW_UP_A]
+    assert [(f["status"], f["outcome"]) for f in li["follow_ups"]] == [("done", OUTCOME_A)]
     (lesson,) = document["reflections"]
     assert lesson["lesson"] == LESSON_A and lesson["voice"] == {"went_well": VOICE_A}
     assert [(t["tip_id"], t["rating"], t["saved_at"] is not None) for t in document["tips"]] == [
@@ -176,10 +181,15 @@ async def test_the_csv_opens_in_excel_with_chinese_intact_and_round_trips(harnes
     assert row["下次跟进"] == f"2026-11-26 09:00 {FOLLOW_UP_A}"
     assert row["联系记录"].split("\n") == [
         "2026-11-25 07:00 📞 电话: " + CONTACT_A.replace("\n", " "),
-        "2026-11-25 08:30 新客户 → 带看",
+        "2026-11-25 08:30 🔀 阶段：新客户 → 带看",
     ]
     other = dict(zip(header, li, strict=True))
     assert (other["姓名"], other["需求"], other["来源"], other["电话"]) == ('李姐 "Lily"', NEEDS_A, "朋友, 介绍", "")
+    assert other["最近跟进"] == "2026-11-25 08:40" and other["下次跟进"] == ""  # the follow-up done, after WeChat
+    assert other["联系记录"].split("\n") == [
+        "2026-11-25 08:00 💬 微信",
+        f"2026-11-25 08:40 ✅ 跟进完成: 回电 · {OUTCOME_A}",
+    ]
 
 
 async def test_an_agent_with_nothing_gets_both_files_with_empty_lists(harness: Harness) -> None:
@@ -250,7 +260,7 @@ async def test_a_wrong_word_cancels_and_changes_nothing(harness: Harness) -> Non
         "⚙️ 你的资料和设置",
         "👥 2 位客户",
         "📞 3 条联系记录",
-        "📅 1 个跟进",
+        "📅 2 个跟进",
         "✍️ 1 篇复盘",
         "💡 2 条技巧记录（看过、评价、收藏）",
         "⏰ 4 条待发送的提醒",
