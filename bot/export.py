@@ -70,7 +70,7 @@ CSV_HEADERS: Final = (
 # Excel's limit for one cell is 32,767 characters; a longer contact log is cut there (the JSON has all of it).
 CELL_LIMIT: Final = 32_000
 # A cell starting with one of these would be read as a formula by Excel and WPS (a phone's "+86…" among them):
-# such a cell is written after a tab, which the spreadsheet keeps as text and /import strips.
+# such a cell is written after a tab, which the spreadsheet keeps as text and a reader strips with the blanks.
 FORMULA_STARTS: Final = ("=", "+", "-", "@")
 
 
