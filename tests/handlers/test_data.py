@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, func, or_, select
 
-from bot.clients import ClientDraft, add_client, log_contact
+from bot.clients import ClientDraft, add_client, archive_client, log_contact
 from bot.export import CSV_HEADERS, SCHEMA, VERSION
 from bot.followups import add_follow_up, mark_done, set_outcome
 from bot.history import record_stage_move
@@ -198,6 +198,26 @@ async def test_an_agent_with_nothing_gets_both_files_with_empty_lists(harness: H
     assert sent[1].text.startswith("📊 Your client list (0 clients")
     assert document["clients"] == document["reflections"] == document["tips"] == [] and document["team"] is None
     assert csv_rows(data) == [list(CSV_HEADERS)]
+
+
+async def test_an_english_agents_csv_has_english_values_under_the_same_headers(harness: Harness) -> None:
+    chat = harness.chat(user_id=A, first_name="Sam", language_code="en")
+    await onboard(chat, language="English")
+    await chat.send("/client Mr Lee +61 412 345 678")
+    async with harness.services.sessions() as session, session.begin():
+        lee = (await session.execute(select(Client))).scalar_one()
+        lee.stage = Stage.DEPOSIT
+        await archive_client(session, lee, harness.clock.now())
+    _, document, _, data = await exported(harness, chat)
+    header, row = csv_rows(data)
+    cells = dict(zip(header, row, strict=True))
+    assert (cells["姓名"], cells["电话"], cells["阶段"], cells["已归档"]) == (
+        "Mr Lee",
+        "\t+61412345678",
+        "Deposit",
+        "Archived",
+    )
+    assert document["clients"][0]["archived"] is True and document["agent"]["language"] == "en"
 
 
 async def test_the_same_data_gives_the_same_bytes_and_every_field_is_documented(harness: Harness) -> None:
