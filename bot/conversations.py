@@ -17,6 +17,8 @@ The conversation graph in one place: each flow that waits for typed input, and t
 - free_text (handlers/free_text.py): `FreeTextStep.OFFER` — a plain message was read and its actions offered as
   buttons; the message (and what was read from it) waits here for the press. Typing again reads the new message.
 - team (handlers/team.py): `TeamStep.NAME` — an admin pressed ➕ New team and types the team's name.
+- delete_me (handlers/data.py): `DeleteStep.CONFIRM` — /delete_me listed what would be erased and waits for the
+  typed word; anything else typed cancels.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Flow(StrEnum):
     DAY_PARTS = "day_parts"
     FREE_TEXT = "free_text"
     TEAM = "team"
+    DELETE_ME = "delete_me"
 
 
 class ClientStep(StrEnum):
@@ -71,6 +74,10 @@ class FreeTextStep(StrEnum):
 
 class TeamStep(StrEnum):
     NAME = "name"
+
+
+class DeleteStep(StrEnum):
+    CONFIRM = "confirm"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.conversations import Waiting, stop_waiting, waiting_for
-from handlers import clients, day_parts, followups, free_text, reflections, settings, start, team
+from handlers import clients, data, day_parts, followups, free_text, reflections, settings, start, team
 from handlers.context import Turn, turn
 
 TextAnswer = Callable[[Turn, Update, ContextTypes.DEFAULT_TYPE, Waiting], Awaitable[None]]
@@ -22,6 +22,7 @@ FLOWS: dict[str, TextAnswer] = {
     day_parts.FLOW: day_parts.answer_text,
     free_text.FLOW: free_text.answer_text,
     team.FLOW: team.answer_text,
+    data.FLOW: data.answer_text,
 }
 
 

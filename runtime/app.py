@@ -27,6 +27,7 @@ from bot.tip_library import library
 from handlers import (
     basics,
     clients,
+    data,
     day_parts,
     digest,
     followups,
@@ -143,6 +144,8 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CommandHandler("digest", digest.show_digest))
     app.add_handler(CommandHandler("summary", digest.show_summary))
     app.add_handler(CommandHandler("team", team.show_team))
+    app.add_handler(CommandHandler("export", data.export))
+    app.add_handler(CommandHandler("delete_me", data.delete_me))
     app.add_handler(MessageHandler(filters.COMMAND, basics.unknown_command))
     app.add_handler(CallbackQueryHandler(start.on_button, pattern=rf"^{start.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(settings.on_button, pattern=rf"^{settings.PREFIX}:"))

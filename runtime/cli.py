@@ -1,6 +1,7 @@
 """The `agentcoach` command: `run` serves Telegram (polling or `--webhook`), `webhook info|delete` asks Telegram,
 `shell` chats locally, `db upgrade` migrates, `content` checks tips, `stats` shows an operator where things stand,
 `team` makes teams and invite links.
+`export --agent ID` writes one agent's data.
 
 With no subcommand it does what a newcomer wants: serve Telegram when TELEGRAM_BOT_TOKEN is set,
 otherwise say so in one line and open the shell.
@@ -13,6 +14,7 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -146,6 +148,14 @@ def parser() -> argparse.ArgumentParser:
     from runtime.team_command import add_team_parser
 
     add_team_parser(commands)
+    export = commands.add_parser(
+        "export",
+        help="write one agent's data as the JSON file and the CSV client list /export sends them",
+        description="Write everything of the agent with this Telegram user id (docs/export.md) to DIR: the JSON "
+        "file and the CSV client list, owner-only, the same files /export sends in the chat. Prints their paths.",
+    )
+    export.add_argument("--agent", type=int, required=True, metavar="TELEGRAM_USER_ID", help="whose data")
+    export.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="where (default: here)")
     return top
 
 
@@ -189,6 +199,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         from runtime.broadcast import broadcast_command
 
         return broadcast_command(settings, args.file, yes=args.yes)
+    if args.command == "export":
+        return export_command(settings, args.agent, args.out)
     if args.command == "shell":
         return open_shell(settings, args.user_id, args.name, args.language_code)
     if args.command == "webhook":
@@ -278,6 +290,41 @@ def backup_command(settings: Settings, target: Path, *, force: bool) -> int:
         print(f"agentcoach: {error}", file=sys.stderr)
         return 2
     print(f"agentcoach: {result.summary(source)}")
+    return 0
+
+
+def export_command(settings: Settings, telegram_user_id: int, folder: Path) -> int:
+    """`export --agent ID`: the two files of bot/export.py, written owner-only (they hold client data)."""
+    from bot.agents import find_agent
+    from bot.export import ExportFiles, export_agent
+
+    async def read() -> ExportFiles | None:
+        await migrate(settings)
+        engine = engine_from_settings(settings)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                agent = await find_agent(session, telegram_user_id)
+                return None if agent is None else await export_agent(session, agent, settings.clock().now())
+        finally:
+            await engine.dispose()
+
+    files = asyncio.run(read())
+    if files is None:
+        print(f"agentcoach: there is no agent with Telegram user id {telegram_user_id}", file=sys.stderr)
+        return 1
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths = [folder / files.json_name, folder / files.csv_name]
+        for path, content in zip(paths, (files.json_bytes, files.csv_bytes), strict=True):
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(descriptor, 0o600)  # also a file an earlier export left readable
+            with os.fdopen(descriptor, "wb") as stream:
+                stream.write(content)
+    except OSError as error:
+        print(f"agentcoach: cannot write to {folder}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
     return 0
 
 
