@@ -26,6 +26,7 @@ COMMANDS = (
     "digest",
     "summary",
     "settings",
+    "privacy",
     "help",
     "cancel",
 )

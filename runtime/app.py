@@ -24,7 +24,21 @@ from bot.scheduler import Engine, Kind
 from bot.timeparse import warm_up
 from bot.timezones import city_index
 from bot.tip_library import library
-from handlers import basics, clients, day_parts, digest, followups, free_text, reflections, settings, start, tips
+from handlers import (
+    basics,
+    clients,
+    day_parts,
+    digest,
+    followups,
+    free_text,
+    privacy,
+    reflections,
+    settings,
+    start,
+    team,
+    team_view,
+    tips,
+)
 from handlers.bot_api import AgentBot
 from handlers.broadcast import BROADCAST, render_broadcast
 from handlers.context import SERVICES_KEY, Services
@@ -108,6 +122,13 @@ def build_engine(services: Services, app: AgentApplication, budget: SendBudget |
             renders_alone=True,  # a chart not drawn ahead is drawn while it renders
         ),
         BROADCAST: Kind(render=render_broadcast),
+        recurring.TEAM_DIGEST: Kind(
+            render=team_view.render_team_digest,
+            after_sent=recurring.after_sent,
+            after_skipped=recurring.after_sent,  # a lead who left: nothing sent, and none scheduled after it
+            repair=recurring.after_sent,
+            renders_alone=True,  # its chart is drawn while it renders
+        ),
     }
     return Engine(services.sessions, services.clock, TelegramSender(app.bot), kinds, budget=budget)
 
@@ -130,6 +151,8 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CommandHandler("journal", reflections.journal))
     app.add_handler(CommandHandler("digest", digest.show_digest))
     app.add_handler(CommandHandler("summary", digest.show_summary))
+    app.add_handler(CommandHandler("team", team.show_team))
+    app.add_handler(CommandHandler("privacy", privacy.show_privacy))
     app.add_handler(MessageHandler(filters.COMMAND, basics.unknown_command))
     app.add_handler(CallbackQueryHandler(start.on_button, pattern=rf"^{start.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(settings.on_button, pattern=rf"^{settings.PREFIX}:"))
@@ -140,6 +163,7 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CallbackQueryHandler(reflections.on_button, pattern=rf"^{reflections.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(free_text.on_button, pattern=rf"^{free_text.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(digest.on_button, pattern=rf"^{digest.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(team_view.on_button, pattern=rf"^{team_view.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(basics.unknown_button))
     app.add_handler(MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, basics.on_text))
     app.add_handler(MessageHandler(filters.VOICE & filters.ChatType.PRIVATE, reflections.on_voice))
