@@ -210,14 +210,7 @@ async def team_week(session: AsyncSession, team_id: int, week: Week, now: dateti
         )
         for n, day in enumerate(week.days)
     )
-    chart = Numbers(
-        week=week,
-        reflections_done=sum(member.reflections_done for member in counted),
-        follow_ups_done=sum(member.follow_ups_done for member in counted),
-        still_overdue=sum(member.overdue for member in counted),
-        days=days,
-    )
-    return TeamWeek(team, week, tuple(counted), chart)
+    return TeamWeek(team, week, tuple(counted), Numbers(week=week, days=days))
 
 
 def _activity(last: datetime | None, zone: str, now: datetime) -> dict[str, Any]:

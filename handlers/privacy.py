@@ -27,7 +27,7 @@ async def privacy_text(tn: Turn) -> str:
     elif seen.lead:
         who = tn.t("privacy.who.only_lead", team=seen.team)
     elif seen.leads:
-        who = tn.t("privacy.who.leads", team=seen.team, leads=leads, count=len(seen.leads))
+        who = tn.t("privacy.who.leads", team=seen.team, leads=leads)
     else:
         who = tn.t("privacy.who.no_leads", team=seen.team)
     return tn.t("privacy.text", who=Html(who))

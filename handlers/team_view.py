@@ -34,7 +34,7 @@ from bot.timezones import local_datetime, local_today
 from bot.week import Week, digest_week
 from handlers.context import Turn, turn
 from handlers.digest import CAPTION_LIMIT, charts
-from handlers.keyboards import Choice, Clock, Number, button, grid, layout, mark, time_value, weekday_rows
+from handlers.keyboards import Choice, Clock, Number, button, grid, layout, mark, pack, time_value, weekday_rows
 from handlers.setting_views import DIGEST_DAYS, DIGEST_TIMES
 
 PREFIX = "tv"
@@ -144,8 +144,8 @@ async def render_team_digest(session: AsyncSession, delivery: Delivery, agent: A
     chart = await charts().render(found.chart, agent.language)
     text = digest_caption(found, agent.language, local_today(now, agent.timezone))
     rows = [
-        [(t(agent.language, "team_view.button.open"), f"{PREFIX}:show:{NO_VALUE}")],
-        [(t(agent.language, "team_view.button.settings"), f"{PREFIX}:set:{NO_VALUE}")],
+        [(t(agent.language, "team_view.button.open"), pack(PREFIX, "show", NO_VALUE))],
+        [(t(agent.language, "team_view.button.settings"), pack(PREFIX, "set", NO_VALUE))],
     ]
     return Outgoing(text, rows, photo=chart)
 

@@ -37,6 +37,7 @@ async def test_default_menus_are_set_for_zh_and_en(harness: Harness) -> None:
         "digest",
         "summary",
         "settings",
+        "privacy",
         "help",
         "cancel",
     ]
@@ -55,6 +56,7 @@ async def test_default_menus_are_set_for_zh_and_en(harness: Harness) -> None:
         "每周小结",
         "起草周工作总结",
         "查看和修改设置",
+        "谁能看到我的数据",
         "我能做什么",
         "退出当前操作",
     ]
@@ -80,6 +82,7 @@ async def test_traditional_chinese_agent_gets_a_menu_for_their_chat(harness: Har
         "每週小結",
         "起草週工作總結",
         "檢視和修改設定",
+        "誰看得到我的資料",
         "我能做什麼",
         "退出目前操作",
     ]

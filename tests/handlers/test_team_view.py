@@ -153,6 +153,17 @@ async def seed_team(harness: Harness) -> LocalChat:
     return lead_chat
 
 
+async def waiting_team_digests(harness: Harness) -> list[datetime]:
+    """When the team digests waiting in the engine are due (a lead has at most one)."""
+    async with harness.services.sessions() as session:
+        found = await session.execute(
+            select(Delivery.due_at).where(
+                Delivery.kind == DeliveryKind.TEAM_DIGEST, Delivery.status == DeliveryStatus.PENDING
+            )
+        )
+        return list(found.scalars())
+
+
 def assert_nothing_private_reached(harness: Harness, chat_id: int) -> None:
     """Every call the bot made to the lead's chat, with its texts, captions, buttons and files, holds no secret."""
     calls = [call for call in harness.api.calls if str(call.params.get("chat_id")) == str(chat_id)]
@@ -187,9 +198,11 @@ async def test_the_lead_sees_each_agents_counts_and_the_teams_chart_and_nothing_
     assert table.text.split("\n\n") == [
         "⭐ 陈经理（负责人）\n✍️ 本周复盘 0 天 · 🔥 连续 0 天\n✅ 完成跟进 0 · ⏰ 逾期 0 · 📞 联系 0\n"
         "🗂 还没有登记客户\n🕒 最近活跃：还没有记录",
-        "👤 Tom\n✍️ 本周复盘 0 天 · 🔥 连续 0 天\n✅ 完成跟进 0 · ⏰ 逾期 0 · 📞 联系 0\n🗂 还没有登记客户\n🕒 最近活跃：还没有记录",
+        "👤 Tom\n✍️ 本周复盘 0 天 · 🔥 连续 0 天\n✅ 完成跟进 0 · ⏰ 逾期 0 · 📞 联系 0\n"
+        "🗂 还没有登记客户\n🕒 最近活跃：还没有记录",
         # London: her Sunday-night follow-up was last week; her Monday-night visit is this week's Monday.
-        "👤 小李\n✍️ 本周复盘 1 天 · 🔥 连续 1 天\n✅ 完成跟进 1 · ⏰ 逾期 0 · 📞 联系 1\n🗂 客户 1 位：下定 1\n🕒 最近活跃：今天",
+        "👤 小李\n✍️ 本周复盘 1 天 · 🔥 连续 1 天\n✅ 完成跟进 1 · ⏰ 逾期 0 · 📞 联系 1\n"
+        "🗂 客户 1 位：下定 1\n🕒 最近活跃：今天",
         "👤 小王\n✍️ 本周复盘 3 天 · 🔥 连续 5 天\n✅ 完成跟进 1 · ⏰ 逾期 1 · 📞 联系 3\n"
         "🗂 客户 2 位：新客户 1 · 带看 1\n🕒 最近活跃：今天",
     ]
@@ -264,15 +277,7 @@ async def test_the_weekly_team_digest_comes_at_the_leads_time_with_counts_only(h
     assert digest.labels == ["👥 查看团队", "⚙️ 团队周报时间"]
     assert_nothing_private_reached(harness, lead.chat_id)
     # The next one is waiting for next Sunday; 👥 opens the full view.
-    async with harness.services.sessions() as session:
-        waiting = (
-            await session.execute(
-                select(Delivery.due_at).where(
-                    Delivery.kind == DeliveryKind.TEAM_DIGEST, Delivery.status == DeliveryStatus.PENDING
-                )
-            )
-        ).scalar_one()
-    assert waiting == SUNDAY_TEAM_DIGEST + timedelta(days=7)
+    assert await waiting_team_digests(harness) == [SUNDAY_TEAM_DIGEST + timedelta(days=7)]
     opened = await lead.press("👥 查看团队", digest)
     assert [shown.kind for shown in opened.sent] == ["photo", "text"]
     assert_nothing_private_reached(harness, lead.chat_id)
@@ -289,20 +294,23 @@ async def test_the_lead_chooses_the_team_digest_day_and_time(harness: Harness) -
     assert asked.text == "📬 周五几点发？"
     await lead.press("18:00", asked)
     assert asked.text == "✅ 好的，团队周报：每周五 18:00。下一次：11月27日 周五 18:00。"
+    assert await waiting_team_digests(harness) == [hk(date(2026, 11, 27), 18)]
     async with harness.services.sessions() as session:
-        due = (
-            await session.execute(
-                select(Delivery.due_at).where(
-                    Delivery.kind == DeliveryKind.TEAM_DIGEST, Delivery.status == DeliveryStatus.PENDING
-                )
-            )
-        ).scalar_one()
         member = (await session.execute(select(TeamMember).where(TeamMember.role == TeamRole.LEAD))).scalar_one()
-    assert due == hk(date(2026, 11, 27), 18)
     assert (member.team_digest_weekday, member.team_digest_time) == (5, time(18))
     (again,) = (await lead.press("⚙️ 团队周报时间", table)).sent
     await lead.press("跟我的周小结一起", again)
     assert again.text == "✅ 好的，团队周报：跟你的周小结一起（每周日 20:00）。下一次：11月29日 周日 20:00。"
+    assert await waiting_team_digests(harness) == [SUNDAY_TEAM_DIGEST]
+
+
+async def test_with_the_leads_own_digest_it_moves_when_the_lead_moves_theirs(harness: Harness) -> None:
+    lead = await seed_team(harness)
+    assert await waiting_team_digests(harness) == [SUNDAY_TEAM_DIGEST]
+    await lead.send("/settings digest sat 18:00")
+    assert await waiting_team_digests(harness) == [hk(date(2026, 11, 28), 18)]
+    await lead.send("/settings tz Europe/London")
+    assert await waiting_team_digests(harness) == [london(date(2026, 11, 28), 18)]
 
 
 async def test_a_lead_removed_from_the_team_gets_no_view_and_no_digest(harness: Harness) -> None:
@@ -316,15 +324,7 @@ async def test_a_lead_removed_from_the_team_gets_no_view_and_no_digest(harness: 
     await hold_back_other_kinds(harness, DeliveryKind.TEAM_DIGEST)
     harness.clock.set(SUNDAY_TEAM_DIGEST)
     assert (await engine_of(harness.app).sweep()).sent == 0
-    async with harness.services.sessions() as session:
-        waiting = (
-            await session.execute(
-                select(Delivery).where(
-                    Delivery.kind == DeliveryKind.TEAM_DIGEST, Delivery.status == DeliveryStatus.PENDING
-                )
-            )
-        ).all()
-    assert waiting == []
+    assert await waiting_team_digests(harness) == []
     assert [shown.kind for shown in harness.api.chat_messages(lead.chat_id)].count("photo") == 0
     # An old button of the view answers with the same line, and shows nothing.
     pressed = await lead.press_data("tv:show:-")
@@ -346,7 +346,8 @@ async def test_a_member_who_is_no_lead_gets_no_counts(harness: Harness) -> None:
 
 async def test_forged_and_stale_buttons_change_nothing(harness: Harness) -> None:
     lead = await seed_team(harness)
-    for data in ("tv:time:9:18.00", "tv:time:5:25.00", "tv:day:0", "tv:day:x", "tv:show", "tv:nope:-", "tv:" + "9" * 70):
+    forged = ("tv:time:9:18.00", "tv:time:5:25.00", "tv:day:0", "tv:day:x", "tv:show", "tv:nope:-", "tv:" + "9" * 70)
+    for data in forged:
         reply = await lead.press_data(data)
         assert (reply.sent, reply.edited, reply.toast) == ([], [], "这个按钮已经过期了，请用最新的消息操作。")
     async with harness.services.sessions() as session:
