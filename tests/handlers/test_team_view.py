@@ -406,3 +406,44 @@ def test_a_big_teams_digest_fits_a_caption_and_counts_who_is_left_out() -> None:
     shown = [line for line in text.split("\n") if line.startswith("经纪人")]
     assert 5 < len(shown) < 60
     assert text.endswith(f"……还有 {60 - len(shown)} 位成员，点“👥 查看团队”看全部。")
+
+
+async def test_an_english_lead_reads_the_view_in_english(harness: Harness) -> None:
+    lead = await seed_team(harness)
+    await lead.send("/settings lang en")
+    harness.clock.set(WED_EVENING)
+    chart, table = (await lead.send("/team")).sent
+    assert chart.text.split("\n")[0] == "👥 南山一组 · this week (23 Nov – 29 Nov)"
+    assert table.text.split("\n\n")[2:] == [
+        "👤 小李\n✍️ Reflected 1 day this week · 🔥 streak: 1\n✅ Follow-ups done: 1 · ⏰ overdue: 0 · 📞 contacts: 1\n"
+        "🗂 1 client: Deposit 1\n🕒 Last active: today",
+        "👤 小王\n✍️ Reflected 3 days this week · 🔥 streak: 5\n✅ Follow-ups done: 1 · ⏰ overdue: 1 · 📞 contacts: 3\n"
+        "🗂 2 clients: New 1 · Viewing 1\n🕒 Last active: today",
+    ]
+    assert table.labels == ["⚙️ Team digest time", "🔄 Refresh"]
+
+
+async def test_the_start_up_check_schedules_a_missing_team_digest_for_leads_only(harness: Harness) -> None:
+    await seed_team(harness)
+    async with harness.services.sessions() as session, session.begin():
+        await session.execute(delete(Delivery).where(Delivery.kind == DeliveryKind.TEAM_DIGEST))
+    assert await waiting_team_digests(harness) == []
+    await recurring.ensure_scheduled(harness.services.sessions, harness.clock.now())
+    assert await waiting_team_digests(harness) == [SUNDAY_TEAM_DIGEST]
+    await recurring.ensure_scheduled(harness.services.sessions, harness.clock.now())
+    assert await waiting_team_digests(harness) == [SUNDAY_TEAM_DIGEST]  # one, however often it runs
+
+
+async def test_idle_days_are_counted_in_the_members_own_zone(harness: Harness) -> None:
+    await seed_team(harness)
+    # Saturday 28 Nov 07:30 in Hong Kong is still Friday 27 Nov in London (23:30).
+    async with harness.services.sessions() as session:
+        team_id = (await session.execute(select(Team.id))).scalar_one()
+        found = await team_week(session, team_id, Week(MON), datetime(2026, 11, 27, 23, 30, tzinfo=UTC))
+    idle = {member.name: (member.last_active, member.idle_days) for member in found.members}
+    assert idle == {
+        "陈经理": (None, None),
+        "Tom": (None, None),
+        "小李": (WED, 2),  # her last: the follow-up done on Wednesday morning, London time; now Friday there
+        "小王": (WED, 3),  # his last: Wednesday's reflection; now Saturday in Hong Kong
+    }
