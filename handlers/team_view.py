@@ -66,18 +66,17 @@ async def show(tn: Turn) -> None:
 def caption(found: TeamWeek, language: str, today: date) -> str:
     """The team's name, the week and its totals: the chart's caption."""
     span = format_span(found.week.start, found.week.end, language, today)
-    return "\n".join(
-        [
-            t(language, "team_view.title", team=found.team, span=span, count=len(found.members)),
-            t(
-                language,
-                "team_view.totals",
-                reflections=found.reflections_done,
-                done=found.follow_ups_done,
-                overdue=found.overdue,
-                contacts=found.contacts,
-            ),
-        ]
+    return "\n".join([t(language, "team_view.title", team=found.team, span=span), totals_line(found, language)])
+
+
+def totals_line(found: TeamWeek, language: str) -> str:
+    return t(
+        language,
+        "team_view.totals",
+        reflections=found.reflections_done,
+        done=found.follow_ups_done,
+        overdue=found.overdue,
+        contacts=found.contacts,
     )
 
 
@@ -155,7 +154,7 @@ def digest_caption(found: TeamWeek, language: str, today: date) -> str:
     span = format_span(found.week.start, found.week.end, language, today)
     head = [
         t(language, "team_view.digest.title", team=found.team, span=span),
-        caption(found, language, today).split("\n", 1)[1],
+        totals_line(found, language),
         "",
         t(language, "team_view.digest.legend"),
     ]
