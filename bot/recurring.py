@@ -1,13 +1,15 @@
-"""Deliveries that come back on a schedule of the agent's own: the daily tip, the reflection prompt and the
-weekly digest.
+"""Deliveries that come back on a schedule of the agent's own: the daily tip, the reflection prompt, the
+weekly digest, and for a team lead the weekly team digest.
 
 Each kind has one rule, "when is the next one after this instant", computed from the agent's settings in their
 zone (`bot.timezones.next_occurrence`). At most one is waiting per agent and kind, and the database holds that
 invariant (a partial unique index, bot.models.ONE_WAITING_KINDS): every insert here is INSERT … ON CONFLICT DO
 NOTHING, so two processes that start together, or a settings change racing a send, still leave one. A settings
 change cancels the waiting one and schedules the recomputed one; a sent one schedules the next (`after_sent`,
-right after its send is committed). A bot that was down for days sends one late tip, not one per missed day, and
-an agent who blocked the bot and comes back gets their next occurrences, not the stale ones (`resume_agent`).
+right after its send is committed). The team digest's rule reads the lead's membership row (bot.team_view), so
+it has its own path here: an agent who is no lead (any more) gets none scheduled and a waiting one cancelled. A bot
+that was down for days sends one late tip, not one per missed day, and an agent who blocked the bot and comes back
+gets their next occurrences, not the stale ones (`resume_agent`).
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.models import WAITING_STATUSES, Agent, Delivery
+from bot.models import WAITING_STATUSES, Agent, Delivery, TeamMember
 from bot.scheduler import Planned, cancel_waiting, resume_held, schedule_once, schedule_once_many
-from bot.statuses import DeliveryKind
+from bot.statuses import DeliveryKind, TeamRole
+from bot.team_view import lead_membership, team_digest_due
 from bot.timezones import next_occurrence
 
 DAILY_TIP = DeliveryKind.TIP
 REFLECTION = DeliveryKind.REFLECTION
 DIGEST = DeliveryKind.DIGEST
+TEAM_DIGEST = DeliveryKind.TEAM_DIGEST
 
 NextDue = Callable[[Agent, datetime], datetime | None]
 
@@ -58,13 +62,23 @@ ELIGIBLE: dict[str, ColumnElement[bool]] = {
     REFLECTION: Agent.work_days != "",
     DIGEST: Agent.digest_weekday.between(1, 7),
 }
+# Every recurring kind: the agent's own (RULES) and the team lead's digest.
+KINDS: tuple[str, ...] = (*RULES, TEAM_DIGEST)
+
+
+async def next_due(session: AsyncSession, kind: str, agent: Agent, after: datetime) -> datetime | None:
+    """The next occurrence of `kind` for the agent; the team digest only while they lead a team."""
+    if kind == TEAM_DIGEST:
+        lead = await lead_membership(session, agent.id)
+        return None if lead is None else team_digest_due(agent, lead, after)
+    return RULES[kind](agent, after)
 
 
 async def reschedule(session: AsyncSession, agent: Agent, now: datetime, kinds: Iterable[str] | None = None) -> None:
     """Replace what is waiting of each recurring kind with the occurrence the agent's settings give now."""
-    for kind in kinds or RULES:
+    for kind in kinds or KINDS:
         await cancel_waiting(session, agent.id, kind)
-        due = RULES[kind](agent, now)
+        due = await next_due(session, kind, agent, now)
         if due is not None:
             await schedule_once(session, agent_id=agent.id, kind=kind, due_at=due, now=now)
 
@@ -72,7 +86,7 @@ async def reschedule(session: AsyncSession, agent: Agent, now: datetime, kinds: 
 async def resume_agent(session: AsyncSession, agent: Agent, now: datetime) -> None:
     """The agent wrote again after blocking the bot: everything still relevant goes out (held follow-up nudges,
     late), and every recurring kind they have on is scheduled afresh from now (its held one is stale)."""
-    await resume_held(session, agent.id, except_kinds=list(RULES))
+    await resume_held(session, agent.id, except_kinds=list(KINDS))
     if agent.setup_step is None:  # an agent still in onboarding gets theirs when it completes
         await reschedule(session, agent, now)
 
@@ -114,4 +128,35 @@ async def ensure_scheduled(sessions: async_sessionmaker[AsyncSession], now: date
                 break
             after = agents[-1].id
             await asyncio.sleep(0)
-    return added
+    return added + await _ensure_team_digests(sessions, now, batch)
+
+
+async def _ensure_team_digests(sessions: async_sessionmaker[AsyncSession], now: datetime, batch: int) -> int:
+    """`ensure_scheduled` for the team digest: every lead without one waiting, with their membership row."""
+    waiting = exists().where(
+        Delivery.agent_id == Agent.id, Delivery.kind == TEAM_DIGEST, Delivery.status.in_(WAITING_STATUSES)
+    )
+    added, after = 0, 0
+    while True:
+        async with sessions() as session, session.begin():
+            leads = (
+                await session.execute(
+                    select(Agent, TeamMember)
+                    .join(TeamMember, TeamMember.agent_id == Agent.id)
+                    .where(
+                        Agent.id > after,
+                        TeamMember.role == TeamRole.LEAD,
+                        Agent.setup_step.is_(None),
+                        Agent.active,
+                        ~waiting,
+                    )
+                    .order_by(Agent.id)
+                    .limit(batch)
+                )
+            ).all()
+            planned = [Planned(agent.id, TEAM_DIGEST, team_digest_due(agent, lead, now)) for agent, lead in leads]
+            added += await schedule_once_many(session, planned, now)
+        if len(leads) < batch:
+            return added
+        after = leads[-1][0].id
+        await asyncio.sleep(0)

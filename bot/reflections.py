@@ -183,21 +183,27 @@ async def skip_day(session: AsyncSession, agent: Agent, day: date, now: datetime
 
 
 async def streak(session: AsyncSession, agent: Agent, today: date) -> int:
-    """Consecutive work days with a finished reflection, up to today. Days off are stepped over (neither
-    counted nor breaking it); today, while still unanswered, does not break it yet."""
+    """Consecutive work days with a finished reflection, up to today (`count_streak`)."""
     rows = await session.execute(
         select(Reflection.day).where(
             Reflection.agent_id == agent.id, Reflection.status == DONE, Reflection.day <= today
         )
     )
-    done = set(rows.scalars())
-    if not done or not agent.work_days:
+    return count_streak(set(rows.scalars()), agent.work_days, today)
+
+
+def count_streak(done: set[date], work_days: str, today: date) -> int:
+    """The streak from the days with a finished reflection (days after `today` are not looked at). Days off are
+    stepped over (neither counted nor breaking it); today, while still unanswered, does not break it yet. Apart
+    from the query, so a team's streaks come from one statement for the whole team (bot.team_view)."""
+    done = {day for day in done if day <= today}
+    if not done or not work_days:
         return 0
     count, day, oldest = 0, today, min(done)
     if today not in done:
         day -= timedelta(days=1)
     while day >= oldest:
-        if is_work_day(agent, day):  # a day off is stepped over, even if the agent reflected on it
+        if str(day.isoweekday()) in work_days:  # a day off is stepped over, even if the agent reflected on it
             if day not in done:
                 break
             count += 1

@@ -160,7 +160,7 @@ def bounds(week: Week, zone: str) -> tuple[datetime, ...]:
     return tuple(to_utc(week.start + timedelta(days=n), time(0), zone) for n in range(8))
 
 
-def _day_of(column: InstrumentedAttribute[datetime], edges: tuple[datetime, ...]) -> ColumnElement[int]:
+def day_of(column: InstrumentedAttribute[datetime | None], edges: tuple[datetime, ...]) -> ColumnElement[int]:
     """Which day of the week (0 = Monday) an instant falls on, in SQL: the local midnights are compared in UTC, so
     both backends bucket alike without any time-zone function of their own."""
     return case(*((column < edge, n) for n, edge in enumerate(edges[1:7])), else_=6)
@@ -195,7 +195,7 @@ async def _contacts(
     """Contacts by kind, stage moves by the stage moved to, and contacts per day: one grouped query."""
     logged = (
         select(
-            _day_of(ContactLog.at, edges).label("day"),
+            day_of(ContactLog.at, edges).label("day"),
             ContactLog.kind.label("kind"),
             case((ContactLog.kind == ClientEvent.STAGE, ContactLog.note), else_=None).label("move"),
         )

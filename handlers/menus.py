@@ -27,6 +27,7 @@ COMMANDS = (
     "summary",
     "team",
     "settings",
+    "privacy",
     "help",
     "cancel",
 )

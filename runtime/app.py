@@ -32,10 +32,12 @@ from handlers import (
     digest,
     followups,
     free_text,
+    privacy,
     reflections,
     settings,
     start,
     team,
+    team_view,
     tips,
 )
 from handlers.bot_api import AgentBot
@@ -121,6 +123,13 @@ def build_engine(services: Services, app: AgentApplication, budget: SendBudget |
             renders_alone=True,  # a chart not drawn ahead is drawn while it renders
         ),
         BROADCAST: Kind(render=render_broadcast),
+        recurring.TEAM_DIGEST: Kind(
+            render=team_view.render_team_digest,
+            after_sent=recurring.after_sent,
+            after_skipped=recurring.after_sent,  # a lead who left: nothing sent, and none scheduled after it
+            repair=recurring.after_sent,
+            renders_alone=True,  # its chart is drawn while it renders
+        ),
     }
     return Engine(services.sessions, services.clock, TelegramSender(app.bot), kinds, budget=budget)
 
@@ -146,6 +155,7 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CommandHandler("team", team.show_team))
     app.add_handler(CommandHandler("export", data.export))
     app.add_handler(CommandHandler("delete_me", data.delete_me))
+    app.add_handler(CommandHandler("privacy", privacy.show_privacy))
     app.add_handler(MessageHandler(filters.COMMAND, basics.unknown_command))
     app.add_handler(CallbackQueryHandler(start.on_button, pattern=rf"^{start.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(settings.on_button, pattern=rf"^{settings.PREFIX}:"))
@@ -157,6 +167,7 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CallbackQueryHandler(free_text.on_button, pattern=rf"^{free_text.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(digest.on_button, pattern=rf"^{digest.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(team.on_button, pattern=rf"^{team.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(team_view.on_button, pattern=rf"^{team_view.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(basics.unknown_button))
     app.add_handler(MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, basics.on_text))
     app.add_handler(MessageHandler(filters.VOICE & filters.ChatType.PRIVATE, reflections.on_voice))

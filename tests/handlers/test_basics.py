@@ -38,6 +38,7 @@ async def test_default_menus_are_set_for_zh_and_en(harness: Harness) -> None:
         "summary",
         "team",
         "settings",
+        "privacy",
         "help",
         "cancel",
     ]
@@ -57,6 +58,7 @@ async def test_default_menus_are_set_for_zh_and_en(harness: Harness) -> None:
         "起草周工作总结",
         "我的团队",
         "查看和修改设置",
+        "谁能看到我的数据",
         "我能做什么",
         "退出当前操作",
     ]
@@ -83,6 +85,7 @@ async def test_traditional_chinese_agent_gets_a_menu_for_their_chat(harness: Har
         "起草週工作總結",
         "我的團隊",
         "檢視和修改設定",
+        "誰看得到我的資料",
         "我能做什麼",
         "退出目前操作",
     ]

@@ -355,7 +355,7 @@ async def test_a_member_sees_their_team_and_leaves_it_after_confirming(harness: 
 async def test_a_lead_who_leaves_loses_the_view_at_once(harness: Harness) -> None:
     lead = harness.chat(user_id=6100)
     await lead.send(f"/start {await invite_code(harness, role=TeamRole.LEAD)}")
-    assert (await lead.send("/team")).texts == ["👥 你是团队「东区」的负责人。"]  # the lead's view (team_view)
+    assert (await lead.send("/team")).texts[0].startswith("👥 东区 · 本周")  # the lead's view (team_view)
     asked = await lead.send("/team leave")
     assert asked.last.text == "确定要退出团队「东区」吗？退出后你将看不到团队的数据。"
     await lead.press("✅ 确定退出")
@@ -376,7 +376,7 @@ async def test_an_admin_who_leads_a_team_gets_the_panel_and_the_view(harness: Ha
     panel = await admin.send("/team")
     assert "👥 你是团队「东区」的负责人。" in panel.last.text
     assert panel.last.labels == ["📋 所有团队", "➕ 新建团队", "👀 我的团队", "⬅️ 退出团队"]
-    assert (await admin.press("👀 我的团队")).texts == ["👥 你是团队「东区」的负责人。"]
+    assert (await admin.press("👀 我的团队")).texts[0].startswith("👥 东区 · 本周")
     await admin.send("/team leave")
     await admin.press("✅ 确定退出")
     stale = await admin.press("👀 我的团队", on=panel.last)
