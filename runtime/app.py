@@ -24,7 +24,19 @@ from bot.scheduler import Engine, Kind
 from bot.timeparse import warm_up
 from bot.timezones import city_index
 from bot.tip_library import library
-from handlers import basics, clients, day_parts, digest, followups, free_text, reflections, settings, start, tips
+from handlers import (
+    basics,
+    client_import,
+    clients,
+    day_parts,
+    digest,
+    followups,
+    free_text,
+    reflections,
+    settings,
+    start,
+    tips,
+)
 from handlers.bot_api import AgentBot
 from handlers.broadcast import BROADCAST, render_broadcast
 from handlers.context import SERVICES_KEY, Services
@@ -130,6 +142,7 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CommandHandler("journal", reflections.journal))
     app.add_handler(CommandHandler("digest", digest.show_digest))
     app.add_handler(CommandHandler("summary", digest.show_summary))
+    app.add_handler(CommandHandler("import", client_import.explain))
     app.add_handler(MessageHandler(filters.COMMAND, basics.unknown_command))
     app.add_handler(CallbackQueryHandler(start.on_button, pattern=rf"^{start.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(settings.on_button, pattern=rf"^{settings.PREFIX}:"))
@@ -140,9 +153,11 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CallbackQueryHandler(reflections.on_button, pattern=rf"^{reflections.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(free_text.on_button, pattern=rf"^{free_text.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(digest.on_button, pattern=rf"^{digest.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(client_import.on_button, pattern=rf"^{client_import.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(basics.unknown_button))
     app.add_handler(MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, basics.on_text))
     app.add_handler(MessageHandler(filters.VOICE & filters.ChatType.PRIVATE, reflections.on_voice))
+    app.add_handler(MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, client_import.on_document))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE, basics.unsupported_message))
     app.add_error_handler(on_error)
 
