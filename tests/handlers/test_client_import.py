@@ -11,7 +11,7 @@ import io
 import logging
 from datetime import UTC, datetime
 
-import openpyxl
+import openpyxl  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import func, select
 
@@ -33,7 +33,17 @@ def messy_workbook() -> bytes:
     sheet.title = "客户列表"
     sheet["A1"] = "XX地产 2026年客户名单（导出）"
     sheet.merge_cells("A1:I1")
-    header = ["客户姓名", "联系方式", None, "需求", "预算（万）", "客户来源", "状态", "备注", "最近跟进时间"]
+    header: list[str | None] = [
+        "客户姓名",
+        "联系方式",
+        None,
+        "需求",
+        "预算（万）",
+        "客户来源",
+        "状态",
+        "备注",
+        "最近跟进时间",
+    ]
     for column, value in enumerate(header, start=1):
         sheet.cell(row=2, column=column, value=value)
     sheet.merge_cells("A2:A3")
@@ -52,9 +62,9 @@ def messy_workbook() -> bytes:
         [],
         [],
     ]
-    for offset, row in enumerate(rows):
-        for column, value in enumerate(row, start=1):
-            sheet.cell(row=4 + offset, column=column, value=value)
+    for offset, cells in enumerate(rows):
+        for column, cell in enumerate(cells, start=1):
+            sheet.cell(row=4 + offset, column=column, value=cell)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
