@@ -29,6 +29,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Final
 
+import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -190,9 +191,13 @@ def cell_text(value: object) -> str:
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if isinstance(value, datetime | date | time):
         return value.isoformat()
-    return clean(str(value)).strip()
+    text = value if isinstance(value, str) else str(value)
+    # `clean` keeps printable text as it is; checking that first spares it most cells (CJK included).
+    return (text if text.isprintable() else clean(text)).strip()
 
 
+# A mainland mobile, however grouped, with or without +86 / 0086 / 86 before it.
+_MAINLAND_MOBILE = re.compile(r"^(?:\(?(?:\+|00)?86\)?[\s\-]*)?(1\d{2}(?:[\s\-]?\d){8})$")
 _NOT_PHONE = re.compile(r"^(?:tel|phone|mobile|电话|電話|手机|手機)\s*[:：]?\s*", re.IGNORECASE)
 
 
@@ -203,6 +208,11 @@ def read_phone(value: object) -> str | None:
     text = _NOT_PHONE.sub("", text)
     if not text:
         return None
+    mobile = _MAINLAND_MOBILE.match(text)
+    if mobile is not None:  # most rows: what normalise_phone finds too, without parsing the text again
+        digits = re.sub(r"\D", "", mobile.group(1))
+        number = phonenumbers.PhoneNumber(country_code=86, national_number=int(digits))
+        return f"+86{digits}" if phonenumbers.is_valid_number(number) else None
     phone = normalise_phone(text)
     if phone is not None:
         return phone
@@ -488,12 +498,13 @@ def _read_table(table: Iterator[tuple[int, Cells]], today: date) -> Sheet | None
     headers = {found: cell_text(header_cells[indexes[0]]) for found, indexes in columns.items()}
     data_rows = 0
     for number, cells in _chain(pending, table):
-        if not any(cell_text(cell) for cell in cells):
+        texts = [cell_text(cell) for cell in cells]
+        if not any(texts):
             continue  # an empty row: no client, nothing to say
         data_rows += 1
         if data_rows > MAX_ROWS:
             raise ImportRefused(Refusal.TOO_MANY_ROWS)
-        rows.append(_row(number, cells, columns, today))
+        rows.append(_row(number, cells, texts, columns, today))
     return Sheet(rows, headers)
 
 
@@ -511,25 +522,30 @@ def _sub_header(cells: Cells) -> dict[int, Field]:
     return mapped if mapped and all(index in mapped for index in named) else {}
 
 
-def _first(cells: Cells, indexes: list[int] | None) -> object:
+def _first(texts: list[str], indexes: list[int] | None) -> int | None:
+    """The first of a field's columns that is filled in this row."""
     for index in indexes or ():
-        if index < len(cells) and cell_text(cells[index]):
-            return cells[index]
+        if index < len(texts) and texts[index]:
+            return index
     return None
 
 
-def _row(number: int, cells: Cells, columns: dict[Field, list[int]], today: date) -> Row:
+def _row(number: int, cells: Cells, texts: list[str], columns: dict[Field, list[int]], today: date) -> Row:
     def text(found: Field) -> str | None:
-        value = cell_text(_first(cells, columns.get(found)))
-        return value or None
+        index = _first(texts, columns.get(found))
+        return texts[index] if index is not None else None
+
+    def cell(found: Field) -> object:
+        index = _first(texts, columns.get(found))
+        return cells[index] if index is not None else None
 
     name = " ".join((text(Field.NAME) or "").split()) or None
-    phone_cell = _first(cells, columns.get(Field.PHONE))
-    phone = read_phone(phone_cell)
+    phone_text = text(Field.PHONE)
+    phone = read_phone(cell(Field.PHONE)) if phone_text else None
     budget = text(Field.BUDGET)
     budget = " ".join(unicodedata.normalize("NFKC", budget).split()) if budget else None
     source = " ".join((text(Field.SOURCE) or "").split()) or None
-    contact_cell = _first(cells, columns.get(Field.LAST_CONTACT))
+    contact_cell = cell(Field.LAST_CONTACT)
     contact = read_contact_date(contact_cell, today) if contact_cell is not None else None
     row = Row(
         number,
@@ -538,13 +554,13 @@ def _row(number: int, cells: Cells, columns: dict[Field, list[int]], today: date
         text(Field.NEEDS),
         budget,
         source,
-        read_stage(_first(cells, columns.get(Field.STAGE))),
+        read_stage(text(Field.STAGE)),
         text(Field.NOTES),
         contact,
         unread_date=contact_cell is not None and contact is None,
     )
     problem = None
-    if phone is None and cell_text(phone_cell):
+    if phone is None and phone_text:
         problem = Skipped(number, SkipReason.BAD_PHONE)
     elif name is None and phone is None:
         problem = Skipped(number, SkipReason.NO_NAME_OR_PHONE)
