@@ -9,7 +9,8 @@ an Excel date for the last contact). Timed, each the median of `--repeats` runs,
 - the floors: openpyxl reading every cell alone (read-only, values only), and the csv module alone (decode + rows);
 - read: `read_file` (header search, column mapping, phone, stage and date normalising of every row);
 - preview: `plan_import` against the agent's (empty) client list;
-- import: `apply_plan` and the commit (bulk COPY on PostgreSQL, executemany on SQLite);
+- import: `plan_import` again, `apply_plan` and the commit, as ✅ does (bulk: COPY on PostgreSQL, executemany on
+  SQLite);
 - again: the same file previewed against the 10,000 clients it made and imported (it changes nothing).
 
 Printed as a table per backend, with the machine's load average at the start and the end (the machine is shared).
@@ -35,7 +36,7 @@ from typing import Any
 import openpyxl  # type: ignore[import-untyped]
 
 from bench.database import create, drop
-from bench.report import fmt, table
+from bench.report import table
 from bot.agents import NewAgent, get_or_register
 from bot.client_import import apply_plan, decode_text, plan_import, read_file, today_for
 from bot.db import session_factory
@@ -199,7 +200,9 @@ async def bench(count: int, backends: list[str], repeats: int) -> None:
     print(table(header, lines))
     print(f"new clients per run: {int(runs[-1]['new']):,} (1 in 20 rows repeats a phone, merged)")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("figures are medians of", repeats, "runs;", ", ".join(fmt(x) for x in ()) or "seconds unless said")
+    print(
+        f"seconds, medians of {repeats} runs; import = preview again + write + commit; total = read + preview + import"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
