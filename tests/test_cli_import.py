@@ -40,7 +40,7 @@ async def test_the_preview_is_printed_and_yes_imports(harness: Harness, tmp_path
     assert printed.rstrip().endswith("✅ Import done.\n➕ 5 new clients\n⏭ 3 rows skipped")
     assert len(await clients_of(harness)) == 5
     again, printed = await run(harness.services.settings, 1001, path, yes=True)
-    assert again == 0 and "✔️ 5 existing clients already up to date" in printed
+    assert again == 0 and "✔️ 5 clients you already have, up to date" in printed
     assert len(await clients_of(harness)) == 5
 
 
