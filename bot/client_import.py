@@ -51,6 +51,9 @@ from bot.timezones import local_today, to_utc
 
 MAX_BYTES: Final = 5 * 1024 * 1024
 MAX_ROWS: Final = 20_000
+# What an .xlsx may unpack to: its XML is read whole by openpyxl (the shared strings), so a small file that unpacks
+# to gigabytes is refused before it is opened. 20,000 rows of 60 columns unpack to ~40 MB.
+MAX_UNPACKED: Final = 200 * 1024 * 1024
 MAX_COLUMNS: Final = 60  # an export wider than this has its client columns among the first anyway
 HEADER_SEARCH: Final = 30  # how many top rows may hold the header
 # A last contact given as a day alone is logged at this local time (the day stays the same in every view).
@@ -385,6 +388,13 @@ def _xlsx_tables(data: bytes) -> Iterator[Iterator[tuple[int, Cells]]]:
     """Each worksheet's rows (the active one first), streamed: openpyxl in read-only mode."""
     import openpyxl  # type: ignore[import-untyped]
 
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        raise ImportRefused(Refusal.UNREADABLE) from error
+    if unpacked > MAX_UNPACKED:
+        raise ImportRefused(Refusal.TOO_BIG)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError) as error:

@@ -305,6 +305,7 @@ class LocalBotAPI(BaseRequest):
         uploads: dict[str, tuple[str, bytes]] = params.get(FILES, {})
         if kind in uploads:
             shown = replace(shown, file=uploads[kind])
+            self.stored[f"{kind}-{shown.message_id}"] = uploads[kind]  # what the bot sent can be fetched back
         self.messages[(chat_id, shown.message_id)] = shown
         body = self._render(shown)
         body.pop("text", None)

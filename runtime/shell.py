@@ -173,12 +173,18 @@ async def act(chat: LocalChat, line: str) -> Reply | ShellNote:
 
 async def send_file(chat: LocalChat, typed: str) -> Reply | ShellNote:
     """`/file PATH`: the file as the agent would send it from their phone."""
+    found = await asyncio.to_thread(_read_file, typed)
+    if found is None:
+        return ShellNote("shell.file_unreadable", path=typed)
+    return await chat.send_document(*found)
+
+
+def _read_file(typed: str) -> tuple[str, bytes] | None:
     path = Path(typed.strip("'\"")).expanduser()
     try:
-        content = path.read_bytes()
+        return path.name, path.read_bytes()
     except OSError:
-        return ShellNote("shell.file_unreadable", path=typed)
-    return await chat.send_document(path.name, content)
+        return None
 
 
 def _shown(chat: LocalChat, message_id: int) -> Shown | None:

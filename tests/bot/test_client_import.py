@@ -258,3 +258,20 @@ def test_the_mobile_shortcut_agrees_with_the_bots_own_phone_reader(digits: str, 
         assert ours == theirs
     else:
         assert ours is None
+
+
+def test_an_xlsx_that_unpacks_to_too_much_is_refused_before_it_is_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import client_import
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["姓名", "电话"])
+    sheet.append(["王先生", "13800138000"])
+    out = io.BytesIO()
+    book.save(out)
+    assert len(read_file(out.getvalue(), "c.xlsx", TODAY).rows) == 1
+    monkeypatch.setattr(client_import, "MAX_UNPACKED", 1000)
+    with pytest.raises(ImportRefused) as refused:
+        read_file(out.getvalue(), "c.xlsx", TODAY)
+    assert refused.value.reason == Refusal.TOO_BIG

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import openpyxl  # type: ignore[import-untyped]
 import pytest
@@ -18,7 +19,8 @@ from sqlalchemy import func, select
 from bot.client_import import MAX_BYTES
 from bot.models import Client, ContactLog
 from bot.statuses import CONTACT_KINDS
-from runtime.local_api import LocalChat
+from runtime.local_api import LocalChat, Reply
+from runtime.shell import ShellNote, act
 from tests.handlers.test_clients import clients_of, ready
 from tests.support import Harness
 
@@ -290,3 +292,21 @@ async def test_a_long_skip_list_is_told_in_ranges_and_split_over_messages(harnes
     done = await chat.press("✅ 导入")
     assert done.last.text == "✅ 导入完成。\n➕ 新客户 1500 位\n⏭ 跳过 1500 行"
     assert len(await clients_of(harness)) == 1500
+
+
+async def test_a_file_telegram_will_not_hand_over_is_one_line(harness: Harness) -> None:
+    chat = await ready(harness)
+    harness.api.fail_next("getFile", 400, "Bad Request: file is too big")
+    reply = await chat.send_document("clients.csv", "姓名,电话\n王先生,13800138000\n".encode())
+    assert reply.texts == ["文件没能下载下来，请再发一次。没有任何改动。"]
+    assert await clients_of(harness) == [] and await harness.waiting() is None
+
+
+async def test_the_local_shell_sends_a_file_with_slash_file(harness: Harness, tmp_path: Path) -> None:
+    chat = await ready(harness)
+    path = tmp_path / "clients.csv"
+    path.write_bytes("姓名,电话\n王先生,13800138000\n".encode())
+    reply = await act(chat, f"/file {path}")
+    assert isinstance(reply, Reply) and reply.last.labels == ["✅ 导入", "✖️ 取消"]
+    missing = await act(chat, f"/file {tmp_path / 'missing.csv'}")
+    assert isinstance(missing, ShellNote) and missing.key == "shell.file_unreadable"
