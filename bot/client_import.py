@@ -375,13 +375,21 @@ def read_file(data: bytes, filename: str, today: date) -> Sheet:
     if not data.strip():
         raise ImportRefused(Refusal.EMPTY)
     tables = _xlsx_tables(data) if kind == "xlsx" else [_csv_rows(data)]
-    found_any = False
+    filled = False  # whether any sheet had a cell filled: without a header that is NO_HEADER, else EMPTY
     for table in tables:
-        sheet = _read_table(table, today)
+        seen = [False]
+        sheet = _read_table(_noting_content(table, seen), today)
+        filled = filled or seen[0]
         if sheet is not None:
             return sheet
-        found_any = True
-    raise ImportRefused(Refusal.NO_HEADER if found_any else Refusal.EMPTY)
+    raise ImportRefused(Refusal.NO_HEADER if filled else Refusal.EMPTY)
+
+
+def _noting_content(table: Iterator[tuple[int, Cells]], flag: list[bool]) -> Iterator[tuple[int, Cells]]:
+    for number, cells in table:
+        if not flag[0] and any(cell_text(cell) for cell in cells):
+            flag[0] = True
+        yield number, cells
 
 
 def _xlsx_tables(data: bytes) -> Iterator[Iterator[tuple[int, Cells]]]:
@@ -397,9 +405,7 @@ def _xlsx_tables(data: bytes) -> Iterator[Iterator[tuple[int, Cells]]]:
         raise ImportRefused(Refusal.TOO_BIG)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError) as error:
-        raise ImportRefused(Refusal.UNREADABLE) from error
-    except Exception as error:  # openpyxl's InvalidFileException, a damaged part's XML error
+    except Exception as error:  # a zip that is no workbook: KeyError, InvalidFileException, a part's XML error …
         raise ImportRefused(Refusal.UNREADABLE) from error
     try:
         sheets = list(book.worksheets)
@@ -419,8 +425,6 @@ def _xlsx_tables(data: bytes) -> Iterator[Iterator[tuple[int, Cells]]]:
 def _numbered(rows: Iterable[Cells]) -> Iterator[tuple[int, Cells]]:
     try:
         yield from enumerate(rows, start=1)
-    except ImportRefused:
-        raise
     except Exception as error:  # a damaged sheet found while streaming it
         raise ImportRefused(Refusal.UNREADABLE) from error
 

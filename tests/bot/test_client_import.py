@@ -275,3 +275,20 @@ def test_an_xlsx_that_unpacks_to_too_much_is_refused_before_it_is_opened(monkeyp
     with pytest.raises(ImportRefused) as refused:
         read_file(out.getvalue(), "c.xlsx", TODAY)
     assert refused.value.reason == Refusal.TOO_BIG
+
+
+def test_an_empty_workbook_is_empty_and_one_without_a_header_has_none() -> None:
+    def workbook(*rows: list[object]) -> bytes:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        for row in rows:
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+
+    for content, reason in ((workbook(), Refusal.EMPTY), (workbook(["王先生", "13800138000"]), Refusal.NO_HEADER)):
+        with pytest.raises(ImportRefused) as refused:
+            read_file(content, "c.xlsx", TODAY)
+        assert refused.value.reason == reason
