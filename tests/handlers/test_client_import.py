@@ -218,7 +218,7 @@ async def test_another_agents_import_does_not_touch_the_first_agents_clients(har
     second = await ready(harness, user_id=2002, language_code="en")
     preview = await second.send_document("clients.xlsx", messy_workbook())
     assert "➕ 5 new clients" in preview.last.text and "🔗" not in preview.last.text
-    assert "• the same client as an earlier row, merged into it: row 10 (as row 4)" in preview.last.text
+    assert "• the same client as an earlier row, merged into it: 10 (as 4)" in preview.last.text
     done = await second.press("✅ Import")
     assert done.last.text == "✅ Import done.\n➕ 5 new clients\n⏭ 3 rows skipped"
     after, logged_after = await stored(harness)
