@@ -5,7 +5,8 @@ taken as an import, /import first or not: a file of another kind, too big, unrea
 gets one clear line and changes nothing. Otherwise the bot downloads it, reads it (`bot.client_import`, in a
 thread: 10,000 rows take a second or two) and answers with the preview: how many clients are new, merged into
 existing ones, already up to date, and every skipped row with why (told in row ranges; a long list is split over
-several messages), then ✅ Import / ✖️ Cancel. A file that would change nothing gets the counts and no buttons.
+several messages), then ✅ Import / ✖️ Cancel (pressed, the preview stays without its buttons and the answer comes
+below it). A file that would change nothing gets the counts and no buttons.
 
 The conversation state keeps the file's Telegram id, not its rows (a 20,000-row file is megabytes of JSON):
 ✅ downloads and reads it again, sets it against the clients as they are then, and imports that, so a restart
@@ -138,15 +139,13 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tn.toast(tn.t("import.gone"), alert=True)
             return
         await stop_waiting(tn.session, tn.agent.chat_id)
+        tn.edit_buttons(None)  # the preview stays readable: its skipped rows are what the agent fixes next
         if action == "no":
-            tn.edit(tn.t("import.cancelled"))
+            tn.send(tn.t("import.cancelled"))
             return
         plan = await read_and_plan(tn, file_id, name)
-        if plan is None:
-            tn.edit_buttons(None)
-            return
-        outcome = await apply_plan(tn.session, plan, tn.now)
-        tn.edit(done_text(tn.lang, outcome))
+        if plan is not None:
+            tn.send(done_text(tn.lang, await apply_plan(tn.session, plan, tn.now)))
 
 
 def refusal(lang: str, reason: Refusal) -> str:

@@ -122,7 +122,8 @@ async def test_a_messy_export_previews_every_skipped_row_and_imports_on_confirm(
 
     done = await chat.press("✅ 导入")
     assert done.last.text == "✅ 导入完成。\n➕ 新客户 5 位\n⏭ 跳过 3 行"
-    assert done.last.buttons == []
+    [preview] = done.edited  # the preview stays, without its buttons
+    assert preview.buttons == [] and "• 电话号码无效：第 9 行" in preview.text
     clients = {client.name: client for client in await clients_of(harness)}
     assert set(clients) == {"王先生", "Ms Chan", "李姐", "陈生", "孙女士"}
     wang = clients["王先生"]
