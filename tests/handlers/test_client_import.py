@@ -311,3 +311,20 @@ async def test_the_local_shell_sends_a_file_with_slash_file(harness: Harness, tm
     assert isinstance(reply, Reply) and reply.last.labels == ["✅ 导入", "✖️ 取消"]
     missing = await act(chat, f"/file {tmp_path / 'missing.csv'}")
     assert isinstance(missing, ShellNote) and missing.key == "shell.file_unreadable"
+
+
+async def test_a_preview_survives_a_restart(harness: Harness) -> None:
+    """The wait is in the database and the file with Telegram: ✅ after a restart imports what was previewed."""
+    chat = await ready(harness)
+    preview = await chat.send_document("客户名单.xlsx", messy_workbook())
+    go = preview.last.data_for("✅ 导入")
+    telegram = harness.api
+    await harness.restart()
+    # Telegram keeps the file and the chat's messages across our restart; the fake starts empty, so hand them over.
+    harness.api.stored.update(telegram.stored)
+    harness.api.messages.update(telegram.messages)
+    harness.api._message_ids.update(telegram._message_ids)
+    chat = harness.chat()
+    done = await chat.press_data(go, preview.last)
+    assert done.last.text == "✅ 导入完成。\n➕ 新客户 5 位\n⏭ 跳过 3 行"
+    assert len(await clients_of(harness)) == 5
