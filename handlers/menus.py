@@ -15,6 +15,7 @@ COMMANDS = (
     "start",
     "client",
     "clients",
+    "import",
     "followup",
     "today",
     "overdue",
@@ -28,6 +29,8 @@ COMMANDS = (
     "team",
     "settings",
     "privacy",
+    "export",
+    "delete_me",
     "help",
     "cancel",
 )

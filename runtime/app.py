@@ -26,6 +26,7 @@ from bot.timezones import city_index
 from bot.tip_library import library
 from handlers import (
     basics,
+    client_import,
     clients,
     data,
     day_parts,
@@ -156,6 +157,7 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CommandHandler("export", data.export))
     app.add_handler(CommandHandler("delete_me", data.delete_me))
     app.add_handler(CommandHandler("privacy", privacy.show_privacy))
+    app.add_handler(CommandHandler("import", client_import.explain))
     app.add_handler(MessageHandler(filters.COMMAND, basics.unknown_command))
     app.add_handler(CallbackQueryHandler(start.on_button, pattern=rf"^{start.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(settings.on_button, pattern=rf"^{settings.PREFIX}:"))
@@ -168,9 +170,11 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CallbackQueryHandler(digest.on_button, pattern=rf"^{digest.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(team.on_button, pattern=rf"^{team.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(team_view.on_button, pattern=rf"^{team_view.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(client_import.on_button, pattern=rf"^{client_import.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(basics.unknown_button))
     app.add_handler(MessageHandler(filters.TEXT & filters.ChatType.PRIVATE, basics.on_text))
     app.add_handler(MessageHandler(filters.VOICE & filters.ChatType.PRIVATE, reflections.on_voice))
+    app.add_handler(MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, client_import.on_document))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE, basics.unsupported_message))
     app.add_error_handler(on_error)
 

@@ -117,6 +117,16 @@ def parser() -> argparse.ArgumentParser:
     )
     announce.add_argument("file", type=Path, metavar="FILE", help="the announcement")
     announce.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    clients_in = commands.add_parser(
+        "import",
+        help="import an agent's clients from an .xlsx or .csv file (shows the preview first)",
+        description="Read FILE (.xlsx, or .csv in UTF-8 or GB18030) as /import does in the chat, print the preview "
+        "(new, merged, unchanged, every skipped row and why) and import it after a y on the terminal, or at once "
+        "with --yes. Duplicates by phone are merged; importing the same file again changes nothing.",
+    )
+    clients_in.add_argument("--agent", type=int, required=True, metavar="TELEGRAM_USER_ID", help="whose clients")
+    clients_in.add_argument("file", type=Path, metavar="FILE", help="the client list")
+    clients_in.add_argument("--yes", action="store_true", help="import without asking")
     content = commands.add_parser(
         "content", help="the tip library", description="Check the tip library, or draft tips from a summary."
     )
@@ -201,6 +211,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return broadcast_command(settings, args.file, yes=args.yes)
     if args.command == "export":
         return export_command(settings, args.agent, args.out)
+    if args.command == "import":
+        from runtime.client_import import import_clients_command
+
+        return import_clients_command(settings, args.agent, args.file, yes=args.yes)
     if args.command == "shell":
         return open_shell(settings, args.user_id, args.name, args.language_code)
     if args.command == "webhook":

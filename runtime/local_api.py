@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import itertools
 import json
+import mimetypes
 import re
 import time
 from collections.abc import Iterator
@@ -33,6 +34,8 @@ BOT_USER = {
     "supports_inline_queries": False,
 }
 MESSAGE_LIMIT = 4096
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the most getFile serves a bot on Telegram's own servers
+FILE_ROUTE = "/file/bot"  # where file bytes are served: <base file url>/<token>/<file_path>
 FILES = "_files"  # the key under which a call's uploads are kept in its recorded parameters
 CALLBACK_LIMIT = 64
 _ALLOWED_TAGS = {
@@ -157,6 +160,14 @@ class LocalBotAPI(BaseRequest):
         self._message_ids: dict[int, Iterator[int]] = {}
         self._failures: list[tuple[str, TelegramError]] = []
         self.webhook: dict[str, Any] = {}  # setWebhook's parameters while one is set
+        self.stored: dict[str, tuple[str, bytes]] = {}  # files getFile can serve: file_id → (name, bytes)
+        self._file_ids = itertools.count(1)
+
+    def store_file(self, filename: str, content: bytes) -> str:
+        """Keep a file as Telegram keeps what a user sends; returns its file_id."""
+        file_id = f"file-{next(self._file_ids)}"
+        self.stored[file_id] = (filename, content)
+        return file_id
 
     # -- BaseRequest ---------------------------------------------------------------------------
     async def initialize(self) -> None:
@@ -179,6 +190,8 @@ class LocalBotAPI(BaseRequest):
         connect_timeout: Any = None,
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
+        if FILE_ROUTE in url:  # a download (File.download_*): the bytes themselves, not a JSON answer
+            return self._download(url)
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
         if request_data is not None and request_data.contains_files:
@@ -201,6 +214,14 @@ class LocalBotAPI(BaseRequest):
             return error.code, json.dumps(body).encode()
         self.calls.append(ApiCall(name, params))
         return 200, json.dumps({"ok": True, "result": result}).encode()
+
+    def _download(self, url: str) -> tuple[int, bytes]:
+        file_path = url.split(FILE_ROUTE, 1)[1].split("/", 1)[-1]
+        file_id = file_path.removeprefix("documents/")
+        self.calls.append(ApiCall("downloadFile", {"file_path": file_path}, ok=file_id in self.stored))
+        if file_id not in self.stored:
+            return 404, json.dumps({"ok": False, "error_code": 404, "description": "Not Found"}).encode()
+        return 200, self.stored[file_id][1]
 
     # -- test controls -------------------------------------------------------------------------
     def fail_next(self, method: str, code: int, description: str, retry_after: int | None = None) -> None:
@@ -284,6 +305,7 @@ class LocalBotAPI(BaseRequest):
         uploads: dict[str, tuple[str, bytes]] = params.get(FILES, {})
         if kind in uploads:
             shown = replace(shown, file=uploads[kind])
+            self.stored[f"{kind}-{shown.message_id}"] = uploads[kind]  # what the bot sent can be fetched back
         self.messages[(chat_id, shown.message_id)] = shown
         body = self._render(shown)
         body.pop("text", None)
@@ -291,6 +313,20 @@ class LocalBotAPI(BaseRequest):
         file = {"file_id": f"{kind}-{shown.message_id}", "file_unique_id": f"u{shown.message_id}"}
         body[kind] = [{**file, "width": 960, "height": 720}] if kind == "photo" else {**file}
         return body
+
+    def api_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.stored:
+            raise TelegramError(400, "Bad Request: invalid file_id")
+        size = len(self.stored[file_id][1])
+        if size > DOWNLOAD_LIMIT:
+            raise TelegramError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": size,
+            "file_path": f"documents/{file_id}",
+        }
 
     def api_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._media(params, "photo")
@@ -452,6 +488,25 @@ class LocalChat:
                 "is_video": False,
                 "type": "regular",
             },
+        }
+        return await self._process({"update_id": next(self._update_ids), "message": message})
+
+    async def send_document(self, filename: str, content: bytes, mime_type: str | None = None) -> Reply:
+        """The agent sends a file (kept by the API, so the bot can getFile and download it)."""
+        file_id = self.api.store_file(filename, content)
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_name": filename,
+            "mime_type": mime_type or mimetypes.guess_type(filename)[0] or "application/octet-stream",
+            "file_size": len(content),
+        }
+        message = {
+            "message_id": self.api.next_message_id(self.chat_id),
+            "date": int(time.time()),
+            "chat": self.chat,
+            "from": self.user,
+            "document": document,
         }
         return await self._process({"update_id": next(self._update_ids), "message": message})
 

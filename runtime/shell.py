@@ -5,7 +5,8 @@ replies. Buttons are shown under their message as `#12: [1] ✅ Done   [2] ⏰ L
 - `#2` presses button 2 of the newest message with buttons, `#12.2` button 2 of message 12 (any message still shown);
 - a bare number `2` presses button 2 of the newest message too, but only when none of its buttons is itself a number
   or a time (`3`, `6+`, `😐 3`, `21:30`): there the number is the agent's typed answer, as it would be in Telegram;
-- a number with no such button, and any line starting with ', is sent as text.
+- a number with no such button, and any line starting with ', is sent as text;
+- `/file PATH` sends that file as a document (an .xlsx or .csv client list for /import).
 The intro and the shell's own lines follow the language code the shell was started with.
 """
 
@@ -28,6 +29,7 @@ from runtime.delivery import SWEEP_INTERVAL_SECONDS, engine_of
 from runtime.local_api import LocalBotAPI, LocalChat, Reply, Shown
 
 QUIT = ("/quit", "/exit")
+FILE_COMMAND = "/file "
 # "#2": button 2 of the newest message with buttons; "#12.2": button 2 of message 12.
 PRESS = re.compile(r"^#(?:(\d{1,9})\.)?(\d{1,4})$")
 # A label that is itself a number or a time ("3", "6+", "😐 3", "21:30"), so a typed number may mean it or itself.
@@ -151,6 +153,8 @@ async def act(chat: LocalChat, line: str) -> Reply | ShellNote:
     """`#n`, `#m.n` or an unambiguous bare number presses a button; anything else is typed (see the module doc)."""
     if line.startswith("'"):
         return await chat.send(line[1:])
+    if line.startswith(FILE_COMMAND):
+        return await send_file(chat, line.removeprefix(FILE_COMMAND).strip())
     pressed = PRESS.match(line)
     if pressed:
         message, number = pressed.group(1), int(pressed.group(2))
@@ -165,6 +169,22 @@ async def act(chat: LocalChat, line: str) -> Reply | ShellNote:
         if data is not None:
             return await chat.press_data(data, target)
     return await chat.send(line)
+
+
+async def send_file(chat: LocalChat, typed: str) -> Reply | ShellNote:
+    """`/file PATH`: the file as the agent would send it from their phone."""
+    found = await asyncio.to_thread(_read_file, typed)
+    if found is None:
+        return ShellNote("shell.file_unreadable", path=typed)
+    return await chat.send_document(*found)
+
+
+def _read_file(typed: str) -> tuple[str, bytes] | None:
+    path = Path(typed.strip("'\"")).expanduser()
+    try:
+        return path.name, path.read_bytes()
+    except OSError:
+        return None
 
 
 def _shown(chat: LocalChat, message_id: int) -> Shown | None:
