@@ -10,6 +10,7 @@ functions below, which only run in a worker or in a test).
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import math
 import multiprocessing
@@ -39,12 +40,16 @@ BAR_WIDTH = 0.38
 # level 6 (Pillow's default) 46–49 ms and 49.7 KiB, 3 39–47 ms and 56.7 KiB, 1 40–48 ms and 57.9 KiB.
 PNG_COMPRESSION = 3
 
-# One drawn chart per language and process, whose data is replaced for each week (see `render_week_chart`).
-_charts: dict[str, _Chart] = {}
+# One drawn chart per language and variant (an agent's own, a team's) and process, whose data is replaced for each
+# week (see `render_week_chart`).
+_charts: dict[tuple[str, bool], _Chart] = {}
 
 
-def render_week_chart(numbers: Numbers, language: str, *, reuse_figure: bool = True) -> bytes:
+def render_week_chart(numbers: Numbers, language: str, *, reuse_figure: bool = True, team: bool = False) -> bytes:
     """The week's chart as PNG bytes, in `language`.
+
+    `team` draws a team's week for its lead: the same bars, without the mood line (a mood is an agent's own
+    answer, not a count a lead sees), under the team's title.
 
     `reuse_figure` keeps one drawn Figure per language in this process and only replaces its data (bar heights,
     the mood line, labels): a median chart takes about two thirds of the time of building the axes again
@@ -56,11 +61,11 @@ def render_week_chart(numbers: Numbers, language: str, *, reuse_figure: bool = T
     from bot.fonts import register
 
     with rc_context({"font.family": register()[language], "axes.unicode_minus": False}):
-        chart = _charts.get(language) if reuse_figure else None
+        chart = _charts.get((language, team)) if reuse_figure else None
         if chart is None:
-            chart = _Chart(language)
+            chart = _Chart(language, team)
             if reuse_figure:
-                _charts[language] = chart
+                _charts[(language, team)] = chart
         chart.show(numbers)
         out = io.BytesIO()
         chart.figure.savefig(out, format="png", dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
@@ -70,12 +75,12 @@ def render_week_chart(numbers: Numbers, language: str, *, reuse_figure: bool = T
 class _Chart:
     """The figure of one language: what never changes is drawn once, `show()` puts one week's data in."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, team: bool = False) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
 
-        self.language = language
+        self.language, self.team = language, team
         figure = self.figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, facecolor="white")
         FigureCanvasAgg(figure)
         figure.subplots_adjust(left=0.1, right=0.89, top=0.87, bottom=0.22)  # fixed: no layout engine to run
@@ -96,29 +101,40 @@ class _Chart:
         axes.grid(axis="y", color="#DDDDDD", zorder=0)
         axes.spines[["top"]].set_visible(False)
 
-        mood_axes = axes.twinx()
-        (self.mood_line,) = mood_axes.plot(
-            x, [math.nan] * 7, color=MOOD_COLOUR, linewidth=2.5, marker="o", markersize=8, zorder=3
-        )
-        mood_axes.set_ylim(0.5, 5.5)
-        mood_axes.set_yticks([1, 2, 3, 4, 5])
-        mood_axes.tick_params(axis="y", labelsize=12, colors=MOOD_COLOUR)
-        mood_axes.set_ylabel(t(language, "chart.axis.mood"), fontsize=13, color=MOOD_COLOUR)
-        mood_axes.spines[["top"]].set_visible(False)
+        handles: list[Any] = [self.contact_bars, self.follow_up_bars]  # bars are containers
+        labels = [t(language, "chart.contacts"), t(language, "chart.follow_ups")]
+        self.mood_line: Any = None
+        if not team:
+            mood_axes = axes.twinx()
+            (self.mood_line,) = mood_axes.plot(
+                x, [math.nan] * 7, color=MOOD_COLOUR, linewidth=2.5, marker="o", markersize=8, zorder=3
+            )
+            mood_axes.set_ylim(0.5, 5.5)
+            mood_axes.set_yticks([1, 2, 3, 4, 5])
+            mood_axes.tick_params(axis="y", labelsize=12, colors=MOOD_COLOUR)
+            mood_axes.set_ylabel(t(language, "chart.axis.mood"), fontsize=13, color=MOOD_COLOUR)
+            mood_axes.spines[["top"]].set_visible(False)
+            handles.append(self.mood_line)
+            labels.append(t(language, "chart.mood"))
 
         self.title = figure.suptitle("", fontsize=18, fontweight="bold", y=0.96)
-        handles: list[Any] = [self.contact_bars, self.follow_up_bars, self.mood_line]  # bars are containers
         figure.legend(
             handles,
-            [t(language, "chart.contacts"), t(language, "chart.follow_ups"), t(language, "chart.mood")],
+            labels,
             loc="lower center",
-            ncols=3,
+            ncols=len(handles),
             frameon=False,
             fontsize=13,
             bbox_to_anchor=(0.5, 0.01),
         )
         self.empty = axes.text(
-            0.5, 0.55, t(language, "chart.empty"), transform=axes.transAxes, ha="center", fontsize=15, color="#777777"
+            0.5,
+            0.55,
+            t(language, "chart.team_empty" if team else "chart.empty"),
+            transform=axes.transAxes,
+            ha="center",
+            fontsize=15,
+            color="#777777",
         )
 
     def show(self, numbers: Numbers) -> None:
@@ -144,12 +160,13 @@ class _Chart:
             ]
         )
         axes.set_ylim(0, max(*contacts, *follow_ups, 4) * 1.15)
-        self.mood_line.set_ydata(moods)
+        if self.mood_line is not None:
+            self.mood_line.set_ydata(moods)
 
         week = numbers.week
         start = t(language, "chart.date", month=week.start.month, day=week.start.day)
         end = t(language, "chart.date", month=week.end.month, day=week.end.day)
-        self.title.set_text(t(language, "chart.title", start=start, end=end))
+        self.title.set_text(t(language, "chart.team_title" if self.team else "chart.title", start=start, end=end))
         self.empty.set_visible(not any(contacts) and not any(follow_ups) and all(math.isnan(m) for m in moods))
 
 
@@ -190,7 +207,7 @@ class ChartRenderer:
             )
         return self._executor
 
-    async def render(self, numbers: Numbers, language: str) -> bytes:
+    async def render(self, numbers: Numbers, language: str, *, team: bool = False) -> bytes:
         """The week's chart as PNG bytes, rendered in a worker.
 
         A worker that died (killed for memory, say) breaks the whole pool: the pool is replaced and the chart
@@ -199,7 +216,8 @@ class ChartRenderer:
         for attempt in range(2):
             executor = self._pool()
             try:
-                return await asyncio.get_running_loop().run_in_executor(executor, render_week_chart, numbers, language)
+                draw = functools.partial(render_week_chart, numbers, language, team=team)
+                return await asyncio.get_running_loop().run_in_executor(executor, draw)
             except BrokenProcessPool:
                 if self._executor is executor:
                     executor.shutdown(wait=False, cancel_futures=True)

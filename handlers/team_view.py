@@ -57,7 +57,7 @@ async def show(tn: Turn) -> None:
         return
     today = local_today(tn.now, tn.agent.timezone)
     found = await team_week(tn.session, lead.team_id, Week.containing(today), tn.now)
-    chart = await charts().render(found.chart, tn.lang)
+    chart = await charts().render(found.chart, tn.lang, team=True)
     tn.send_photo(chart, caption(found, tn.lang, today))
     blocks = [member_block(member, tn.lang) for member in found.members]
     tn.send("\n\n".join(blocks), view_rows(tn.lang))
@@ -140,7 +140,7 @@ async def render_team_digest(session: AsyncSession, delivery: Delivery, agent: A
         return None
     local = local_datetime(delivery.due_at, agent.timezone).date()
     found = await team_week(session, lead.team_id, digest_week(local), now)
-    chart = await charts().render(found.chart, agent.language)
+    chart = await charts().render(found.chart, agent.language, team=True)
     text = digest_caption(found, agent.language, local_today(now, agent.timezone))
     rows = [
         [(t(agent.language, "team_view.button.open"), pack(PREFIX, "show", NO_VALUE))],

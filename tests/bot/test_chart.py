@@ -156,3 +156,29 @@ def test_the_renderer_draws_in_a_child_process_and_the_bot_never_imports_matplot
     assert done.returncode == 0, done.stderr
     size, magic = done.stdout.split()
     assert magic == "True" and 10_000 < int(size) < 300_000
+
+
+@pytest.mark.parametrize("language", [ZH_HANS, ZH_HANT, EN])
+def test_a_teams_chart_draws_counts_only_under_the_teams_title(language: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A lead sees counts, never a member's mood: the team's chart has no mood axis, line or legend entry."""
+    from matplotlib.text import Text
+
+    from bot.chart import _charts
+    from bot.i18n import t
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_image(render_week_chart(busy_week(), language, team=True))
+        nothing = render_week_chart(Numbers(week=WEEK), language, team=True)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    check_image(nothing)
+    drawn = {text.get_text() for text in _charts[(language, True)].figure.findobj(Text)}
+    assert t(language, "chart.mood") not in drawn and t(language, "chart.axis.mood") not in drawn
+    assert t(language, "chart.team_empty") in drawn and t(language, "chart.empty") not in drawn
+    start, end = t(language, "chart.date", month=11, day=30), t(language, "chart.date", month=12, day=6)
+    assert t(language, "chart.team_title", start=start, end=end) in drawn
+    # The agent's own chart still shows the mood.
+    render_week_chart(busy_week(), language)
+    own = {text.get_text() for text in _charts[(language, False)].figure.findobj(Text)}
+    assert t(language, "chart.mood") in own

@@ -282,7 +282,7 @@ async def test_a_wrong_word_cancels_and_changes_nothing(harness: Harness) -> Non
         "📞 3 条联系记录",
         "📅 2 个跟进",
         "✍️ 1 篇复盘",
-        "💡 2 条技巧记录（看过、评价、收藏）",
+        "💡 2 条贴士记录（看过、评价、收藏）",
         "⏰ 4 条待发送的提醒",
         "🏷 你在团队「阳光团队」的组长身份",
     ]
