@@ -18,6 +18,7 @@ import phonenumbers
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.crypto import encrypting, phone_hash
 from bot.history import record_stage_move
 from bot.models import Client, ContactLog, FollowUp
 from bot.scheduler import cancel
@@ -376,6 +377,11 @@ async def archived_count(session: AsyncSession, agent_id: int) -> int:
 
 async def client_called(session: AsyncSession, agent_id: int, name: str) -> Client | None:
     """The agent's active client with exactly this name (case aside), if any: registering one more asks first."""
+    if encrypting(session):
+        wanted = name.strip().lower()
+        named = [client_id for client_id, known, _ in await _names(session, agent_id) if known.lower() == wanted]
+        first = await _in_order(session, named[:1])
+        return first[0] if first else None
     result = await session.execute(
         select(Client)
         .where(*_listed(agent_id, None), func.lower(Client.name) == name.strip().lower())
@@ -402,11 +408,35 @@ async def client_with_phone(session: AsyncSession, agent_id: int, phone: str) ->
     """The agent's client already registered with this number (the same lead often comes in twice)."""
     result = await session.execute(
         select(Client)
-        .where(Client.agent_id == agent_id, Client.phone == phone, Client.archived.is_(False))
+        .where(Client.agent_id == agent_id, await phone_is(session, phone), Client.archived.is_(False))
         .order_by(Client.id)
         .limit(1)
     )
     return result.scalar_one_or_none()
+
+
+async def phone_is(session: AsyncSession, phone: str) -> ColumnElement[bool]:
+    """The condition a client with this (E.164) number meets: by its keyed hash when phones are encrypted."""
+    hashed = await phone_hash(session, phone)
+    return Client.phone == phone if hashed is None else Client.phone_hash == hashed
+
+
+async def _names(session: AsyncSession, agent_id: int) -> list[tuple[int, str, str | None]]:
+    """(id, name, phone hash) of the agent's active clients, most recently active first: for matching names in
+    Python when they are encrypted (a name is decrypted in ~10 µs; docs/benchmarks.md)."""
+    result = await session.execute(
+        select(Client.id, Client.name, Client.phone_hash)
+        .where(*_listed(agent_id, None))
+        .order_by(Client.updated_at.desc(), Client.id.desc())
+    )
+    return [(client_id, name, hashed) for client_id, name, hashed in result.all()]
+
+
+async def _in_order(session: AsyncSession, ids: Sequence[int]) -> list[Client]:
+    if not ids:
+        return []
+    found = {client.id: client for client in (await session.scalars(select(Client).where(Client.id.in_(ids))))}
+    return [found[client_id] for client_id in ids if client_id in found]
 
 
 def update_details(client: Client, now: datetime, **details: str | None) -> None:
@@ -533,6 +563,8 @@ async def search_clients(session: AsyncSession, agent_id: int, text: str, limit:
     text = text.strip()
     if not text:
         return []
+    if encrypting(session):
+        return await _search_decrypted(session, agent_id, text, limit)
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     phone = normalise_phone(text)
     values: dict[str, object] = {"agent_id": agent_id, "pattern": pattern, "limit": limit}
@@ -541,6 +573,19 @@ async def search_clients(session: AsyncSession, agent_id: int, text: str, limit:
     else:
         found = await session.scalars(_SEARCH_NAME, values)
     return list(found.all())
+
+
+async def _search_decrypted(session: AsyncSession, agent_id: int, text: str, limit: int) -> list[Client]:
+    """`search_clients` over encrypted names: the same rule (case aside, as ILIKE), matched in Python."""
+    phone = normalise_phone(text)
+    hashed = await phone_hash(session, phone) if phone else None
+    needle = text.lower()
+    matched = [
+        client_id
+        for client_id, name, phone_hashed in await _names(session, agent_id)
+        if needle in name.lower() or (hashed is not None and phone_hashed == hashed)
+    ]
+    return await _in_order(session, matched[:limit])
 
 
 async def recent_clients(session: AsyncSession, agent_id: int, limit: int) -> list[Client]:
