@@ -10,7 +10,8 @@
    `/clients` (the list: a count, the counts by stage and one page of names), `/followup 客户250 明天下午3点` (the
    client named at the start: with a key every name of the agent's is decrypted and matched in Python), and the
    phone lookup behind registering a duplicate number (`client_with_phone`, by the keyed hash with a key).
-   Medians in ms, without a key and with one, on each backend (each mode run twice, alternating; the second kept).
+   Medians in ms, without a key and with one, on each backend; the two bots run side by side, their samples
+   interleaved so the machine's load falls on both alike.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import tempfile
 import time
 import timeit
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,7 +58,11 @@ def per_field() -> dict[str, dict[str, float]]:
     return found
 
 
-async def screens(url: str, key: str | None, clients: int, repeats: int) -> dict[str, float]:
+Step = Callable[[], Awaitable[object]]
+
+
+async def bot_with_clients(stack: AsyncExitStack, url: str, key: str | None, clients: int) -> dict[str, Step]:
+    """The bot on `url` with one onboarded agent and `clients` clients; the steps to time."""
     from bot.bulk import insert_rows_with_ids
     from bot.clients import client_with_phone
     from bot.clock import ManualClock
@@ -70,57 +76,60 @@ async def screens(url: str, key: str | None, clients: int, repeats: int) -> dict
     from tests.handlers.test_onboarding import onboard
 
     engine = create_engine(url)
+    stack.push_async_callback(engine.dispose)
     attach(engine, Keyring.from_setting(key) if key else None)
     await upgrade(engine)
     settings = Settings(_env_file=None, database_url=url, data_key=key)
     services = Services(settings, session_factory(engine), ManualClock(NOW))
     api = LocalBotAPI()
-    app = build_application(services, token=LOCAL_TOKEN, request=api)
-    timings: dict[str, float] = {}
-    try:
-        async with app:
-            await prepare(app)
-            chat = LocalChat(app, api, user_id=1001, first_name="小王", language_code="zh-hans")
-            await onboard(chat)
-            async with services.sessions() as session, session.begin():
-                agent_id = int((await session.execute(text("SELECT id FROM agents"))).scalar_one())
-                columns = [
-                    "agent_id",
-                    "name",
-                    "phone",
-                    "needs",
-                    "notes",
-                    "stage",
-                    "archived",
-                    "created_at",
-                    "updated_at",
-                ]
-                rows = [
-                    (agent_id, f"客户{n}", f"+861380013{n:04d}", "三居", NOTE, "new", False, NOW, NOW)
-                    for n in range(clients)
-                ]
-                await insert_rows_with_ids(session, Client.__table__, columns, rows)  # type: ignore[arg-type]
+    app = await stack.enter_async_context(build_application(services, token=LOCAL_TOKEN, request=api))
+    await prepare(app)
+    chat = LocalChat(app, api, user_id=1001, first_name="小王", language_code="zh-hans")
+    await onboard(chat)
+    async with services.sessions() as session, session.begin():
+        agent_id = int((await session.execute(text("SELECT id FROM agents"))).scalar_one())
+        columns = ["agent_id", "name", "phone", "needs", "notes", "stage", "archived", "created_at", "updated_at"]
+        rows = [
+            (agent_id, f"客户{n}", f"+861380013{n:04d}", "三居", NOTE, "new", False, NOW, NOW) for n in range(clients)
+        ]
+        await insert_rows_with_ids(session, Client.__table__, columns, rows)  # type: ignore[arg-type]
 
-            async def phone_lookup() -> None:
-                async with services.sessions() as session:
-                    assert await client_with_phone(session, agent_id, f"+861380013{clients // 2:04d}") is not None
+    async def phone_lookup() -> None:
+        async with services.sessions() as session:
+            assert await client_with_phone(session, agent_id, f"+861380013{clients // 2:04d}") is not None
 
-            steps: dict[str, Callable[[], Awaitable[object]]] = {
-                "/clients": lambda: chat.send("/clients"),
-                f"/followup 客户{clients // 2} …": lambda: chat.send(f"/followup 客户{clients // 2} 明天下午3点"),
-                "phone lookup": phone_lookup,
-            }
-            for label, step in steps.items():
-                await step()  # warm: statement caches, the time parser
-                samples = []
-                for _ in range(repeats):
-                    started = time.perf_counter()
-                    await step()
-                    samples.append((time.perf_counter() - started) * 1000)
-                timings[label] = statistics.median(samples)
-    finally:
-        await engine.dispose()
-    return timings
+    return {
+        "/clients": lambda: chat.send("/clients"),
+        f"/followup 客户{clients // 2} …": lambda: chat.send(f"/followup 客户{clients // 2} 明天下午3点"),
+        "phone lookup": phone_lookup,
+    }
+
+
+async def timed(step: Step) -> float:
+    started = time.perf_counter()
+    await step()
+    return (time.perf_counter() - started) * 1000
+
+
+async def screens(urls: dict[str, str], clients: int, repeats: int) -> dict[str, dict[str, float]]:
+    """Median ms per step and mode; the two modes' samples interleaved (which goes first alternates), so the
+    shared machine's load falls on both alike."""
+    from bot.crypto import new_key
+
+    keys = {"no key": None, "key": new_key()}
+    async with AsyncExitStack() as stack:
+        bots = {mode: await bot_with_clients(stack, urls[mode], keys[mode], clients) for mode in keys}
+        found: dict[str, dict[str, float]] = {mode: {} for mode in keys}
+        for label in bots["no key"]:
+            samples: dict[str, list[float]] = {mode: [] for mode in keys}
+            for mode in keys:
+                await bots[mode][label]()  # warm: statement caches, the time parser
+            for repeat in range(repeats):
+                for mode in list(keys)[:: 1 if repeat % 2 else -1]:
+                    samples[mode].append(await timed(bots[mode][label]))
+            for mode in keys:
+                found[mode][label] = statistics.median(samples[mode])
+    return found
 
 
 async def fresh_postgres() -> tuple[str, Callable[[], Awaitable[None]]]:
@@ -144,8 +153,6 @@ async def fresh_postgres() -> tuple[str, Callable[[], Awaitable[None]]]:
 
 
 async def main_async(options: argparse.Namespace) -> None:
-    from bot.crypto import new_key
-
     cpu = _cpu_model() or platform.machine()
     print(f"machine: {cpu}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -155,19 +162,16 @@ async def main_async(options: argparse.Namespace) -> None:
     backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
     for backend in backends:
         print(f"\n{backend}, {options.clients} clients, median of {options.repeats} (ms):")
-        results = {}
-        # Twice each, alternating, the second kept: the first run in a process also pays for imports and caches.
-        for mode, key in (("no key", None), ("key", new_key())) * 2:
-            if backend == "sqlite":
-                with tempfile.TemporaryDirectory() as folder:
-                    url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-                    results[mode] = await screens(url, key, options.clients, options.repeats)
-            else:
-                url, drop = await fresh_postgres()
-                try:
-                    results[mode] = await screens(url, key, options.clients, options.repeats)
-                finally:
-                    await drop()
+        async with AsyncExitStack() as databases:
+            urls = {}
+            for mode in ("no key", "key"):
+                if backend == "sqlite":
+                    folder = databases.enter_context(tempfile.TemporaryDirectory())
+                    urls[mode] = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+                else:
+                    urls[mode], drop = await fresh_postgres()
+                    databases.push_async_callback(drop)
+            results = await screens(urls, options.clients, options.repeats)
         for label in results["no key"]:
             print(f"  {label:<24} no key {results['no key'][label]:7.2f}   key {results['key'][label]:7.2f}")
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Final, Literal
 
 import phonenumbers
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, func, literal, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import encrypting, phone_hash
@@ -416,9 +416,12 @@ async def client_with_phone(session: AsyncSession, agent_id: int, phone: str) ->
 
 
 async def phone_is(session: AsyncSession, phone: str) -> ColumnElement[bool]:
-    """The condition a client with this (E.164) number meets: by its keyed hash when phones are encrypted."""
+    """The condition a client with this (E.164) number meets: by its keyed hash when phones are encrypted, or, for a
+    row written before DATA_KEY was set and not yet rotated (no hash), by its phone stored as plain text."""
     hashed = await phone_hash(session, phone)
-    return Client.phone == phone if hashed is None else Client.phone_hash == hashed
+    if hashed is None:
+        return Client.phone == phone
+    return or_(Client.phone_hash == hashed, _stored_as_is(phone))
 
 
 async def _names(session: AsyncSession, agent_id: int) -> list[tuple[int, str, str | None]]:
@@ -430,6 +433,15 @@ async def _names(session: AsyncSession, agent_id: int) -> list[tuple[int, str, s
         .order_by(Client.updated_at.desc(), Client.id.desc())
     )
     return [(client_id, name, hashed) for client_id, name, hashed in result.all()]
+
+
+async def _unhashed_with_phone(session: AsyncSession, agent_id: int, phone: str) -> list[int]:
+    return list((await session.scalars(select(Client.id).where(*_listed(agent_id, None), _stored_as_is(phone)))).all())
+
+
+def _stored_as_is(phone: str) -> ColumnElement[bool]:
+    """A phone stored as plain text (before DATA_KEY was set, not rotated yet: no hash), compared as stored."""
+    return and_(Client.phone_hash.is_(None), type_coerce(Client.phone, Text) == literal(phone, Text))
 
 
 async def _in_order(session: AsyncSession, ids: Sequence[int]) -> list[Client]:
@@ -579,11 +591,13 @@ async def _search_decrypted(session: AsyncSession, agent_id: int, text: str, lim
     """`search_clients` over encrypted names: the same rule (case aside, as ILIKE), matched in Python."""
     phone = normalise_phone(text)
     hashed = await phone_hash(session, phone) if phone else None
+    # A row written before DATA_KEY was set and not rotated yet has no hash: its phone is still plain text.
+    unhashed = set(await _unhashed_with_phone(session, agent_id, phone)) if phone else set()
     needle = text.lower()
     matched = [
         client_id
         for client_id, name, phone_hashed in await _names(session, agent_id)
-        if needle in name.lower() or (hashed is not None and phone_hashed == hashed)
+        if needle in name.lower() or (hashed is not None and phone_hashed == hashed) or client_id in unhashed
     ]
     return await _in_order(session, matched[:limit])
 

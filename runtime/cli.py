@@ -327,7 +327,7 @@ def data_command(args: argparse.Namespace, settings: Settings) -> int:
     from bot.data_keys import rotate, status
 
     def progress(table: str, done: int, batch: int) -> None:
-        print(f"{table}: {done} row(s) re-encrypted" + ("" if batch else " (done)"), flush=True)
+        print(f"{table}: {done} row(s) re-encrypted" + ("" if batch == args.batch_size else ", done"), flush=True)
 
     async def run() -> int:
         await migrate(settings)

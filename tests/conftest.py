@@ -113,7 +113,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
-# TEST_DATA_KEY=1 runs the tests with encryption at rest on (this fixed key; `make test-encrypted`); a test may
+# TEST_DATA_KEY=1 runs the tests with encryption at rest on (this fixed key); a test may
 # also ask for it with @pytest.mark.parametrize("data_key", [TEST_KEY], indirect=True).
 TEST_KEY = "V6UQCvJ-gGgfIK56G8WSo6YZeuFzb-1YG7ZE-T2EJtw="
 ENCRYPTED_BY_DEFAULT = os.environ.get("TEST_DATA_KEY", "").strip().lower() in {"1", "true", "yes"}
