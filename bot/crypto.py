@@ -23,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -194,6 +195,33 @@ class SecretText(TypeDecorator[str]):
         if keyring is None:
             raise UnknownKey("a value is encrypted but DATA_KEY is not set")
         return keyring.decrypt(value)
+
+
+class SecretJSON(TypeDecorator[dict[str, Any]]):
+    """A JSON object stored as TEXT, encrypted like `SecretText` when the engine has keys: a flow in progress keeps
+    the agent's draft there (a client's name and phone before they are registered). Plain JSON text without keys,
+    and read as such (a row from before a key was set, or from the JSON column this was until migration 0011)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        keyring = _KEYRINGS.get(dialect)
+        return encoded if keyring is None else keyring.encrypt(encoded)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        if isinstance(value, str) and value.startswith(MARK):
+            keyring = _KEYRINGS.get(dialect)
+            if keyring is None:
+                raise UnknownKey("a value is encrypted but DATA_KEY is not set")
+            value = keyring.decrypt(value)
+        decoded = json.loads(value) if isinstance(value, str) else value
+        return decoded if isinstance(decoded, dict) else {}
 
 
 def phone_hash_for(connection: Connection, phone: str | None) -> str | None:

@@ -22,7 +22,7 @@ from sqlalchemy import Column, ColumnElement, Connection, Table, bindparam, func
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.types import Text
 
-from bot.crypto import Keyring, SecretText, UnknownKey, keyring_of, open_hash_key, seal_hash_key
+from bot.crypto import Keyring, SecretJSON, SecretText, UnknownKey, keyring_of, open_hash_key, seal_hash_key
 from bot.db import DatabaseUnusable, dialect_insert
 from bot.models import Base, DataKey
 
@@ -41,7 +41,7 @@ def encrypted_tables() -> list[tuple[Table, list[Column[str]]]]:
     """Every table with encrypted columns, and those columns (found from the models: a new one is covered)."""
     found = []
     for table in Base.metadata.sorted_tables:
-        columns = [column for column in table.columns if isinstance(column.type, SecretText)]
+        columns = [column for column in table.columns if isinstance(column.type, SecretText | SecretJSON)]
         if columns:
             found.append((table, columns))
     return found
@@ -221,7 +221,8 @@ def _rotate_batch(connection: Connection, table: Table, columns: list[Column[str
     """One batch: the first `size` rows not under the current key, re-encrypted (locked on PostgreSQL, so a
     write by the running bot waits rather than being overwritten; SQLite's write lock does the same)."""
     raw = [type_coerce(column, Text).label(column.name) for column in columns]
-    picked = select(table.c.id, *raw).where(_behind(table, columns, keyring)).order_by(table.c.id).limit(size)
+    [key] = table.primary_key.columns  # every table with encrypted columns has a one-column key
+    picked = select(key.label("row_key"), *raw).where(_behind(table, columns, keyring)).order_by(key).limit(size)
     if connection.dialect.name == "postgresql":
         picked = picked.with_for_update()
     rows = connection.execute(picked).all()
@@ -235,16 +236,16 @@ def _rotate_batch(connection: Connection, table: Table, columns: list[Column[str
             values = {name: None if found[name] is None else keyring.reencrypt(found[name]) for name in names}
         except UnknownKey as error:
             raise DataKeyError(
-                f"{table.name} row {row.id}: {error}; put that key back in DATA_KEY (after the first)"
+                f"{table.name} row {row.row_key}: {error}; put that key back in DATA_KEY (after the first)"
             ) from None
         if table.name == "clients":
             phone = found["phone"]
             values["phone_hash"] = None if phone is None else keyring.phone_hash(keyring.decrypt(phone))
-        updates.append({"row_id": row.id, **{f"new_{name}": value for name, value in values.items()}})
+        updates.append({"row_key": row.row_key, **{f"new_{name}": value for name, value in values.items()}})
     targets = [*names, "phone_hash"] if table.name == "clients" else names
     statement = (
         update(table)
-        .where(table.c.id == bindparam("row_id"))
+        .where(key == bindparam("row_key"))
         .values({name: bindparam(f"new_{name}", type_=Text) for name in targets})
     )
     connection.execute(statement, updates)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.schema import DDL
 from sqlalchemy.types import TypeDecorator
 
-from bot.crypto import SecretText, phone_hash_for
+from bot.crypto import SecretJSON, SecretText, phone_hash_for
 from bot.statuses import DeliveryKind, DeliveryStatus, FollowUpStatus, TeamRole
 from bot.text import clean
 
@@ -118,7 +118,8 @@ class ConversationState(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     flow: Mapped[str] = mapped_column(String(32))
     step: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Encrypted with DATA_KEY set: a draft waiting here holds what the agent typed about a client (bot.crypto).
+    data: Mapped[dict[str, Any]] = mapped_column(SecretJSON, default=dict)
     updated_at: Mapped[datetime]
 
 

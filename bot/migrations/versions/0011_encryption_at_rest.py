@@ -2,8 +2,10 @@
 
 - The client details that are encrypted with DATA_KEY set (name, phone, budget, source; needs and notes were TEXT
   already) become TEXT: a Fernet token is ~4/3 of its text plus ~100 characters. On SQLite the declared type is
-  left as it is: SQLite keeps text of any length in a VARCHAR column, and changing a declared type there means
-  recreating the table (whose DROP would cascade to the contact log and follow-ups with foreign keys on).
+  left as it is: SQLite keeps text of any length in a VARCHAR (or JSON) column, and changing a declared type there
+  means recreating the table (whose DROP would cascade to the contact log and follow-ups with foreign keys on).
+- `conversation_states.data` (a flow's draft, such as a client not registered yet) is encrypted too, so it becomes
+  TEXT holding the same JSON (PostgreSQL: `USING data::text`; SQLite stores JSON as text already).
 - `clients.phone_hash`: HMAC-SHA256 of the phone under the database's hash key, with (agent_id, phone_hash)
   indexed, for exact phone lookups when the phone is encrypted.
 - `data_keys`: one row, made at start-up when DATA_KEY is first set (bot.data_keys); nothing is encrypted here.
@@ -32,6 +34,14 @@ def upgrade() -> None:
             op.alter_column(
                 "clients", column, type_=sa.Text(), existing_type=sa.String(length), existing_nullable=nullable
             )
+        op.alter_column(
+            "conversation_states",
+            "data",
+            type_=sa.Text(),
+            existing_type=sa.JSON(),
+            existing_nullable=False,
+            postgresql_using="data::text",
+        )
     op.add_column("clients", sa.Column("phone_hash", sa.String(64), nullable=True))
     op.create_index("ix_clients_agent_phone_hash", "clients", ["agent_id", "phone_hash"])
     op.create_table(
@@ -51,6 +61,14 @@ def downgrade() -> None:
     with op.batch_alter_table("clients") as batch:
         batch.drop_column("phone_hash")
     if op.get_bind().dialect.name == "postgresql":  # encrypted values would not fit: decrypt them before downgrading
+        op.alter_column(
+            "conversation_states",
+            "data",
+            type_=sa.JSON(),
+            existing_type=sa.Text(),
+            existing_nullable=False,
+            postgresql_using="data::json",
+        )
         for column, (length, nullable) in WIDENED.items():
             op.alter_column(
                 "clients", column, type_=sa.String(length), existing_type=sa.Text(), existing_nullable=nullable
