@@ -424,6 +424,29 @@ async def phone_is(session: AsyncSession, phone: str) -> ColumnElement[bool]:
     return or_(Client.phone_hash == hashed, _stored_as_is(phone))
 
 
+async def clients_with_phones(session: AsyncSession, agent_id: int, phones: Collection[str]) -> dict[str, int]:
+    """Which of these (E.164) numbers the agent's active clients already have: number → client id, in one statement
+    whether or not phones are encrypted (for merging an import by phone)."""
+    if not phones:
+        return {}
+    by_hash = {await phone_hash(session, phone): phone for phone in set(phones)}
+    conditions = [*_listed(agent_id, None)]
+    if None in by_hash:  # no key: the numbers themselves
+        query = select(Client.phone, Client.id).where(*conditions, Client.phone.in_(phones))
+        found = {
+            str(phone): int(client_id) for phone, client_id in await session.execute(query.order_by(Client.id.desc()))
+        }
+    else:
+        stored_as_is = and_(Client.phone_hash.is_(None), type_coerce(Client.phone, Text).in_(sorted(set(phones))))
+        query = select(Client.phone_hash, Client.phone, Client.id).where(
+            *conditions, or_(Client.phone_hash.in_(list(by_hash)), stored_as_is)
+        )
+        found = {}
+        for hashed, phone, client_id in (await session.execute(query.order_by(Client.id.desc()))).all():
+            found[by_hash.get(hashed) or str(phone)] = int(client_id)
+    return found
+
+
 async def _names(session: AsyncSession, agent_id: int) -> list[tuple[int, str, str | None]]:
     """(id, name, phone hash) of the agent's active clients, most recently active first: for matching names in
     Python when they are encrypted (a name is decrypted in ~10 µs; docs/benchmarks.md)."""

@@ -18,7 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, bindparam, func, or_, select, type_coerce, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Table,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.types import Text
 
@@ -100,10 +112,10 @@ async def _row(connection: AsyncConnection) -> DataKey | None:
 
 async def _create_row(connection: AsyncConnection, keyring: Keyring) -> None:
     """The row under the current key, with a fresh hash key. Two processes starting together: the first wins."""
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # an operator's record of when, not a time the bot acts on: no injected clock here
     empty = True
     for table, _ in encrypted_tables():
-        if (await connection.execute(select(func.count()).select_from(table))).scalar_one():
+        if (await connection.execute(select(literal(1)).select_from(table).limit(1))).first() is not None:
             empty = False
             break
     statement = (

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import data_keys
 from bot.bulk import insert_rows_with_ids
-from bot.clients import client_with_phone, search_clients
+from bot.clients import client_with_phone, clients_with_phones, search_clients
 from bot.config import SettingsError, load_settings
 from bot.crypto import Keyring, SecretText, attach, new_key, parse_keys
 from bot.data_keys import DataKeyError, rotate, status, unlock
@@ -174,12 +174,12 @@ async def test_rotation_puts_everything_under_the_new_key_which_then_works_alone
         await reopened(database_url, TEST_KEY)  # the old key alone no longer opens it
 
 
-async def many_clients(engine: AsyncEngine, count: int) -> int:
+async def many_clients(engine: AsyncEngine, count: int, user_id: int = 7) -> int:
     """An agent with `count` clients written by the bulk path (which encrypts like the ORM)."""
     from bot.agents import NewAgent, get_or_register
 
     async with session_factory(engine)() as session, session.begin():
-        agent = await get_or_register(session, NewAgent(7, 7, "A", "zh-Hans", "Asia/Shanghai"), START)
+        agent = await get_or_register(session, NewAgent(user_id, user_id, "A", "zh-Hans", "Asia/Shanghai"), START)
         columns = ["agent_id", "name", "phone", "stage", "archived", "created_at", "updated_at"]
         rows = [(agent.id, f"客户{n}", f"+861380013{n:04d}", "new", False, START, START) for n in range(count)]
         await insert_rows_with_ids(session, Client.__table__, columns, rows)  # type: ignore[arg-type]
@@ -242,6 +242,17 @@ async def test_setting_a_key_on_a_plaintext_database_then_rotating_encrypts_it(
         await keyed.dispose()
     with pytest.raises(DataKeyError, match="DATA_KEY is not set"):
         await unlock(engine)  # the database now holds encrypted data: no key, no start
+
+
+@pytest.mark.parametrize("data_key", [None, TEST_KEY], indirect=True)
+async def test_many_phones_are_looked_up_at_once_with_and_without_a_key(engine: AsyncEngine) -> None:
+    agent_id = await many_clients(engine, 5)
+    other = await many_clients(engine, 0, user_id=8)
+    async with session_factory(engine)() as session:
+        found = await clients_with_phones(session, agent_id, ["+8613800130001", "+8613800130004", "+8613900000000"])
+        names = {phone: (await session.get(Client, client_id)).name for phone, client_id in found.items()}  # type: ignore[union-attr]
+        assert names == {"+8613800130001": "客户1", "+8613800130004": "客户4"}
+        assert await clients_with_phones(session, other, ["+8613800130001"]) == {}  # another agent's clients: none
 
 
 async def test_without_a_key_start_up_says_once_that_data_is_stored_unencrypted(
