@@ -431,19 +431,17 @@ async def clients_with_phones(session: AsyncSession, agent_id: int, phones: Coll
         return {}
     by_hash = {await phone_hash(session, phone): phone for phone in set(phones)}
     conditions = [*_listed(agent_id, None)]
+    newest_last = Client.id.desc()  # the oldest client with a number wins, as in `client_with_phone`
     if None in by_hash:  # no key: the numbers themselves
-        query = select(Client.phone, Client.id).where(*conditions, Client.phone.in_(phones))
-        found = {
-            str(phone): int(client_id) for phone, client_id in await session.execute(query.order_by(Client.id.desc()))
-        }
-    else:
-        stored_as_is = and_(Client.phone_hash.is_(None), type_coerce(Client.phone, Text).in_(sorted(set(phones))))
-        query = select(Client.phone_hash, Client.phone, Client.id).where(
-            *conditions, or_(Client.phone_hash.in_(list(by_hash)), stored_as_is)
-        )
-        found = {}
-        for hashed, phone, client_id in (await session.execute(query.order_by(Client.id.desc()))).all():
-            found[by_hash.get(hashed) or str(phone)] = int(client_id)
+        plain = select(Client.phone, Client.id).where(*conditions, Client.phone.in_(phones)).order_by(newest_last)
+        return {str(phone): int(client_id) for phone, client_id in await session.execute(plain)}
+    stored_as_is = and_(Client.phone_hash.is_(None), type_coerce(Client.phone, Text).in_(sorted(set(phones))))
+    hashed = select(Client.phone_hash, Client.phone, Client.id).where(
+        *conditions, or_(Client.phone_hash.in_(list(by_hash)), stored_as_is)
+    )
+    found: dict[str, int] = {}
+    for phone_hashed, phone, client_id in await session.execute(hashed.order_by(newest_last)):
+        found[by_hash.get(phone_hashed) or str(phone)] = int(client_id)
     return found
 
 
