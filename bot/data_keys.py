@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 ROW_ID = 1
 BATCH_SIZE = 500
-_told_plaintext = False
+_announced = False
 
 
 class DataKeyError(DatabaseUnusable):
@@ -70,7 +70,6 @@ async def unlock(engine: AsyncEngine) -> None:
                     f"this database holds encrypted data (key {row.key_id}) but DATA_KEY is not set: set DATA_KEY to "
                     "the key(s) it was encrypted with"
                 )
-            _say_plaintext_once()
             return
         if row is None:
             await _create_row(connection, keyring)
@@ -86,22 +85,27 @@ async def unlock(engine: AsyncEngine) -> None:
             ) from None
     if row.all_under != keyring.current_id:
         log.warning(
-            "encryption at rest is on (key %s), but some rows may be unencrypted or under an older key: "
+            "some rows may be unencrypted or under an older key than DATA_KEY's first (%s): "
             "run `agentcoach data rotate-key`",
             keyring.current_id,
         )
-    else:
-        log.info("encryption at rest is on (key %s)", keyring.current_id)
 
 
-def _say_plaintext_once() -> None:
-    global _told_plaintext
-    if not _told_plaintext:
-        _told_plaintext = True
-        log.warning(
+def announce(keyring: Keyring | None) -> None:
+    """Say once, when the bot starts serving, whether what agents write is encrypted. INFO, not WARNING: no key is
+    the default (one agent trying the bot), and a warning at every start would be noise. Said after the checks
+    that may refuse to start, so a refusal stays one line."""
+    global _announced
+    if _announced:
+        return
+    _announced = True
+    if keyring is None:
+        log.info(
             "DATA_KEY is not set: client names, phones, notes and reflections are stored unencrypted "
             "(see docs/encryption.md)"
         )
+    else:
+        log.info("encryption at rest is on (key %s)", keyring.current_id)
 
 
 async def _row(connection: AsyncConnection) -> DataKey | None:

@@ -529,6 +529,7 @@ def serve_webhook(args: argparse.Namespace, settings: Settings) -> int:
 def _serving(settings: Settings, run: Callable[[AgentApplication], object]) -> int:
     """Migrate, build the bot, and `run` it with the steps both modes share: at start the engine (its ownership
     first), the sweep, the charts rendered ahead and the warm-up; at the end the engine and the charts closed."""
+    from bot.data_keys import announce
     from bot.ownership import DatabaseInUse
     from handlers.context import Services
     from handlers.digest import close_charts, start_rendering_ahead
@@ -551,6 +552,7 @@ def _serving(settings: Settings, run: Callable[[AgentApplication], object]) -> i
 
     async def start(app: AgentApplication) -> None:
         await engine_of(app).start()  # before anything is swept: refuses a second process on one SQLite file
+        announce(settings.keyring())
         start_sweeping(app)
         start_rendering_ahead(app)
         await prepare(app, background=True)

@@ -19,7 +19,7 @@ from bot.bulk import insert_rows_with_ids
 from bot.clients import client_with_phone, clients_with_phones, search_clients
 from bot.config import SettingsError, load_settings
 from bot.crypto import Keyring, SecretText, attach, new_key, parse_keys
-from bot.data_keys import DataKeyError, rotate, status, unlock
+from bot.data_keys import DataKeyError, announce, rotate, status, unlock
 from bot.db import create_engine, session_factory, upgrade
 from bot.models import Client
 from bot.text import clean
@@ -30,6 +30,7 @@ from tests.support import Harness
 from tests.test_cli import agentcoach
 
 KEYED = pytest.mark.parametrize("data_key", [TEST_KEY], indirect=True)
+PLAIN = pytest.mark.parametrize("data_key", [None], indirect=True)
 NEW_KEY = "oUWEtPI85gVn412ZQhSIRvYUyBW1lNnx4P_DgBZbiaQ="
 
 NAME, PHONE_TYPED, PHONE = "欧阳先生", "13800138000", "+8613800138000"
@@ -219,6 +220,7 @@ async def test_an_interrupted_rotation_resumes_where_it_stopped(
         await alone.dispose()
 
 
+@PLAIN
 async def test_setting_a_key_on_a_plaintext_database_then_rotating_encrypts_it(
     engine: AsyncEngine, database_url: str
 ) -> None:
@@ -255,15 +257,21 @@ async def test_many_phones_are_looked_up_at_once_with_and_without_a_key(engine: 
         assert await clients_with_phones(session, other, ["+8613800130001"]) == {}  # another agent's clients: none
 
 
+@PLAIN
 async def test_without_a_key_start_up_says_once_that_data_is_stored_unencrypted(
     engine: AsyncEngine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(data_keys, "_told_plaintext", False)
-    with caplog.at_level(logging.WARNING, logger="bot.data_keys"):
-        await unlock(engine)
-        await unlock(engine)
-    said = [record.getMessage() for record in caplog.records if "unencrypted" in record.getMessage()]
-    assert len(said) == 1 and "DATA_KEY is not set" in said[0]
+    monkeypatch.setattr(data_keys, "_announced", False)
+    with caplog.at_level(logging.INFO, logger="bot.data_keys"):
+        await unlock(engine)  # the check itself is silent when all is well
+        assert caplog.records == []
+        announce(None)  # when serving starts (runtime/cli.py)
+        announce(None)
+    said = [record.getMessage() for record in caplog.records]
+    assert said == [
+        "DATA_KEY is not set: client names, phones, notes and reflections are stored unencrypted "
+        "(see docs/encryption.md)"
+    ]
     assert (await status(engine)).lines()[0].startswith("encryption at rest: off")
 
 
