@@ -4,7 +4,8 @@ Imports and hand-overs write thousands of rows at once. Through SQLAlchemy's exe
 ~10 µs of Python here, and `INSERT … RETURNING` cannot be batched on SQLite at all (no sentinel), so
 `bench/scheduling.py` measured 150 µs per follow-up. Handing whole lists to the driver removes most of that.
 Values still go through each column's own type (UTC instants, booleans), exactly as the ORM would convert them,
-so bulk rows are indistinguishable from rows the ORM wrote.
+so bulk rows are indistinguishable from rows the ORM wrote: encrypted columns are encrypted (bot.crypto, a fresh
+token per value, never shared between equal values) and a client's phone hash is added as the ORM's event adds it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import Connection, Table, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from bot.crypto import SecretText, phone_hash_for
 
 Row = Sequence[Any]
 
@@ -24,6 +27,7 @@ async def insert_rows(session: AsyncSession, table: Table, columns: Sequence[str
     if not rows:
         return
     connection = await session.connection()
+    columns, rows = await _with_phone_hash(connection, table, columns, rows)
     converted = _converted(connection.dialect, table, columns, rows)
     if connection.dialect.name == "postgresql":
         await _copy(connection, table, columns, converted)
@@ -38,6 +42,7 @@ async def insert_rows_with_ids(
     if not rows:
         return []
     connection = await session.connection()
+    columns, rows = await _with_phone_hash(connection, table, columns, rows)
     with_id = ["id", *columns]
     if connection.dialect.name == "postgresql":
         sequence = text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)")
@@ -57,6 +62,20 @@ async def insert_rows_with_ids(
     return ids
 
 
+async def _with_phone_hash(
+    connection: AsyncConnection, table: Table, columns: Sequence[str], rows: Sequence[Row]
+) -> tuple[Sequence[str], Sequence[Row]]:
+    """Clients' rows with their phone hash (None without a data key), as `bot.models` adds it on the ORM path."""
+    if "phone_hash" not in table.c or "phone" not in columns or "phone_hash" in columns:
+        return columns, rows
+    phone = list(columns).index("phone")
+
+    def hashed(sync: Connection) -> list[Row]:
+        return [(*row, phone_hash_for(sync, row[phone])) for row in rows]
+
+    return [*columns, "phone_hash"], await connection.run_sync(hashed)
+
+
 def _insert_sql(table: Table, columns: Sequence[str]) -> str:
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
@@ -73,7 +92,9 @@ def _converted(dialect: Dialect, table: Table, columns: Sequence[str], rows: Seq
     converted: list[list[Any]] = []
     for index, convert in enumerate(processors):
         values = [row[index] for row in rows]
-        if convert is not None:
+        if convert is not None and isinstance(table.c[columns[index]].type, SecretText):
+            values = [None if value is None else convert(value) for value in values]
+        elif convert is not None:
             once = _once_per_value(convert)
             values = [None if value is None else once(value) for value in values]
         converted.append(values)

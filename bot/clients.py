@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Final, Literal
 
 import phonenumbers
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, func, literal, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.crypto import encrypting, phone_hash
 from bot.history import record_stage_move
 from bot.models import Client, ContactLog, FollowUp
 from bot.scheduler import cancel
@@ -376,6 +377,11 @@ async def archived_count(session: AsyncSession, agent_id: int) -> int:
 
 async def client_called(session: AsyncSession, agent_id: int, name: str) -> Client | None:
     """The agent's active client with exactly this name (case aside), if any: registering one more asks first."""
+    if encrypting(session):
+        wanted = name.strip().lower()
+        named = [client_id for client_id, known, _ in await _names(session, agent_id) if known.lower() == wanted]
+        first = await _in_order(session, named[:1])
+        return first[0] if first else None
     result = await session.execute(
         select(Client)
         .where(*_listed(agent_id, None), func.lower(Client.name) == name.strip().lower())
@@ -402,11 +408,68 @@ async def client_with_phone(session: AsyncSession, agent_id: int, phone: str) ->
     """The agent's client already registered with this number (the same lead often comes in twice)."""
     result = await session.execute(
         select(Client)
-        .where(Client.agent_id == agent_id, Client.phone == phone, Client.archived.is_(False))
+        .where(Client.agent_id == agent_id, await phone_is(session, phone), Client.archived.is_(False))
         .order_by(Client.id)
         .limit(1)
     )
     return result.scalar_one_or_none()
+
+
+async def phone_is(session: AsyncSession, phone: str) -> ColumnElement[bool]:
+    """The condition a client with this (E.164) number meets: by its keyed hash when phones are encrypted, or, for a
+    row written before DATA_KEY was set and not yet rotated (no hash), by its phone stored as plain text."""
+    hashed = await phone_hash(session, phone)
+    if hashed is None:
+        return Client.phone == phone
+    return or_(Client.phone_hash == hashed, _stored_as_is(phone))
+
+
+async def clients_with_phones(session: AsyncSession, agent_id: int, phones: Collection[str]) -> dict[str, int]:
+    """Which of these (E.164) numbers the agent's active clients already have: number → client id, in one statement
+    whether or not phones are encrypted (for merging an import by phone)."""
+    if not phones:
+        return {}
+    by_hash = {await phone_hash(session, phone): phone for phone in set(phones)}
+    conditions = [*_listed(agent_id, None)]
+    newest_last = Client.id.desc()  # the oldest client with a number wins, as in `client_with_phone`
+    if None in by_hash:  # no key: the numbers themselves
+        plain = select(Client.phone, Client.id).where(*conditions, Client.phone.in_(phones)).order_by(newest_last)
+        return {str(phone): int(client_id) for phone, client_id in await session.execute(plain)}
+    stored_as_is = and_(Client.phone_hash.is_(None), type_coerce(Client.phone, Text).in_(sorted(set(phones))))
+    hashed = select(Client.phone_hash, Client.phone, Client.id).where(
+        *conditions, or_(Client.phone_hash.in_(list(by_hash)), stored_as_is)
+    )
+    found: dict[str, int] = {}
+    for phone_hashed, phone, client_id in await session.execute(hashed.order_by(newest_last)):
+        found[by_hash.get(phone_hashed) or str(phone)] = int(client_id)
+    return found
+
+
+async def _names(session: AsyncSession, agent_id: int) -> list[tuple[int, str, str | None]]:
+    """(id, name, phone hash) of the agent's active clients, most recently active first: for matching names in
+    Python when they are encrypted (a name is decrypted in ~10 µs; docs/benchmarks.md)."""
+    result = await session.execute(
+        select(Client.id, Client.name, Client.phone_hash)
+        .where(*_listed(agent_id, None))
+        .order_by(Client.updated_at.desc(), Client.id.desc())
+    )
+    return [(client_id, name, hashed) for client_id, name, hashed in result.all()]
+
+
+async def _unhashed_with_phone(session: AsyncSession, agent_id: int, phone: str) -> list[int]:
+    return list((await session.scalars(select(Client.id).where(*_listed(agent_id, None), _stored_as_is(phone)))).all())
+
+
+def _stored_as_is(phone: str) -> ColumnElement[bool]:
+    """A phone stored as plain text (before DATA_KEY was set, not rotated yet: no hash), compared as stored."""
+    return and_(Client.phone_hash.is_(None), type_coerce(Client.phone, Text) == literal(phone, Text))
+
+
+async def _in_order(session: AsyncSession, ids: Sequence[int]) -> list[Client]:
+    if not ids:
+        return []
+    found = {client.id: client for client in (await session.scalars(select(Client).where(Client.id.in_(ids))))}
+    return [found[client_id] for client_id in ids if client_id in found]
 
 
 def update_details(client: Client, now: datetime, **details: str | None) -> None:
@@ -533,6 +596,8 @@ async def search_clients(session: AsyncSession, agent_id: int, text: str, limit:
     text = text.strip()
     if not text:
         return []
+    if encrypting(session):
+        return await _search_decrypted(session, agent_id, text, limit)
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     phone = normalise_phone(text)
     values: dict[str, object] = {"agent_id": agent_id, "pattern": pattern, "limit": limit}
@@ -541,6 +606,21 @@ async def search_clients(session: AsyncSession, agent_id: int, text: str, limit:
     else:
         found = await session.scalars(_SEARCH_NAME, values)
     return list(found.all())
+
+
+async def _search_decrypted(session: AsyncSession, agent_id: int, text: str, limit: int) -> list[Client]:
+    """`search_clients` over encrypted names: the same rule (case aside, as ILIKE), matched in Python."""
+    phone = normalise_phone(text)
+    hashed = await phone_hash(session, phone) if phone else None
+    # A row written before DATA_KEY was set and not rotated yet has no hash: its phone is still plain text.
+    unhashed = set(await _unhashed_with_phone(session, agent_id, phone)) if phone else set()
+    needle = text.lower()
+    matched = [
+        client_id
+        for client_id, name, phone_hashed in await _names(session, agent_id)
+        if needle in name.lower() or (hashed is not None and phone_hashed == hashed) or client_id in unhashed
+    ]
+    return await _in_order(session, matched[:limit])
 
 
 async def recent_clients(session: AsyncSession, agent_id: int, limit: int) -> list[Client]:

@@ -15,6 +15,7 @@ from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.clock import Clock, ShiftedClock, SystemClock
+from bot.crypto import Keyring, parse_keys
 from bot.i18n import LANGUAGES
 from bot.statuses import Access
 
@@ -51,6 +52,10 @@ class Settings(BaseSettings):
     access: str = "open"
     # Telegram user ids of the admins (who create teams and invites in the chat with /team): "123,456".
     admin_ids: str = ""
+    # Encryption at rest (bot/crypto.py, docs/encryption.md): one or more Fernet keys separated by commas, the
+    # first encrypts and all decrypt (a new key goes first until `agentcoach data rotate-key` has run). Unset:
+    # client details and reflections are stored in plaintext, as start-up says once.
+    data_key: SecretStr | None = None
     # For end-to-end tests and demos only: run as if it were this many seconds later.
     clock_offset_seconds: float = 0.0
 
@@ -173,6 +178,22 @@ class Settings(BaseSettings):
         if not all(word.isdigit() for word in words):
             raise ValueError("expected Telegram user ids (digits), separated by commas, such as 123456789,987654321")
         return ",".join(words)
+
+    @field_validator("data_key", mode="before")
+    @classmethod
+    def _empty_data_key_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_validator("data_key")
+    @classmethod
+    def _data_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_keys(value.get_secret_value())  # its KeyFormatError (a ValueError) is the one line
+        return value
+
+    def keyring(self) -> Keyring | None:
+        """The data keys to encrypt with, or None without DATA_KEY."""
+        return Keyring.from_setting(self.data_key.get_secret_value()) if self.data_key else None
 
     def admins(self) -> frozenset[int]:
         """The admins' Telegram user ids."""

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.config import Settings
+from bot.crypto import attach
 from bot.sqlite_driver import use_one_hop
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = "bot:migrations"
 # The newest migration; a test checks it against Alembic's head. A database already there skips Alembic (and
 # its import) at start-up, which is most starts.
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -80,10 +81,10 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def insert_or_skip(session: AsyncSession, model: type[Any]) -> Any:
     """The dialect's own INSERT for `model`, which knows ON CONFLICT (PostgreSQL and SQLite both do): for rows
     that another transaction may add at the same moment, where the database's unique index decides."""
-    return _dialect_insert(session.get_bind().dialect.name)(model)
+    return dialect_insert(session.get_bind().dialect.name)(model)
 
 
-def _dialect_insert(dialect: str) -> Callable[[Any], Any]:
+def dialect_insert(dialect: str) -> Callable[[Any], Any]:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
@@ -106,7 +107,7 @@ def upsert_per_dialect(build: Callable[[Callable[[Any], Any]], S]) -> Callable[[
         dialect = session.get_bind().dialect.name
         statement = built.get(dialect)
         if statement is None:
-            statement = built[dialect] = build(_dialect_insert(dialect))
+            statement = built[dialect] = build(dialect_insert(dialect))
         return statement
 
     return for_session
@@ -125,10 +126,13 @@ class DatabaseUnusable(Exception):
 
 
 def engine_from_settings(settings: Settings) -> AsyncEngine:
+    """The engine for DATABASE_URL, encrypting with DATA_KEY's keys when set (bot.crypto)."""
     path = settings.sqlite_path()
     if path is not None:
         prepare_sqlite_file(path)
-    return create_engine(settings.database_url)
+    engine = create_engine(settings.database_url)
+    attach(engine, settings.keyring())
+    return engine
 
 
 def prepare_sqlite_file(path: Path) -> None:
@@ -210,9 +214,11 @@ def unusable(engine: AsyncEngine, error: BaseException) -> DatabaseUnusable | No
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` on the engine's database (idempotent, run at every start).
+    """Apply migrations up to `revision` on the engine's database (idempotent, run at every start), then, at the
+    head, check the data key against the database (bot.data_keys.unlock).
 
-    Raises DatabaseUnusable when the SQLite file cannot be used at all, so start-up ends with one line.
+    Raises DatabaseUnusable when the SQLite file cannot be used at all, or DATA_KEY cannot open the database,
+    so start-up ends with one line.
     """
     check_sqlite_file(engine)
     try:
@@ -222,6 +228,10 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         if reason is None:
             raise
         raise reason from error
+    if revision in ("head", HEAD_REVISION):
+        from bot.data_keys import unlock
+
+        await unlock(engine)
 
 
 def check_sqlite_file(engine: AsyncEngine) -> None:

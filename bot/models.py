@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.schema import DDL
 from sqlalchemy.types import TypeDecorator
 
+from bot.crypto import SecretJSON, SecretText, phone_hash_for
 from bot.statuses import DeliveryKind, DeliveryStatus, FollowUpStatus, TeamRole
 from bot.text import clean
 
@@ -117,7 +118,8 @@ class ConversationState(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     flow: Mapped[str] = mapped_column(String(32))
     step: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Encrypted with DATA_KEY set: a draft waiting here holds what the agent typed about a client (bot.crypto).
+    data: Mapped[dict[str, Any]] = mapped_column(SecretJSON, default=dict)
     updated_at: Mapped[datetime]
 
 
@@ -128,17 +130,30 @@ class Client(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(CleanString(64))
+    # The agent's words about the client are encrypted with DATA_KEY set (bot.crypto); the lengths are checked by
+    # bot.clients (name 64, budget 64, source 64), since a token is longer than its text.
+    name: Mapped[str] = mapped_column(SecretText)
     # E.164 (+8613800138000), normalised from what the agent typed.
-    phone: Mapped[str | None] = mapped_column(CleanString(32), nullable=True)
-    needs: Mapped[str | None] = mapped_column(CleanText, nullable=True)
-    budget: Mapped[str | None] = mapped_column(CleanString(64), nullable=True)
+    phone: Mapped[str | None] = mapped_column(SecretText, nullable=True)
+    # HMAC-SHA256 of `phone` under the database's hash key, for exact lookups when `phone` is encrypted; None
+    # without DATA_KEY (then `phone` itself is compared). Kept by the mapper event below and by bot/bulk.py.
+    phone_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    needs: Mapped[str | None] = mapped_column(SecretText, nullable=True)
+    budget: Mapped[str | None] = mapped_column(SecretText, nullable=True)
     stage: Mapped[str] = mapped_column(String(16))
-    source: Mapped[str | None] = mapped_column(CleanString(64), nullable=True)
-    notes: Mapped[str | None] = mapped_column(CleanText, nullable=True)
+    source: Mapped[str | None] = mapped_column(SecretText, nullable=True)
+    notes: Mapped[str | None] = mapped_column(SecretText, nullable=True)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_clients_agent_phone_hash", "agent_id", "phone_hash"),)
+
+
+@event.listens_for(Client, "before_insert")
+@event.listens_for(Client, "before_update")
+def _hash_phone(_mapper: Any, connection: Any, client: Client) -> None:
+    client.phone_hash = phone_hash_for(connection, client.phone)
 
 
 class ContactLog(Base):
@@ -149,7 +164,7 @@ class ContactLog(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(CleanText, nullable=True)
+    note: Mapped[str | None] = mapped_column(SecretText, nullable=True)
     at: Mapped[datetime]
 
 
@@ -162,9 +177,9 @@ class FollowUp(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     due_at: Mapped[datetime]
-    note: Mapped[str | None] = mapped_column(CleanText, nullable=True)
+    note: Mapped[str | None] = mapped_column(SecretText, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=FollowUpStatus.OPEN)  # bot.statuses
-    outcome: Mapped[str | None] = mapped_column(CleanText, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(SecretText, nullable=True)
     done_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -282,10 +297,10 @@ class Reflection(Base):
     step: Mapped[str | None] = mapped_column(String(16), nullable=True)
     clients: Mapped[int | None] = mapped_column(Integer, nullable=True)
     mood: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
-    went_well: Mapped[str | None] = mapped_column(CleanText, nullable=True)
-    to_improve: Mapped[str | None] = mapped_column(CleanText, nullable=True)
-    lesson: Mapped[str | None] = mapped_column(CleanText, nullable=True)
-    tomorrow: Mapped[str | None] = mapped_column(CleanText, nullable=True)
+    went_well: Mapped[str | None] = mapped_column(SecretText, nullable=True)
+    to_improve: Mapped[str | None] = mapped_column(SecretText, nullable=True)
+    lesson: Mapped[str | None] = mapped_column(SecretText, nullable=True)
+    tomorrow: Mapped[str | None] = mapped_column(SecretText, nullable=True)
     # Voice notes by question: {"went_well": "<Telegram file_id>"}; kept as references, not downloaded.
     voice: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The tip sent after it, matched to what was written.
@@ -374,3 +389,19 @@ class Invite(Base):
     # The admin's Telegram user id, or None when made on the command line.
     created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime]
+
+
+class DataKey(Base):
+    """Encryption at rest's one row (id 1), made when DATA_KEY is first set (bot.data_keys): the phone hash key,
+    encrypted with the data key, so start-up can tell a wrong key (it does not decrypt) from none (the row
+    exists, so encrypted data may too). `key_id` names the key it is under; `all_under` the key every encrypted
+    column was last known to be under (None: rows may be plaintext or under an older key: run rotate-key)."""
+
+    __tablename__ = "data_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key_id: Mapped[str] = mapped_column(String(16))
+    hash_key: Mapped[str] = mapped_column(Text)
+    all_under: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

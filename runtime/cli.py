@@ -127,6 +127,32 @@ def parser() -> argparse.ArgumentParser:
     clients_in.add_argument("--agent", type=int, required=True, metavar="TELEGRAM_USER_ID", help="whose clients")
     clients_in.add_argument("file", type=Path, metavar="FILE", help="the client list")
     clients_in.add_argument("--yes", action="store_true", help="import without asking")
+    data = commands.add_parser(
+        "data",
+        help="encryption at rest: new-key, status, rotate-key (docs/encryption.md)",
+        description="Encryption at rest of client details and reflections with DATA_KEY (docs/encryption.md).",
+    )
+    data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+    data_commands.add_parser(
+        "new-key",
+        help="print a fresh key for DATA_KEY",
+        description="Print a fresh random key. To start encrypting: DATA_KEY=<key>. To rotate: DATA_KEY=<new>,<old>, "
+        "restart the bot, then `agentcoach data rotate-key`.",
+    )
+    data_commands.add_parser(
+        "status",
+        help="whether encryption is on, the current key's id, and how many rows are not under it yet",
+        description="Whether encryption at rest is on, with which key id, and per table how many rows are not yet "
+        "under the current key (plaintext or an older key). Read-only.",
+    )
+    rotate = data_commands.add_parser(
+        "rotate-key",
+        help="re-encrypt every row under DATA_KEY's first key (also encrypts a plaintext database); resumable",
+        description="Re-encrypt every encrypted value not yet under DATA_KEY's first key, in batches, each "
+        "committed; plaintext rows become encrypted. Safe to run while the bot runs, and to run again after an "
+        "interruption: it does the rest.",
+    )
+    rotate.add_argument("--batch-size", type=_positive, default=500, help="rows per transaction (default 500)")
     content = commands.add_parser(
         "content", help="the tip library", description="Check the tip library, or draft tips from a summary."
     )
@@ -175,6 +201,12 @@ def _port(value: str) -> int:
     return int(value)
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}")
+    return int(value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -183,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"agentcoach: {error}", file=sys.stderr)
         return 2
     secrets = [settings.token() or "", settings.webhook_secret() or ""]
+    keyring = settings.keyring()
+    secrets += [key.decode("ascii") for key in keyring.keys] if keyring else []
     configure_logging(settings.log_level, secrets, settings.log_format)
     try:
         return run_command(args, settings)
@@ -199,6 +233,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             return backup_command(settings, args.path, force=args.force)
         asyncio.run(migrate(settings))
         return 0
+    if args.command == "data":
+        return data_command(args, settings)
     if args.command == "stats":
         return stats_command(settings, as_json=args.json)
     if args.command == "team":
@@ -348,6 +384,35 @@ async def migrate(settings: Settings) -> None:
         await upgrade(engine)
     finally:
         await engine.dispose()
+
+
+def data_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`data new-key | status | rotate-key` (bot/data_keys.py)."""
+    if args.data_command == "new-key":
+        from bot.crypto import new_key
+
+        print(new_key())
+        return 0
+    from bot.data_keys import rotate, status
+
+    def progress(table: str, done: int, batch: int) -> None:
+        print(f"{table}: {done} row(s) re-encrypted" + ("" if batch == args.batch_size else ", done"), flush=True)
+
+    async def run() -> int:
+        await migrate(settings)
+        engine = engine_from_settings(settings)
+        try:
+            if args.data_command == "rotate-key":
+                changed = await rotate(engine, batch_size=args.batch_size, progress=progress)
+                print(f"rotate-key: {changed} row(s) re-encrypted")
+            found = await status(engine)
+        finally:
+            await engine.dispose()
+        for line in found.lines():
+            print(line)
+        return 0 if found.total_behind == 0 else 1
+
+    return asyncio.run(run())
 
 
 def stats_command(settings: Settings, *, as_json: bool) -> int:
@@ -533,6 +598,7 @@ def serve_webhook(args: argparse.Namespace, settings: Settings) -> int:
 def _serving(settings: Settings, run: Callable[[AgentApplication], object]) -> int:
     """Migrate, build the bot, and `run` it with the steps both modes share: at start the engine (its ownership
     first), the sweep, the charts rendered ahead and the warm-up; at the end the engine and the charts closed."""
+    from bot.data_keys import announce
     from bot.ownership import DatabaseInUse
     from handlers.context import Services
     from handlers.digest import close_charts, start_rendering_ahead
@@ -555,6 +621,7 @@ def _serving(settings: Settings, run: Callable[[AgentApplication], object]) -> i
 
     async def start(app: AgentApplication) -> None:
         await engine_of(app).start()  # before anything is swept: refuses a second process on one SQLite file
+        announce(settings.keyring())
         start_sweeping(app)
         start_rendering_ahead(app)
         await prepare(app, background=True)

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.crypto import Keyring, attach
+from bot.data_keys import unlock
 from bot.db import create_engine, upgrade
 from bot.models import Base
 from tests.support import Harness, RenderedTexts, start_harness
@@ -111,16 +113,31 @@ def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+# TEST_DATA_KEY=1 runs the tests with encryption at rest on (this fixed key); a test may
+# also ask for it with @pytest.mark.parametrize("data_key", [TEST_KEY], indirect=True).
+TEST_KEY = "V6UQCvJ-gGgfIK56G8WSo6YZeuFzb-1YG7ZE-T2EJtw="
+ENCRYPTED_BY_DEFAULT = os.environ.get("TEST_DATA_KEY", "").strip().lower() in {"1", "true", "yes"}
+
+
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A migrated, empty database on each backend."""
+def data_key(request: pytest.FixtureRequest) -> str | None:
+    """DATA_KEY for the test's engine and settings: None (plaintext) unless TEST_DATA_KEY or a parameter says."""
+    given: str | None = getattr(request, "param", TEST_KEY if ENCRYPTED_BY_DEFAULT else None)
+    return given
+
+
+@pytest.fixture
+async def engine(database_url: str, data_key: str | None) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty database on each backend (encrypting with `data_key`, if any)."""
     engine = create_engine(database_url)
+    attach(engine, Keyring.from_setting(data_key) if data_key else None)
     if database_url.startswith("sqlite"):
         await upgrade(engine)
     else:
         tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
         async with engine.begin() as connection:
             await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await unlock(engine)
     yield engine
     await engine.dispose()
 
@@ -131,8 +148,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url)
+def settings(database_url: str, data_key: str | None) -> Settings:
+    return Settings(_env_file=None, database_url=database_url, data_key=data_key)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import JSON, Connection, String, Text, func, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,7 +29,33 @@ def schema_differences(connection: Connection) -> list[object]:
         return name not in (ONE_WAITING_INDEX, URGENT_INDEX, BROADCAST_ONCE_INDEX)
 
     context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": declared})
-    return list(compare_metadata(context, Base.metadata))
+    differences = list(compare_metadata(context, Base.metadata))
+    if connection.dialect.name == "sqlite":
+        differences = [difference for difference in differences if not _kept_varchar(difference)]
+    return differences
+
+
+# Migration 0011 leaves these encrypted columns' declared VARCHAR (JSON) on SQLite, where it stores the same as
+# TEXT (changing a declared type there means recreating the table), so only that difference is expected there.
+KEPT_VARCHAR = {
+    ("clients", "name"),
+    ("clients", "phone"),
+    ("clients", "budget"),
+    ("clients", "source"),
+    ("conversation_states", "data"),
+}
+
+
+def _kept_varchar(difference: object) -> bool:
+    if not (isinstance(difference, list) and len(difference) == 1 and isinstance(difference[0], tuple)):
+        return False
+    kind, _schema, table, column, _info, old, new = difference[0]
+    return (
+        kind == "modify_type"
+        and (table, column) in KEPT_VARCHAR
+        and isinstance(old, String | JSON)
+        and isinstance(new.impl if hasattr(new, "impl") else new, Text)
+    )
 
 
 async def index_definition(database: AsyncEngine, name: str) -> str:

@@ -200,12 +200,15 @@ async def test_an_empty_database(engine: AsyncEngine) -> None:
     assert stats.oldest_due_at is None and stats.oldest_due_age is None and stats.last_hour == {}
 
 
-async def test_the_command_prints_one_screen_and_json(engine: AsyncEngine, database_url: str, tmp_path: Path) -> None:
+async def test_the_command_prints_one_screen_and_json(
+    engine: AsyncEngine, database_url: str, tmp_path: Path, data_key: str | None
+) -> None:
     now = datetime.now(UTC)  # the command reads the real clock; every row is minutes away from any edge
     await seed(engine, now)
     await engine.dispose()  # SQLite: the command is another process
 
-    text = run_agentcoach(tmp_path, "stats", DATABASE_URL=database_url)
+    keyed = data_key or ""  # TEST_DATA_KEY=1: the command needs the key too
+    text = run_agentcoach(tmp_path, "stats", DATABASE_URL=database_url, DATA_KEY=keyed)
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     assert lines[0].startswith("agentcoach stats at ") and lines[0].endswith(" UTC")
@@ -219,7 +222,7 @@ async def test_the_command_prints_one_screen_and_json(engine: AsyncEngine, datab
     numbers = [line for line in summary if line.startswith("  ") and line.split()[-1].isdigit()]
     assert len({len(line) for line in numbers}) == 1, "numbers right-aligned in a column"
 
-    machine = run_agentcoach(tmp_path, "stats", "--json", DATABASE_URL=database_url)
+    machine = run_agentcoach(tmp_path, "stats", "--json", DATABASE_URL=database_url, DATA_KEY=keyed)
     assert machine.returncode == 0, machine.stderr
     data = json.loads(machine.stdout)
     assert data["agents"] == {"active": 1, "inactive": 2, "onboarding": 1, "blocked": 1}

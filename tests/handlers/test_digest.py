@@ -392,7 +392,7 @@ async def test_a_chart_drawn_before_the_agent_logged_more_is_drawn_again(
     assert await render_ahead(harness.services.sessions, draw_now, ahead, SUNDAY_DIGEST - timedelta(hours=1)) == 1
     (drawn,) = pngs(tmp_path)
     async with harness.services.sessions() as session, session.begin():
-        wang = (await session.execute(select(Client).where(Client.name == "王先生"))).scalar_one()
+        [wang] = [client for client in (await session.scalars(select(Client))).all() if client.name == "王先生"]
         await log_contact(session, wang, ContactKind.CALL, None, at(date(2026, 11, 29), 19))
     harness.clock.set(SUNDAY_DIGEST)
     assert (await engine_of(harness.app).sweep()).sent == 1

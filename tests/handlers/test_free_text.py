@@ -48,8 +48,9 @@ async def agent(
 async def client_id(harness: Harness, name: str, user_id: int = 1001) -> int:
     agent_id = (await harness.agent(user_id)).id
     async with harness.services.sessions() as session:
-        query = select(Client.id).where(Client.agent_id == agent_id, Client.name == name).order_by(Client.id)
-        return next(iter((await session.execute(query)).scalars()))
+        # by name in Python: with DATA_KEY set (TEST_DATA_KEY=1) names are encrypted and SQL cannot compare them
+        query = select(Client.id, Client.name).where(Client.agent_id == agent_id).order_by(Client.id)
+        return next(found for found, called in (await session.execute(query)).all() if called == name)
 
 
 async def contacts(harness: Harness) -> list[ContactLog]:

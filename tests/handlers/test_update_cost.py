@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.crypto import keyring_of
 from runtime.local_api import Reply
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness
@@ -52,7 +53,8 @@ async def test_the_common_updates_stay_within_their_statement_budgets(harness: H
         spent, _ = await cost(chat.send("/today"))  # the agent, the day's follow-ups
         assert spent <= 2, statements
         spent, asked = await cost(chat.send("/followup 王先生 明天下午3点 带看新房"))  # the agent, the client, the wait
-        assert spent <= 3, statements
+        # With DATA_KEY set (TEST_DATA_KEY=1) the names are matched in Python: the names, then the client's row.
+        assert spent <= 3 + (keyring_of(engine.sync_engine.dialect) is not None), statements
         assert asked.last.buttons
         # ✅: the agent with the draft it waits on, the client with its open follow-ups, the wait ended, the follow-up
         # and its nudge

@@ -22,6 +22,7 @@ from telegram import Update
 
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.crypto import attach
 from bot.db import create_engine
 from bot.models import Client, Delivery, HandledUpdate, Reflection
 from bot.ownership import _LIVE_KEYS
@@ -49,6 +50,7 @@ async def pair(
 ) -> AsyncIterator[tuple[Harness, Harness]]:
     """Two bot processes on one database, each with its own engine."""
     other = create_engine(database_url)
+    attach(other, settings.keyring())  # the same DATA_KEY as the first (TEST_DATA_KEY=1), as two processes share it
     try:
         async with (
             start_harness(engine, clock, settings, RenderedTexts()) as first,
