@@ -44,8 +44,8 @@ from bot.clients import (
     parse_contact_kind,
     parse_stage,
 )
-from bot.models import Agent, Client, ContactLog
-from bot.statuses import CONTACT_KINDS, STAGES, ClientEvent, ContactKind, Stage
+from bot.models import Agent, Client, ContactLog, FollowUp
+from bot.statuses import CONTACT_KINDS, STAGES, ClientEvent, ContactKind, FollowUpStatus, Stage
 from bot.text import clean
 from bot.timezones import local_today, to_utc
 
@@ -647,7 +647,14 @@ async def plan_import(session: AsyncSession, agent: Agent, sheet: Sheet, now: da
         .join(Client, Client.id == ContactLog.client_id)
         .where(Client.agent_id == agent.id, ContactLog.kind.in_(CONTACT_KINDS))
     )
-    contacted = {(client_id, at) for client_id, at in logged.all()}
+    done = await session.execute(
+        select(FollowUp.client_id, FollowUp.done_at).where(
+            FollowUp.agent_id == agent.id, FollowUp.status == FollowUpStatus.DONE, FollowUp.done_at.is_not(None)
+        )
+    )
+    # What the agent already did with each client, to the minute (an export's 最近跟进 is the latest contact or
+    # follow-up done, written to the minute): a file's last contact at one of these is not logged again.
+    contacted = {(client_id, _minute(at)) for client_id, at in (*logged.all(), *done.all()) if at is not None}
     by_phone: dict[str, Client] = {}
     by_name: dict[str, Client] = {}
     for client in clients:
@@ -698,9 +705,13 @@ def _merge(target: _Target, row: Row, zone: str, contacted: set[tuple[int, datet
     if row.contact is not None:
         at = to_utc(row.contact.day, row.contact.at or DAY_ONLY_AT, zone)
         known = {when for when, _, _ in target.contacts}
-        if at not in known and (current is None or (current.id, at) not in contacted):
+        if at not in known and (current is None or (current.id, _minute(at)) not in contacted):
             kind, note = _contact_kind(row.contact.rest)
             target.contacts.append((at, kind, note))
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
 
 
 def _contact_kind(rest: str) -> tuple[str, str | None]:
