@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import data_keys
 from bot.clients import client_with_phone
-from bot.crypto import Keyring
+from bot.crypto import Keyring, attach, new_key
 from bot.data_keys import DataKeyError, announce, rotate, status, unlock
 from bot.db import create_engine, session_factory
 from bot.models import Client, DataKey
@@ -149,3 +149,86 @@ async def test_with_a_key_start_up_says_once_which_key_encrypts(
         announce(Keyring.from_setting(TEST_KEY))
         announce(Keyring.from_setting(TEST_KEY))
     assert [record.getMessage() for record in caplog.records] == [f"encryption at rest is on (key {OLD_ID})"]
+
+
+@PLAIN
+async def test_without_a_key_status_says_encryption_is_off(engine: AsyncEngine) -> None:
+    assert (await status(engine)).lines() == [
+        "encryption at rest: off (DATA_KEY is not set; client details and reflections are plaintext)"
+    ]
+
+
+@KEYED
+async def test_status_lists_every_older_key_still_decrypting(database_url: str, engine: AsyncEngine) -> None:
+    third = new_key()
+    third_id = Keyring.from_setting(third).current_id
+    three = await reopened(database_url, f"{NEW_KEY},{TEST_KEY},{third}")
+    try:
+        [first, *_] = (await status(three)).lines()
+        assert first == f"encryption at rest: on, current key {NEW_ID} (also decrypting with {OLD_ID}, {third_id})"
+    finally:
+        await three.dispose()
+
+
+@KEYED
+async def test_a_key_set_on_a_new_database_needs_no_rotation(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    row = await data_key_row(engine)  # made at start-up (the engine fixture), with nothing to encrypt yet
+    assert (row.key_id, row.all_under) == (OLD_ID, OLD_ID)
+    with caplog.at_level(logging.WARNING, logger="bot.data_keys"):
+        await unlock(engine)
+    assert caplog.records == []
+
+
+@PLAIN
+async def test_a_key_set_on_a_database_with_data_says_to_rotate(
+    engine: AsyncEngine, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await many_clients(engine, 1)
+    with caplog.at_level(logging.WARNING, logger="bot.data_keys"):
+        keyed = await reopened(database_url, TEST_KEY)
+    try:
+        row = await data_key_row(keyed)
+        assert (row.key_id, row.all_under) == (OLD_ID, None)
+        assert [record.getMessage() for record in caplog.records] == [
+            "DATA_KEY is newly set: existing rows stay unencrypted until `agentcoach data rotate-key` runs",
+            f"some rows may be unencrypted or under an older key than DATA_KEY's first ({OLD_ID}): "
+            "run `agentcoach data rotate-key`",
+        ]
+    finally:
+        await keyed.dispose()
+
+
+@KEYED
+async def test_a_process_that_did_not_run_start_up_reads_the_hash_key_when_it_first_needs_it(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """`agentcoach import` and `data` open a second engine after start-up's: its keys find phones all the same."""
+    agent_id = await many_clients(engine, 2)
+    second = create_engine(database_url)
+    attach(second, Keyring.from_setting(TEST_KEY))  # no unlock: the hash key is not loaded yet
+    try:
+        async with session_factory(second)() as session:
+            found = await client_with_phone(session, agent_id, "+8613800130001")
+            assert found is not None and found.name == "客户1"
+    finally:
+        await second.dispose()
+
+
+@PLAIN
+async def test_keys_on_a_database_start_up_never_saw_with_them_stop_at_the_first_phone(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    agent_id = await many_clients(engine, 1)
+    second = create_engine(database_url)
+    attach(second, Keyring.from_setting(TEST_KEY))
+    try:
+        async with session_factory(second)() as session:
+            with pytest.raises(RuntimeError) as raised:
+                await client_with_phone(session, agent_id, "+8613800130000")
+        assert str(raised.value) == (
+            "DATA_KEY is set but the database has no data_keys row: start-up (bot.db.upgrade) makes it"
+        )
+    finally:
+        await second.dispose()
