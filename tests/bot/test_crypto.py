@@ -161,8 +161,9 @@ def test_text_stored_without_a_key_cannot_pass_for_encrypted_and_encrypted_text_
     stored = column.process_bind_param("欧阳先生", KEYED)
     assert stored is not None and stored.startswith(MARK)
     assert column.process_result_value(None, KEYED) is None
-    with pytest.raises(UnknownKey, match="DATA_KEY is not set"):
+    with pytest.raises(UnknownKey) as raised:
         column.process_result_value(stored, PLAIN)
+    assert str(raised.value) == "a value is encrypted but DATA_KEY is not set"
 
 
 drafts = st.dictionaries(
@@ -198,5 +199,17 @@ def test_a_draft_in_clear_is_not_readable_in_the_database_and_reads_without_a_ke
     assert column.process_result_value(None, KEYED) is None
     assert column.process_result_value({"step": 1}, PLAIN) == {"step": 1}  # a driver that decodes JSON itself
     assert column.process_result_value("[1, 2]", PLAIN) == {}  # not an object: an empty draft
-    with pytest.raises(UnknownKey, match="DATA_KEY is not set"):
+    with pytest.raises(UnknownKey) as raised:
         column.process_result_value(keyed, PLAIN)
+    assert str(raised.value) == "a value is encrypted but DATA_KEY is not set"
+
+
+@given(st.text(min_size=1, max_size=20))
+def test_a_damaged_token_is_an_unknown_key_whatever_was_written_into_it(damage: str) -> None:
+    """A hand-edited row (any characters, CJK included, where the token was) is reported like a missing key."""
+    keyring = Keyring.from_setting(TEST_KEY)
+    with pytest.raises(UnknownKey) as raised:
+        keyring.decrypt(keyring.prefix() + damage)
+    assert str(raised.value) == (
+        f"a value is under key {keyring.current_id}, which DATA_KEY does not hold (it holds {keyring.current_id})"
+    )

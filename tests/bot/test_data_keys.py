@@ -232,3 +232,27 @@ async def test_keys_on_a_database_start_up_never_saw_with_them_stop_at_the_first
         )
     finally:
         await second.dispose()
+
+
+@KEYED
+async def test_start_up_without_the_key_or_with_a_wrong_one_says_what_to_set(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    unkeyed = create_engine(database_url)
+    try:
+        with pytest.raises(DataKeyError) as missing:
+            await unlock(unkeyed)
+    finally:
+        await unkeyed.dispose()
+    assert str(missing.value) == (
+        f"this database holds encrypted data (key {OLD_ID}) but DATA_KEY is not set: set DATA_KEY to "
+        "the key(s) it was encrypted with"
+    )
+    third = new_key()
+    with pytest.raises(DataKeyError) as wrong:
+        await reopened(database_url, f"{NEW_KEY},{third}")
+    assert str(wrong.value) == (
+        f"DATA_KEY does not open this database: its data is under key {OLD_ID}, and DATA_KEY holds "
+        f"{NEW_ID}, {Keyring.from_setting(third).current_id}. Set DATA_KEY to the key(s) it was encrypted with "
+        "(a new key first, the old one after it, until `agentcoach data rotate-key` has run)"
+    )
