@@ -434,7 +434,7 @@ async def test_the_word_after_a_last_contact_says_how_and_the_rest_is_its_note(e
     content = _csv(
         "姓名,电话,最近跟进",
         "王先生,13800138001,2026-03-05 14:00 微信 发了 户型图",
-        "李太,13800138002,2026-03-06 带看",
+        "李太,13800138002,2026-03-06 看房",  # a word the buttons do not show
         "赵女士,13800138003,2026-03-07 到访/面谈 谈了 价格",
         "孙先生,13800138004,2026-03-08 客户说 再考虑",
     )
