@@ -20,6 +20,7 @@ from bot.client_import import (
     MAX_ROWS,
     Field,
     ImportRefused,
+    Outcome,
     Refusal,
     SkipReason,
     apply_plan,
@@ -33,7 +34,7 @@ from bot.client_import import (
 )
 from bot.clients import normalise_phone
 from bot.db import session_factory
-from bot.models import Agent, ContactLog
+from bot.models import Agent, Client, ContactLog
 
 TODAY = date(2026, 11, 25)
 _TO_FULL_WIDTH = {chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)} | {" ": "\u3000"}
@@ -478,3 +479,49 @@ async def test_a_client_met_again_with_only_a_contact_or_only_a_detail_counts_as
         assert (len(unchanged.new), unchanged.merged, unchanged.unchanged) == (0, 0, 2)
         plan = await preview_file(session, owner, again, "c.csv", now)
         assert (len(plan.new), plan.merged, plan.unchanged) == (0, 2, 0)  # 王: a detail only; 李: a contact only
+
+
+def test_a_last_contact_to_the_second_by_the_hour_and_within_the_years_a_crm_can_hold() -> None:
+    def read(value: object) -> tuple[date, time | None, str] | None:
+        found = read_contact_date(value, TODAY)
+        return None if found is None else (found.day, found.at, found.rest)
+
+    assert read("2026-03-05 14:05:30") == (date(2026, 3, 5), time(14, 5, 30), "")
+    assert read("2026年3月5日 14点") == (date(2026, 3, 5), time(14, 0), "")
+    assert read("1900-01-01") == (date(1900, 1, 1), None, "")
+    assert read("2999-12-31") == (date(2999, 12, 31), None, "")
+    assert read("1899-12-31") is None and read("3000-01-01") is None
+    assert read("2026-03-05，电话") == (date(2026, 3, 5), None, "电话")
+    assert read("2026-03-05 Xu 先生来电") == (date(2026, 3, 5), None, "Xu 先生来电")
+    assert read(date(2026, 3, 5)) == (date(2026, 3, 5), None, "")  # a date cell without a time
+    assert read("46086.5") == (date(2026, 3, 5), time(12, 0), "")  # a serial number kept as text
+    assert read(True) is None  # a checkbox cell is no date
+
+
+async def test_what_an_import_reports_is_what_it_wrote(engine: AsyncEngine) -> None:
+    agent = await _agent_in(engine)
+    now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+    later = now + timedelta(hours=1)
+    first = _csv("姓名,电话,需求,最近跟进", "王先生,13800138001,,2026-03-05 14:00", "李太,13800138002,三居室,", ",")
+    again = _csv(
+        "姓名,电话,需求,最近跟进", "王先生,13800138001,,2026-03-05 14:00", "李太,13800138002,,2026-03-06 10:00"
+    )
+    async with session_factory(engine)() as session, session.begin():
+        owner = await session.merge(agent)
+        outcome = await apply_plan(session, await preview_file(session, owner, first, "c.csv", now), now)
+        assert outcome == Outcome(new=2, merged=0, unchanged=0, skipped=0, contacts=1)
+    async with session_factory(engine)() as session, session.begin():
+        owner = await session.merge(agent)
+        outcome = await apply_plan(session, await preview_file(session, owner, again, "c.csv", later), later)
+        assert outcome == Outcome(new=0, merged=1, unchanged=1, skipped=0, contacts=1)
+    async with session_factory(engine)() as session:
+        clients = {c.name: c for c in (await session.scalars(select(Client))).all()}
+        logs = (await session.scalars(select(ContactLog).order_by(ContactLog.at))).all()
+    assert {name: c.stage for name, c in clients.items()} == {"王先生": "new", "李太": "new"}  # no stage column
+    updated = {name: c.updated_at.replace(tzinfo=None) for name, c in clients.items()}
+    # 王先生 came again unchanged and is left as he was; 李太 came with a new contact.
+    assert updated == {"王先生": now.replace(tzinfo=None), "李太": later.replace(tzinfo=None)}
+    assert [(log.client_id, log.at.replace(tzinfo=None)) for log in logs] == [
+        (clients["王先生"].id, datetime(2026, 3, 5, 6, 0)),
+        (clients["李太"].id, datetime(2026, 3, 6, 2, 0)),
+    ]
