@@ -525,3 +525,22 @@ async def test_what_an_import_reports_is_what_it_wrote(engine: AsyncEngine) -> N
         (clients["王先生"].id, datetime(2026, 3, 5, 6, 0)),
         (clients["李太"].id, datetime(2026, 3, 6, 2, 0)),
     ]
+
+
+async def test_an_agent_with_one_client_imports_the_same_contact_once_and_an_archived_client_is_left_alone(
+    engine: AsyncEngine,
+) -> None:
+    agent = await _agent_in(engine)
+    now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+    content = _csv("姓名,电话,最近跟进", "王先生,13800138001,2026-03-05 14:00")
+    for expected in (Outcome(1, 0, 0, 0, 1), Outcome(0, 0, 1, 0, 0)):  # the second time: nothing new
+        async with session_factory(engine)() as session, session.begin():
+            owner = await session.merge(agent)
+            assert await apply_plan(session, await preview_file(session, owner, content, "c.csv", now), now) == expected
+    async with session_factory(engine)() as session, session.begin():
+        [client] = (await session.scalars(select(Client))).all()
+        client.archived = True
+    async with session_factory(engine)() as session, session.begin():
+        owner = await session.merge(agent)
+        plan = await preview_file(session, owner, content, "c.csv", now)
+    assert (len(plan.new), plan.merged, plan.unchanged) == (1, 0, 0)  # archived: the row is a client again
