@@ -138,19 +138,19 @@ async def one_run(backend: str, name: str, content: bytes, workdir: Path) -> dic
         figures["read"] = time.perf_counter() - started
         async with sessions() as session, session.begin():
             started = time.perf_counter()
-            plan = await plan_import(session, agent, sheet, NOW)
+            plan = await plan_import(session, agent, sheet)
             figures["preview"] = time.perf_counter() - started
         async with sessions() as session:
             started = time.perf_counter()
             async with session.begin():
-                plan = await plan_import(session, agent, sheet, NOW)
+                plan = await plan_import(session, agent, sheet)
                 outcome = await apply_plan(session, plan, NOW)
             figures["import"] = time.perf_counter() - started
         figures["new"] = outcome.new
         async with sessions() as session:
             started = time.perf_counter()
             async with session.begin():
-                again = await plan_import(session, agent, read_file(content, name, today), NOW)
+                again = await plan_import(session, agent, read_file(content, name, today))
                 await apply_plan(session, again, NOW)
             figures["again"] = time.perf_counter() - started
             figures["again_changed"] = int(again.changes_anything)

@@ -413,9 +413,7 @@ def _xlsx_tables(data: bytes) -> Iterator[Iterator[tuple[int, Cells]]]:
         if active in sheets:
             sheets.remove(active)
             sheets.insert(0, active)
-        for sheet in sheets:
-            if not hasattr(sheet, "reset_dimensions"):
-                continue  # a chart sheet
+        for sheet in sheets:  # worksheets only: openpyxl lists chart sheets apart (an active one is left out here)
             sheet.reset_dimensions()  # exports often declare a wrong size ("A1"); read what is there
             yield _numbered(row[:MAX_COLUMNS] for row in sheet.iter_rows(values_only=True))
     finally:
@@ -633,7 +631,7 @@ def name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-async def plan_import(session: AsyncSession, agent: Agent, sheet: Sheet, now: datetime) -> Plan:
+async def plan_import(session: AsyncSession, agent: Agent, sheet: Sheet) -> Plan:
     """Set the rows against the agent's clients: which are new, which merge into which, which are skipped."""
     clients = list(
         (
@@ -800,7 +798,7 @@ def today_for(agent: Agent, now: datetime) -> date:
 async def preview_file(session: AsyncSession, agent: Agent, data: bytes, filename: str, now: datetime) -> Plan:
     """Read the file and plan its import (nothing written); `ImportRefused` for a file that cannot be imported."""
     sheet = read_file(data, filename, today_for(agent, now))
-    return await plan_import(session, agent, sheet, now)
+    return await plan_import(session, agent, sheet)
 
 
 def row_ranges(numbers: Iterable[int]) -> list[tuple[int, int]]:

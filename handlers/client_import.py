@@ -117,7 +117,7 @@ async def read_and_plan(tn: Turn, file_id: str, name: str) -> Plan | None:
     except ImportRefused as refused:
         tn.send(refusal(tn.lang, refused.reason))
         return None
-    return await plan_import(tn.session, tn.agent, sheet, tn.now)
+    return await plan_import(tn.session, tn.agent, sheet)
 
 
 async def download(bot: AgentBot, file_id: str) -> bytes:
