@@ -323,15 +323,6 @@ def parse_duration(text: str) -> timedelta | None:
     return length if timedelta(0) < length <= LONGEST_EXPIRY else None
 
 
-def format_duration(length: timedelta) -> str:
-    """The shortest of parse_duration's forms for `length` (whole minutes)."""
-    minutes = int(length.total_seconds()) // 60
-    for unit, size in (("w", 7 * 24 * 60), ("d", 24 * 60), ("h", 60)):
-        if minutes % size == 0:
-            return f"{minutes // size}{unit}"
-    return f"{minutes}m"
-
-
 def deep_link(bot_username: str, code: str) -> str:
     """The link that opens the bot with /start <code> (Telegram's deep linking)."""
     return f"https://t.me/{bot_username}?start={code}"

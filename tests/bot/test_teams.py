@@ -21,7 +21,6 @@ from bot.teams import (
     TeamError,
     create_invite,
     create_team,
-    format_duration,
     hash_code,
     parse_duration,
     redeem,
@@ -59,12 +58,6 @@ def test_a_number_and_a_unit_is_that_long_or_refused_beyond_a_year(number: int, 
     length = number * UNITS[unit.lower()]
     expected = length if length <= LONGEST_EXPIRY else None
     assert parse_duration(f"{number}{unit}") == expected
-
-
-@given(st.integers(min_value=1, max_value=int(LONGEST_EXPIRY.total_seconds()) // 60))
-def test_formatting_a_duration_reads_back_the_same(minutes: int) -> None:
-    length = timedelta(minutes=minutes)
-    assert parse_duration(format_duration(length)) == length
 
 
 @given(st.text(max_size=12))
@@ -111,3 +104,16 @@ async def test_an_invite_expires_at_its_instant(engine: AsyncEngine) -> None:
         assert late.outcome == Redeemed.EXPIRED and late.agent is None
         just_in_time = await redeem(session, code, who, START + timedelta(minutes=59, seconds=59))
         assert just_in_time.outcome == Redeemed.JOINED and just_in_time.agent is not None
+
+
+async def test_an_invite_has_one_to_ten_thousand_uses_and_lasts_at_most_a_year(engine: AsyncEngine) -> None:
+    async with session_factory(engine)() as session, session.begin():
+        team = await create_team(session, "东区", START)
+        most, _ = await create_invite(session, team, TeamRole.MEMBER, START, uses=10_000, expires=LONGEST_EXPIRY)
+        assert (most.max_uses, most.uses, most.expires_at) == (10_000, 0, START + timedelta(days=365))
+        for uses in (0, -1, 10_001):
+            with pytest.raises(TeamError, match="1-10000"):
+                await create_invite(session, team, TeamRole.MEMBER, START, uses=uses)
+        for expires in (timedelta(0), -timedelta(minutes=1), LONGEST_EXPIRY + timedelta(seconds=1)):
+            with pytest.raises(TeamError, match="365 days"):
+                await create_invite(session, team, TeamRole.MEMBER, START, expires=expires)
