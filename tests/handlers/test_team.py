@@ -423,3 +423,33 @@ async def test_every_membership_change_reschedules_the_agents_deliveries(
     calls.clear()
     await harness.chat(user_id=6400).send(f"/start {await invite_code(harness)}")
     assert calls == []  # still onboarding: its deliveries start when it completes
+
+
+async def test_a_lead_opening_another_link_of_their_own_team_stays_its_lead_and_takes_no_use(
+    harness: Harness,
+) -> None:
+    chat = harness.chat(user_id=6500)
+    await chat.send(f"/start {await invite_code(harness, role=TeamRole.LEAD)}")
+    for role in (TeamRole.LEAD, TeamRole.MEMBER):
+        code = await invite_code(harness, role=role)
+        assert (await chat.send(f"/start {code}")).texts[0] == "👌 你已经在团队「东区」里了，不用再加入。"
+        assert await membership(harness, 6500) == ("东区", TeamRole.LEAD)
+        async with harness.services.sessions() as session:
+            uses = await session.scalar(select(Invite.uses).where(Invite.code_hash == hash_code(code)))
+        assert uses == 0, role
+
+
+async def test_a_teams_card_lists_only_its_own_invites_that_can_still_let_someone_in(harness: Harness) -> None:
+    used_up = await invite_code(harness, "东区", uses=1)
+    await invite_code(harness, "东区", uses=3, expires=timedelta(hours=1))
+    await invite_code(harness, "东区", uses=None, expires=None)
+    await invite_code(harness, "西区", uses=5, expires=None)
+    await harness.chat(user_id=6600).send(f"/start {used_up}")
+    harness.clock.advance(timedelta(hours=1))
+    admin = await admin_chat(harness)
+    await admin.send("/team")
+    await admin.press("📋 所有团队")
+    card = (await admin.press("👥 东区")).last
+    assert "1. 成员 · 已用 0 次，不限次数 · 长期有效" in card.text
+    assert "2. " not in card.text and "0/5" not in card.text
+    assert [label for label in card.labels if label.startswith("🗑")] == ["🗑 撤销邀请 1"]
