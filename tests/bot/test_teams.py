@@ -117,3 +117,23 @@ async def test_an_invite_has_one_to_ten_thousand_uses_and_lasts_at_most_a_year(e
         for expires in (timedelta(0), -timedelta(minutes=1), LONGEST_EXPIRY + timedelta(seconds=1)):
             with pytest.raises(TeamError, match="365 days"):
                 await create_invite(session, team, TeamRole.MEMBER, START, expires=expires)
+
+
+async def test_two_people_racing_for_the_last_use_cannot_both_get_in(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second one read the invite before the first took its last use: the use itself is what decides."""
+    from bot import teams
+    from bot.agents import NewAgent, find_agent
+
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        team = await create_team(session, "东区", START)
+        _, code = await create_invite(session, team, TeamRole.MEMBER, START, uses=1)
+    async with sessions() as session, session.begin():
+        first = await redeem(session, code, NewAgent(1, 1, "A", "zh-hans", "Asia/Shanghai"), START)
+    monkeypatch.setattr(teams, "_refusal", lambda invite, now: None)  # as read before the first one's use
+    async with sessions() as session, session.begin():
+        second = await redeem(session, code, NewAgent(2, 2, "B", "zh-hans", "Asia/Shanghai"), START)
+        assert await find_agent(session, 2) is None
+    assert (first.outcome, second.outcome, second.agent) == (Redeemed.JOINED, Redeemed.USED_UP, None)

@@ -453,3 +453,12 @@ async def test_a_teams_card_lists_only_its_own_invites_that_can_still_let_someon
     assert "1. 成员 · 已用 0 次，不限次数 · 长期有效" in card.text
     assert "2. " not in card.text and "0/5" not in card.text
     assert [label for label in card.labels if label.startswith("🗑")] == ["🗑 撤销邀请 1"]
+
+
+async def test_an_invite_without_a_limit_lets_in_everyone_who_opens_it(harness: Harness) -> None:
+    code = await invite_code(harness, uses=None, expires=None)
+    for user in (6701, 6702, 6703):
+        assert (await harness.chat(user_id=user).send(f"/start {code}")).texts[0] == "🤝 你已加入团队「东区」。"
+        assert await membership(harness, user) == ("东区", TeamRole.MEMBER)
+    async with harness.services.sessions() as session:
+        assert (await session.execute(select(Invite.uses, Invite.max_uses))).one() == (3, None)
