@@ -55,6 +55,8 @@ class Redeemed(StrEnum):
 
 @dataclass(frozen=True)
 class Redemption:
+    """What a code did: the team its answer names (none for a wrong code), and the role when they joined."""
+
     outcome: Redeemed
     team: str | None = None
     role: TeamRole | None = None
@@ -236,16 +238,17 @@ async def redeem(session: AsyncSession, code: str, who: Agent | NewAgent, now: d
     role = TeamRole(invite.role)
     refused = _refusal(invite, now)
     if refused is not None:
-        return Redemption(refused, team.name, role)
+        return Redemption(refused, team.name)
     agent = who if isinstance(who, Agent) else None
     current = await session.get(TeamMember, agent.id) if agent is not None else None
     if current is not None and current.team_id != team.id:
         other = await session.get(Team, current.team_id)
-        return Redemption(Redeemed.IN_ANOTHER_TEAM, other.name if other else None, TeamRole(current.role))
+        assert other is not None  # (the foreign key cascades)
+        return Redemption(Redeemed.IN_ANOTHER_TEAM, other.name)
     if current is not None and (current.role == TeamRole.LEAD or role == TeamRole.MEMBER):
-        return Redemption(Redeemed.ALREADY_IN_TEAM, team.name, TeamRole(current.role))
+        return Redemption(Redeemed.ALREADY_IN_TEAM, team.name)
     if not await _take_a_use(session, invite, now):  # another redemption took the last use a moment ago
-        return Redemption(Redeemed.USED_UP, team.name, role)
+        return Redemption(Redeemed.USED_UP, team.name)
     if agent is None:
         assert isinstance(who, NewAgent)
         agent = await register(session, who, now)

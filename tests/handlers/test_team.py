@@ -462,3 +462,24 @@ async def test_an_invite_without_a_limit_lets_in_everyone_who_opens_it(harness: 
         assert await membership(harness, user) == ("东区", TeamRole.MEMBER)
     async with harness.services.sessions() as session:
         assert (await session.execute(select(Invite.uses, Invite.max_uses))).one() == (3, None)
+
+
+async def test_an_agent_opening_an_expired_or_used_up_link_is_told_which_team_they_did_not_join(
+    harness: Harness,
+) -> None:
+    open_mode(harness)
+    used_up = await invite_code(harness, "西区", uses=1)
+    expiring = await invite_code(harness, "东区", expires=timedelta(hours=1))
+    await harness.chat(user_id=6801).send(f"/start {used_up}")
+    chat = harness.chat(user_id=6802, language_code="en")
+    await chat.send("/start")
+    assert (await chat.send(f"/start {used_up}")).texts[0] == (
+        "🔒 This invite link has no uses left, so you haven't joined the team “西区”. "
+        "Please ask your team lead for a new one."
+    )
+    harness.clock.advance(timedelta(hours=1))
+    assert (await chat.send(f"/start {expiring}")).texts[0] == (
+        "⌛ This invite link has expired, so you haven't joined the team “东区”. "
+        "Please ask your team lead for a new one."
+    )
+    assert await membership(harness, 6802) is None
