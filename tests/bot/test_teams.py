@@ -137,3 +137,4 @@ async def test_two_people_racing_for_the_last_use_cannot_both_get_in(
         second = await redeem(session, code, NewAgent(2, 2, "B", "zh-hans", "Asia/Shanghai"), START)
         assert await find_agent(session, 2) is None
     assert (first.outcome, second.outcome, second.agent) == (Redeemed.JOINED, Redeemed.USED_UP, None)
+    assert second.team == "东区"  # (an agent already registered is told which team they did not join)
