@@ -149,7 +149,7 @@ async def create_invite(
     role: TeamRole,
     now: datetime,
     *,
-    uses: int | None = 1,
+    uses: int | None,
     expires: timedelta | None = None,
     created_by: int | None = None,
 ) -> tuple[Invite, str]:

@@ -69,7 +69,7 @@ def test_any_text_reads_as_a_duration_within_bounds_or_none_without_raising(text
 async def test_codes_are_long_random_deep_link_safe_and_stored_only_hashed(engine: AsyncEngine) -> None:
     async with session_factory(engine)() as session, session.begin():
         team = await create_team(session, "东区", START)
-        made = [await create_invite(session, team, TeamRole.MEMBER, START) for _ in range(50)]
+        made = [await create_invite(session, team, TeamRole.MEMBER, START, uses=1) for _ in range(50)]
     codes = [code for _, code in made]
     assert len(set(codes)) == 50
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", code) for code in codes)  # 128 bits; Telegram takes 1-64
@@ -82,13 +82,14 @@ async def test_team_names_are_unique_trimmed_and_bounded(engine: AsyncEngine) ->
         assert team.name == "East side"
         with pytest.raises(DuplicateTeam, match="already exists"):
             await create_team(session, "East side", START)
+        assert (await create_team(session, "x" * 64, START)).name == "x" * 64
         for bad in ("", "   ", "x" * 65, "\u202e"):
             with pytest.raises(BadTeamName):
                 await create_team(session, bad, START)
         with pytest.raises(TeamError):
             await create_invite(session, team, TeamRole.LEAD, START, uses=0)
         with pytest.raises(TeamError):
-            await create_invite(session, team, TeamRole.LEAD, START, expires=timedelta(days=400))
+            await create_invite(session, team, TeamRole.LEAD, START, uses=1, expires=timedelta(days=400))
 
 
 async def test_an_invite_expires_at_its_instant(engine: AsyncEngine) -> None:
@@ -99,7 +100,7 @@ async def test_an_invite_expires_at_its_instant(engine: AsyncEngine) -> None:
         team = Team(name="T", created_at=START)
         session.add(team)
         await session.flush()
-        _, code = await create_invite(session, team, TeamRole.MEMBER, START, expires=timedelta(hours=1))
+        _, code = await create_invite(session, team, TeamRole.MEMBER, START, uses=1, expires=timedelta(hours=1))
         late = await redeem(session, code, who, START + timedelta(hours=1))
         assert late.outcome == Redeemed.EXPIRED and late.agent is None
         just_in_time = await redeem(session, code, who, START + timedelta(minutes=59, seconds=59))
@@ -116,7 +117,7 @@ async def test_an_invite_has_one_to_ten_thousand_uses_and_lasts_at_most_a_year(e
                 await create_invite(session, team, TeamRole.MEMBER, START, uses=uses)
         for expires in (timedelta(0), -timedelta(minutes=1), LONGEST_EXPIRY + timedelta(seconds=1)):
             with pytest.raises(TeamError, match="365 days"):
-                await create_invite(session, team, TeamRole.MEMBER, START, expires=expires)
+                await create_invite(session, team, TeamRole.MEMBER, START, uses=1, expires=expires)
 
 
 async def test_two_people_racing_for_the_last_use_cannot_both_get_in(

@@ -308,6 +308,9 @@ async def test_an_admin_makes_a_ten_use_member_link_and_revokes_it(harness: Harn
     assert "1. 成员 · 已用 0 次，不限次数 · 长期有效" in card.text
     assert "2. 成员 · 已用 0/10 次 · 12月2日 周三 09:00 前有效" in card.text
     code = LINK.search(made.sent[0].text).group(1)  # type: ignore[union-attr]
+    async with harness.services.sessions() as session:
+        made_by = list((await session.execute(select(Invite.created_by).order_by(Invite.id))).scalars())
+    assert made_by == [None, ADMIN]  # the command line's, then the admin's in the chat
 
     revoke_second = card.data_for("🗑 撤销邀请 2")
     revoked = await admin.press("🗑 撤销邀请 2", on=card)
