@@ -81,6 +81,7 @@ async def test_refusals_are_one_line_with_an_exit_code(harness: Harness, capsys:
     refusals = [
         (("create", " 东区 "), 1, "agentcoach: a team named '东区' already exists"),
         (("create", ""), 1, "agentcoach: a team needs a name"),
+        (("create", "x" * 65), 1, "agentcoach: a team name is at most 64 characters"),
         (("invite", "西区"), 1, "agentcoach: no team named '西区' (see: agentcoach team list)"),
         (("invite", "东区", "--uses", "0"), 2, "agentcoach: --uses expects a number 1-10000, got '0'"),
         (("invite", "东区", "--uses", "many"), 2, "agentcoach: --uses expects a number 1-10000, got 'many'"),
