@@ -31,9 +31,9 @@ async def admit(
     who: NewAgent,
     now: datetime,
     *,
-    invite: str | None = None,
-    invite_only: bool = False,
-    admins: frozenset[int] = frozenset(),
+    invite: str | None,
+    invite_only: bool,
+    admins: frozenset[int],
 ) -> Admission:
     """The agent for this Telegram user, registered if the access mode lets them in; `invite` is the code that
     came with /start."""

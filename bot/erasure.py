@@ -89,7 +89,7 @@ async def erase_agent(session: AsyncSession, agent: Agent) -> Holdings:
     owned = _owned(agent.id)
     for table in reversed(Base.metadata.sorted_tables):  # children before the rows they refer to
         if table in owned:
-            await session.execute(delete(table).where(owned[table]).execution_options(synchronize_session=False))
+            await session.execute(delete(table).where(owned[table]))
     await stop_waiting(session, agent.chat_id)
     if agent.telegram_user_id != agent.chat_id:  # a private chat's id is the user's: the same row, nearly always
         await stop_waiting(session, agent.telegram_user_id)

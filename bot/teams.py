@@ -55,6 +55,8 @@ class Redeemed(StrEnum):
 
 @dataclass(frozen=True)
 class Redemption:
+    """What a code did: the team its answer names (none for a wrong code), and the role when they joined."""
+
     outcome: Redeemed
     team: str | None = None
     role: TeamRole | None = None
@@ -147,7 +149,7 @@ async def create_invite(
     role: TeamRole,
     now: datetime,
     *,
-    uses: int | None = 1,
+    uses: int | None,
     expires: timedelta | None = None,
     created_by: int | None = None,
 ) -> tuple[Invite, str]:
@@ -236,16 +238,17 @@ async def redeem(session: AsyncSession, code: str, who: Agent | NewAgent, now: d
     role = TeamRole(invite.role)
     refused = _refusal(invite, now)
     if refused is not None:
-        return Redemption(refused, team.name, role)
+        return Redemption(refused, team.name)
     agent = who if isinstance(who, Agent) else None
     current = await session.get(TeamMember, agent.id) if agent is not None else None
     if current is not None and current.team_id != team.id:
         other = await session.get(Team, current.team_id)
-        return Redemption(Redeemed.IN_ANOTHER_TEAM, other.name if other else None, TeamRole(current.role))
+        assert other is not None  # (the foreign key cascades)
+        return Redemption(Redeemed.IN_ANOTHER_TEAM, other.name)
     if current is not None and (current.role == TeamRole.LEAD or role == TeamRole.MEMBER):
-        return Redemption(Redeemed.ALREADY_IN_TEAM, team.name, TeamRole(current.role))
+        return Redemption(Redeemed.ALREADY_IN_TEAM, team.name)
     if not await _take_a_use(session, invite, now):  # another redemption took the last use a moment ago
-        return Redemption(Redeemed.USED_UP, team.name, role)
+        return Redemption(Redeemed.USED_UP, team.name)
     if agent is None:
         assert isinstance(who, NewAgent)
         agent = await register(session, who, now)
@@ -321,15 +324,6 @@ def parse_duration(text: str) -> timedelta | None:
         return None
     length = int(found.group(1)) * _UNITS[found.group(2).lower()]
     return length if timedelta(0) < length <= LONGEST_EXPIRY else None
-
-
-def format_duration(length: timedelta) -> str:
-    """The shortest of parse_duration's forms for `length` (whole minutes)."""
-    minutes = int(length.total_seconds()) // 60
-    for unit, size in (("w", 7 * 24 * 60), ("d", 24 * 60), ("h", 60)):
-        if minutes % size == 0:
-            return f"{minutes // size}{unit}"
-    return f"{minutes}m"
 
 
 def deep_link(bot_username: str, code: str) -> str:

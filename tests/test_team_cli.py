@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.statuses import TeamRole
+from bot.models import Delivery
+from bot.statuses import DeliveryKind, DeliveryStatus, TeamRole
 from runtime import cli, team_command
-from tests.handlers.test_team import membership
+from tests.handlers.test_onboarding import onboard
+from tests.handlers.test_team import invite_code, membership
 from tests.support import Harness
 from tests.test_cli import agentcoach
 
@@ -77,6 +81,7 @@ async def test_refusals_are_one_line_with_an_exit_code(harness: Harness, capsys:
     refusals = [
         (("create", " 东区 "), 1, "agentcoach: a team named '东区' already exists"),
         (("create", ""), 1, "agentcoach: a team needs a name"),
+        (("create", "x" * 65), 1, "agentcoach: a team name is at most 64 characters"),
         (("invite", "西区"), 1, "agentcoach: no team named '西区' (see: agentcoach team list)"),
         (("invite", "东区", "--uses", "0"), 2, "agentcoach: --uses expects a number 1-10000, got '0'"),
         (("invite", "东区", "--uses", "many"), 2, "agentcoach: --uses expects a number 1-10000, got 'many'"),
@@ -108,6 +113,45 @@ async def test_with_a_token_the_link_names_the_bot(
     what, link = out.splitlines()
     assert (code, what) == (0, "invite to 'East' as member: 10 uses, never expires")
     assert re.fullmatch(r"https://t\.me/agentcoach_bot\?start=[A-Za-z0-9_-]{22}", link)
+
+
+@pytest.mark.usefixtures("environment")
+async def test_list_counts_each_team_and_only_the_invites_that_can_still_let_someone_in(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    used_up = await invite_code(harness, "东区", uses=1)
+    await invite_code(harness, "东区", uses=2, expires=timedelta(hours=1))  # expires while unused
+    await invite_code(harness, "东区", uses=None, expires=None)  # open-ended
+    half_used = await invite_code(harness, "东区", TeamRole.LEAD, uses=2)
+    west_lead = await invite_code(harness, "West", TeamRole.LEAD, uses=1)
+    await invite_code(harness, "West", uses=5)
+    for user, code in ((7201, used_up), (7202, half_used), (7203, west_lead)):
+        await harness.chat(user_id=user).send(f"/start {code}")
+    listed = "West: 1 member, 1 lead, 1 open invite\n东区: 2 members, 1 lead, {} open invites\n"
+    assert await run(capsys, "list") == (0, listed.format(3), "")
+    harness.clock.advance(timedelta(hours=1))  # to the second
+    assert await run(capsys, "list") == (0, listed.format(2), "")
+
+
+@pytest.mark.usefixtures("environment")
+async def test_removing_a_lead_stops_their_team_digest(harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
+    chat = harness.chat(user_id=7300)
+    await onboard(chat)
+    await chat.send(f"/start {await invite_code(harness, 'East', TeamRole.LEAD)}")
+    assert await team_digests(harness) == 1
+    assert await run(capsys, "remove", "7300") == (0, "removed 7300 from 'East' (was lead)\n", "")
+    assert await team_digests(harness) == 0
+
+
+async def team_digests(harness: Harness) -> int:
+    """How many weekly team digests wait to be sent."""
+    async with harness.services.sessions() as session:
+        waiting = (
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.kind == DeliveryKind.TEAM_DIGEST, Delivery.status == DeliveryStatus.PENDING)
+        )
+        return int(await session.scalar(waiting) or 0)
 
 
 def test_the_installed_command_says_a_missing_team_in_one_line(tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ from bot.teams import (
     TeamError,
     create_invite,
     create_team,
-    format_duration,
     hash_code,
     parse_duration,
     redeem,
@@ -61,12 +60,6 @@ def test_a_number_and_a_unit_is_that_long_or_refused_beyond_a_year(number: int, 
     assert parse_duration(f"{number}{unit}") == expected
 
 
-@given(st.integers(min_value=1, max_value=int(LONGEST_EXPIRY.total_seconds()) // 60))
-def test_formatting_a_duration_reads_back_the_same(minutes: int) -> None:
-    length = timedelta(minutes=minutes)
-    assert parse_duration(format_duration(length)) == length
-
-
 @given(st.text(max_size=12))
 def test_any_text_reads_as_a_duration_within_bounds_or_none_without_raising(text: str) -> None:
     length = parse_duration(text)
@@ -76,7 +69,7 @@ def test_any_text_reads_as_a_duration_within_bounds_or_none_without_raising(text
 async def test_codes_are_long_random_deep_link_safe_and_stored_only_hashed(engine: AsyncEngine) -> None:
     async with session_factory(engine)() as session, session.begin():
         team = await create_team(session, "东区", START)
-        made = [await create_invite(session, team, TeamRole.MEMBER, START) for _ in range(50)]
+        made = [await create_invite(session, team, TeamRole.MEMBER, START, uses=1) for _ in range(50)]
     codes = [code for _, code in made]
     assert len(set(codes)) == 50
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", code) for code in codes)  # 128 bits; Telegram takes 1-64
@@ -89,13 +82,14 @@ async def test_team_names_are_unique_trimmed_and_bounded(engine: AsyncEngine) ->
         assert team.name == "East side"
         with pytest.raises(DuplicateTeam, match="already exists"):
             await create_team(session, "East side", START)
+        assert (await create_team(session, "x" * 64, START)).name == "x" * 64
         for bad in ("", "   ", "x" * 65, "\u202e"):
             with pytest.raises(BadTeamName):
                 await create_team(session, bad, START)
         with pytest.raises(TeamError):
             await create_invite(session, team, TeamRole.LEAD, START, uses=0)
         with pytest.raises(TeamError):
-            await create_invite(session, team, TeamRole.LEAD, START, expires=timedelta(days=400))
+            await create_invite(session, team, TeamRole.LEAD, START, uses=1, expires=timedelta(days=400))
 
 
 async def test_an_invite_expires_at_its_instant(engine: AsyncEngine) -> None:
@@ -106,8 +100,42 @@ async def test_an_invite_expires_at_its_instant(engine: AsyncEngine) -> None:
         team = Team(name="T", created_at=START)
         session.add(team)
         await session.flush()
-        _, code = await create_invite(session, team, TeamRole.MEMBER, START, expires=timedelta(hours=1))
+        _, code = await create_invite(session, team, TeamRole.MEMBER, START, uses=1, expires=timedelta(hours=1))
         late = await redeem(session, code, who, START + timedelta(hours=1))
         assert late.outcome == Redeemed.EXPIRED and late.agent is None
         just_in_time = await redeem(session, code, who, START + timedelta(minutes=59, seconds=59))
         assert just_in_time.outcome == Redeemed.JOINED and just_in_time.agent is not None
+
+
+async def test_an_invite_has_one_to_ten_thousand_uses_and_lasts_at_most_a_year(engine: AsyncEngine) -> None:
+    async with session_factory(engine)() as session, session.begin():
+        team = await create_team(session, "东区", START)
+        most, _ = await create_invite(session, team, TeamRole.MEMBER, START, uses=10_000, expires=LONGEST_EXPIRY)
+        assert (most.max_uses, most.uses, most.expires_at) == (10_000, 0, START + timedelta(days=365))
+        for uses in (0, -1, 10_001):
+            with pytest.raises(TeamError, match="1-10000"):
+                await create_invite(session, team, TeamRole.MEMBER, START, uses=uses)
+        for expires in (timedelta(0), -timedelta(minutes=1), LONGEST_EXPIRY + timedelta(seconds=1)):
+            with pytest.raises(TeamError, match="365 days"):
+                await create_invite(session, team, TeamRole.MEMBER, START, uses=1, expires=expires)
+
+
+async def test_two_people_racing_for_the_last_use_cannot_both_get_in(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second one read the invite before the first took its last use: the use itself is what decides."""
+    from bot import teams
+    from bot.agents import NewAgent, find_agent
+
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        team = await create_team(session, "东区", START)
+        _, code = await create_invite(session, team, TeamRole.MEMBER, START, uses=1)
+    async with sessions() as session, session.begin():
+        first = await redeem(session, code, NewAgent(1, 1, "A", "zh-hans", "Asia/Shanghai"), START)
+    monkeypatch.setattr(teams, "_refusal", lambda invite, now: None)  # as read before the first one's use
+    async with sessions() as session, session.begin():
+        second = await redeem(session, code, NewAgent(2, 2, "B", "zh-hans", "Asia/Shanghai"), START)
+        assert await find_agent(session, 2) is None
+    assert (first.outcome, second.outcome, second.agent) == (Redeemed.JOINED, Redeemed.USED_UP, None)
+    assert second.team == "东区"  # (an agent already registered is told which team they did not join)

@@ -274,6 +274,7 @@ async def table_rows(harness: Harness, agent_id: int, user_id: int, client_ids: 
 
 async def test_a_wrong_word_cancels_and_changes_nothing(harness: Harness) -> None:
     a = await seed_a(harness)
+    await seed_b(harness)  # the list counts A's alone
     before = await table_rows(harness, a.agent_id, A, a.client_ids)
     (question,) = (await a.chat.send("/delete_me")).sent
     assert question.text.split("\n")[3:11] == [

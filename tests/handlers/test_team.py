@@ -308,6 +308,9 @@ async def test_an_admin_makes_a_ten_use_member_link_and_revokes_it(harness: Harn
     assert "1. 成员 · 已用 0 次，不限次数 · 长期有效" in card.text
     assert "2. 成员 · 已用 0/10 次 · 12月2日 周三 09:00 前有效" in card.text
     code = LINK.search(made.sent[0].text).group(1)  # type: ignore[union-attr]
+    async with harness.services.sessions() as session:
+        made_by = list((await session.execute(select(Invite.created_by).order_by(Invite.id))).scalars())
+    assert made_by == [None, ADMIN]  # the command line's, then the admin's in the chat
 
     revoke_second = card.data_for("🗑 撤销邀请 2")
     revoked = await admin.press("🗑 撤销邀请 2", on=card)
@@ -423,3 +426,63 @@ async def test_every_membership_change_reschedules_the_agents_deliveries(
     calls.clear()
     await harness.chat(user_id=6400).send(f"/start {await invite_code(harness)}")
     assert calls == []  # still onboarding: its deliveries start when it completes
+
+
+async def test_a_lead_opening_another_link_of_their_own_team_stays_its_lead_and_takes_no_use(
+    harness: Harness,
+) -> None:
+    chat = harness.chat(user_id=6500)
+    await chat.send(f"/start {await invite_code(harness, role=TeamRole.LEAD)}")
+    for role in (TeamRole.LEAD, TeamRole.MEMBER):
+        code = await invite_code(harness, role=role)
+        assert (await chat.send(f"/start {code}")).texts[0] == "👌 你已经在团队「东区」里了，不用再加入。"
+        assert await membership(harness, 6500) == ("东区", TeamRole.LEAD)
+        async with harness.services.sessions() as session:
+            uses = await session.scalar(select(Invite.uses).where(Invite.code_hash == hash_code(code)))
+        assert uses == 0, role
+
+
+async def test_a_teams_card_lists_only_its_own_invites_that_can_still_let_someone_in(harness: Harness) -> None:
+    used_up = await invite_code(harness, "东区", uses=1)
+    await invite_code(harness, "东区", uses=3, expires=timedelta(hours=1))
+    await invite_code(harness, "东区", uses=None, expires=None)
+    await invite_code(harness, "西区", uses=5, expires=None)
+    await harness.chat(user_id=6600).send(f"/start {used_up}")
+    harness.clock.advance(timedelta(hours=1))
+    admin = await admin_chat(harness)
+    await admin.send("/team")
+    await admin.press("📋 所有团队")
+    card = (await admin.press("👥 东区")).last
+    assert "1. 成员 · 已用 0 次，不限次数 · 长期有效" in card.text
+    assert "2. " not in card.text and "0/5" not in card.text
+    assert [label for label in card.labels if label.startswith("🗑")] == ["🗑 撤销邀请 1"]
+
+
+async def test_an_invite_without_a_limit_lets_in_everyone_who_opens_it(harness: Harness) -> None:
+    code = await invite_code(harness, uses=None, expires=None)
+    for user in (6701, 6702, 6703):
+        assert (await harness.chat(user_id=user).send(f"/start {code}")).texts[0] == "🤝 你已加入团队「东区」。"
+        assert await membership(harness, user) == ("东区", TeamRole.MEMBER)
+    async with harness.services.sessions() as session:
+        assert (await session.execute(select(Invite.uses, Invite.max_uses))).one() == (3, None)
+
+
+async def test_an_agent_opening_an_expired_or_used_up_link_is_told_which_team_they_did_not_join(
+    harness: Harness,
+) -> None:
+    open_mode(harness)
+    used_up = await invite_code(harness, "西区", uses=1)
+    expiring = await invite_code(harness, "东区", expires=timedelta(hours=1))
+    await harness.chat(user_id=6801).send(f"/start {used_up}")
+    chat = harness.chat(user_id=6802, language_code="en")
+    await chat.send("/start")
+    assert (await chat.send(f"/start {used_up}")).texts[0] == (
+        "🔒 This invite link has no uses left, so you haven't joined the team “西区”. "
+        "Please ask your team lead for a new one."
+    )
+    harness.clock.advance(timedelta(hours=1))
+    assert (await chat.send(f"/start {expiring}")).texts[0] == (
+        "⌛ This invite link has expired, so you haven't joined the team “东区”. "
+        "Please ask your team lead for a new one."
+    )
+    assert await membership(harness, 6802) is None

@@ -448,3 +448,18 @@ async def test_idle_days_are_counted_in_the_members_own_zone(harness: Harness) -
         "小李": (WED, 2),  # her last: the follow-up done on Wednesday morning, London time; now Friday there
         "小王": (WED, 3),  # his last: Wednesday's reflection; now Saturday in Hong Kong
     }
+
+
+async def test_the_team_digest_may_go_on_monday_or_sunday(harness: Harness) -> None:
+    """The week's two ends are days like the others (ISO 1 and 7)."""
+    lead = await seed_team(harness)
+    harness.clock.set(WED_EVENING)
+    table = (await lead.send("/team")).sent[-1]
+    for day, weekday in (("周一", 1), ("周日", 7)):
+        (asked,) = (await lead.press("⚙️ 团队周报时间", table)).sent
+        await lead.press(day, asked)
+        await lead.press("18:00", asked)
+        assert asked.text.startswith(f"✅ 好的，团队周报：每{day} 18:00。"), asked.text
+        async with harness.services.sessions() as session:
+            member = (await session.execute(select(TeamMember).where(TeamMember.role == TeamRole.LEAD))).scalar_one()
+        assert (member.team_digest_weekday, member.team_digest_time) == (weekday, time(18))
