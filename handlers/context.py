@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.access import admit
@@ -225,6 +226,11 @@ async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE, *, invite: st
     )
     bot = context.bot
     assert isinstance(bot, AgentBot), "the application is built by runtime.app.build_application"
+    if chat.type != ChatType.PRIVATE:
+        # A command in a group: nothing is read or stored, and above all the agent's chat does not move there (their
+        # reminders, clients and reflections would follow it into the group).
+        await refuse_outside_private(bot, update, chat.id, who.language)
+        raise ApplicationHandlerStop
     settings = svc.settings
     async with svc.sessions() as session:
         async with session.begin():
@@ -258,6 +264,14 @@ async def refuse_stranger(
     if update.callback_query is not None:
         await update.callback_query.answer()  # the button's spinner stops; the line says why
     await bot.send_text(chat_id, t(language, key))
+
+
+async def refuse_outside_private(bot: AgentBot, update: Update, chat_id: int, language: str) -> None:
+    """One line in the group pointing to the private chat (a press there only stops its spinner)."""
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+        return
+    await bot.send_text(chat_id, t(language, "error.private_only"))
 
 
 def typed_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[str, list[str]]:
