@@ -275,7 +275,7 @@ def test_restart_in_the_middle_of_onboarding(emulator_server: EmulatorServer, em
 def test_a_nudge_due_while_the_bot_was_dead_arrives_once_marked_late(
     emulator_server: EmulatorServer, emu: Emulator, bot: BotRunner
 ) -> None:
-    """Schedule a follow-up a minute ahead, kill -9 the bot, restart it after the due time (its clock set four
+    """Schedule a follow-up two minutes ahead, kill -9 the bot, restart it after the due time (its clock set four
     minutes on, so nobody waits): the nudge comes exactly once, marked late."""
     server, chat = emulator_server, 710020
     emu.set_user(chat, "小张", language_code="zh-hans")
@@ -283,7 +283,9 @@ def test_a_nudge_due_while_the_bot_was_dead_arrives_once_marked_late(
     onboard(server, emu, replace(CASES[0], chat=chat))
     emu.send_text(chat, "/client 王先生 13800138000 三居 预算300万")
     emu.wait_replies(chat, 1, timeout=WAIT)
-    emu.send_text(chat, "/followup 王先生 in 1 minute 带看新房")
+    # Two minutes ahead: due times are kept to the minute, so "in 1 minute" left as little as a second to press ✅
+    # before the time was past (and the bot rightly asks for another); the restart below is four minutes on.
+    emu.send_text(chat, "/followup 王先生 in 2 minutes 带看新房")
     [echo] = emu.wait_replies(chat, 1, timeout=WAIT)
     assert "王先生" in str(echo["text"]) and "带看新房" in str(echo["text"]), echo["text"]
     confirm = next(data for _, data in server.buttons(echo) if data.startswith("fu:ok:"))
