@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # first encrypts and all decrypt (a new key goes first until `agentcoach data rotate-key` has run). Unset:
     # client details and reflections are stored in plaintext, as start-up says once.
     data_key: SecretStr | None = None
+    # Telegram's limit for the whole deployment, messages/s over every process (runtime/send_budget.py); each
+    # chat gets at most one message a second on top. Shared through PostgreSQL, or Redis where REDIS_URL is set.
+    send_rate: float = 30.0
+    redis_url: str | None = None
     # For end-to-end tests and demos only: run as if it were this many seconds later.
     clock_offset_seconds: float = 0.0
 
@@ -189,6 +193,23 @@ class Settings(BaseSettings):
     def _data_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             parse_keys(value.get_secret_value())  # its KeyFormatError (a ValueError) is the one line
+        return value
+
+    @field_validator("send_rate")
+    @classmethod
+    def _send_rate(cls, value: float) -> float:
+        if not 1 <= value <= 1000:
+            raise ValueError("expected messages per second, 1-1000 (Telegram allows about 30 per bot)")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value in ("", None):
+            return None
+        assert value is not None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected redis://host:port/db, such as redis://127.0.0.1:6379/0")
         return value
 
     def keyring(self) -> Keyring | None:

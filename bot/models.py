@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -405,3 +406,40 @@ class DataKey(Base):
     all_under: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class SendBudgetState(Base):
+    """The deployment's one send budget on PostgreSQL (runtime.budget_stores): the next free slot of Telegram's
+    ~30 messages/s and the end of a RetryAfter pause, as seconds of the database's clock, so every process reads
+    one clock. One row (id 1); a reservation locks it for a moment (`SELECT … FOR UPDATE`)."""
+
+    __tablename__ = "send_budget"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    next_slot: Mapped[float] = mapped_column(Double, default=0.0)
+    paused_until: Mapped[float] = mapped_column(Double, default=0.0)
+    pauses: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SendBudgetChat(Base):
+    """When a chat may get its next message (Telegram's ~1 message/s per chat), for every process; rows older
+    than a minute are pruned."""
+
+    __tablename__ = "send_budget_chats"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    next_at: Mapped[float] = mapped_column(Double)
+
+
+class SendBudgetProcess(Base):
+    """A process spending the budget, as it last said (every few seconds): what `agentcoach stats` shows of the
+    budget, and how many processes a conservative share divides by when the shared budget cannot be reached. A
+    row not refreshed for a while is a process that is gone: it holds no share and is pruned."""
+
+    __tablename__ = "send_budget_processes"
+
+    process_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seen_at: Mapped[datetime]
+    started_at: Mapped[datetime]
+    # JSON: sends/s by priority over the last interval, queue depth, seconds waited, pauses, the store in use.
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

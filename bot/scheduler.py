@@ -60,7 +60,7 @@ from bot.db import insert_or_skip
 from bot.grouped import Grouped
 from bot.models import WAVE_KINDS, Agent, Delivery
 from bot.ownership import IN_HAND, Ownership, ownership_for
-from bot.statuses import DeliveryStatus
+from bot.statuses import DeliveryStatus, SendPriority, priority_of
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,9 @@ class Sender(Protocol):
 
 
 class Budget(Protocol):
-    async def acquire(self) -> None:
-        """Wait until a scheduled message may go (the process's share of Telegram's limits, replies first)."""
+    async def acquire(self, chat_id: int, priority: SendPriority) -> None:
+        """Wait until a scheduled message to `chat_id` may go (the deployment's share of Telegram's limits, replies
+        first, then by priority)."""
         ...
 
 
@@ -431,7 +432,7 @@ class Engine:
             # After rendering and before the last check: whatever the wait (replies first, a 429's pause), the row
             # is checked again right after it, and the send follows at once (no database work in between to bunch
             # evenly paced sends into Telegram's window).
-            await self.budget.acquire()
+            await self.budget.acquire(rendered.chat_id, priority_of(rendered.kind))
         if not await self._groups().last_check.run(item):
             report.taken_over += 1
             return report

@@ -60,6 +60,35 @@ class DeliveryKind(StrEnum):
     TEAM_DIGEST = "team_digest"  # a team lead's weekly view of the team's counts (one waiting per lead)
 
 
+class SendPriority(StrEnum):
+    """Who goes first when Telegram's send budget is short (runtime.send_budget), in this order: a reply to what
+    an agent just did, a follow-up nudge at its exact time, the recurring prompts and tips, then digests and
+    broadcasts (the waves)."""
+
+    REPLY = "reply"
+    NUDGE = "nudge"
+    RECURRING = "recurring"
+    BULK = "bulk"
+
+
+SEND_PRIORITIES = tuple(SendPriority)  # first first
+# Each scheduled kind's place in the send budget's queue.
+PRIORITY_OF_KIND = {
+    DeliveryKind.FOLLOWUP: SendPriority.NUDGE,
+    DeliveryKind.REFLECT_LATER: SendPriority.NUDGE,  # "⏰ remind me later": a time the agent chose
+    DeliveryKind.TIP: SendPriority.RECURRING,
+    DeliveryKind.REFLECTION: SendPriority.RECURRING,
+    DeliveryKind.DIGEST: SendPriority.BULK,
+    DeliveryKind.TEAM_DIGEST: SendPriority.BULK,
+    DeliveryKind.BROADCAST: SendPriority.BULK,
+}
+
+
+def priority_of(kind: str) -> SendPriority:
+    """A scheduled kind's send priority (an unknown kind waits with the recurring ones)."""
+    return PRIORITY_OF_KIND.get(kind, SendPriority.RECURRING)  # type: ignore[call-overload]
+
+
 class DeliveryStatus(StrEnum):
     """Where a delivery is in the engine (bot.scheduler tells the whole path)."""
 

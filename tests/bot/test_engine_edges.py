@@ -26,6 +26,7 @@ from bot.models import ONE_WAITING_KINDS, Agent, Delivery, TipState
 from bot.ownership import DatabaseInUse
 from bot.reflections import LATER
 from bot.scheduler import Engine, EngineSettings, Kind, Outgoing, TransientFailure, schedule
+from bot.statuses import SendPriority
 from tests.conftest import START
 
 KIND = "test"
@@ -65,7 +66,7 @@ class Gate:
     def __init__(self, hold: int = 1) -> None:
         self.hold, self.entered, self.release = hold, asyncio.Event(), asyncio.Event()
 
-    async def acquire(self) -> None:
+    async def acquire(self, chat_id: int, priority: SendPriority) -> None:
         if self.hold > 0:
             self.hold -= 1
             self.entered.set()
