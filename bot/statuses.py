@@ -73,7 +73,7 @@ class SendPriority(StrEnum):
 
 SEND_PRIORITIES = tuple(SendPriority)  # first first
 # Each scheduled kind's place in the send budget's queue.
-PRIORITY_OF_KIND = {
+PRIORITY_OF_KIND: dict[str, SendPriority] = {
     DeliveryKind.FOLLOWUP: SendPriority.NUDGE,
     DeliveryKind.REFLECT_LATER: SendPriority.NUDGE,  # "⏰ remind me later": a time the agent chose
     DeliveryKind.TIP: SendPriority.RECURRING,
@@ -86,7 +86,7 @@ PRIORITY_OF_KIND = {
 
 def priority_of(kind: str) -> SendPriority:
     """A scheduled kind's send priority (an unknown kind waits with the recurring ones)."""
-    return PRIORITY_OF_KIND.get(kind, SendPriority.RECURRING)  # type: ignore[call-overload]
+    return PRIORITY_OF_KIND.get(kind, SendPriority.RECURRING)
 
 
 class DeliveryStatus(StrEnum):

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import (
@@ -48,7 +49,7 @@ from handlers.errors import on_error
 from handlers.menus import set_default_menus
 from runtime.delivery import ENGINE_KEY, TelegramSender
 from runtime.gate import GatedApplication
-from runtime.send_budget import SENDS_PER_SECOND, PriorityRateLimiter, SendBudget
+from runtime.send_budget import BUDGET_KEY, PriorityRateLimiter, SendBudget, shared_store
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,21 @@ def build_application(
     send_rate: float | None = None,
 ) -> AgentApplication:
     """The bot with every handler registered; `request` replaces the network (shell, tests), where messages are
-    not paced unless `send_rate` (messages/s) says so."""
-    budget = SendBudget(send_rate if send_rate is not None else (0 if request is not None else SENDS_PER_SECOND))
+    not paced unless `send_rate` (messages/s) says so. Against Telegram (no `request`) the send budget is the
+    deployment's (SEND_RATE, shared through PostgreSQL or REDIS_URL: runtime.send_budget)."""
+    settings = services.settings
+    rate = send_rate if send_rate is not None else (0 if request is not None else settings.send_rate)
+    budget = SendBudget(rate)
+    if request is None and rate > 0:
+        engine = services.sessions.kw.get("bind")
+        assert isinstance(engine, AsyncEngine), "the session factory must be bound to an engine"
+        prefix = f"agentcoach:budget:{token.partition(':')[0]}"  # one budget per bot token
+        budget.store = shared_store(engine, settings.redis_url, prefix, lambda: budget.processes)
     bot = build_bot(token, base_url, request, PriorityRateLimiter(budget))
     app: AgentApplication = Application.builder().application_class(GatedApplication).bot(bot).build()
     app.bot_data[SERVICES_KEY] = services
     app.bot_data[ENGINE_KEY] = build_engine(services, app, budget)
+    app.bot_data[BUDGET_KEY] = budget
     register_handlers(app)
     return app
 

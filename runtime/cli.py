@@ -605,6 +605,7 @@ def _serving(settings: Settings, run: Callable[[AgentApplication], object]) -> i
     from runtime.app import build_application, prepare
     from runtime.delivery import engine_of, start_sweeping
     from runtime.gate import PollerRunning
+    from runtime.send_budget import budget_of
     from runtime.webhook import CannotServe
 
     asyncio.run(migrate(settings))
@@ -616,6 +617,7 @@ def _serving(settings: Settings, run: Callable[[AgentApplication], object]) -> i
 
     async def dispose(app: AgentApplication) -> None:
         await engine_of(app).stop()
+        await budget_of(app).stop()
         await close_charts()
         await engine.dispose()
 

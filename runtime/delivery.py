@@ -12,10 +12,12 @@ import logging
 import time
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, ContextTypes, ExtBot
 
+from bot.ownership import new_key
 from bot.scheduler import (
     AgentUnreachable,
     Engine,
@@ -28,7 +30,7 @@ from bot.scheduler import (
 from handlers.context import PHOTO_NAME
 from handlers.keyboards import inline
 from runtime.metrics import SWEEP_SECONDS, count_deliveries
-from runtime.send_budget import SCHEDULED, retry_seconds
+from runtime.send_budget import BUDGET_KEY, SCHEDULED, SendBudget, retry_seconds
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +118,12 @@ def start_sweeping(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Tick the engine from PTB's JobQueue (APScheduler), and sweep once right now, before polling even starts,
     so nudges that fell due while the bot was down go out first."""
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
-    app.bot_data[FIRST_SWEEP_KEY] = asyncio.create_task(sweep_counted(engine_of(app)))
+    engine = engine_of(app)
+    budget = app.bot_data.get(BUDGET_KEY)
+    bind = engine.sessions.kw.get("bind")
+    if isinstance(budget, SendBudget) and isinstance(bind, AsyncEngine):  # what it spends, for `agentcoach stats`
+        budget.start_reporting(bind, engine.ownership.key if engine.ownership is not None else new_key())
+    app.bot_data[FIRST_SWEEP_KEY] = asyncio.create_task(sweep_counted(engine))
     app.job_queue.run_repeating(
         sweep_tick,
         interval=SWEEP_INTERVAL_SECONDS,

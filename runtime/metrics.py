@@ -7,10 +7,10 @@ or any text an agent wrote: labels are handler names, kinds and outcomes only.
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.scheduler import OUTCOMES, SweepReport
-from bot.statuses import DeliveryKind
+from bot.statuses import SEND_PRIORITIES, DeliveryKind
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -45,9 +45,27 @@ SWEEP_SECONDS = Histogram(
 )
 SENDS = Counter(
     "agentcoach_sends_total",
-    "Messages to chats Telegram accepted from this process, by priority: reply (to what an agent just did) or "
-    "scheduled (the engine's)",
+    "Messages (and edits) this process sent through the deployment's send budget, by priority: reply (to what an "
+    "agent just did), nudge (a follow-up at its time), recurring (prompts, daily tips), bulk (digests, broadcasts)",
     ["priority"],
+    registry=REGISTRY,
+)
+BUDGET_WAITING = Gauge(
+    "agentcoach_budget_waiting",
+    "Sends of this process waiting for the send budget now (the queue's depth), by priority",
+    ["priority"],
+    registry=REGISTRY,
+)
+BUDGET_WAIT_SECONDS = Histogram(
+    "agentcoach_budget_wait_seconds",
+    "Time one send waited for the send budget (its priority's turn, the pace, the chat's second, a pause)",
+    ["priority"],
+    buckets=(*_FAST, 30.0, 60.0),
+    registry=REGISTRY,
+)
+BUDGET_PAUSES = Counter(
+    "agentcoach_budget_pauses_total",
+    "RetryAfter pauses this process wrote to the deployment's send budget (every process stops for them)",
     registry=REGISTRY,
 )
 RETRY_AFTER = Counter(
@@ -61,13 +79,10 @@ RETRY_AFTER = Counter(
 for _kind in DeliveryKind:
     for _outcome in OUTCOMES:
         DELIVERIES.labels(_kind, _outcome)
-for _priority in ("reply", "scheduled"):
+for _priority in SEND_PRIORITIES:
     SENDS.labels(_priority)
-
-
-def count_send(*, scheduled: bool) -> None:
-    """A message to a chat that Telegram accepted: one of the engine's, or a reply."""
-    SENDS.labels("scheduled" if scheduled else "reply").inc()
+    BUDGET_WAITING.labels(_priority)
+    BUDGET_WAIT_SECONDS.labels(_priority)
 
 
 def count_deliveries(report: SweepReport) -> None:

@@ -1,164 +1,247 @@
-"""This process's share of Telegram's message limits, with replies to the agent ahead of scheduled messages.
+"""One send budget for the whole deployment: Telegram's ~30 messages/s per bot, ~1 message/s per chat, replies first.
 
-Telegram takes about 30 messages/s per bot, and answers more with 429 (RetryAfter), after which every send
-should wait. python-telegram-bot's AIORateLimiter paces, but it treats a reply to what an agent just did like any
-queued nudge, and it logs every 429 it gives up on as an ERROR with a traceback (43 in one storm). Here:
+Telegram counts per bot token, not per process. python-telegram-bot's AIORateLimiter paces one process (N
+processes send N × 30/s together), has no per-chat limit, and treats a reply to what an agent just did like any
+queued nudge. Here every message of every process takes a *slot* from one store (runtime.budget_stores: this
+process's memory on SQLite, PostgreSQL's `send_budget` row, or Redis with REDIS_URL), so that:
 
-- one even pace for every message this process sends (`Pace`): slots on a 1/29 s grid, never more than
-  29 sends in any trailing second, any 31 spanning a second and a slot (so a 31st within Telegram's second
-  needs a send to arrive a whole slot late, as with even spacing), and never two closer than `MIN_SPACING_S`. A send
-  that the event loop woke late is made up by the next one (sooner, down to the minimum spacing), so the
-  sustained rate is 29/s; aiolimiter's leaky bucket of room one (used before, and by PTB's AIORateLimiter) lost
-  every late wake-up for good: 27.6–27.9 msg/s in the digest wave (docs/benchmarks.md, "Weekly digest");
-- a reply waits only for the pace; a scheduled message (the engine's, `acquire`) also waits while any reply is
-  waiting, and only one scheduled message queues at the pace at a time, so a wave of nudges delays a reply by at
-  most one slot;
-- a RetryAfter pauses every send of the process for that long. A reply then waits and tries again (the agent is
-  looking at the chat); a scheduled message is handed back to the engine (`bot.scheduler.RetryLater`), which puts
-  its row back to pending without counting an attempt. Each 429 is one WARNING line.
+- the deployment sends at most `SEND_RATE` messages in any second: slots are `(1 + LATENESS_S) / SEND_RATE`
+  apart, which leaves room in every second for a send the event loop woke up to 33 ms late, and a slot's holder
+  sleeps until it (bursts smoothed: never two slots at once);
+- a chat gets at most one message a second: a chat's next slot is at least `CHAT_GAP_S` after its last;
+- the order is the priority (bot.statuses.SendPriority): a reply may reserve a slot however far ahead the queue
+  runs; a follow-up nudge only while the slots already handed out end within `HORIZON_S[NUDGE]` (0.3 s); the
+  recurring prompts within 0.2 s; digests and broadcasts within 0.1 s. So the slots handed out ahead of time are
+  never more than 0.3 s of scheduled sends: a reply waits for at most those, in any process, even in a wave, and a
+  wave of prompts takes slots only when no nudge wants one. In each process one waiter per scheduled priority
+  asks the store at a time (the others queue behind it, FIFO), so the store sees a few requests per slot;
+- a RetryAfter from Telegram pauses the whole deployment: the process that met it writes the pause to the store,
+  every reservation refuses until it ends, and a slot reserved before it is given up if the pause began while its
+  holder slept. A reply then waits and tries again (the agent is looking at the chat); a scheduled message is
+  handed back to the engine (`bot.scheduler.RetryLater`), which puts its row back to pending without counting an
+  attempt. Each 429 is one WARNING line;
+- the store being gone (Redis restarted) costs no message: the database stands in, and behind the database a
+  conservative share in this process (`SEND_RATE` / the processes alive), logged once (runtime.budget_stores).
 
-The engine waits for its turn *before* its last ownership check and the send (bot.scheduler), so a long wait
-here can never end in a stale send. Sharing one budget between several processes is a later issue.
+Edits of a message (the button the agent just pressed) spend the deployment's budget but not the chat's second:
+Telegram's per-chat limit is on messages, and an edit that waited a second would make every button feel broken.
+Button answers (answerCallbackQuery), chat actions and getUpdates are not messages and are not paced.
 
-Why a hand-written pace (measured on this machine, 580 sends on an event loop kept busy 2 ms in every 5):
-aiolimiter's bucket of one 28.00–28.11 msg/s, at most 3 within 0.1 s; this `Pace` 28.96 msg/s, at most 29 within any
-second and 4 within 0.1 s, no two closer than 28 ms; `limits` 5.8 (PyPI; moving window, async memory storage,
-polled with `hit` and `get_window_stats`) also keeps 29 within any second but sends each second's 29 at once
-(29 within 0.1 s, gaps of 0 ms): a moving window alone has no evenness, and the grid, the spacing and the waiting
-would still be ours. So a deque and a grid here, with an injected clock for tests/handlers/test_send_pace.py.
+Every few seconds the process writes what it spent to `send_budget_processes` (sends/s by priority, queue depth,
+time waited, pauses): `agentcoach stats` shows the deployment's; /metrics shows this process's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections import deque
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from runtime.metrics import RETRY_AFTER, count_send
+from bot.statuses import SEND_PRIORITIES, SendPriority
+from runtime.budget_stores import BudgetStore, FallbackStore, Grant, MemoryStore, PostgresStore, RedisStore
+from runtime.metrics import BUDGET_PAUSES, BUDGET_WAIT_SECONDS, BUDGET_WAITING, RETRY_AFTER, SENDS
 
 log = logging.getLogger(__name__)
 
 TELEGRAM_MESSAGES_PER_SECOND = 30
-# Just under Telegram's rate: one late request at exactly 30/s puts a 31st into Telegram's window.
-SENDS_PER_SECOND = TELEGRAM_MESSAGES_PER_SECOND - 1
-# The engine's sends carry these rate-limit arguments: they already waited for the budget.
-SCHEDULED: dict[str, Any] = {"scheduled": True}
+# Room in every second for a send that went up to this late (an event loop busy elsewhere, a slow request): one
+# message's worth at Telegram's 30/s, which paces 30 at 29.03/s.
+LATENESS_S = 1 / 30
+CHAT_GAP_S = 1.0 + LATENESS_S
+# How far ahead of now each priority may hold a slot (module docstring). Replies: as far as it takes.
+HORIZON_S = {
+    SendPriority.REPLY: float("inf"),
+    SendPriority.NUDGE: 0.3,
+    SendPriority.RECURRING: 0.2,
+    SendPriority.BULK: 0.1,
+}
+# Asking again sooner than this is not worth a round trip to the store.
+MIN_RETRY_S = 0.002
 REPLY_RETRIES = 5
-WINDOW_S = 1.0
-# The closest two sends may come when the second makes up for a late one: never a burst of 29 at once.
-MIN_SPACING_S = 0.25 / SENDS_PER_SECOND
+REPORT_EVERY_S = 5.0
+# The engine's sends carry these rate-limit arguments: they took their slot already (bot.scheduler's Budget).
+SCHEDULED: dict[str, Any] = {"scheduled": True}
+BUDGET_KEY = "send_budget"  # where the application keeps its SendBudget (bot_data)
+# Bot API methods that are not messages to a chat (Telegram does not count them against the limits).
+NOT_MESSAGES = frozenset({"answerCallbackQuery", "sendChatAction", "getUpdates", "setMessageReaction"})
 
 JSON = bool | dict[str, Any] | list[dict[str, Any]]
 
 
-class Pace:
-    """Even sends at `per_second`, on a grid of slots 1/per_second apart. A send the event loop woke late (by
-    less than `catch_up` slots) keeps the grid, so the next one comes sooner, but at least `min_spacing` after
-    it; a later one (or the first after a lull) starts a new grid. Whatever the timing, never more than
-    `per_second` sends within any `WINDOW_S`. One caller at a time waits for its slot (FIFO)."""
+class SendBudget:
+    """This process's way into the deployment's budget (the engine's `Budget`, and `PriorityRateLimiter`'s).
+    `rate` 0 sends at once (the local shell, tests); `sleep` and `clock` are injected by tests."""
 
     def __init__(
         self,
-        per_second: float,
-        min_spacing: float = MIN_SPACING_S,
-        catch_up: float = 2.0,
-        clock: Callable[[], float] | None = None,
+        rate: float = TELEGRAM_MESSAGES_PER_SECOND,
+        store: BudgetStore | None = None,
+        *,
+        chat_gap: float = CHAT_GAP_S,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.interval = 1 / per_second
-        self.in_window = max(1, int(per_second))
-        self.min_spacing = min(min_spacing, self.interval)
-        self.tolerance = catch_up * self.interval
-        self._clock = clock
+        self.rate = rate
+        self.interval = (1 + LATENESS_S) / rate if rate > 0 else 0.0
+        self.store: BudgetStore = store if store is not None else MemoryStore(clock)
+        self.chat_gap = chat_gap
         self._sleep = sleep
-        self._slot = float("-inf")  # the next slot of the grid
-        self._sent: deque[float] = deque(maxlen=self.in_window + 1)  # the instants of the last sends
-        self._turn = asyncio.Lock()
-
-    def _now(self) -> float:
-        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
-
-    def wait_for(self, now: float) -> float:
-        """Seconds from `now` until the next send is allowed (0: now)."""
-        wait = self._slot - now
-        sent = self._sent
-        if sent:
-            wait = max(wait, sent[-1] + self.min_spacing - now)
-        if len(sent) >= self.in_window:  # at most per_second within any WINDOW_S
-            wait = max(wait, sent[-self.in_window] + WINDOW_S - now)
-        if len(sent) > self.in_window:
-            # and one more only a slot after that: a 31st message within Telegram's second would need a send to
-            # arrive a whole slot later than granted (as with evenly spaced sends), not one spacing later.
-            wait = max(wait, sent[-self.in_window - 1] + WINDOW_S + self.interval - now)
-        return wait if wait > 1e-6 else 0.0  # a microsecond is not worth a sleep (nor its late wake-up)
-
-    async def acquire(self) -> None:
-        async with self._turn:
-            while (wait := self.wait_for(self._now())) > 0:
-                await self._sleep(wait)
-            now = self._now()
-            self._sent.append(now)
-            # Late by less than the tolerance: the grid stands and the next slot may be sooner than an interval.
-            self._slot = (self._slot if now - self._slot <= self.tolerance else now) + self.interval
-
-
-class SendBudget:
-    """The pace, the pause after a 429, and the rule that replies go first (the engine's `Budget`)."""
-
-    def __init__(self, per_second: float = SENDS_PER_SECOND, pace: Pace | None = None) -> None:
-        # 0 means no pace (the shell, tests); `pace` is given by tests with their own clock.
-        self._pace = pace if pace is not None else (Pace(per_second) if per_second > 0 else None)
-        self._resume_at = 0.0
-        self._replies_waiting = 0
-        self._no_replies = asyncio.Event()
-        self._no_replies.set()
-        self._scheduled_turn = asyncio.Lock()
+        self._clock = clock
+        self._paused_until = 0.0  # this process's own knowledge of a pause: no round trip needed
+        # One waiter per scheduled priority asks the store at a time; replies each ask for themselves.
+        self._turns: dict[SendPriority, asyncio.Lock] = {
+            priority: asyncio.Lock() for priority in SEND_PRIORITIES if priority is not SendPriority.REPLY
+        }
+        self.waiting: Counter[SendPriority] = Counter()
+        self.sent: Counter[SendPriority] = Counter()
+        self.waited: dict[SendPriority, float] = {}  # seconds, by priority
+        self.granted: Counter[SendPriority] = Counter()
         self.pauses = 0
+        self.processes = 1  # alive in the deployment, as the last report found (a fallback share divides by it)
+        self._reporter: asyncio.Task[None] | None = None
 
-    def pause(self, seconds: float) -> None:
-        """Telegram said "retry after": nothing of this process is sent before then."""
+    @property
+    def paced(self) -> bool:
+        return self.rate > 0
+
+    def local_pause(self) -> float:
+        return max(0.0, self._paused_until - self._clock())
+
+    async def pause(self, seconds: float) -> None:
+        """Telegram said "retry after": nothing of the deployment is sent before then."""
         self.pauses += 1
-        self._resume_at = max(self._resume_at, asyncio.get_running_loop().time() + seconds)
+        BUDGET_PAUSES.inc()
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        if self.paced:
+            await self.store.pause(seconds)
 
-    def paused_for(self) -> float:
-        return max(0.0, self._resume_at - asyncio.get_running_loop().time())
-
-    async def _wait_out_pause(self) -> None:
-        # A loop, not one sleep: another 429 during the wait moves the end of the pause later.
-        while (delay := self.paused_for()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(delay)
-
-    async def acquire_reply(self) -> None:
-        """A reply to what an agent just did: only the pause and the pace come before it."""
-        self._replies_waiting += 1
-        self._no_replies.clear()
+    async def acquire(self, chat_id: int | None, priority: SendPriority, *, message: bool = True) -> None:
+        """Wait for this send's slot: the pause, the priority's turn, the deployment's pace and the chat's second
+        (for a message; an edit only spends the pace)."""
+        started = self._clock()
+        self.waiting[priority] += 1
+        BUDGET_WAITING.labels(priority).inc()
         try:
-            await self._wait_out_pause()
-            if self._pace is not None:
-                await self._pace.acquire()
+            if self.paced:
+                await self._take_slot(chat_id if message else None, priority)
+            elif (pause := self.local_pause()) > 0:
+                await self._sleep(pause)
         finally:
-            self._replies_waiting -= 1
-            if self._replies_waiting == 0:
-                self._no_replies.set()
+            self.waiting[priority] -= 1
+            BUDGET_WAITING.labels(priority).dec()
+        waited = self._clock() - started
+        self.sent[priority] += 1  # a slot spent: the message goes now (Telegram may still refuse it)
+        SENDS.labels(priority).inc()
+        self.granted[priority] += 1
+        self.waited[priority] = self.waited.get(priority, 0.0) + waited
+        BUDGET_WAIT_SECONDS.labels(priority).observe(waited)
 
-    async def acquire(self) -> None:
-        """A scheduled message: after every waiting reply, and after any pause."""
-        async with self._scheduled_turn:
-            while self._replies_waiting or self.paused_for() > 0:
-                await self._no_replies.wait()
-                await self._wait_out_pause()
-            if self._pace is not None:
-                await self._pace.acquire()
+    async def _take_slot(self, chat_id: int | None, priority: SendPriority) -> None:
+        turn = self._turns.get(priority)
+        horizon = HORIZON_S[priority]
+        while True:
+            async with turn if turn is not None else contextlib.nullcontext():
+                grant = await self._ask(chat_id, horizon)
+            if not grant.reserved:  # the chat had a message less than a second ago: wait, not holding the turn
+                await self._sleep(max(grant.wait, MIN_RETRY_S))
+                continue
+            if grant.wait <= 0:
+                return
+            await self._sleep(grant.wait)
+            # A pause that began while this waited for its slot (another process met a 429): give the slot up.
+            if self.local_pause() <= 0 and await self.store.paused_for() <= 0:
+                return
+
+    async def _ask(self, chat_id: int | None, horizon: float) -> Grant:
+        """Ask the store until it grants a slot or says the chat is busy (waits in between, holding the turn)."""
+        while True:
+            if (pause := self.local_pause()) > 0:
+                await self._sleep(pause)
+                continue
+            grant = await self.store.reserve(chat_id, horizon, self.interval, self.chat_gap)
+            if grant.reserved or grant.chat_busy:
+                return grant
+            await self._sleep(max(grant.wait, MIN_RETRY_S))
+
+    # ---------------------------------------------------------------- what `agentcoach stats` shows
+
+    def report(self, over: float) -> dict[str, Any]:
+        """What this process spent since the last report (`over` seconds), for `send_budget_processes`; resets
+        the counters it reports as rates."""
+        sent = {str(p): round(self.sent[p] / over, 2) for p in SEND_PRIORITIES} if over > 0 else {}
+        granted = [p for p in SEND_PRIORITIES if self.granted[p]]
+        waits = {str(p): round(self.waited.get(p, 0.0) / self.granted[p], 4) for p in granted}
+        report = {
+            "store": self.store.name,
+            "rate": self.rate,
+            "sends_per_s": sent,
+            "waiting": {str(p): self.waiting[p] for p in SEND_PRIORITIES},
+            "mean_wait_s": waits,
+            "pauses": self.pauses,
+        }
+        self.sent.clear()
+        self.waited.clear()
+        self.granted.clear()
+        return report
+
+    def start_reporting(self, engine: AsyncEngine, process_key: int) -> None:
+        """Write this process's report every few seconds until `stop`."""
+        from bot.budget_report import write_report  # bot/ owns the table
+
+        async def loop() -> None:
+            last = self._clock()
+            while True:
+                await asyncio.sleep(REPORT_EVERY_S)
+                now = self._clock()
+                try:
+                    self.processes = await write_report(engine, process_key, self.report(now - last))
+                except Exception:  # the next report is a few seconds away; sending must not stop for this
+                    log.warning("send budget: could not write this process's report", exc_info=True)
+                last = now
+
+        if self._reporter is None:
+            self._reporter = asyncio.create_task(loop(), name="send-budget-report")
+
+    async def stop(self) -> None:
+        if self._reporter is not None:
+            self._reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reporter
+            self._reporter = None
+        await self.store.close()
+
+
+def budget_of(app: Any) -> SendBudget:
+    """The application's send budget (runtime.app keeps it in bot_data)."""
+    found = app.bot_data[BUDGET_KEY]
+    assert isinstance(found, SendBudget)
+    return found
+
+
+def shared_store(engine: AsyncEngine, redis_url: str | None, prefix: str, share: Callable[[], int]) -> BudgetStore:
+    """The store for this deployment: memory on SQLite (one process); on PostgreSQL the database, or Redis with
+    the database behind it; behind the database, a conservative share in this process."""
+    if engine.dialect.name != "postgresql":
+        if redis_url:
+            log.info("send budget: SQLite runs one process, so its budget is kept in memory (REDIS_URL unused)")
+        return MemoryStore()
+    database = FallbackStore(PostgresStore(engine), MemoryStore(), share=share)
+    if redis_url:
+        return FallbackStore(RedisStore(redis_url, prefix=prefix), database, share=share)
+    return database
 
 
 class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
-    """python-telegram-bot's hook for every Bot API request, spending the process's `SendBudget`."""
+    """python-telegram-bot's hook for every Bot API request, spending the deployment's `SendBudget`."""
 
     def __init__(self, budget: SendBudget, reply_retries: int = REPLY_RETRIES) -> None:
         self.budget = budget
@@ -179,19 +262,23 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
         data: dict[str, Any],
         rate_limit_args: dict[str, Any] | None,
     ) -> JSON:
-        scheduled = bool(rate_limit_args and rate_limit_args.get("scheduled"))
+        args_given = rate_limit_args or {}
+        scheduled = bool(args_given.get("scheduled"))
+        priority = SendPriority(args_given.get("priority", SendPriority.NUDGE if scheduled else SendPriority.REPLY))
+        chat_id = data.get("chat_id")
         # Telegram's limits are on messages to chats: answering a button press or reading updates costs nothing.
-        paced = data.get("chat_id") is not None and not scheduled
+        # (The engine's sends took their slot before their last check.)
+        paced = chat_id is not None and endpoint not in NOT_MESSAGES and not scheduled
         attempt = 0
         while True:
             if paced:
-                await self.budget.acquire_reply()
+                await self.budget.acquire(_chat(chat_id), priority, message=endpoint.startswith("send"))
             try:
                 answer = await callback(*args, **kwargs)
             except RetryAfter as error:
                 RETRY_AFTER.inc()
                 seconds = retry_seconds(error)
-                self.budget.pause(seconds + 0.1)
+                await self.budget.pause(seconds + 0.1)
                 if scheduled:
                     raise  # the engine logs it once and puts the row back
                 attempt += 1
@@ -200,9 +287,15 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
                     raise
                 log.warning("Telegram asked to wait %.0f s; %s waits and tries again", seconds, endpoint)
             else:
-                if scheduled or paced:  # a message to a chat, which Telegram counts against its limits
-                    count_send(scheduled=scheduled)
                 return answer
+
+
+def _chat(chat_id: Any) -> int | None:
+    """A chat id as the budget keys it: private chats are numbers; an @channel name is not paced per chat."""
+    try:
+        return int(chat_id)
+    except (TypeError, ValueError):
+        return None
 
 
 def retry_seconds(error: RetryAfter) -> float:
