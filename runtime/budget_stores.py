@@ -31,8 +31,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sqlalchemy import text
@@ -43,6 +43,37 @@ log = logging.getLogger(__name__)
 
 # A chat's next time is forgotten this long after it passed (the table and the Redis keys stay small).
 CHAT_MEMORY_S = 60.0
+# How often a process measures again how the store's clock stands to its own.
+CLOCK_CHECK_EVERY_S = 60.0
+
+
+class StoreClock:
+    """How the store's clock stands to this process's monotonic clock, so a slot (an instant on the store's
+    clock) becomes a wait here that does not depend on how long the answer took to come back: the offset from
+    the quickest of a few round trips (NTP's idea), measured again every minute."""
+
+    def __init__(self, read: Callable[[], Awaitable[float]], samples: int = 5) -> None:
+        self._read = read
+        self._samples = samples
+        self._offset: float | None = None
+        self._checked_at = 0.0
+
+    async def offset(self) -> float:
+        if self._offset is None or time.monotonic() - self._checked_at > CLOCK_CHECK_EVERY_S:
+            best: tuple[float, float] | None = None
+            for _ in range(self._samples):
+                sent = time.monotonic()
+                theirs = await self._read()
+                back = time.monotonic()
+                if best is None or back - sent < best[0]:
+                    best = (back - sent, theirs - (sent + back) / 2)
+            assert best is not None
+            self._offset, self._checked_at = best[1], time.monotonic()
+        return self._offset
+
+    async def wait_until(self, instant: float) -> float:
+        """Seconds from now (here) until `instant` (the store's clock)."""
+        return max(0.0, instant - await self.offset() - time.monotonic())
 
 
 @dataclass(frozen=True)
@@ -147,10 +178,13 @@ class MemoryStore:
         """Nothing to release."""
 
 
-_NOW = "extract(epoch from clock_timestamp())"
+_NOW = "extract(epoch from clock_timestamp())::float8"
+# The lock first, then the read: in one statement, a reservation that waited for the lock would see the row's
+# newest version but the chat's time as it was before the wait (READ COMMITTED's snapshot is the statement's).
+_LOCK = text("SELECT 1 FROM send_budget WHERE id = 1 FOR UPDATE")
 _READ = text(
     f"SELECT next_slot, paused_until, {_NOW}, "
-    "(SELECT next_at FROM send_budget_chats WHERE chat_id = :chat) FROM send_budget WHERE id = 1 FOR UPDATE"
+    "(SELECT next_at FROM send_budget_chats WHERE chat_id = :chat) FROM send_budget WHERE id = 1"
 )
 _MOVE = text("UPDATE send_budget SET next_slot = :slot WHERE id = 1")
 _MOVE_AND_CHAT = text(
@@ -173,7 +207,7 @@ _FIRST_ROW = text(
 
 class PostgresStore:
     """The budget in the database every process already shares: one row locked for the moment of a reservation
-    (two statements and the commit, ~1 ms), and the chats' next times in a table pruned as they pass."""
+    (three statements and the commit, ~1 ms), and the chats' next times in a table pruned as they pass."""
 
     name = "postgresql"
 
@@ -181,6 +215,11 @@ class PostgresStore:
         self.engine = engine
         self._ready = False
         self._pruned_at = 0.0
+        self.clock = StoreClock(self._now)
+
+    async def _now(self) -> float:
+        async with self.engine.connect() as connection:
+            return float((await connection.execute(text(f"SELECT {_NOW}"))).scalar_one())
 
     async def _first_row(self) -> None:
         if not self._ready:
@@ -190,7 +229,9 @@ class PostgresStore:
 
     async def reserve(self, chat_id: int | None, horizon: float, interval: float, chat_gap: float) -> Grant:
         await self._first_row()
+        await self.clock.offset()  # measured (now and then) before the reservation, never between it and its use
         async with self.engine.begin() as connection:
+            await connection.execute(_LOCK)
             next_slot, paused_until, now, chat_next = (await connection.execute(_READ, {"chat": chat_id})).one()
             grant, slot = decide(now, next_slot, paused_until, chat_next, horizon, interval)
             if grant.reserved:
@@ -199,6 +240,8 @@ class PostgresStore:
                 else:
                     moved = {"slot": slot, "chat": chat_id, "next_at": now + grant.wait + chat_gap}
                     await connection.execute(_MOVE_AND_CHAT, moved)
+        if grant.reserved:  # the slot on the database's clock, as a wait from the instant the answer is here
+            grant = replace(grant, wait=await self.clock.wait_until(now + grant.wait))
         if grant.reserved and time.monotonic() - self._pruned_at > CHAT_MEMORY_S:
             self._pruned_at = time.monotonic()
             async with self.engine.begin() as connection:
@@ -232,16 +275,16 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local next_slot = tonumber(redis.call('HGET', KEYS[1], 'next_slot') or '0')
 local paused = tonumber(redis.call('HGET', KEYS[1], 'paused_until') or '0')
 local horizon, interval, gap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-if paused > now then return {0, tostring(paused - now), 0} end
+if paused > now then return {0, tostring(paused - now), 0, tostring(now)} end
 local slot = math.max(now, next_slot)
-if slot - now > horizon then return {0, tostring(slot - now - horizon), 0} end
+if slot - now > horizon then return {0, tostring(slot - now - horizon), 0, tostring(now)} end
 if ARGV[4] == '1' then
   local chat_next = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if chat_next > slot then return {0, tostring(chat_next - slot), 1} end
+  if chat_next > slot then return {0, tostring(chat_next - slot), 1, tostring(now)} end
   redis.call('SET', KEYS[2], tostring(slot + gap), 'PX', math.ceil((slot - now + gap) * 1000) + 1000)
 end
 redis.call('HSET', KEYS[1], 'next_slot', tostring(slot + interval))
-return {1, tostring(slot - now), 0}
+return {1, tostring(slot - now), 0, tostring(now)}
 """
 _PAUSE_LUA = """
 local t = redis.call('TIME')
@@ -276,14 +319,22 @@ class RedisStore:
         self._reserve = self.redis.register_script(_RESERVE_LUA)
         self._pause = self.redis.register_script(_PAUSE_LUA)
         self._state = self.redis.register_script(_STATE_LUA)
+        self.clock = StoreClock(self._now)
+
+    async def _now(self) -> float:
+        seconds, microseconds = await self.redis.time()
+        return float(seconds) + float(microseconds) / 1_000_000
 
     async def reserve(self, chat_id: int | None, horizon: float, interval: float, chat_gap: float) -> Grant:
         chat_key = f"{self.prefix}:chat:{chat_id if chat_id is not None else '-'}"
         has_chat = "1" if chat_id is not None else "0"
-        reserved, wait, chat_busy = await self._reserve(
+        await self.clock.offset()  # measured (now and then) before the reservation, never between it and its use
+        reserved, wait, chat_busy, now = await self._reserve(
             keys=[self.state_key, chat_key], args=[horizon, interval, chat_gap, has_chat]
         )
-        return Grant(bool(reserved), float(wait), chat_busy=bool(chat_busy))
+        if reserved:
+            return Grant(True, await self.clock.wait_until(float(now) + float(wait)))
+        return Grant(False, float(wait), chat_busy=bool(chat_busy))
 
     async def pause(self, seconds: float) -> None:
         await self._pause(keys=[self.state_key], args=[seconds])

@@ -106,6 +106,7 @@ class SendBudget:
         self.waited: dict[SendPriority, float] = {}  # seconds, by priority
         self.granted: Counter[SendPriority] = Counter()
         self.pauses = 0
+        self._scheduled_to: dict[int, SendPriority] = {}
         self.processes = 1  # alive in the deployment, as the last report found (a fallback share divides by it)
         self._reporter: asyncio.Task[None] | None = None
 
@@ -139,8 +140,8 @@ class SendBudget:
             self.waiting[priority] -= 1
             BUDGET_WAITING.labels(priority).dec()
         waited = self._clock() - started
-        self.sent[priority] += 1  # a slot spent: the message goes now (Telegram may still refuse it)
-        SENDS.labels(priority).inc()
+        if chat_id is not None and priority is not SendPriority.REPLY:
+            self._scheduled_to[chat_id] = priority  # what the send that follows is counted as (count_sent)
         self.granted[priority] += 1
         self.waited[priority] = self.waited.get(priority, 0.0) + waited
         BUDGET_WAIT_SECONDS.labels(priority).observe(waited)
@@ -171,6 +172,15 @@ class SendBudget:
             if grant.reserved or grant.chat_busy:
                 return grant
             await self._sleep(max(grant.wait, MIN_RETRY_S))
+
+    def count_sent(self, chat_id: int | None, priority: SendPriority | None) -> None:
+        """Telegram accepted a message: counted under its priority (a scheduled one's is the one its slot was
+        granted for, `priority` None)."""
+        if priority is None:
+            found = self._scheduled_to.pop(chat_id, None) if chat_id is not None else None
+            priority = found or SendPriority.NUDGE
+        self.sent[priority] += 1
+        SENDS.labels(priority).inc()
 
     # ---------------------------------------------------------------- what `agentcoach stats` shows
 
@@ -287,6 +297,8 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
                     raise
                 log.warning("Telegram asked to wait %.0f s; %s waits and tries again", seconds, endpoint)
             else:
+                if chat_id is not None and endpoint not in NOT_MESSAGES:
+                    self.budget.count_sent(_chat(chat_id), None if scheduled else priority)
                 return answer
 
 

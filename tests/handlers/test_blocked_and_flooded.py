@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bot.models import Delivery
 from bot.recurring import DAILY_TIP, REFLECTION
+from bot.statuses import SendPriority
 from runtime.delivery import engine_of
 from runtime.send_budget import SendBudget
 from tests.handlers.test_onboarding import onboard
@@ -112,29 +113,29 @@ async def test_under_429s_the_agents_reply_arrives_and_nudges_step_back(
 
 async def test_a_reply_goes_before_scheduled_messages_already_waiting() -> None:
     """Six scheduled messages queue for a 50 ms pace; a reply that comes after the first is let through next."""
-    budget = SendBudget(per_second=20)
+    budget = SendBudget(rate=20)
     order: list[str] = []
     first_went = asyncio.Event()
 
     async def scheduled(n: int) -> None:
-        await budget.acquire()
+        await budget.acquire(5000 + n, SendPriority.BULK)
         order.append(f"s{n}")
         first_went.set()
 
     async def reply() -> None:
-        await budget.acquire_reply()
+        await budget.acquire(5100, SendPriority.REPLY)
         order.append("reply")
 
     waiting = [asyncio.create_task(scheduled(n)) for n in range(6)]
     await first_went.wait()
     await asyncio.gather(reply(), *waiting)
-    assert order.index("reply") <= 2, order  # at most the one already at the pace went before it
+    assert order.index("reply") <= 3, order  # behind at most the slots already handed out (0.1 s of bulk)
 
 
 async def test_a_retry_after_pauses_every_send_of_the_process() -> None:
-    budget = SendBudget(per_second=0)
-    budget.pause(0.2)
+    budget = SendBudget(rate=0)
+    await budget.pause(0.2)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await asyncio.gather(budget.acquire(), budget.acquire_reply())
+    await asyncio.gather(budget.acquire(1, SendPriority.NUDGE), budget.acquire(2, SendPriority.REPLY))
     assert loop.time() - started >= 0.19

@@ -1,5 +1,6 @@
-"""Prometheus metrics as a scrape reads them: what the sweep tick counts by kind and outcome, the sends by priority,
-Telegram's 429s and the sweep's duration, in the exposition text that /metrics serves.
+"""Prometheus metrics as a scrape reads them: what the sweep tick counts by kind and outcome, the sends by priority
+(reply, nudge, recurring, bulk), Telegram's 429s and the pauses they cause, the sweep's duration, in the exposition
+text that /metrics serves.
 
 The registry belongs to the process, so each test compares the counters before and after what it does.
 """
@@ -60,8 +61,9 @@ async def test_a_sweep_counts_its_deliveries_by_kind_and_outcome(harness: Harnes
     for outcome in ("retried", "held", "cancelled", "taken_over"):
         assert change(before, after, "agentcoach_deliveries_total", kind="followup", outcome=outcome) == 0
     assert change(before, after, "agentcoach_deliveries_total", kind="digest", outcome="sent") == 0
-    assert change(before, after, "agentcoach_sends_total", priority="scheduled") == 2
-    assert change(before, after, "agentcoach_sends_total", priority="reply") == 0
+    assert change(before, after, "agentcoach_sends_total", priority="nudge") == 2
+    for other in ("reply", "recurring", "bulk"):
+        assert change(before, after, "agentcoach_sends_total", priority=other) == 0
     assert change(before, after, "agentcoach_sweep_seconds_count") >= 1
     assert change(before, after, "agentcoach_retry_after_total") == 0
 
@@ -72,7 +74,7 @@ async def test_replies_count_as_replies(harness: Harness) -> None:
     await chat.send("/help")
     after = scrape()
     assert change(before, after, "agentcoach_sends_total", priority="reply") == 1
-    assert change(before, after, "agentcoach_sends_total", priority="scheduled") == 0
+    assert change(before, after, "agentcoach_sends_total", priority="nudge") == 0
 
 
 async def test_a_429_is_counted_and_the_delivery_retried(harness: Harness) -> None:
@@ -83,4 +85,5 @@ async def test_a_429_is_counted_and_the_delivery_retried(harness: Harness) -> No
     after = scrape()
     assert change(before, after, "agentcoach_retry_after_total") == 1
     assert change(before, after, "agentcoach_deliveries_total", kind="followup", outcome="retried") == 1
-    assert change(before, after, "agentcoach_sends_total", priority="scheduled") == 0
+    assert change(before, after, "agentcoach_sends_total", priority="nudge") == 0
+    assert change(before, after, "agentcoach_budget_pauses_total") == 1
