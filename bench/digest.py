@@ -46,7 +46,7 @@ from bench.children import memory_kib, mib, run_python_child
 
 AGENTS, MEASURE, NUDGES = 100_000, 10_000, 50
 PHOTO_BYTES = 50 * 1024
-SENDS_PER_SECOND = 29  # runtime.send_budget.SENDS_PER_SECOND
+SENDS_PER_SECOND = 29  # runtime.send_budget paces SEND_RATE=30 at 29.03/s
 TELEGRAM_LIMIT = 30
 NUDGE_GOAL_S = 5.0
 WAVE_GOAL_MIN = 60.0
@@ -202,7 +202,7 @@ async def wave_child(
     from runtime.app import LOCAL_TOKEN, build_application
     from runtime.delivery import engine_of
     from runtime.local_api import LocalBotAPI
-    from runtime.send_budget import SENDS_PER_SECOND as BOT_RATE
+    from runtime.send_budget import TELEGRAM_MESSAGES_PER_SECOND as BOT_RATE
 
     class PacedTelegram(LocalBotAPI):
         """The Bot API as far as the wave needs it: 429 for a 31st message within a second; keeps no messages."""

@@ -121,7 +121,7 @@ def main() -> int:
     import runtime.app
     from runtime.cli import main as cli
 
-    vars(runtime.app)["SENDS_PER_SECOND"] = 0  # what build_application reads
+    runtime.app.PACED = False  # what build_application reads
     return cli(sys.argv[1:])
 
 

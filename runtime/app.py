@@ -57,6 +57,8 @@ LOCAL_TOKEN = "7000000001:LOCAL-SHELL"
 TELEGRAM_URL = "https://api.telegram.org/bot"  # PTB's default; its files are under …/file/bot
 
 AgentApplication = Application[Any, Any, Any, Any, Any, Any]
+# bench.webhooks turns the send budget off, to measure the processes rather than Telegram's limit.
+PACED = True
 
 
 def file_url(base_url: str) -> str:
@@ -77,7 +79,7 @@ def build_application(
     not paced unless `send_rate` (messages/s) says so. Against Telegram (no `request`) the send budget is the
     deployment's (SEND_RATE, shared through PostgreSQL or REDIS_URL: runtime.send_budget)."""
     settings = services.settings
-    rate = send_rate if send_rate is not None else (0 if request is not None else settings.send_rate)
+    rate = send_rate if send_rate is not None else (0 if request is not None or not PACED else settings.send_rate)
     budget = SendBudget(rate)
     if request is None and rate > 0:
         engine = services.sessions.kw.get("bind")

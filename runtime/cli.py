@@ -12,12 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +26,6 @@ from bot.logs import configure_logging
 if TYPE_CHECKING:
     from telegram import Bot
 
-    from bot.stats import Stats
     from runtime.app import AgentApplication
 
 log = logging.getLogger("agentcoach")
@@ -236,6 +233,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "data":
         return data_command(args, settings)
     if args.command == "stats":
+        from runtime.stats_command import stats_command
+
         return stats_command(settings, as_json=args.json)
     if args.command == "team":
         from runtime.team_command import team_command
@@ -413,111 +412,6 @@ def data_command(args: argparse.Namespace, settings: Settings) -> int:
         return 0 if found.total_behind == 0 else 1
 
     return asyncio.run(run())
-
-
-def stats_command(settings: Settings, *, as_json: bool) -> int:
-    """`agentcoach stats`: the numbers (bot/stats.py), as aligned English text or one JSON object."""
-    from bot.stats import gather_stats
-
-    async def read() -> Stats:
-        await migrate(settings)
-        engine = engine_from_settings(settings)
-        try:
-            async with session_factory(engine)() as session, session.begin():
-                return await gather_stats(session, settings.clock().now())
-        finally:
-            await engine.dispose()
-
-    stats = asyncio.run(read())
-    print(json.dumps(stats_as_json(stats), indent=2) if as_json else stats_as_text(stats))
-    return 0
-
-
-STATS_DEFINITIONS = {
-    "active": "finished onboarding and has not blocked the bot (no last-seen time is stored)",
-    "due": "pending and its time has come",
-    "overdue": "still pending more than 2 min after its time",
-    "late": "sent more than 2 min after its time",
-}
-
-
-def stats_as_text(stats: Stats) -> str:
-    """One screen: what an operator looks at first comes first; every number right-aligned in one column."""
-    hour = stats.hour_total()
-    oldest = "-" if stats.oldest_due_at is None else _age(stats.oldest_due_age)
-    oldest_note = "" if stats.oldest_due_at is None else f"due {_utc(stats.oldest_due_at)}"
-    inactive = f"{stats.agents_onboarding} onboarding, {stats.agents_blocked} blocked"
-    rows: list[tuple[str, str, str]] = [
-        ("Agents", "", ""),
-        ("  active", str(stats.agents_active), ""),
-        ("  inactive", str(stats.agents_inactive), inactive),
-        ("Deliveries now", "", ""),
-        ("  due", str(stats.due), f"{stats.due_retrying} waiting out a retry's delay" if stats.due_retrying else ""),
-        ("  overdue", str(stats.overdue), ""),
-        ("  oldest due, age", oldest, oldest_note),
-        ("  in flight", str(stats.in_flight), f"{stats.claimed} claimed, {stats.sending} sending"),
-        ("  held", str(stats.held), "for agents who blocked the bot"),
-        ("  scheduled later", str(stats.scheduled), ""),
-        ("Last hour", "", ""),
-        ("  sent", str(hour.sent), f"{hour.late} late"),
-        ("  failed", str(hour.failed), ""),
-    ]
-    width = max(len(label) for label, _, _ in rows) + 2
-    lines = [f"agentcoach stats at {_utc(stats.now)}"]
-    lines += [f"  {name}: {meaning}" for name, meaning in STATS_DEFINITIONS.items()]
-    lines.append("")
-    for label, value, note in rows:
-        line = f"{label:<{width}}{value:>7}" if value else label
-        lines.append(f"{line}   ({note})" if note else line)
-    if stats.last_hour:
-        lines += ["", f"{'Last hour by kind':<{width}}{'sent':>7}{'late':>8}{'failed':>8}"]
-        for kind, counts in stats.last_hour.items():
-            lines.append(f"{'  ' + kind:<{width}}{counts.sent:>7}{counts.late:>8}{counts.failed:>8}")
-    return "\n".join(lines)
-
-
-def stats_as_json(stats: Stats) -> dict[str, object]:
-    age = stats.oldest_due_age
-    return {
-        "now": stats.now.isoformat(),
-        "definitions": STATS_DEFINITIONS,
-        "agents": {
-            "active": stats.agents_active,
-            "inactive": stats.agents_inactive,
-            "onboarding": stats.agents_onboarding,
-            "blocked": stats.agents_blocked,
-        },
-        "deliveries": {
-            "due": stats.due,
-            "due_retrying": stats.due_retrying,
-            "overdue": stats.overdue,
-            "oldest_due_at": stats.oldest_due_at.isoformat() if stats.oldest_due_at else None,
-            "oldest_due_age_seconds": age.total_seconds() if age is not None else None,
-            "in_flight": stats.in_flight,
-            "claimed": stats.claimed,
-            "sending": stats.sending,
-            "held": stats.held,
-            "scheduled": stats.scheduled,
-        },
-        "last_hour": {kind: vars(counts) for kind, counts in stats.last_hour.items()},
-    }
-
-
-def _utc(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _age(age: timedelta | None) -> str:
-    """45 s, 12 min, 3 h 5 min, 2 d 4 h: as precise as an operator needs at a glance."""
-    seconds = max(0, int(age.total_seconds())) if age is not None else 0
-    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
-    if seconds < 60:
-        return f"{seconds} s"
-    if minutes < 60:
-        return f"{minutes} min"
-    if hours < 24:
-        return f"{hours} h {minutes % 60} min"
-    return f"{days} d {hours % 24} h"
 
 
 def open_shell(settings: Settings, user_id: int, name: str | None, language_code: str | None) -> int:

@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stats import seed as seed_month
+from bot.budget_report import write_report
 from bot.db import create_engine, session_factory, upgrade
 from bot.models import Agent, Delivery
 from bot.stats import KindHour, gather_stats
@@ -235,3 +236,42 @@ async def test_the_command_prints_one_screen_and_json(
     }
     assert 10 * 60 <= data["deliveries"]["oldest_due_age_seconds"] < 11 * 60
     assert data["last_hour"]["followup"] == {"sent": 2, "late": 1, "failed": 1}
+
+
+async def test_the_command_shows_the_send_budget_of_the_processes_alive(
+    engine: AsyncEngine, database_url: str, tmp_path: Path, data_key: str | None
+) -> None:
+    keyed = data_key or ""
+    idle = run_agentcoach(tmp_path, "stats", DATABASE_URL=database_url, DATA_KEY=keyed)
+    assert idle.returncode == 0, idle.stderr
+    assert "Send budget (30 messages/s for the deployment, 1/s per chat)" in idle.stdout
+    assert "no process is sending" in idle.stdout
+
+    for key, recurring in ((11, 12.0), (12, 13.5)):  # two processes, reporting as runtime.send_budget does
+        report = {
+            "store": "postgresql" if database_url.startswith("postgresql") else "memory",
+            "rate": 30,
+            "sends_per_s": {"reply": 0.5, "nudge": 1.0, "recurring": recurring, "bulk": 0.0},
+            "waiting": {"reply": 0, "nudge": 0, "recurring": 120, "bulk": 3000},
+            "mean_wait_s": {"recurring": 2.5},
+            "pauses": 1,
+        }
+        await write_report(engine, key, report)
+    await engine.dispose()
+
+    text = run_agentcoach(tmp_path, "stats", DATABASE_URL=database_url, DATA_KEY=keyed)
+    assert text.returncode == 0, text.stderr
+    budget = text.stdout.split("Send budget")[1].splitlines()
+    words = [line.split() for line in budget if line.startswith("  ")]
+    assert words[0][:2] == ["processes", "2"] and words[1][:2] == ["sends/s", "28.5"]
+    assert "95% of the budget" in budget[2]
+    assert ["waiting", "now", "6240"] in words and ["RetryAfter", "pauses", "2"] in words
+    assert ["by", "priority", "sends/s", "waiting", "mean", "wait"] in words
+    assert ["reply", "1", "0", "-"] in words and ["nudge", "2", "0", "-"] in words
+    assert ["recurring", "25.5", "240", "2.50", "s"] in words and ["bulk", "0", "6000", "-"] in words
+
+    machine = run_agentcoach(tmp_path, "stats", "--json", DATABASE_URL=database_url, DATA_KEY=keyed)
+    data = json.loads(machine.stdout)["send_budget"]
+    assert data["processes"] == 2 and data["rate"] == 30
+    assert data["sends_per_s"] == {"reply": 1.0, "nudge": 2.0, "recurring": 25.5, "bulk": 0.0}
+    assert data["waiting"]["bulk"] == 6000 and data["retry_after_pauses"] == 2
