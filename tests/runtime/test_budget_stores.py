@@ -187,3 +187,33 @@ async def test_reports_of_the_processes_alive_are_summed(pg_engine: AsyncEngine)
     assert found.waiting == {"reply": 0, "nudge": 2, "recurring": 80, "bulk": 0}
     assert found.mean_wait_s == {"nudge": 0.4, "recurring": 1.5}
     assert found.pauses == 1
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "redis"])
+async def test_a_reply_in_one_process_waits_only_for_the_slots_a_wave_in_another_holds(
+    kind: str, pg_engine: AsyncEngine
+) -> None:
+    """One process keeps a wave of digests going (horizon 0.1 s); another's reply is granted a slot at most that
+    far ahead, however long the wave."""
+    first, second = await two_processes(kind, pg_engine)
+    stop = asyncio.Event()
+
+    async def wave() -> None:
+        chat = 100_000
+        while not stop.is_set():
+            grant = await first.reserve(chat, 0.1, RATE_INTERVAL, GAP)
+            chat += 1
+            await asyncio.sleep(0 if grant.reserved else max(grant.wait, 0.002))
+
+    waves = [asyncio.create_task(wave()) for _ in range(3)]
+    try:
+        await asyncio.sleep(0.5)  # the wave has the queue full
+        assert (await second.state()).backlog_s > 0
+        replies = [await second.reserve(7 + n, float("inf"), RATE_INTERVAL, GAP) for n in range(5)]
+    finally:
+        stop.set()
+        await asyncio.gather(*waves)
+        await second.close()
+        await first.close()
+    assert all(grant.reserved for grant in replies)
+    assert max(grant.wait for grant in replies) <= 0.1 + 6 * RATE_INTERVAL  # the wave's slots, and its own five
