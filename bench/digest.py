@@ -197,12 +197,12 @@ async def wave_child(
     from bot.models import Agent, Delivery
     from bot.recurring import after_sent
     from bot.scheduler import Kind, Outgoing
+    from bot.send_budget import TELEGRAM_MESSAGES_PER_SECOND as BOT_RATE
     from bot.statuses import DeliveryKind
     from handlers.context import Services
     from runtime.app import LOCAL_TOKEN, build_application
     from runtime.delivery import engine_of
     from runtime.local_api import LocalBotAPI
-    from runtime.send_budget import TELEGRAM_MESSAGES_PER_SECOND as BOT_RATE
 
     class PacedTelegram(LocalBotAPI):
         """The Bot API as far as the wave needs it: 429 for a 31st message within a second; keeps no messages."""

@@ -409,7 +409,7 @@ class DataKey(Base):
 
 
 class SendBudgetState(Base):
-    """The deployment's one send budget on PostgreSQL (runtime.budget_stores): the next free slot of Telegram's
+    """The deployment's one send budget on PostgreSQL (bot.budget_stores): the next free slot of Telegram's
     ~30 messages/s and the end of a RetryAfter pause, as seconds of the database's clock, so every process reads
     one clock. One row (id 1); a reservation locks it for a moment (`SELECT … FOR UPDATE`)."""
 

@@ -22,6 +22,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot import recurring
 from bot.reflections import LATER as REFLECTION_LATER
 from bot.scheduler import Engine, Kind
+from bot.send_budget import SendBudget, shared_store
 from bot.timeparse import warm_up
 from bot.timezones import city_index
 from bot.tip_library import library
@@ -49,7 +50,7 @@ from handlers.errors import on_error
 from handlers.menus import set_default_menus
 from runtime.delivery import ENGINE_KEY, TelegramSender
 from runtime.gate import GatedApplication
-from runtime.send_budget import BUDGET_KEY, PriorityRateLimiter, SendBudget, shared_store
+from runtime.send_budget import BUDGET_KEY, PriorityRateLimiter, PrometheusBudgetMetrics
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def build_application(
     deployment's (SEND_RATE, shared through PostgreSQL or REDIS_URL: runtime.send_budget)."""
     settings = services.settings
     rate = send_rate if send_rate is not None else (0 if request is not None or not PACED else settings.send_rate)
-    budget = SendBudget(rate)
+    budget = SendBudget(rate, metrics=PrometheusBudgetMetrics())
     if request is None and rate > 0:
         engine = services.sessions.kw.get("bind")
         assert isinstance(engine, AsyncEngine), "the session factory must be bound to an engine"

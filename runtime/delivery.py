@@ -27,10 +27,11 @@ from bot.scheduler import (
     SweepReport,
     TransientFailure,
 )
+from bot.send_budget import SendBudget
 from handlers.context import PHOTO_NAME
 from handlers.keyboards import inline
 from runtime.metrics import SWEEP_SECONDS, count_deliveries
-from runtime.send_budget import BUDGET_KEY, SCHEDULED, SendBudget, retry_seconds
+from runtime.send_budget import BUDGET_KEY, SCHEDULED, retry_seconds
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The numbers of the bot (bot/stats.py: agents, deliveries due, late, sent and failed) and of the send budget every
 process spends (bot/budget_report.py: the processes alive, their sends/s by priority, what waits, RetryAfter pauses;
-runtime/budget_stores.py: a pause now, the slots handed out ahead).
+bot/budget_stores.py: a pause now, the slots handed out ahead).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.budget_report import BudgetReport
+    from bot.budget_stores import BudgetState
     from bot.stats import Stats
-    from runtime.budget_stores import BudgetState
 
 
 def stats_command(settings: Settings, *, as_json: bool) -> int:
@@ -52,7 +52,7 @@ def stats_command(settings: Settings, *, as_json: bool) -> int:
 async def shared_state(engine: AsyncEngine, settings: Settings) -> BudgetState:
     """The shared budget's state now (a pause, the slots handed out ahead), read from where the processes keep it;
     on SQLite the running process holds it in memory, so there is nothing shared to read."""
-    from runtime.budget_stores import BudgetState, PostgresStore, RedisStore
+    from bot.budget_stores import BudgetState, PostgresStore, RedisStore
 
     if engine.dialect.name != "postgresql":
         return BudgetState(0.0, 0.0, 0)

@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from bot.models import Delivery
 from bot.recurring import DAILY_TIP, REFLECTION
+from bot.send_budget import SendBudget
 from bot.statuses import SendPriority
 from runtime.delivery import engine_of
-from runtime.send_budget import SendBudget
 from tests.handlers.test_onboarding import onboard
 from tests.support import Harness
 

@@ -12,10 +12,11 @@ import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden
 
+from bot.send_budget import SendBudget
 from handlers.bot_api import AgentBot, Sent
 from runtime.app import LOCAL_TOKEN, build_bot
 from runtime.local_api import LocalBotAPI
-from runtime.send_budget import PriorityRateLimiter, SendBudget
+from runtime.send_budget import PriorityRateLimiter
 
 CHAT = 4242
 KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("✅", callback_data="fu:ok:7")]])

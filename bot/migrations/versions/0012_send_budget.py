@@ -1,7 +1,7 @@
 """one send budget for the deployment: its state, the chats' next times, and the processes spending it
 
 - `send_budget`: one row, the next free slot of Telegram's ~30 messages/s for the whole deployment and the end of
-  a RetryAfter pause, in seconds of the database's clock (runtime.budget_stores, on PostgreSQL).
+  a RetryAfter pause, in seconds of the database's clock (bot.budget_stores, on PostgreSQL).
 - `send_budget_chats`: when each chat may get its next message (Telegram's ~1 message/s per chat).
 - `send_budget_processes`: what each process spending the budget last reported (`agentcoach stats`).
 

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.budget_stores import MemoryStore, decide
+from bot.send_budget import SendBudget
 from bot.statuses import SendPriority
-from runtime.budget_stores import MemoryStore, decide
-from runtime.send_budget import SendBudget
 
 REPLY, NUDGE, RECURRING, BULK = SendPriority.REPLY, SendPriority.NUDGE, SendPriority.RECURRING, SendPriority.BULK
 

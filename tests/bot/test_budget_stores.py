@@ -24,9 +24,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.budget_report import read_report, write_report
+from bot.budget_stores import BudgetStore, FallbackStore, MemoryStore, PostgresStore, RedisStore
 from bot.db import create_engine, session_factory
 from bot.models import SendBudgetProcess
-from runtime.budget_stores import BudgetStore, FallbackStore, MemoryStore, PostgresStore, RedisStore
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
@@ -126,7 +126,7 @@ async def test_without_redis_the_database_stands_in_and_redis_is_used_again(
     gone = RedisStore("redis://127.0.0.1:1/0", timeout=0.2)  # nothing listens on port 1
     now = [0.0]
     store = FallbackStore(gone, PostgresStore(pg_engine), retry_every=10.0, clock=lambda: now[0])
-    with caplog.at_level(logging.INFO, logger="runtime.budget_stores"):
+    with caplog.at_level(logging.INFO, logger="bot.budget_stores"):
         for chat in range(5):
             assert (await store.reserve(chat, float("inf"), RATE_INTERVAL, GAP)).reserved
     assert store.name == "postgresql (fallback)"
@@ -139,7 +139,7 @@ async def test_without_redis_the_database_stands_in_and_redis_is_used_again(
     # Redis is back: after `retry_every` the shared store is asked again.
     store.primary = await redis_store()
     now[0] = 11.0
-    with caplog.at_level(logging.INFO, logger="runtime.budget_stores"):
+    with caplog.at_level(logging.INFO, logger="bot.budget_stores"):
         assert (await store.reserve(9, float("inf"), RATE_INTERVAL, GAP)).reserved
     assert store.name == "redis"
     assert any("answers again" in r.getMessage() for r in caplog.records)
