@@ -60,6 +60,10 @@ def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: objec
         ("ACCESS", "closed"),
         ("ADMIN_IDS", "@boss, 123"),
         ("ADMIN_IDS", "12.5"),
+        ("SEND_RATE", "0"),
+        ("SEND_RATE", "thirty"),
+        ("SEND_RATE", "5000"),
+        ("REDIS_URL", "127.0.0.1:6379"),
     ],
 )
 def test_a_bad_value_names_the_setting_in_one_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
@@ -120,3 +124,14 @@ def test_bad_access_settings_read_as_one_line(
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=f"^{re.escape(line)}$"):
         load_settings()
+
+
+def test_the_send_budget_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.send_rate, settings.redis_url) == (30.0, None)
+    monkeypatch.setenv("SEND_RATE", "25")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/2")
+    settings = load_settings()
+    assert (settings.send_rate, settings.redis_url) == (25.0, "redis://127.0.0.1:6379/2")
+    monkeypatch.setenv("REDIS_URL", "")
+    assert load_settings().redis_url is None
