@@ -270,7 +270,7 @@ async def wave_child(
             claims.append((time.perf_counter() - begun) * 1000)
 
     def capture(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if len(statements) < 3 and "row_number()" in statement and statement.lstrip().upper().startswith("UPDATE"):
+        if len(statements) < 4 and "row_number()" in statement and statement.lstrip().upper().startswith("UPDATE"):
             statements.append((statement, parameters))
 
     event.listen(bind.sync_engine, "before_cursor_execute", capture)

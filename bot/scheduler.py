@@ -12,12 +12,21 @@ through the module that owns its kind, sends it, and confirms it:
 
 Claiming is UPDATE … RETURNING over `SELECT … ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED`, keeping the
 first row of each agent (Telegram's ~1 message/s per chat; the agent's other due rows stay untouched for the next
-sweep), so several processes on one PostgreSQL never take the same row; SQLite runs one process. It is done
-twice in one transaction: every kind but the weekly digest first (through a partial index of exactly those rows,
-so 100k digests due a minute earlier are never read), then the digests with what room is left, a bounded share
-(`wave_batch`, ~3 s of sends). While a wave lasts, a sweep claims its next share as soon as the last rows of the
-one before are in hand, so the sends never pause, and a follow-up nudge falling due meanwhile is claimed and sent
-ahead of the next share: late by one share's sends at most (docs/benchmarks.md, "Weekly digest: 100k agents").
+claim), so several processes on one PostgreSQL never take the same row; SQLite runs one process. It goes by tiers,
+the order of bot.statuses.SendPriority, in one transaction, an agent taken by one tier skipped by the next:
+
+    1. nudges (a follow-up's, ⏰ Later's: times an agent chose)    up to `batch`, through their own partial index
+    2. rows whose lease ran out (every `rescue_every`)              what is left of `batch`
+    3. recurring prompts, daily tips, team digests                  a share: `recurring_batch`, ~3 s of sends
+    4. the waves (the weekly digest, a broadcast)                   what room the share left (`wave_batch`)
+
+The nudges and the rows of tier 2 are sent first, then the share, a few rows at a time (`wave_concurrency`), so
+that slots are always left for nudges. While the prompts or a wave last, a sweep claims the next share as soon as
+the last rows of the one before are in hand, so the sends never pause; and while a share is being sent, the nudges
+falling due are claimed every second (`nudge_every`, tier 1 alone) and sent at once. 100k agents' 09:00 prompts
+are thus never all claimed ahead of a nudge due at 09:01: it waits at most a second for its claim, then for the
+share's few rows already at the send budget (which, in runtime, lets it ahead of them too), never for the share
+(tests/bot/test_tiers.py; docs/benchmarks.md, "Weekly digest: 100k agents").
 
 What can go wrong, and why nothing is lost or doubled:
 - A process dies: its rows carry its owner key, and the next sweep of any process (the restarted one's first
@@ -58,7 +67,7 @@ from bot.bulk import insert_rows
 from bot.clock import Clock
 from bot.db import insert_or_skip
 from bot.grouped import Grouped
-from bot.models import WAVE_KINDS, Agent, Delivery
+from bot.models import NUDGE_KINDS, WAVE_KINDS, Agent, Delivery
 from bot.ownership import IN_HAND, Ownership, ownership_for
 from bot.statuses import DeliveryStatus, SendPriority, priority_of
 
@@ -184,14 +193,22 @@ class EngineSettings:
     concurrency: int = 16
     # How often a sweep also looks for rows whose process died (always at start).
     rescue_every: timedelta = timedelta(seconds=5)
-    # Rows of the wave kind (the weekly digest) one claim takes at most: at Telegram's ~30 messages/s a share
-    # lasts ~3 s, and a follow-up nudge falling due meanwhile is claimed, and sent, before the next share (goal:
-    # ≤ 5 s late). A sweep goes on to `wave_shares` shares while a wave lasts, each claimed before the last one's
-    # sends end (no pause between them); then it ends, and the next sweep checks for processes that died.
+    # Rows of the recurring tier (daily tips, reflection prompts, team digests) one claim takes at most: a share,
+    # ~3 s of sends at Telegram's ~30 messages/s (~9 s for each of three processes sharing them), so 100k agents'
+    # 09:00 prompts are claimed a share at a time, never all ahead of a nudge due at 09:01.
+    recurring_batch: int = 90
+    # Rows of the wave kinds (the weekly digest, a broadcast) one claim takes at most, less the recurring rows it
+    # took: a wave waits for the prompts, and a claim is at most one share beyond its nudges. A sweep goes on to
+    # `wave_shares` shares while the prompts or a wave last, each claimed before the last one's sends end (no pause
+    # between them); then it ends, and the next sweep checks for processes that died.
     wave_batch: int = 90
     wave_shares: int = 10
-    # Rows of the wave in flight at once (each holds its photo, its upload body, a pooled connection): fewer than
-    # `concurrency`, since at ~30 messages/s a few are enough to keep the pace fed, and each costs memory.
+    # While a share is being sent, the nudges falling due are claimed this often, and sent at once (goal: ≤ 5 s
+    # late), not when the next share is claimed.
+    nudge_every: timedelta = timedelta(seconds=1)
+    # Rows of the shares (recurring and wave) in flight at once (a digest holds its photo, its upload body, a
+    # pooled connection): fewer than `concurrency`, since at ~30 messages/s a few keep the pace fed, and the
+    # slots left are the nudges', which never wait for a share's.
     wave_concurrency: int = 8
 
 
@@ -202,8 +219,9 @@ class Claimed:
     attempts: int
     due_at: datetime
     owner: int
-    # Taken by the second claim (the weekly digest's wave, or anything else due): delivered after the first's.
-    wave: bool = False
+    # Taken as part of a share (the recurring tier's or a wave's): delivered after the nudges and rows whose lease
+    # ran out, a few at a time (`wave_concurrency`).
+    share: bool = False
     # Its kind, so a sweep's report can count each outcome under it (SweepReport.by_kind).
     kind: str = ""
 
@@ -245,7 +263,8 @@ class Engine:
     _sweeping: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
     _started: bool = field(default=False, init=False, repr=False)
     _rescued_at: datetime | None = field(default=None, init=False, repr=False)
-    # Whether the last claim left due rows behind (a full batch, or a full share of a wave).
+    _stuck_checked_at: datetime | None = field(default=None, init=False, repr=False)
+    # Whether the last claim left due rows behind (a full batch, or a full share).
     backlog: bool = field(default=False, init=False)
     _grouped: _Groups | None = field(default=None, init=False, repr=False)
 
@@ -291,35 +310,58 @@ class Engine:
         if not claimed:
             return report
         semaphore = asyncio.Semaphore(self.settings.concurrency)
-        wave_room = min(self.settings.wave_concurrency, self.settings.concurrency)
-        wave_semaphore = asyncio.Semaphore(wave_room)
+        share_room = min(self.settings.wave_concurrency, self.settings.concurrency)
+        share_semaphore = asyncio.Semaphore(share_room)
 
         async def one(item: Claimed) -> None:
             async with semaphore:
                 report.add(await self.deliver_safely(item), kind=item.kind)
 
-        async def one_of_wave(item: Claimed) -> None:
-            async with wave_semaphore:
+        async def one_of_share(item: Claimed) -> None:
+            async with share_semaphore:  # the slots left are the nudges'
                 await one(item)
 
-        async with asyncio.TaskGroup() as waves:
-            for share in range(self.settings.wave_shares):
-                # The urgent rows (nudges, prompts, tips) are all sent before this share of the wave begins:
-                # started together, the order of sends would follow whichever render got the database first.
+        async with asyncio.TaskGroup() as shares:
+
+            def start_nudges(nudges: Sequence[Claimed]) -> None:
+                report.claimed += len(nudges)
+                for item in nudges:
+                    shares.create_task(one(item))
+
+            for number in range(self.settings.wave_shares):
+                # The nudges (and rows whose lease ran out) are all sent before this share begins: started
+                # together, the order of sends would follow whichever render got the database first.
                 async with asyncio.TaskGroup() as group:  # in due order, `concurrency` at a time
                     for item in claimed:
-                        if not item.wave:
+                        if not item.share:
                             group.create_task(one(item))
-                wave = [waves.create_task(one_of_wave(item)) for item in claimed if item.wave]
-                if not wave or not self.backlog or share == self.settings.wave_shares - 1:
+                # Recurring rows first, then the wave's: the semaphore lets them in in that order.
+                share = [shares.create_task(one_of_share(item)) for item in claimed if item.share]
+                last = not share or not self.backlog or number == self.settings.wave_shares - 1
+                # The next share (and whatever fell due meanwhile) is claimed as soon as this one's last rows are
+                # all in hand, so the sends never pause between shares for a claim and a render; the last share is
+                # waited for. Nudges falling due meanwhile are claimed every second, and sent at once.
+                await self._while_sending(share, 0 if last else share_room, start_nudges)
+                if last:
                     break
-                # The next share (and whatever urgent fell due meanwhile) is claimed as soon as this one's last
-                # rows are all in hand, so the sends never pause between shares for a claim and a render.
-                while len(running := [task for task in wave if not task.done()]) > wave_room:
-                    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 claimed = await self.claim()
                 report.claimed += len(claimed)
         return report
+
+    async def _while_sending(
+        self, share: Sequence[asyncio.Task[None]], keep: int, start_nudges: Callable[[Sequence[Claimed]], None]
+    ) -> None:
+        """Wait until at most `keep` rows of the share are still being delivered, claiming the nudges that fall due
+        every `nudge_every` meanwhile (by the engine's clock, or by the event loop's when nothing ends for that
+        long) and starting them at once."""
+        loop = asyncio.get_running_loop()
+        every = self.settings.nudge_every
+        next_tick, next_instant = loop.time() + every.total_seconds(), self.clock.now() + every
+        while len(running := [task for task in share if not task.done()]) > keep:
+            await asyncio.wait(running, timeout=max(0.0, next_tick - loop.time()), return_when=asyncio.FIRST_COMPLETED)
+            if loop.time() >= next_tick or self.clock.now() >= next_instant:
+                start_nudges(await self.claim_nudges())
+                next_tick, next_instant = loop.time() + every.total_seconds(), self.clock.now() + every
 
     async def deliver_safely(self, item: Claimed) -> SweepReport:
         """A bug while rendering or sending one delivery must not stop the others: retry it, bounded."""
@@ -332,25 +374,29 @@ class Engine:
             return report
 
     async def claim(self) -> list[Claimed]:
-        """Mark due rows as ours, one per agent, and commit before anything is sent: first every due row of the
-        kinds that must not wait (follow-up nudges, prompts, tips), oldest first, up to `batch`, and rows whose
-        lease ran out; then the wave kinds (the weekly digest, a broadcast: bot.models.WAVE_KINDS), oldest first, up to
-        `wave_batch` and what is left of `batch`. Returned in that order, which is the order they are sent in.
+        """Mark due rows as ours, one per agent, and commit before anything is sent, in tiers:
 
-        Three statements, each an ordered range of one index that stops at its LIMIT: one with an OR across
-        statuses would read and sort every due digest of a wave (24 ms at 89k due, against 0.1 ms)."""
+        1. the nudges (bot.statuses: a follow-up's, ⏰ Later's), oldest first, up to `batch`;
+        2. rows whose lease ran out, with what is left of `batch` (looked for every `rescue_every`, as the rows of
+           a process that died are: such a row is a lease late already);
+        3. the recurring tier (daily tips, reflection prompts, team digests: every kind but the nudges' and the
+           waves'), a share of `recurring_batch` at most;
+        4. the wave kinds (the weekly digest, a broadcast: bot.models.WAVE_KINDS), with the room the recurring rows
+           left of `wave_batch` (and of `batch`).
+
+        An agent with a row in one tier gets none in the later ones. Returned in that order, which is the order
+        they are sent in. Three statements (four every `rescue_every`), each an ordered range of one index that stops
+        at its LIMIT: one with an OR across statuses would read and sort every due digest of a wave (24 ms at 89k
+        due, against 0.1 ms)."""
         await self.start()
         assert self.ownership is not None
         now, owner = self.clock.now(), self.ownership.key
         batch = self.settings.batch
-        waiting_its_time = and_(
-            Delivery.due_at <= now, or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now)
-        )
         # Literals, not parameters: they let both databases use the partial index on exactly these rows.
-        urgent = and_(
+        recurring = and_(
             Delivery.status == literal_column(f"'{PENDING}'"),
             Delivery.kind.not_in([literal_column(f"'{kind}'") for kind in WAVE_KINDS]),
-            waiting_its_time,
+            _waiting_its_time(now),
         )
         # A lease that ran out: the process is alive but stuck (a dead one's rows were rescued). Such a row was due
         # when claimed; saying so lets SQLite's planner, which cannot tell a rare status from a common one, search
@@ -358,17 +404,32 @@ class Engine:
         stuck = or_(
             *(and_(Delivery.status == status, Delivery.due_at <= now, Delivery.lease_until < now) for status in IN_HAND)
         )
-        wave = and_(Delivery.status == PENDING, waiting_its_time)
+        wave = and_(Delivery.status == PENDING, _waiting_its_time(now))
         async with self.sessions() as session, session.begin():
-            first = await self._claim_some(session, urgent, batch, (), now, owner)
+            first = await self._claim_some(session, _nudges(now), batch, (), now, owner)
             busy = {c.agent_id for c in first}
-            first += await self._claim_some(session, stuck, batch - len(first), busy, now, owner)
-            room = min(batch - len(first), self.settings.wave_batch)
-            busy = {c.agent_id for c in first}
-            rest = await self._claim_some(session, wave, room, busy, now, owner, wave=True)
-        # More is due than this sweep took: sweep again at once (runtime.delivery.sweep_tick).
-        self.backlog = len(first) >= batch or (room > 0 and len(rest) >= room)
-        return first + rest
+            if self._stuck_checked_at is None or now - self._stuck_checked_at >= self.settings.rescue_every:
+                self._stuck_checked_at = now
+                first += await self._claim_some(session, stuck, batch - len(first), busy, now, owner)
+                busy = {c.agent_id for c in first}
+            share_room = min(batch - len(first), self.settings.recurring_batch)
+            share = await self._claim_some(session, recurring, share_room, busy, now, owner, share=True)
+            busy |= {c.agent_id for c in share}
+            room = min(batch - len(first), self.settings.wave_batch) - len(share)
+            rest = await self._claim_some(session, wave, room, busy, now, owner, share=True)
+        # More is due than this claim took (a full batch, a full share, or no room left to look at the wave): sweep
+        # again at once (runtime.delivery.sweep_tick).
+        full_share = len(share) >= share_room or room <= 0 or len(rest) >= room
+        self.backlog = len(first) >= batch or (share_room > 0 and full_share)
+        return first + share + rest
+
+    async def claim_nudges(self) -> list[Claimed]:
+        """The first tier alone (`claim`'s nudges), as a sweep claims it every second while a share is sent."""
+        await self.start()
+        assert self.ownership is not None
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            return await self._claim_some(session, _nudges(now), self.settings.batch, (), now, self.ownership.key)
 
     async def _claim_some(
         self,
@@ -379,7 +440,7 @@ class Engine:
         now: datetime,
         owner: int,
         *,
-        wave: bool = False,
+        share: bool = False,
     ) -> list[Claimed]:
         """One UPDATE … RETURNING over the first `limit` rows matching `where` (skipping rows other processes
         hold), keeping the first of each agent not in `busy_agents`."""
@@ -414,7 +475,7 @@ class Engine:
                 .execution_options(synchronize_session=False)
             )
         ).all()
-        claimed = (Claimed(*row[:4], owner=owner, wave=wave, kind=row[4]) for row in rows)
+        claimed = (Claimed(*row[:4], owner=owner, share=share, kind=row[4]) for row in rows)
         return sorted(claimed, key=lambda c: (c.due_at, c.id))
 
     async def deliver(self, item: Claimed) -> SweepReport:
@@ -635,6 +696,20 @@ class Engine:
                 agent.active, agent.updated_at = False, now
             await hold_agent(session, item.agent_id)
         log.info("agent %s cannot be reached (%s): their deliveries are held", item.agent_id, error)
+
+
+def _waiting_its_time(now: datetime) -> ColumnElement[bool]:
+    """Due, and not waiting for a retry."""
+    return and_(Delivery.due_at <= now, or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now))
+
+
+def _nudges(now: datetime) -> ColumnElement[bool]:
+    """The nudges due now: exactly the rows of the partial index bot.models.NUDGE_INDEX (literals, as there)."""
+    return and_(
+        Delivery.status == literal_column(f"'{PENDING}'"),
+        Delivery.kind.in_([literal_column(f"'{kind}'") for kind in NUDGE_KINDS]),
+        _waiting_its_time(now),
+    )
 
 
 async def _deliveries_and_agents(session: AsyncSession, items: Sequence[Claimed]) -> dict[int, tuple[Delivery, Agent]]:

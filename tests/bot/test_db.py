@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -20,13 +21,13 @@ from bot.agents import NewAgent, get_or_register
 from bot.config import Settings
 from bot.conversations import Waiting, stop_waiting, wait_for, waiting_for
 from bot.db import HEAD_REVISION, current_revision, engine_from_settings, session_factory, upgrade
-from bot.models import BROADCAST_ONCE_INDEX, ONE_WAITING_INDEX, URGENT_INDEX, Agent, Base
+from bot.models import BROADCAST_ONCE_INDEX, NUDGE_INDEX, NUDGE_KINDS, ONE_WAITING_INDEX, URGENT_INDEX, Agent, Base
 
 
 def schema_differences(connection: Connection) -> list[object]:
     def declared(item: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
         # DDL in the models (see there), checked below
-        return name not in (ONE_WAITING_INDEX, URGENT_INDEX, BROADCAST_ONCE_INDEX)
+        return name not in (ONE_WAITING_INDEX, URGENT_INDEX, BROADCAST_ONCE_INDEX, NUDGE_INDEX)
 
     context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": declared})
     differences = list(compare_metadata(context, Base.metadata))
@@ -98,6 +99,14 @@ async def test_the_urgent_index_is_made_by_the_migrations(engine: AsyncEngine) -
     made = await index_definition(engine, URGENT_INDEX)
     assert "due_at" in made and "'pending'" in made and "'digest'" in made
     assert "'broadcast'" in made  # migration 0009: an announcement to everyone is a wave too
+
+
+async def test_the_nudge_index_is_made_by_the_migrations(engine: AsyncEngine) -> None:
+    """Migration 0013 gives the partial index the claim finds the due nudges by, apart from the recurring prompts
+    (bot.scheduler), with exactly the nudge kinds of bot.statuses."""
+    made = await index_definition(engine, NUDGE_INDEX)
+    assert "due_at" in made and "'pending'" in made
+    assert sorted(re.findall(r"'(\w+)'", made.split("kind", 1)[1])) == sorted(NUDGE_KINDS)
 
 
 async def test_a_broadcast_reaches_an_agent_once_by_the_migrated_index(engine: AsyncEngine) -> None:

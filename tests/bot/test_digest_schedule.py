@@ -251,21 +251,25 @@ async def test_a_due_nudge_is_claimed_and_sent_before_a_thousand_earlier_digests
     assert len(claimed) == 1 + 90 and worker.backlog  # the nudge, then the wave's share of one sweep
     assert len({c.agent_id for c in claimed}) == len(claimed)
 
-    # Sent first, too: the sweep sends the urgent rows before it starts on the wave's (then goes on, share by
-    # share, up to `wave_shares` of them).
+    # Sent first, too: the sweep sends the nudges before it starts on the wave's (then goes on, share by share,
+    # up to `wave_shares` of them).
     async with sessions() as session, session.begin():
         await session.execute(text("UPDATE deliveries SET status = 'pending', lease_until = NULL"))
     phone.received.clear()
     await worker.sweep()
     sent = [text for _, text, _ in phone.received]
     assert sent[0] == f"followup A{nudged}" and len(sent) == len(set(sent)) == 91
-    # The urgent rows are found through their own partial index, not by reading through the wave.
-    statement, parameters = next((sql, params) for sql, params in claims if "'digest'" in sql)
-    explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
-    async with engine.connect() as connection:
-        rows = (await connection.exec_driver_sql(f"{explain} {statement}", parameters)).all()  # type: ignore[arg-type]
-    plan = "\n".join(str(row[-1]) for row in rows)
-    assert "ix_deliveries_urgent_due" in plan, plan
+    # The nudges, and the recurring rows after them, are found through partial indexes without the wave's rows, not
+    # by reading through the wave (with one nudge and nothing recurring due, either index serves the nudges' claim;
+    # tests/bot/test_tiers.py shows theirs chosen with 10k prompts due).
+    partial = ("ix_deliveries_nudge_due", "ix_deliveries_urgent_due")
+    for marker, indexes in (("'reflect_later'", partial), ("'digest'", partial[1:])):
+        statement, parameters = next((sql, params) for sql, params in claims if marker in sql)
+        explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
+        async with engine.connect() as connection:
+            rows = (await connection.exec_driver_sql(f"{explain} {statement}", parameters)).all()  # type: ignore[arg-type]
+        plan = "\n".join(str(row[-1]) for row in rows)
+        assert any(index in plan for index in indexes), plan
 
 
 async def test_changing_the_digest_setting_moves_the_waiting_digest(harness: Harness) -> None:
@@ -327,8 +331,9 @@ async def test_nudges_falling_due_during_a_wave_are_sent_within_five_seconds(
     sessions: async_sessionmaker[AsyncSession], processes: list[Engine]
 ) -> None:
     """300 digests due at once take 10 s at 29/s, in shares of 90 claimed one after another; a nudge due 1.5,
-    3, … 9 s into the wave waits at most for the share in hand (90 rows, 3.1 s) and the rows already past their
-    render (16, 0.55 s). The sweep goes on from share to share without a pause."""
+    3, … 9 s into the wave is claimed within a second of the clock (the nudges' own claim while a share is sent)
+    and waits for the share's rows already in flight (8, 0.28 s), not for the share (90 rows, 3.1 s). The sweep
+    goes on from share to share without a pause."""
     sunday_20 = utc(10, 18, 12)
     clock = ManualClock(sunday_20)
     phone = PacedPhone(clock)
@@ -339,4 +344,4 @@ async def test_nudges_falling_due_during_a_wave_are_sent_within_five_seconds(
     texts = [text for _, text, _ in phone.received]
     assert len(texts) == len(set(texts)) == 306
     late = {text: (at - due[text]).total_seconds() for _, text, at in phone.received if text in due}
-    assert len(late) == 6 and all(0 <= seconds <= 5 for seconds in late.values()), late
+    assert len(late) == 6 and all(0 <= seconds <= 2.5 for seconds in late.values()), late  # goal: ≤ 5 s

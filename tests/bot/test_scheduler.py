@@ -106,6 +106,7 @@ async def test_one_message_per_chat_per_sweep_oldest_first(rig: Rig) -> None:
 
 async def test_downtime_catch_up_is_sent_at_start_marked_late_oldest_first(rig: Rig) -> None:
     rig.engine.settings.batch = 2  # more fell due than one sweep takes: the oldest go first
+    rig.engine.settings.wave_shares = 1  # one share a sweep (a recurring kind's rows go in shares)
     agents = [await rig.add_agent(user) for user in range(1, 6)]
     ids = {
         minutes: await rig.due(agent, START - timedelta(minutes=minutes))

@@ -59,10 +59,17 @@ SELECTIVE = frozenset({"rowid", "id", "agent_id", "client_id", "subject_id", "te
 CLAIM = "WHERE deliveries.status = ? AND deliveries.due_at <= ?"
 # The claim of rows whose lease ran out (a process alive but stuck): only rows in `claimed` or `sending`, as RESCUE.
 CLAIM_STUCK = "deliveries.status = ? AND deliveries.due_at <= ? AND deliveries.lease_until < ? OR"
-# The first claim: every kind but the waves (the weekly digest, a broadcast), which the partial index 0008/0009 holds
-# (or, when the statistics say the due rows are few, the status index), by due time and LIMITed by the batch.
+# The recurring tier's claim: every kind but the waves (the weekly digest, a broadcast), which the partial index
+# 0008/0009 holds (or, when the statistics say the due rows are few, the status index), by due time and LIMITed by
+# the share.
 CLAIM_URGENT = (
     "WHERE deliveries.status = 'pending' AND (deliveries.kind NOT IN ('digest', 'broadcast')) "
+    "AND deliveries.due_at <= ?"
+)
+# The nudges' claim (the first tier, and the one a sweep makes every second while a share is sent): their own
+# partial index (0013), so a nudge due at 09:01 is found without reading through the prompts due at 09:00.
+CLAIM_NUDGE = (
+    "WHERE deliveries.status = 'pending' AND deliveries.kind IN ('followup', 'reflect_later') "
     "AND deliveries.due_at <= ?"
 )
 # Cancelling a follow-up's nudge (✅ Done, snooze, reschedule, archive): the statement 0005 gave an index.
@@ -77,6 +84,7 @@ ALLOWED = {
     (CLAIM_STUCK, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=?)"),
     (CLAIM_URGENT, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=? AND due_at<?)"),
     (CLAIM_URGENT, "SEARCH deliveries USING INDEX ix_deliveries_urgent_due (status=? AND due_at<?)"),
+    (CLAIM_NUDGE, "SEARCH deliveries USING INDEX ix_deliveries_nudge_due (status=? AND due_at<?)"),
     (RESCUE, "SEARCH deliveries USING INDEX ix_deliveries_status_due (status=?)"),
     # Any index that starts with the status serves it as well (0009's for `agentcoach stats`).
     (RESCUE, "SEARCH deliveries USING INDEX ix_deliveries_status_sent (status=?)"),
