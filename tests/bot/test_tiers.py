@@ -21,7 +21,8 @@ from bot.bulk import insert_rows_with_ids
 from bot.clock import Clock, ManualClock, SystemClock
 from bot.db import session_factory
 from bot.models import NUDGE_INDEX, NUDGE_KINDS, WAVE_KINDS, Agent, Delivery
-from bot.scheduler import Claimed, Engine, EngineSettings, Kind, Outgoing, Planned, schedule_many
+from bot.scheduler import Budget, Claimed, Engine, EngineSettings, Kind, Outgoing, Planned, schedule_many
+from bot.send_budget import SendBudget
 from bot.statuses import DeliveryKind, SendPriority
 from tests.conftest import START
 
@@ -144,12 +145,15 @@ async def plan_of(engine: AsyncEngine, statement: str, parameters: Any) -> str:
     return "\n".join(str(row[-1]) for row in rows)
 
 
+@pytest.mark.parametrize("budget", ["first come", "the send budget"])
 async def test_a_nudge_due_during_a_wave_of_10k_prompts_goes_out_within_5_s_at_10_messages_a_second(
-    sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine, processes: list[Engine]
+    sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine, processes: list[Engine], budget: str
 ) -> None:
     """10,000 agents' reflection prompts are due; a follow-up falls due 1.5 s into the first share (90 prompts,
     9 s at 10/s). It is claimed within a second of its time and waits only for the few prompts already at the
-    budget: out before that share ends, well within 5 s, by a claim of the nudges alone through their index."""
+    budget: out before that share ends, well within 5 s, by a claim of the nudges alone through their index.
+    Through a budget that serves first come, and through the bot's own (bot.send_budget, this process alone at
+    10/s), which lets the nudge ahead of the prompts waiting."""
     clock = SystemClock()
     now = clock.now()
     *wave, nudged = await add_agents(sessions, 10_001, now)
@@ -158,7 +162,8 @@ async def test_a_nudge_due_during_a_wave_of_10k_prompts_goes_out_within_5_s_at_1
         await connection.execute(text("ANALYZE deliveries"))
     await engine.dispose()  # SQLite's connections plan with the statistics from their next start
     phone = Phone(clock)
-    worker = start_process(processes, Engine(sessions, clock, phone, KINDS, budget=FirstComeBudget(10)))
+    paced: Budget = FirstComeBudget(10) if budget == "first come" else SendBudget(10)
+    worker = start_process(processes, Engine(sessions, clock, phone, KINDS, budget=paced))
     await worker.start()
     nudge_text = f"{K.FOLLOWUP} {nudged}"
     phone.arrived[nudge_text] = asyncio.Event()
