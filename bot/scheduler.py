@@ -25,7 +25,7 @@ that slots are always left for nudges. While the prompts or a wave last, a sweep
 the last rows of the one before are in hand, so the sends never pause; and while a share is being sent, the nudges
 falling due are claimed every second (`nudge_every`, tier 1 alone) and sent at once. 100k agents' 09:00 prompts
 are thus never all claimed ahead of a nudge due at 09:01: it waits at most a second for its claim, then for the
-share's few rows already at the send budget (which, in runtime, lets it ahead of them too), never for the share
+share's few rows already at the send budget (bot.send_budget, which lets it ahead of them too), never for the share
 (tests/bot/test_tiers.py; docs/benchmarks.md, "Weekly digest: 100k agents").
 
 What can go wrong, and why nothing is lost or doubled:
