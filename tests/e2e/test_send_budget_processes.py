@@ -3,6 +3,8 @@
 Each process is `python -m bench.budget_sender` (the bot built as runtime.app builds it for a deployment: the
 budget's store shared through a fresh PostgreSQL database, or Redis), sending to the same chats as the other two,
 each in an order of its own, 50 messages in flight. bench.counting_api writes down when each message arrived.
+On PostgreSQL and through the pause they go as replies (each reply asks the store for itself, as far ahead as it
+takes: the most requests at once); on Redis as a digest wave (`bulk`, the shortest horizon: the most polling).
 
 The rules, on what the Bot API saw and on when each request left its process:
 - never more than SEND_RATE messages in any second (sliding windows, not calendar seconds);
@@ -11,9 +13,9 @@ The rules, on what the Bot API saw and on when each request left its process:
 - a RetryAfter(5) answered to one process stops all three for 5 s.
 
 The budget decides when a request leaves its process; the arrival adds the loopback's and the scheduler's jitter
-(a few ms, now and then tens on a loaded machine), which Telegram's own limit, an average over its second, does
-not see as a burst. So the rules are held strictly on departures and, with `WIRE_SLACK_S` for the wire, on
-arrivals (the same 50 ms as for requests already on the wire when a 429 is answered).
+(a few ms, now and then tens, which no budget can see). So the rules are held strictly on departures and, with
+`WIRE_SLACK_S` for the wire, on arrivals (the same 50 ms as for requests already on the wire when a 429 is
+answered).
 
 Why SEND_RATE=30 and 600 messages, not 3,000 (bench/send_budget.py sends those, and checks the same rules): the
 budget's margin for lateness is absolute (`LATENESS_S`, 33 ms), so a higher rate would not test the same thing
