@@ -13,8 +13,10 @@ process's memory on SQLite, PostgreSQL's `send_budget` row, or Redis with REDIS_
   runs; a follow-up nudge only while the slots already handed out end within `HORIZON_S[NUDGE]` (0.3 s); the
   recurring prompts within 0.2 s; digests and broadcasts within 0.1 s. So the slots handed out ahead of time are
   never more than 0.3 s of scheduled sends: a reply waits for at most those, in any process, even in a wave, and a
-  wave of prompts takes slots only when no nudge wants one. In each process one waiter per scheduled priority
-  asks the store at a time (the others queue behind it, FIFO), so the store sees a few requests per slot;
+  wave of prompts takes slots only when no nudge wants one. In each process one waiter per priority asks the store
+  at a time (the others queue behind it, FIFO), so the store sees a few requests per slot, and a send woken more
+  than 33 ms after its slot (a GC pause, a busy CPU) gives it up and takes another rather than crowd the next ones
+  into one second (bench/send_budget.py saw 31 in a second without it);
 - a RetryAfter from Telegram pauses the whole deployment: the process that met it writes the pause to the store,
   every reservation refuses until it ends, and a slot reserved before it is given up if the pause began while its
   holder slept. A reply then waits and tries again (the agent is looking at the chat); a scheduled message is
@@ -61,6 +63,8 @@ HORIZON_S = {
     SendPriority.RECURRING: 0.2,
     SendPriority.BULK: 0.1,
 }
+# A send woken later than LATENESS_S after its slot gives the slot up and takes another, this many times at most.
+MAX_GIVEN_UP = 2
 # Asking again sooner than this is not worth a round trip to the store.
 MIN_RETRY_S = 0.002
 REPORT_EVERY_S = 5.0
@@ -114,10 +118,9 @@ class SendBudget:
         self._sleep = sleep
         self._clock = clock
         self._paused_until = 0.0  # this process's own knowledge of a pause: no round trip needed
-        # One waiter per scheduled priority asks the store at a time; replies each ask for themselves.
-        self._turns: dict[SendPriority, asyncio.Lock] = {
-            priority: asyncio.Lock() for priority in SEND_PRIORITIES if priority is not SendPriority.REPLY
-        }
+        # One waiter per priority asks the store at a time (a reply's turn lasts one round trip: it may reserve
+        # any slot); 50 replies asking at once would queue 50 transactions on the one budget row.
+        self._turns: dict[SendPriority, asyncio.Lock] = {priority: asyncio.Lock() for priority in SEND_PRIORITIES}
         self.waiting: Counter[SendPriority] = Counter()
         self.sent: Counter[SendPriority] = Counter()
         self.waited: dict[SendPriority, float] = {}  # seconds, by priority
@@ -164,20 +167,26 @@ class SendBudget:
         self.metrics.waited(priority, waited)
 
     async def _take_slot(self, chat_id: int | None, priority: SendPriority) -> None:
-        turn = self._turns.get(priority)
+        turn = self._turns[priority]
         horizon = HORIZON_S[priority]
+        given_up = 0
         while True:
-            async with turn if turn is not None else contextlib.nullcontext():
+            async with turn:
                 grant = await self._ask(chat_id, horizon)
             if not grant.reserved:  # the chat had a message less than a second ago: wait, not holding the turn
                 await self._sleep(max(grant.wait, MIN_RETRY_S))
                 continue
             if grant.wait <= 0:
                 return
+            slot_at = self._clock() + grant.wait
             await self._sleep(grant.wait)
             # A pause that began while this waited for its slot (another process met a 429): give the slot up.
             if self.local_pause() <= 0 and await self.store.paused_for() <= 0:
-                return
+                # Woken too late (a GC pause, a busy CPU): sent now, it would crowd the next slots into one second.
+                # The slot is given up and a new one taken, twice at most (then it goes, late).
+                if self._clock() - slot_at <= LATENESS_S or given_up >= MAX_GIVEN_UP:
+                    return
+                given_up += 1
 
     async def _ask(self, chat_id: int | None, horizon: float) -> Grant:
         """Ask the store until it grants a slot or says the chat is busy (waits in between, holding the turn)."""
