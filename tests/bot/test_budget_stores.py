@@ -57,13 +57,21 @@ async def redis_store() -> RedisStore:
     return store
 
 
+class SecondProcessStore(PostgresStore):
+    """The other process's store, on a connection pool of its own, closed with it."""
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
 async def two_processes(kind: str, pg_engine: AsyncEngine) -> tuple[BudgetStore, BudgetStore]:
     if kind == "redis":
         first = await redis_store()
         second = RedisStore(REDIS_URL, prefix=first.prefix)
         return first, second
-    other = create_engine(pg_engine.url.render_as_string(hide_password=False))
-    return PostgresStore(pg_engine), PostgresStore(other)
+    return PostgresStore(pg_engine), SecondProcessStore(
+        create_engine(pg_engine.url.render_as_string(hide_password=False))
+    )
 
 
 async def take_slots(store: BudgetStore, chats: list[int], slots: list[tuple[float, int]]) -> None:
