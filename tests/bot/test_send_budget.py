@@ -25,7 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import send_budget as b_module
-from bot.budget_stores import MemoryStore, decide
+from bot.budget_stores import Grant, MemoryStore, decide
 from bot.send_budget import SendBudget
 from bot.statuses import SendPriority
 
@@ -161,8 +161,8 @@ async def test_a_retry_after_pauses_every_priority_and_drops_nothing() -> None:
     await time.run(meet_a_429(), *(send(b, time, n, priorities[n % 4], log) for n in range(240)))
     assert len(log) == 240
     start = paused_at[0]
-    # The slots handed out before the pause (at most a horizon ahead) may still go while it begins; then nothing.
-    during = [at for _, _, at in log if start + 0.3 < at < start + 5.0]
+    # The slots handed out before the pause are given up by senders still waiting for them: nothing from its start.
+    during = [at for _, _, at in log if start < at < start + 5.0]
     assert during == []
     assert any(start + 5.0 <= at < start + 5.5 for _, _, at in log)  # and everyone resumes when it ends
 
@@ -195,8 +195,17 @@ def test_granted_slots_keep_the_pace_the_chat_gap_and_the_pause(
         if not paused and now >= pause_at:
             paused, paused_until = True, now + pause_for
             pause_start = now
+        before = next_slot
         grant, next_slot = decide(now, next_slot, paused_until, chats.get(chat), horizon, interval)
         assert grant.wait >= 0
+        if not grant.reserved:  # refused: nothing moves, and the wait says when asking again is worth it
+            assert next_slot == before
+            if paused_until > now:
+                assert now + grant.wait == pytest.approx(paused_until) and not grant.chat_busy
+            elif max(now, before) - now > horizon:  # asking again when the queue is within the horizon
+                assert max(now, before) - (now + grant.wait) == pytest.approx(horizon) and not grant.chat_busy
+            else:  # the chat's second: when it ends
+                assert grant.chat_busy and max(now, before) + grant.wait == pytest.approx(chats[chat])
         if grant.reserved:
             slot = now + grant.wait
             assert grant.wait <= horizon  # never further ahead than the priority may reserve
@@ -233,3 +242,43 @@ async def test_without_giving_up_late_slots_a_second_would_hold_more() -> None:
     finally:
         b_module.MAX_GIVEN_UP = saved
     assert most_in_one_second([at for _, _, at in log]) > 30
+
+
+class CountingStore(MemoryStore):
+    """The memory store, counting reservations granted."""
+
+    def __init__(self, clock: VirtualTime) -> None:
+        super().__init__(clock)
+        self.granted = 0
+
+    async def reserve(self, chat_id: int | None, horizon: float, interval: float, chat_gap: float) -> Grant:
+        grant = await super().reserve(chat_id, horizon, interval, chat_gap)
+        self.granted += grant.reserved
+        return grant
+
+
+async def test_a_send_always_woken_late_gives_its_slot_up_at_most_twice_then_goes() -> None:
+    time = VirtualTime([0.05])  # every wake-up 50 ms late: beyond the 33 ms a slot allows
+    store = CountingStore(time)
+    b = SendBudget(30, store, sleep=time.sleep, clock=time)
+    log: list[tuple[str, int, float]] = []
+    await time.run(*(send(b, time, chat, BULK, log) for chat in range(10)))
+    assert len(log) == 10
+    # Late slots were given up (a slot in the past, the queue empty, goes at once), never more than twice a send.
+    assert 10 < store.granted <= 10 * 3
+
+
+async def test_a_message_waiting_for_its_chat_s_second_lets_the_others_of_its_priority_by() -> None:
+    """A nudge to a chat that just had a message waits its second without holding up a nudge to another chat."""
+    time = VirtualTime()
+    b = budget(time)
+    log: list[tuple[str, int, float]] = []
+    await b.acquire(1, REPLY)  # chat 1 had a message just now
+
+    async def later_to_another_chat() -> None:
+        await time.sleep(0.05)
+        await send(b, time, 2, NUDGE, log)
+
+    await time.run(send(b, time, 1, NUDGE, log), later_to_another_chat())
+    sent = {chat: at - 1000.0 for _, chat, at in log}
+    assert sent[1] >= 1.0 and sent[2] < 0.2
