@@ -9,10 +9,8 @@ until 03:00 local on Sunday 2026-10-25, UTC+1 after), never by the code under te
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 
-import pytest
 from sqlalchemy import Table, event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,7 +18,6 @@ from bot import recurring
 from bot.agents import NewAgent, get_or_register
 from bot.bulk import insert_rows_with_ids
 from bot.clock import ManualClock
-from bot.db import session_factory
 from bot.models import Agent, Delivery
 from bot.scheduler import Engine, EngineSettings, Kind, Outgoing, Planned, schedule, schedule_many
 from bot.statuses import DeliveryKind
@@ -68,20 +65,6 @@ KINDS = {
     ),
     FOLLOWUP: Kind(render=render),
 }
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
-
-
-@pytest.fixture
-async def processes() -> AsyncIterator[list[Engine]]:
-    """The engines a test starts, stopped at the end (their ownership locks released)."""
-    started: list[Engine] = []
-    yield started
-    for each in started:
-        await each.stop()
 
 
 def start_process(

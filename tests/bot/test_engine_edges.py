@@ -16,7 +16,7 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import recurring, tips
 from bot.agents import NewAgent, get_or_register
@@ -76,11 +76,6 @@ class Gate:
 def process(sessions: async_sessionmaker[AsyncSession], clock: ManualClock, phone: Phone, **options: object) -> Engine:
     settings = EngineSettings(backoff=timedelta(seconds=10), max_attempts=3)
     return Engine(sessions, clock, phone, {KIND: Kind(render)}, settings, **options)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ deployment's budget (runtime) would even let the nudge ahead of the prompts alre
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.bulk import insert_rows_with_ids
 from bot.clock import Clock, ManualClock, SystemClock
-from bot.db import session_factory
 from bot.models import NUDGE_INDEX, NUDGE_KINDS, WAVE_KINDS, Agent, Delivery
 from bot.scheduler import Budget, Claimed, Engine, EngineSettings, Kind, Outgoing, Planned, schedule_many
 from bot.send_budget import SendBudget
@@ -84,19 +83,6 @@ async def render(session: AsyncSession, delivery: Delivery, agent: Agent, now: d
 
 
 KINDS: dict[str, Kind] = {str(kind): Kind(render) for kind in TIER}
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
-
-
-@pytest.fixture
-async def processes() -> AsyncIterator[list[Engine]]:
-    started: list[Engine] = []
-    yield started
-    for each in started:
-        await each.stop()
 
 
 def start_process(processes: list[Engine], engine: Engine) -> Engine:
