@@ -159,7 +159,7 @@ def _tg_user(copy: Path) -> ModuleType:
         sys.path.remove(str(copy))
 
 
-def _stop(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:
+def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:
     """SIGTERM, then SIGKILL after `timeout`: a stop never hangs."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -200,7 +200,7 @@ def launch(
             time.sleep(0.1)
         if process.poll() is None and probe.alive():
             return process, port, tg_user
-        _stop(process)
+        stop_process(process)
     raise EmulatorUnavailable(f"the emulator did not start:\n{log_path.read_text(errors='replace')}")
 
 
@@ -226,7 +226,7 @@ class Emulator:
         return [call for call in self.client.calls("sendMessage", since=since) if "ok" in call]
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_process(self.process)
 
 
 def start(log_path: Path, rate_limit: int = 0) -> Emulator:
