@@ -36,7 +36,7 @@ from typing import Any
 
 from bot.db import create_engine
 from bot.ownership import new_key
-from bot.send_budget import SendBudget, shared_store
+from bot.send_budget import SendBudget, budget_prefix, shared_store
 from bot.statuses import SendPriority
 from runtime.app import build_bot
 from runtime.send_budget import JSON, PriorityRateLimiter
@@ -108,7 +108,7 @@ def plan(chats: list[int], messages: int, seed: int | None) -> list[tuple[int, i
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     engine = create_engine(args.database_url)
     budget = SendBudget(args.rate)
-    prefix = args.prefix or f"agentcoach:budget:{args.token.partition(':')[0]}"
+    prefix = args.prefix or budget_prefix(args.token)
     budget.store = shared_store(engine, args.redis_url, prefix, lambda: budget.processes)
     limiter = TracedLimiter(budget) if args.trace else PriorityRateLimiter(budget)
     bot = build_bot(args.token, args.url, None, limiter)

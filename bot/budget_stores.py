@@ -33,13 +33,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # A chat's next time is forgotten this long after it passed (the table and the Redis keys stay small).
 CHAT_MEMORY_S = 60.0
@@ -403,40 +405,29 @@ class FallbackStore:
             log.info("send budget: %s answers again", self.primary.name)
             self._down_since = None
 
-    async def reserve(self, chat_id: int | None, horizon: float, interval: float, chat_gap: float) -> Grant:
+    async def _ask(self, question: Callable[[BudgetStore], Awaitable[T]]) -> T:
+        """The primary store's answer (unless it failed less than `retry_every` ago), else the fallback's."""
         if self._use_primary():
             try:
-                grant = await self.primary.reserve(chat_id, horizon, interval, chat_gap)
+                answer = await question(self.primary)
             except self._errors as error:
                 self._failed(error)
             else:
                 self._answered()
-                return grant
-        if self.fallback.name == "memory":  # alone, this process may only spend its share
-            interval *= max(1, self.share())
-        return await self.fallback.reserve(chat_id, horizon, interval, chat_gap)
+                return answer
+        return await question(self.fallback)
+
+    async def reserve(self, chat_id: int | None, horizon: float, interval: float, chat_gap: float) -> Grant:
+        def alone(store: BudgetStore) -> float:  # on its own, this process may only spend its share
+            return interval * max(1, self.share()) if store is self.fallback and store.name == "memory" else interval
+
+        return await self._ask(lambda store: store.reserve(chat_id, horizon, alone(store), chat_gap))
 
     async def pause(self, seconds: float) -> None:
-        if self._use_primary():
-            try:
-                await self.primary.pause(seconds)
-            except self._errors as error:
-                self._failed(error)
-            else:
-                self._answered()
-                return
-        await self.fallback.pause(seconds)
+        await self._ask(lambda store: store.pause(seconds))
 
     async def paused_for(self) -> float:
-        if self._use_primary():
-            try:
-                paused = await self.primary.paused_for()
-            except self._errors as error:
-                self._failed(error)
-            else:
-                self._answered()
-                return paused
-        return await self.fallback.paused_for()
+        return await self._ask(lambda store: store.paused_for())
 
     async def state(self) -> BudgetState:
         try:

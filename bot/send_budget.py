@@ -255,6 +255,11 @@ class SendBudget:
         await self.store.close()
 
 
+def budget_prefix(token: str) -> str:
+    """Where a bot's budget is kept in Redis: one budget per bot token (its public id, never its secret)."""
+    return f"agentcoach:budget:{token.partition(':')[0]}"
+
+
 def shared_store(engine: AsyncEngine, redis_url: str | None, prefix: str, share: Callable[[], int]) -> BudgetStore:
     """The store for this deployment: memory on SQLite (one process); on PostgreSQL the database, or Redis with
     the database behind it; behind the database, a conservative share in this process."""

@@ -23,7 +23,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot import recurring
 from bot.reflections import LATER as REFLECTION_LATER
 from bot.scheduler import Engine, Kind
-from bot.send_budget import SendBudget, shared_store
+from bot.send_budget import SendBudget, budget_prefix, shared_store
 from bot.timeparse import warm_up
 from bot.timezones import city_index
 from bot.tip_library import library
@@ -86,8 +86,7 @@ def build_application(
     if request is None and rate > 0:
         engine = services.sessions.kw.get("bind")
         assert isinstance(engine, AsyncEngine), "the session factory must be bound to an engine"
-        prefix = f"agentcoach:budget:{token.partition(':')[0]}"  # one budget per bot token
-        budget.store = shared_store(engine, settings.redis_url, prefix, lambda: budget.processes)
+        budget.store = shared_store(engine, settings.redis_url, budget_prefix(token), lambda: budget.processes)
     bot = build_bot(token, base_url, request, PriorityRateLimiter(budget))
     app: AgentApplication = Application.builder().application_class(GatedApplication).bot(bot).build()
     app.bot_data[SERVICES_KEY] = services

@@ -53,12 +53,13 @@ async def shared_state(engine: AsyncEngine, settings: Settings) -> BudgetState:
     """The shared budget's state now (a pause, the slots handed out ahead), read from where the processes keep it;
     on SQLite the running process holds it in memory, so there is nothing shared to read."""
     from bot.budget_stores import BudgetState, PostgresStore, RedisStore
+    from bot.send_budget import budget_prefix
 
     if engine.dialect.name != "postgresql":
         return BudgetState(0.0, 0.0, 0)
     token = settings.token()
     if settings.redis_url and token:
-        store = RedisStore(settings.redis_url, prefix=f"agentcoach:budget:{token.partition(':')[0]}")
+        store = RedisStore(settings.redis_url, prefix=budget_prefix(token))
         try:
             return await store.state()
         except Exception:  # Redis gone: the processes fell back to the database, which is read below
