@@ -28,7 +28,15 @@ from sqlalchemy.schema import DDL
 from sqlalchemy.types import TypeDecorator
 
 from bot.crypto import SecretJSON, SecretText, phone_hash_for
-from bot.statuses import PRIORITY_OF_KIND, DeliveryKind, DeliveryStatus, FollowUpStatus, SendPriority, TeamRole
+from bot.statuses import (
+    PRIORITY_OF_KIND,
+    DeliveryKind,
+    DeliveryStatus,
+    FollowUpStatus,
+    SendPriority,
+    ShowingReviewStatus,
+    TeamRole,
+)
 from bot.text import clean
 
 
@@ -104,6 +112,9 @@ class Agent(Base):
     # The hour a part of day means ("明天下午"), only the parts changed: {"afternoon": "14:30"}; None = defaults
     # (bot.preferences.day_part_hours reads it).
     day_part_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The 掉盘 rule's days without a real contact, only the stages changed: {"interested": 10}; None = defaults
+    # (bot.stale reads it).
+    stale_days: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # The onboarding step still to answer; None once setup is complete.
     setup_step: Mapped[str | None] = mapped_column(String(32), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -195,6 +206,7 @@ ONE_WAITING_KINDS = (
     DeliveryKind.REFLECT_LATER,
     DeliveryKind.DIGEST,
     DeliveryKind.TEAM_DIGEST,
+    DeliveryKind.STALE_WARNING,
 )
 WAITING_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING, DeliveryStatus.HELD)
 ONE_WAITING_WHERE = (
@@ -321,6 +333,35 @@ class Reflection(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ShowingReview(Base):
+    """带看后复盘: what a client made of one showing, asked when it ends and saved with one tap.
+
+    `reactions` holds bot.statuses.Reaction values joined by commas, in the buttons' order ("" until chosen).
+    `listing` is the showing's note when it was asked (the follow-up's, or the logged viewing's), kept so the
+    review still reads right after the follow-up is edited. `ends_at` is when the showing ended (its nudge's
+    time plus its length, or when the viewing was logged).
+    """
+
+    __tablename__ = "showing_reviews"
+    __table_args__ = (
+        Index("ix_showing_reviews_client", "client_id", "saved_at"),
+        Index("ix_showing_reviews_agent_follow_up", "agent_id", "follow_up_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("follow_ups.id", ondelete="SET NULL"), nullable=True)
+    listing: Mapped[str | None] = mapped_column(SecretText, nullable=True)
+    reactions: Mapped[str] = mapped_column(String(128), default="")
+    note: Mapped[str | None] = mapped_column(SecretText, nullable=True)
+    voice_file_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=ShowingReviewStatus.OPEN)  # bot.statuses
+    ends_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    saved_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 # An announcement reaches each agent once: re-running `agentcoach broadcast` with the same file after a crash adds

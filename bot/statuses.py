@@ -58,6 +58,8 @@ class DeliveryKind(StrEnum):
     DIGEST = "digest"  # the weekly digest: sent in waves (every agent at 20:00 on Sunday), so claimed last
     BROADCAST = "broadcast"  # an operator's announcement to every active agent (`agentcoach broadcast`): a wave too
     TEAM_DIGEST = "team_digest"  # a team lead's weekly view of the team's counts (one waiting per lead)
+    SHOWING_REVIEW = "showing_review"  # 带看后复盘: the review asked when a viewing ends (subject: the review row)
+    STALE_WARNING = "stale_warning"  # 掉盘 early warning: the morning list of clients about to cross the rule
 
 
 class SendPriority(StrEnum):
@@ -76,6 +78,8 @@ SEND_PRIORITIES = tuple(SendPriority)  # first first
 PRIORITY_OF_KIND: dict[str, SendPriority] = {
     DeliveryKind.FOLLOWUP: SendPriority.NUDGE,
     DeliveryKind.REFLECT_LATER: SendPriority.NUDGE,  # "⏰ remind me later": a time the agent chose
+    DeliveryKind.SHOWING_REVIEW: SendPriority.NUDGE,  # asked while the showing is fresh
+    DeliveryKind.STALE_WARNING: SendPriority.RECURRING,
     DeliveryKind.TIP: SendPriority.RECURRING,
     DeliveryKind.REFLECTION: SendPriority.RECURRING,
     DeliveryKind.DIGEST: SendPriority.BULK,
@@ -103,6 +107,30 @@ class DeliveryStatus(StrEnum):
 
 STAGES = tuple(Stage)
 CONTACT_KINDS = tuple(ContactKind)
+
+
+class Reaction(StrEnum):
+    """What a client made of a showing (带看后复盘), in the order the buttons show them; several may be chosen."""
+
+    PRICE = "price"  # 价格
+    LAYOUT = "layout"  # 户型
+    CONDITION = "condition"  # 装修
+    LOCATION = "location"  # 位置
+    SCHOOL = "school"  # 学区
+    FAMILY = "family"  # 要和家人商量
+    INTERESTED = "interested"  # 有意向
+    NOT_A_FIT = "not_a_fit"  # 不合适
+
+
+REACTIONS = tuple(Reaction)
+
+
+class ShowingReviewStatus(StrEnum):
+    """Where a showing's review is: asked (buttons being chosen), saved, or set aside (the showing did not happen)."""
+
+    OPEN = "open"
+    SAVED = "saved"
+    DISMISSED = "dismissed"
 
 
 class WeakSpot(StrEnum):
