@@ -128,6 +128,7 @@ EDITABLE_FIELDS: Final = frozenset(
         "tip_time",
         "followup_time",
         "day_part_hours",
+        "stale_days",
     }
 )
 

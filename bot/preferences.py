@@ -289,6 +289,12 @@ _SETTING_WORDS = {
     "贴士": "tip",
     "貼士": "tip",
     "提示": "tip",
+    "stale": "stale",  # the going-cold alert's rule: handlers/stale_rule.py reads the rest of the line
+    "cold": "stale",
+    "断联": "stale",
+    "斷聯": "stale",
+    "掉盘": "stale",
+    "掉盤": "stale",
     "workdays": "workdays",
     "workday": "workdays",
     "days": "workdays",

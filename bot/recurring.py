@@ -1,5 +1,6 @@
 """Deliveries that come back on a schedule of the agent's own: the daily tip, the reflection prompt, the
-weekly digest, and for a team lead the weekly team digest.
+weekly digest, the morning warning about clients going cold (bot.stale), and for a team lead the weekly team
+digest.
 
 Each kind has one rule, "when is the next one after this instant", computed from the agent's settings in their
 zone (`bot.timezones.next_occurrence`). At most one is waiting per agent and kind, and the database holds that
@@ -18,11 +19,12 @@ import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import WAITING_STATUSES, Agent, Delivery, TeamMember
 from bot.scheduler import Planned, cancel_waiting, resume_held, schedule_once, schedule_once_many
+from bot.stale import rule as stale_rule
 from bot.statuses import DeliveryKind, TeamRole
 from bot.team_view import lead_membership, team_digest_due
 from bot.timezones import next_occurrence
@@ -31,6 +33,7 @@ DAILY_TIP = DeliveryKind.TIP
 REFLECTION = DeliveryKind.REFLECTION
 DIGEST = DeliveryKind.DIGEST
 TEAM_DIGEST = DeliveryKind.TEAM_DIGEST
+STALE_WARNING = DeliveryKind.STALE_WARNING
 
 NextDue = Callable[[Agent, datetime], datetime | None]
 
@@ -55,12 +58,27 @@ def next_digest(agent: Agent, after: datetime) -> datetime | None:
     return next_occurrence(after, agent.digest_time, agent.timezone, str(agent.digest_weekday))
 
 
-RULES: dict[str, NextDue] = {DAILY_TIP: next_daily_tip, REFLECTION: next_reflection_prompt, DIGEST: next_digest}
+def next_stale_warning(agent: Agent, after: datetime) -> datetime | None:
+    """The agent's follow-up time ("a follow-up given only a day", their morning hour) on the next day, every
+    day: a client's crossing does not wait for a work day (the renderer sends nothing when nobody is at risk);
+    None while every stage of the agent's rule is off."""
+    if not any(stale_rule(agent).values()):
+        return None
+    return next_occurrence(after, agent.followup_time, agent.timezone)
+
+
+RULES: dict[str, NextDue] = {
+    DAILY_TIP: next_daily_tip,
+    REFLECTION: next_reflection_prompt,
+    DIGEST: next_digest,
+    STALE_WARNING: next_stale_warning,
+}
 # Who can have one at all, in SQL: the start-up check then never loads the agents who turned a kind off.
 ELIGIBLE: dict[str, ColumnElement[bool]] = {
     DAILY_TIP: Agent.tip_time.is_not(None) & (Agent.work_days != ""),
     REFLECTION: Agent.work_days != "",
     DIGEST: Agent.digest_weekday.between(1, 7),
+    STALE_WARNING: true(),
 }
 # Every recurring kind: the agent's own (RULES) and the team lead's digest.
 KINDS: tuple[str, ...] = (*RULES, TEAM_DIGEST)

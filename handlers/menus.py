@@ -19,6 +19,7 @@ COMMANDS = (
     "followup",
     "today",
     "overdue",
+    "stale",
     "tip",
     "topics",
     "saved",

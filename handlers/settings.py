@@ -17,7 +17,7 @@ from bot.conversations import Flow, Waiting, stop_waiting, wait_for
 from bot.i18n import Html
 from bot.preferences import SETTINGS, parse_setting, parse_setting_name, toggle_work_day, typed_place
 from bot.text import clip
-from handlers import followups
+from handlers import followups, stale_rule
 from handlers.context import Turn, turn
 from handlers.keyboards import Number, Token, button, grid, layout
 from handlers.setting_views import question, setting_value, summary
@@ -53,6 +53,9 @@ async def show_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def change_by_line(tn: Turn, args: list[str]) -> None:
     setting = parse_setting_name(args[0])
+    if setting == "stale":
+        await stale_rule.change_by_line(tn, args[1:])
+        return
     if setting is None:
         tn.send(tn.t("settings.unknown", name=clip(args[0], ECHO_LIMIT), usage=Html(tn.t("settings.usage"))))
         return
@@ -73,6 +76,8 @@ async def save(tn: Turn, values: dict[str, object]) -> None:
         tn.update_menu()
     if RESCHEDULING.intersection(values) and tn.agent.setup_step is None:
         await recurring.reschedule(tn.session, tn.agent, tn.now)
+    if "followup_time" in values and tn.agent.setup_step is None:  # the going-cold warning comes at that time
+        await recurring.reschedule(tn.session, tn.agent, tn.now, [recurring.STALE_WARNING])
     if tn.agent.timezone != old_zone and tn.agent.setup_step is None:
         await followups.after_zone_change(tn, old_zone)  # what moved, and "keep the local times"
 
@@ -88,12 +93,14 @@ def saved_text(tn: Turn, setting: str, place: str | None = None) -> str:
 
 
 def panel_text(tn: Turn, note: str | None = None) -> str:
-    text = tn.t("settings.panel", summary=Html(summary(tn.agent, tn.now)))
+    lines = summary(tn.agent, tn.now) + "\n" + stale_rule.panel_line(tn.agent)
+    text = tn.t("settings.panel", summary=Html(lines))
     return tn.t("settings.panel_after_change", change=Html(note), panel=Html(text)) if note else text
 
 
 def panel_rows(tn: Turn) -> list[list[InlineKeyboardButton]]:
     buttons = [button(tn.t(f"button.edit.{name}"), PREFIX, "open", name) for name in SETTINGS]
+    buttons.append(button(tn.t("stale.setting.button"), stale_rule.PREFIX, "open", "panel"))
     return [*grid(buttons, 2), [button(tn.t("button.close"), PREFIX, "close", "panel")]]
 
 

@@ -39,6 +39,8 @@ from handlers import (
     privacy,
     reflections,
     settings,
+    stale,
+    stale_rule,
     start,
     team,
     team_view,
@@ -136,6 +138,12 @@ def build_engine(services: Services, app: AgentApplication, budget: SendBudget |
             repair=recurring.after_sent,
             renders_alone=True,  # a chart not drawn ahead is drawn while it renders
         ),
+        recurring.STALE_WARNING: Kind(
+            render=stale.render_warning,
+            after_sent=recurring.after_sent,
+            after_skipped=recurring.after_sent,  # nobody at risk today: nothing sent, tomorrow's scheduled
+            repair=recurring.after_sent,
+        ),
         BROADCAST: Kind(render=render_broadcast),
         recurring.TEAM_DIGEST: Kind(
             render=team_view.render_team_digest,
@@ -159,6 +167,7 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CommandHandler("followup", followups.new_follow_up))
     app.add_handler(CommandHandler("today", followups.today))
     app.add_handler(CommandHandler("overdue", followups.overdue))
+    app.add_handler(CommandHandler("stale", stale.show_stale))
     app.add_handler(CommandHandler("tip", tips.show_tip))
     app.add_handler(CommandHandler("topics", tips.show_topics))
     app.add_handler(CommandHandler("saved", tips.show_saved))
@@ -177,6 +186,8 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CallbackQueryHandler(clients.on_button, pattern=rf"^{clients.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(followups.on_button, pattern=rf"^{followups.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(day_parts.on_button, pattern=rf"^{day_parts.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(stale.on_button, pattern=rf"^{stale.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(stale_rule.on_button, pattern=rf"^{stale_rule.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(tips.on_button, pattern=rf"^{tips.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(reflections.on_button, pattern=rf"^{reflections.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(free_text.on_button, pattern=rf"^{free_text.PREFIX}:"))

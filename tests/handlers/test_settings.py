@@ -29,6 +29,7 @@ async def test_panel_shows_every_setting_with_a_button_each(harness: Harness) ->
         "📅 工作日：周一至周六",
         "📊 周总结：周日 20:00",
         "💡 每日贴士：工作日 08:30",
+        "⏳ 断联提醒（天）：新客户 3 · 意向 7 · 带看 3 · 下定 2 · 成交 30",
     ):
         assert line in panel.text
     assert panel.labels == [
@@ -39,6 +40,7 @@ async def test_panel_shows_every_setting_with_a_button_each(harness: Harness) ->
         "📊 周总结",
         "💡 每日贴士",
         "🔔 跟进时间",
+        "⏳ 断联提醒",
         "✖️ 关闭",
     ]
 

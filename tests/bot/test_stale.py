@@ -1,0 +1,204 @@
+"""The going-cold rule (bot.stale) on both backends: what restarts a cadence and what does not, local calendar
+days in two zones across a DST change and a month end, the rule's settings, the opener's sources, and the date
+math as a property (an oracle that walks the clock hour by hour)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import stale
+from bot.agents import NewAgent, get_or_register
+from bot.models import Agent, Client, ContactLog, Delivery, FollowUp
+from bot.statuses import ClientEvent, ContactKind, DeliveryKind, FollowUpStatus
+from bot.tip_library import library
+
+UTC_START = datetime(2026, 10, 20, 0, 0, tzinfo=UTC)
+
+
+async def an_agent(sessions: async_sessionmaker[AsyncSession], user: int, zone: str, **values: object) -> Agent:
+    async with sessions() as session, session.begin():
+        agent = await get_or_register(session, NewAgent(user, user, f"A{user}", "zh-Hans", zone), UTC_START)
+        agent.setup_step = None
+        for name, value in values.items():
+            setattr(agent, name, value)
+    return agent
+
+
+async def a_client(
+    sessions: async_sessionmaker[AsyncSession], agent: Agent, stage: str, registered: datetime, **details: str
+) -> int:
+    async with sessions() as session, session.begin():
+        client = Client(
+            agent_id=agent.id, name=f"C{stage}", stage=stage, archived=False, created_at=registered,
+            updated_at=registered, **details,
+        )  # fmt: skip
+        session.add(client)
+        await session.flush()
+        return client.id
+
+
+async def logged(sessions: async_sessionmaker[AsyncSession], client_id: int, kind: str, at: datetime) -> None:
+    async with sessions() as session, session.begin():
+        session.add(ContactLog(client_id=client_id, kind=kind, note=None, at=at))
+
+
+async def standing(
+    sessions: async_sessionmaker[AsyncSession], agent: Agent, client_id: int, now: datetime
+) -> stale.Standing | None:
+    async with sessions() as session:
+        fresh = await session.get(Agent, agent.id)
+        assert fresh is not None
+        return await stale.standing_of(session, fresh, client_id, now)
+
+
+async def test_a_cadence_restarts_at_a_real_contact_only(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Registered Tue 20 Oct (Shanghai), interested (7 days): crosses Tue 27 Oct. A sent nudge, a stage change
+    and an open follow-up change nothing; a WeChat does, and a follow-up marked done does."""
+    agent = await an_agent(sessions, 1, "Asia/Shanghai")
+    registered = datetime(2026, 10, 20, 2, 0, tzinfo=UTC)  # 10:00 local
+    client_id = await a_client(sessions, agent, "interested", registered)
+    now = datetime(2026, 10, 23, 4, 0, tzinfo=UTC)
+    assert (await standing(sessions, agent, client_id, now)).crosses == date(2026, 10, 27)  # type: ignore[union-attr]
+    async with sessions() as session, session.begin():
+        follow_up = FollowUp(
+            agent_id=agent.id, client_id=client_id, due_at=now, note="回电", status=FollowUpStatus.OPEN,
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(follow_up)
+        await session.flush()
+        session.add(
+            Delivery(
+                agent_id=agent.id, kind=DeliveryKind.FOLLOWUP, subject_id=follow_up.id, due_at=now, status="sent",
+                sent_at=now, created_at=now,
+            )
+        )  # fmt: skip
+        session.add(ContactLog(client_id=client_id, kind=ClientEvent.STAGE, note="new>interested", at=now))
+    found = await standing(sessions, agent, client_id, now)
+    assert found is not None and (found.crosses, found.since) == (date(2026, 10, 27), 3)
+    await logged(sessions, client_id, ContactKind.WECHAT, datetime(2026, 10, 24, 16, 30, tzinfo=UTC))  # 25th 00:30 local
+    later = datetime(2026, 10, 26, 1, 0, tzinfo=UTC)
+    assert (await standing(sessions, agent, client_id, later)).crosses == date(2026, 11, 1)  # type: ignore[union-attr]
+    async with sessions() as session, session.begin():
+        done = await session.get(FollowUp, follow_up.id)
+        assert done is not None
+        done.status, done.done_at = FollowUpStatus.DONE, datetime(2026, 10, 27, 3, 0, tzinfo=UTC)
+    assert (await standing(sessions, agent, client_id, later)).crosses == date(2026, 11, 3)  # type: ignore[union-attr]
+
+
+async def test_local_days_in_two_zones_across_a_dst_change_and_a_month_end(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The same call instant, Sun 1 Nov 06:30 UTC: Vancouver's Sat 31 Oct 23:30 (PDT; clocks go back that night),
+    Shanghai's Sun 1 Nov 14:30. Viewing (3 days): Vancouver crosses Tue 3 Nov, Shanghai Wed 4 Nov."""
+    call = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+    expected = {"America/Vancouver": date(2026, 11, 3), "Asia/Shanghai": date(2026, 11, 4)}
+    for user, (zone, crosses) in enumerate(expected.items(), start=1):
+        agent = await an_agent(sessions, user, zone)
+        client_id = await a_client(sessions, agent, "viewing", UTC_START)
+        await logged(sessions, client_id, ContactKind.CALL, call)
+        # The morning before the crossing, local: on the warning's list, not on the day before or after.
+        for day_before in (crosses - timedelta(days=2), crosses - timedelta(days=1), crosses):
+            morning = datetime.combine(day_before, time(10), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+            async with sessions() as session:
+                found = await stale.standings(session, agent, morning)
+            warned = [s.client_id for s in stale.warned_on(found, day_before)]
+            assert warned == ([client_id] if day_before == crosses - timedelta(days=1) else []), (zone, day_before)
+    # Month end: a deposit (2 days) called Mon 30 Nov 23:50 in Shanghai (15:50 UTC) crosses Wed 2 Dec.
+    agent = await an_agent(sessions, 3, "Asia/Shanghai")
+    client_id = await a_client(sessions, agent, "deposit", UTC_START)
+    await logged(sessions, client_id, ContactKind.VISIT, datetime(2026, 11, 30, 15, 50, tzinfo=UTC))
+    found = await standing(sessions, agent, client_id, datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
+    assert found is not None and (found.crosses, found.since) == (date(2026, 12, 2), 1)
+
+
+async def test_lost_archived_and_switched_off_stages_are_never_watched(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    agent = await an_agent(sessions, 1, "Asia/Shanghai", stale_days={"closed": None, "new": 5})
+    watched = await a_client(sessions, agent, "new", UTC_START)
+    await a_client(sessions, agent, "lost", UTC_START)
+    await a_client(sessions, agent, "closed", UTC_START)
+    archived = await a_client(sessions, agent, "interested", UTC_START)
+    async with sessions() as session, session.begin():
+        (await session.get(Client, archived)).archived = True  # type: ignore[union-attr]
+    async with sessions() as session:
+        found = await stale.standings(session, agent, UTC_START + timedelta(days=40))
+    assert [(s.client_id, s.days) for s in found] == [(watched, 5)]
+
+
+def test_the_rule_its_steps_and_its_one_line_form() -> None:
+    agent = Agent(stale_days={"interested": 10, "viewing": None, "lost": 4, "deposit": "x", "closed": 1})
+    assert stale.rule(agent) == {"new": 3, "interested": 10, "viewing": None, "deposit": 2, "closed": 30}
+    assert stale.with_stage_days(agent, "interested", 7) == {"viewing": None}  # back to its default: not kept
+    assert stale.with_stage_days(Agent(stale_days=None), "new", 3) is None
+    steps = [stale.stepped(days, up) for days, up in ((2, False), (None, True), (9, True), (10, True), (15, False))]
+    assert steps == [None, 2, 10, 15, 10]
+    assert stale.stepped(99, up=True) == 99
+    assert stale.parse_rule_change(["意向", "10"]) == stale.RuleChange("interested", 10)
+    assert stale.parse_rule_change(["closed", "off"]) == stale.RuleChange("closed", None)
+    assert stale.parse_rule_change(["带看", "5天"]) == stale.RuleChange("viewing", 5)
+    assert stale.parse_rule_change(["默认"]) == stale.RuleChange(None, None)
+    for bad in (["意向"], ["lost", "5"], ["意向", "1"], ["意向", "100"], ["意向", "²"], ["x", "3"], ["意向", "3", "4"]):
+        assert stale.parse_rule_change(bad) is None, bad
+
+
+def test_the_opener_builds_on_the_newest_words_and_else_says_nothing_of_the_client() -> None:
+    client = Client(name="王先生", stage="viewing", needs="三居 学区", budget="300万", notes=None)
+    assert stale.opener(client, "聊了学区，约周六再看") == stale.Opener("talked", "聊了学区，约周六再看")
+    assert stale.opener(client, None) == stale.Opener("needs", "三居 学区")
+    assert stale.opener(Client(name="李", stage="new", budget="300万"), None) == stale.Opener("budget", "300万")
+    assert stale.opener(Client(name="李", stage="new", needs="  "), None) == stale.Opener("neutral_open")
+    assert stale.opener(Client(name="李", stage="closed"), None) == stale.Opener("neutral_closed")
+
+
+def test_every_watched_stage_has_a_tip_before_and_after_the_new_tips() -> None:
+    lib = library()
+    for stage in stale.WATCHED:
+        tip = stale.tip_for(lib, stage)
+        assert tip is not None
+        preferred = [tip_id for tip_id in stale.STAGE_TIPS[stage] if lib.tip(tip_id) is not None]
+        assert tip.id == (preferred[0] if preferred else lib.tips_in(stale.FALLBACK_TOPIC)[0].id)
+
+
+ZONES = ("Asia/Shanghai", "America/Vancouver", "Australia/Sydney", "Asia/Kathmandu", "Pacific/Chatham", "UTC")
+
+
+def crossing_by_walking(last: datetime, days: int, zone: str) -> date:
+    """The oracle: walk the clock forward an hour at a time from the contact, counting local midnights passed;
+    the rule is crossed on the local day the count reaches `days`."""
+    local = ZoneInfo(zone)
+    day, passed, moment = last.astimezone(local).date(), 0, last
+    while passed < days:
+        moment += timedelta(hours=1)
+        today = moment.astimezone(local).date()
+        if today != day:
+            day, passed = today, passed + 1
+    return day
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    last=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
+    days=st.integers(stale.FEWEST_DAYS, 40),
+    zone=st.sampled_from(ZONES),
+)
+def test_the_crossing_day_is_n_local_midnights_after_the_contact(last: datetime, days: int, zone: str) -> None:
+    crosses = stale.crossing_day(last, days, zone)
+    assert crosses == crossing_by_walking(last, days, zone)
+    # Exactly one morning's warning holds it: the day before, whatever "today" the list is drawn for.
+    found = [stale.Standing(1, "new", last, days, 0, crosses)]
+    warned = [d for d in range(-1, days + 2) if stale.warned_on(found, crosses - timedelta(days=d))]
+    assert warned == [1]
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/Vancouver"])
+def test_the_crossing_day_at_local_midnight(zone: str) -> None:
+    midnight = datetime(2026, 11, 30, 0, 0, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    assert stale.crossing_day(midnight, 2, zone) == date(2026, 12, 2)
+    assert stale.crossing_day(midnight - timedelta(seconds=1), 2, zone) == date(2026, 12, 1)
