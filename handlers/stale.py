@@ -80,7 +80,8 @@ async def warning_view(session: AsyncSession, agent: Agent, now: datetime, day: 
     if len(found) > len(shown):
         parts.append(t(lang, "stale.more", count=len(found) - len(shown)))
     parts.append(t(lang, "stale.buttons_help"))
-    return "\n\n".join(parts), client_rows(lang, [clients[s.client_id] for s in shown], day.isoformat())
+    text = t(lang, "stale.message", parts=Html("\n\n".join(parts)))
+    return text, client_rows(lang, [clients[s.client_id] for s in shown], day.isoformat())
 
 
 async def list_view(session: AsyncSession, agent: Agent, now: datetime) -> tuple[str, Rows]:
@@ -105,7 +106,8 @@ async def list_view(session: AsyncSession, agent: Agent, now: datetime) -> tuple
     if len(found) > len(shown):
         lines.append(t(lang, "stale.list.more", count=len(found) - len(shown)))
     lines.append(t(lang, "stale.buttons_help"))
-    return "\n".join(lines), client_rows(lang, [clients[s.client_id] for s in shown], ALL)
+    text = t(lang, "stale.message", parts=Html("\n".join(lines)))
+    return text, client_rows(lang, [clients[s.client_id] for s in shown], ALL)
 
 
 def client_line(lang: str, number: int, client: Client, standing: stale.Standing) -> str:

@@ -81,7 +81,9 @@ async def test_a_cadence_restarts_at_a_real_contact_only(sessions: async_session
         session.add(ContactLog(client_id=client_id, kind=ClientEvent.STAGE, note="new>interested", at=now))
     found = await standing(sessions, agent, client_id, now)
     assert found is not None and (found.crosses, found.since) == (date(2026, 10, 27), 3)
-    await logged(sessions, client_id, ContactKind.WECHAT, datetime(2026, 10, 24, 16, 30, tzinfo=UTC))  # 25th 00:30 local
+    await logged(
+        sessions, client_id, ContactKind.WECHAT, datetime(2026, 10, 24, 16, 30, tzinfo=UTC)
+    )  # 25th 00:30 local
     later = datetime(2026, 10, 26, 1, 0, tzinfo=UTC)
     assert (await standing(sessions, agent, client_id, later)).crosses == date(2026, 11, 1)  # type: ignore[union-attr]
     async with sessions() as session, session.begin():
@@ -113,8 +115,8 @@ async def test_local_days_in_two_zones_across_a_dst_change_and_a_month_end(
     agent = await an_agent(sessions, 3, "Asia/Shanghai")
     client_id = await a_client(sessions, agent, "deposit", UTC_START)
     await logged(sessions, client_id, ContactKind.VISIT, datetime(2026, 11, 30, 15, 50, tzinfo=UTC))
-    found = await standing(sessions, agent, client_id, datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
-    assert found is not None and (found.crosses, found.since) == (date(2026, 12, 2), 1)
+    deposit = await standing(sessions, agent, client_id, datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
+    assert deposit is not None and (deposit.crosses, deposit.since) == (date(2026, 12, 2), 1)
 
 
 async def test_lost_archived_and_switched_off_stages_are_never_watched(
