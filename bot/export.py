@@ -191,6 +191,7 @@ def _agent(agent: Agent) -> dict[str, Any]:
             "tip_time": _clock(agent.tip_time),
             "followup_time": _clock(agent.followup_time),
             "day_part_hours": dict(sorted((agent.day_part_hours or {}).items())) or None,
+            "stale_days": dict(sorted((agent.stale_days or {}).items())) or None,
         },
     }
 

@@ -21,7 +21,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import stale
-from bot.clients import MAX_ID, log_contact, open_follow_ups, owned_client
+from bot.clients import MAX_ID, log_contact, open_follow_ups, owned_client, recent_contacts
 from bot.followups import add_follow_up
 from bot.i18n import Html, t
 from bot.models import Agent, Client, Delivery
@@ -43,6 +43,8 @@ LIST_SHOWN = 10
 # How much of a client's name a button shows, and of the agent's words an opener quotes.
 BUTTON_NAME = 10
 QUOTED = 40
+# A second 📞 this soon after a call was logged (a double tap, the same button on another message) logs nothing.
+DOUBLE_TAP = timedelta(minutes=2)
 
 CLIENT = Number(1, MAX_ID - 1)
 CALL = layout(PREFIX, "call", CLIENT, Either(Choice(ALL), Day()))
@@ -134,10 +136,11 @@ def opener_text(lang: str, client: Client, note: str | None) -> str:
 
 
 def client_rows(lang: str, clients: Sequence[Client], view: str) -> Rows:
+    # Button labels are not HTML: the name goes in as it is (Html marks it as not to be escaped).
     return [
         [
             (
-                t(lang, "stale.button.called", name=clip(client.name, BUTTON_NAME)),
+                t(lang, "stale.button.called", name=Html(clip(client.name, BUTTON_NAME))),
                 pack(PREFIX, "call", client.id, view),
             ),
             (t(lang, "stale.button.tomorrow"), pack(PREFIX, "later", client.id)),
@@ -188,9 +191,11 @@ async def called(tn: Turn, client_id: int, view: str | date) -> None:
     if client is None:
         tn.refuse()
         return
-    await log_contact(tn.session, client, ContactKind.CALL, None, tn.now)
-    change = tn.t("stale.call_logged", name=client.name)
-    tn.toast(change)
+    last = next(iter(await recent_contacts(tn.session, client.id, 1)), None)
+    if last is None or last.kind != ContactKind.CALL or tn.now - last.at > DOUBLE_TAP:
+        await log_contact(tn.session, client, ContactKind.CALL, None, tn.now)
+    tn.toast(tn.t("stale.call_logged", name=Html(client.name)))  # a toast is plain text
+    change = Html(tn.t("stale.call_logged", name=client.name))
     today = local_today(tn.now, tn.agent.timezone)
     shown = await warning_view(tn.session, tn.agent, tn.now, view) if isinstance(view, date) and view >= today else None
     if isinstance(view, date) and view >= today and shown is None:

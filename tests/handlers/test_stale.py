@@ -208,8 +208,11 @@ async def test_the_buttons_log_a_call_remind_tomorrow_and_open_the_card(harness:
     day_ago = START - timedelta(days=2)
     wang = await add_client(harness, 1001, "王先生", "new", day_ago, needs="三居")
     li = await add_client(harness, 1001, "李小姐", "new", day_ago - timedelta(hours=1))
+    await add_client(harness, 1001, "<Tom & Co>", "new", day_ago + timedelta(hours=1))  # HTML's characters
     await run_engine_until(harness, START + timedelta(hours=2))  # Wed 25 Nov 10:00
     [message] = warnings(chat)
+    assert "3. <Tom & Co> · 新客户" in message.text and "📞 已打给<Tom & Co>" in message.labels
+    wang_call = message.data_for("📞 已打给王先生")
     reply = await chat.press("⏰ 明天", on=message)  # the first row: 李小姐, the longest without contact
     assert reply.texts == ["⏰ 好的，11月26日 周四 10:00 提醒你联系 李小姐。"]
     again = await chat.press("⏰ 明天", on=message)
@@ -223,8 +226,11 @@ async def test_the_buttons_log_a_call_remind_tomorrow_and_open_the_card(harness:
     assert reply.toast == "📞 已记下：给 王先生 打了电话，重新开始计天。"
     [edited] = reply.edited
     assert "王先生" not in edited.text.split("\n\n", 1)[1] and "李小姐" in edited.text
-    assert [label for label in edited.labels if label.startswith("📞")] == ["📞 已打给李小姐"]
+    assert [label for label in edited.labels if label.startswith("📞")] == ["📞 已打给李小姐", "📞 已打给<Tom & Co>"]
     assert await contacts(harness, wang) == [(ContactKind.CALL, harness.clock.now())]
+    harness.clock.advance(timedelta(seconds=5))
+    await chat.press_data(wang_call, on=edited)  # a double tap: one call
+    assert await contacts(harness, wang) == [(ContactKind.CALL, harness.clock.now() - timedelta(seconds=5))]
     # Forged, stale or another agent's: the polite notice, nothing logged.
     await agent_chat(harness, 1002)
     stranger = await add_client(harness, 1002, "外人", "new", day_ago)
