@@ -4,6 +4,7 @@ check exists for is caught (schema, ids, languages, lengths, topics, sources, co
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -158,3 +159,28 @@ def test_every_tip_has_its_traditional_version() -> None:
         words = lib.words(tip, "zh-Hant")
         assert words.text and words.title and words.try_today
     assert any(lib.words(tip, "zh-Hant").text != tip.zh_hans.text for tip in lib.tips)
+
+
+# "👉 Try today" (or, after the evening reflection, "Try tomorrow"): the label names the day, so the action names
+# none, waits for no later event, and needs nothing a new hire lacks (buyers of their own, past clients).
+NOT_DOABLE_TODAY = {
+    "zh-Hans": re.compile(r"今天|明天|今晚|下次|下一位|下一次|下周|老客户|老业主|成交客户|成交的客户|你成交的|买过"),
+    "en": re.compile(
+        r"(?<!/)\btoday\b|\btomorrow\b|\btonight\b|\bnext time\b|\b(?:the|your) next\b|\bpast (?:client|buyer)s?\b"
+        r"|\bbought from you\b|\byour (?:most )?recent buyer\b",
+        re.IGNORECASE,
+    ),
+}
+
+
+def test_every_try_line_can_be_done_on_the_day_it_is_shown() -> None:
+    lib = library()
+    found = [
+        (tip.id, language, match.group(0))
+        for tip in lib.tips
+        for language, pattern in NOT_DOABLE_TODAY.items()
+        if (match := pattern.search(lib.words(tip, language).try_today))
+    ]
+    assert found == []
+    assert NOT_DOABLE_TODAY["en"].search("Check /today, then call a past client tomorrow")
+    assert not NOT_DOABLE_TODAY["en"].search("Open /today and give each task a next step")
