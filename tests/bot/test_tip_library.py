@@ -44,6 +44,33 @@ def test_both_texts_of_the_summaries_line_up_block_for_block() -> None:
     assert passage(2, point="8") is None and passage(9, paragraph=1) is None
 
 
+def test_a_shown_passage_has_no_placeholder_or_translators_note() -> None:
+    leftovers = re.compile(r"(?<![A-Za-z])(?:20)?xx(?![A-Za-z])|_|\[TN|\[(?!…\])|\*\*", re.IGNORECASE)
+    traditional = library().traditional
+    for found in passages():
+        for shown in (found.shown_zh, found.shown_en, traditional[f"passage.{found.address}"]):
+            assert not leftovers.search(shown), (found.address, shown)
+    anonymised = passage(3, paragraph=1)
+    assert anonymised is not None and anonymised.shown_zh.startswith("[…]年的春节已过")
+    assert "month […] my phone" in anonymised.shown_en
+    ambition = passage(2, point="1")
+    assert ambition is not None and "企图心,当[…]产生的时候" in ambition.shown_zh
+    assert "when […] arises" in ambition.shown_en
+    supplied = passage(5, point="7")
+    assert supplied is not None and "helps prevent clients" in supplied.shown_en
+
+
+def test_the_self_confidence_point_is_shown_without_the_copy_of_point_3_its_writer_left_in_it() -> None:
+    """Summary 4, II.4 really does repeat II.3 (the source, not the split): its shown text is its own clause."""
+    patience, confidence = passage(4, point="II.3"), passage(4, point="II.4")
+    assert patience is not None and confidence is not None
+    repeated = confidence.zh.split("这一点很重要,", 1)[1]
+    assert len(repeated) > 60 and repeated in patience.zh  # the copy is in the source, word for word
+    assert confidence.shown_zh == "4、自信心——这一点很重要,[…]"
+    assert confidence.shown_en == "4. Self-confidence. This is very important; […]"
+    assert "自信" in library().traditional["passage.4.II.4"] and "抓住" not in library().traditional["passage.4.II.4"]
+
+
 def broken(change: str) -> list[str]:
     """The shipped library with one thing broken, as `check` reports it."""
     topics, tips = shipped()
