@@ -16,9 +16,12 @@ Chinese has one form). The number is always the `count` value, and it is also th
 the second as its own plural message passed in as `Html` (see `reflect.journal` and `reflect.work_days`).
 Callers never pick a form themselves; a plural message rendered without `count` is an error.
 
-zh-Hant is derived with OpenCC's `s2twp` (Taiwan characters and phrases: 默認 → 預設, 保存 → 儲存), then
-`content/locales/zh_Hant/glossary.tsv` (words OpenCC leaves mainland, quotes “” → 「」); a change of either, or of
-the messages, derives the catalog again.
+zh-Hant is derived with OpenCC's `s2twp` (Taiwan characters and phrases: 默認 → 預設, 保存 → 儲存), given our own
+words first (`content/locales/zh_Hant/opencc_words.tsv`, Simplified → Traditional, where OpenCC would pick the wrong
+character: 每签一单 → 每簽一單, not 每籤), then `content/locales/zh_Hant/glossary.tsv` (words OpenCC leaves
+mainland, and quotes “” → 「」). Everything in zh-Hant that is derived goes this one way: catalogs, tips, topics,
+source passages, summary templates. `content/locales/zh_Hant/bad_forms.tsv` lists what must never come out; the tests
+check every derived string against it. A change of any of these files, or of the messages, derives them again.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import html
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -186,8 +190,8 @@ def derived_traditional(hans: dict[str, str]) -> dict[str, str]:
     JSON file under the user's cache folder, and every bot process just reads it.
     The child reads the messages as JSON on stdin, so what is converted is exactly what was hashed.
     """
-    # Everything the result depends on is hashed: the messages, the glossary and the OpenCC configuration.
-    recipe = json.dumps([OPENCC_CONFIG, _glossary_text(), hans], sort_keys=True).encode()
+    # Everything the result depends on is hashed: the messages, our words, the glossary and the OpenCC configuration.
+    recipe = json.dumps([OPENCC_CONFIG, _opencc_words_text(), _glossary_text(), hans], sort_keys=True).encode()
     path = cache_dir() / f"zh_Hant-{hashlib.sha256(recipe).hexdigest()[:16]}.json"
     if not path.exists():
         source = json.dumps(hans, ensure_ascii=False)
@@ -197,8 +201,8 @@ def derived_traditional(hans: dict[str, str]) -> dict[str, str]:
 
 
 def _convert_catalog(source: dict[str, str], path: Path) -> None:
-    glossary = _read_glossary()
-    converted = {key: _apply(glossary, to_traditional(value)) for key, value in source.items()}
+    taiwan_words = glossary_replacer(_read_glossary())
+    converted = {key: taiwan_words(to_traditional(value)) for key, value in source.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -211,29 +215,77 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "agentcoach"
 
 
+def _zh_hant_file(name: str) -> str:
+    return content_path("locales", FOLDERS[ZH_HANT], name).read_text(encoding="utf-8")
+
+
 def _glossary_text() -> str:
-    return content_path("locales", FOLDERS[ZH_HANT], "glossary.tsv").read_text(encoding="utf-8")
+    return _zh_hant_file("glossary.tsv")
+
+
+def _opencc_words_text() -> str:
+    return _zh_hant_file("opencc_words.tsv")
+
+
+def read_pairs(text: str) -> list[tuple[str, str]]:
+    """The two tab-separated columns of a zh_Hant word list; "#" lines are comments."""
+    pairs = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            left, right = line.split("\t")[:2]
+            pairs.append((left, right))
+    return pairs
 
 
 def _read_glossary() -> list[tuple[str, str]]:
     """Word choices Traditional readers expect where OpenCC's conversion is not enough (當前 → 目前, “ → 「)."""
-    text = _glossary_text()
-    pairs = [line.split("\t") for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    # Longest first, so 周工作總結 is replaced before 周總結 could match inside it.
-    return sorted(((converted, preferred) for converted, preferred in pairs), key=lambda p: -len(p[0]))
+    return read_pairs(_glossary_text())
 
 
-def _apply(glossary: list[tuple[str, str]], text: str) -> str:
-    for converted, preferred in glossary:
-        text = text.replace(converted, preferred)
-    return text
+def glossary_replacer(glossary: list[tuple[str, str]]) -> Callable[[str], str]:
+    """One pass over a text, at each place the longest glossary word that starts there (周工作總結 before 周總結).
+
+    One pass, so a replacement is never replaced again, and an entry that maps a word to itself keeps that word
+    from a shorter entry inside it (下定決心 against 下定).
+    """
+    if not glossary:
+        return lambda text: text
+    preferred = dict(glossary)
+    words = re.compile("|".join(re.escape(word) for word in sorted(preferred, key=len, reverse=True)))
+    return lambda text: words.sub(lambda found: preferred[found.group(0)], text)
 
 
 @cache
 def _opencc() -> Any:
+    """OpenCC's s2twp with our words added by its own means: a text dictionary in its segmentation and in its first
+    step (Simplified → Traditional), beside its phrases and before its characters, so 签 alone becomes 簽 while its
+    own phrases (标签 → 標籤, 抽签 → 抽籤) still win, being longer."""
     import opencc
 
-    return opencc.OpenCC(OPENCC_CONFIG)
+    share = Path(opencc.__file__).parent / "clib" / "share" / "opencc"
+    config = json.loads((share / f"{OPENCC_CONFIG}.json").read_text(encoding="utf-8"))
+    _locate_dictionaries(config, share)
+    with tempfile.TemporaryDirectory() as folder:
+        words = Path(folder, "words.txt")
+        words.write_text("".join(f"{s}\t{t}\n" for s, t in read_pairs(_opencc_words_text())), encoding="utf-8")
+        ours = {"type": "text", "file": str(words)}
+        config["segmentation"]["dict"]["dicts"].insert(0, ours)
+        config["conversion_chain"][0]["dict"]["dicts"][0]["dicts"].insert(0, ours)
+        path = Path(folder, "config.json")
+        path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+        return opencc.OpenCC(str(path))  # it reads the files now: the folder can go
+
+
+def _locate_dictionaries(node: Any, share: Path) -> None:
+    """OpenCC's configuration names its dictionaries relative to its own folder; ours is elsewhere."""
+    if isinstance(node, dict):
+        if node.get("type") == "ocd2":
+            node["file"] = str(share / node["file"])
+        for value in node.values():
+            _locate_dictionaries(value, share)
+    elif isinstance(node, list):
+        for value in node:
+            _locate_dictionaries(value, share)
 
 
 def to_traditional(text: str) -> str:

@@ -5,6 +5,13 @@ number plus either a numbered point ("3"; in summary 4, whose points restart und
 "II.3") or a paragraph ("¶5": the fifth block of the summary's body, headings and numbered points included).
 Both texts are split into the same blocks, so an address finds the same passage in either language; the tests
 check that they line up.
+
+The files stay as repaired, anonymised and translated; what an agent is shown of a passage (`Passage.shown_zh`,
+`shown_en`) is cleaned: an anonymised name, number or year ("xx", "20xx", "__年", "当_产生") shows as "[…]", the
+translator's notes ("[TN: …]") are left out and words the translator supplied ("[prevent]") lose their brackets.
+One point is the writer's own slip: summary 4's point II.4 ("自信心") opens with its own clause and then repeats the
+end of point II.3 word for word (the translator's note says so). Its shown text stops where the repeat begins
+(`_REPEATS`), so the self-confidence passage is not point 3 again.
 """
 
 from __future__ import annotations
@@ -28,6 +35,14 @@ _ZH_SECTION = re.compile(r"^([一二三四五])\.")
 _EN_SECTION = re.compile(r"^\*\*([IVX]+)\.")
 _ROMAN = {"一": "I", "二": "II", "三": "III", "四": "IV", "五": "V"}
 
+ELIDED = "[…]"
+# "xx", "20xx", "XX" (not inside a Latin word), and "_", "__" for an anonymised year or word.
+_PLACEHOLDER = re.compile(r"(?<![A-Za-z])(?:20)?[xX]{2}(?![A-Za-z])|_+")
+_NOTE = re.compile(r"\s*\[TN:[^\]]*\]")
+_SUPPLIED = re.compile(r"\[([^\]…]+)\]")
+# Where a passage stops being its own text and repeats another point: its address → (zh, en) of where it starts.
+_REPEATS = {"4.II.4": ("把他抓住不放", "hold on to them")}
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -38,6 +53,10 @@ class Passage:
     """"3", "II.3", or None for a paragraph that is not a numbered point."""
     zh: str
     en: str
+    shown_zh: str = ""
+    """The Chinese as an agent sees it: placeholders as "[…]", a repeated point's copy cut (see the module)."""
+    shown_en: str = ""
+    """The English as an agent sees it: the same, and no translator's notes."""
 
     @property
     def address(self) -> str:
@@ -113,8 +132,19 @@ def passages() -> tuple[Passage, ...]:
             if heading:
                 section = _ROMAN[heading.group(1)]
             point = None if heading else _zh_point(zh_text, section)
-            found.append(Passage(summary, number, point, zh_text, en_text))
+            address = f"{summary}.{point}" if point else f"{summary}.¶{number}"
+            repeat = _REPEATS.get(address, ("", ""))
+            shown_zh, shown_en = _shown(zh_text, repeat[0]), _shown(_NOTE.sub("", en_text), repeat[1])
+            found.append(Passage(summary, number, point, zh_text, en_text, shown_zh, shown_en))
     return tuple(found)
+
+
+def _shown(text: str, repeat_starts: str) -> str:
+    """A block as an agent reads it: the repeated copy cut, placeholders elided, supplied words unbracketed."""
+    if repeat_starts:
+        text = text[: text.index(repeat_starts)] + ELIDED
+    text = _SUPPLIED.sub(r"\1", text.replace("**", ""))  # the English headings' Markdown bold, too
+    return _PLACEHOLDER.sub(ELIDED, text)
 
 
 def passage(summary: int, *, point: str | None = None, paragraph: int | None = None) -> Passage | None:

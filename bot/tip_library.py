@@ -266,7 +266,7 @@ def _strings_to_derive(topics: Iterable[Topic], tips: Iterable[Tip]) -> dict[str
         strings[f"topic.{topic.id}.aliases"] = "|".join(topic.aliases.get(ZH_HANS, []))
         strings[f"topic.{topic.id}.keywords"] = "|".join(topic.keywords.get("zh", []))
     for found in passages():
-        strings[f"passage.{found.address}"] = found.zh
+        strings[f"passage.{found.address}"] = found.shown_zh
     for tip in tips:
         if tip.zh_hant is None:
             strings |= {

@@ -262,10 +262,10 @@ def source_text(language: str, tip: Tip) -> str:
 
 def _passage_in(language: str, found: Passage) -> str:
     if language == EN:
-        return found.en
+        return found.shown_en
     if language == ZH_HANT:
-        return library().traditional.get(f"passage.{found.address}", found.zh)
-    return found.zh
+        return library().traditional.get(f"passage.{found.address}", found.shown_zh)
+    return found.shown_zh
 
 
 async def turn_daily_off(tn: Turn) -> None:

@@ -18,9 +18,11 @@ from bot.i18n import (
     ZH_HANS,
     ZH_HANT,
     catalog,
+    derived_traditional,
     from_telegram,
     placeholders,
     plural_count,
+    read_pairs,
     t,
 )
 from content import content_path
@@ -243,3 +245,52 @@ def test_traditional_catalog_is_derived_in_a_child_process_and_cached(
     assert derived == {"a": "設定完成，發給客戶", "b": "週工作總結"}
     [cached] = cache_dir().glob("zh_Hant-*.json")
     assert cached.parent == tmp_path / "agentcoach"
+
+
+def _bad_forms() -> list[str]:
+    return [bad for bad, _ in read_pairs(content_path("locales", "zh_Hant", "bad_forms.tsv").read_text("utf-8"))]
+
+
+def _derived_traditional_texts() -> dict[str, str]:
+    """Every zh-Hant text an agent can be shown that is derived (or hand-written beside the derived ones)."""
+    from bot import weekly_summary
+    from bot.sources import passages
+    from bot.tip_library import library
+
+    lib = library()
+    texts = {f"catalog {key}": " / ".join(catalog().forms(ZH_HANT, key)) for key in catalog().keys(ZH_HANT)}
+    for tip in lib.tips:
+        words = lib.words(tip, ZH_HANT)
+        texts[f"tip {tip.id}"] = " / ".join((words.title, words.text, words.try_today))
+    for topic in lib.topics:
+        forms = [
+            lib.topic_name(topic, ZH_HANT),
+            *(lib.traditional[f"topic.{topic.id}.{k}"] for k in ("aliases", "keywords")),
+        ]
+        texts[f"topic {topic.id}"] = " / ".join(forms)
+    texts |= {f"passage {p.address}": lib.traditional[f"passage.{p.address}"] for p in passages()}
+    summary = weekly_summary.template(ZH_HANT).model_dump()
+    texts |= {f"summary {path}": text for path, text in weekly_summary.strings(summary)}
+    return texts
+
+
+def test_no_derived_traditional_text_has_a_known_bad_form() -> None:
+    bad_forms = _bad_forms()
+    assert {"籤約", "每籤", "少籤", "網籤", "采光", "家具", "聯繫", "信息", "視頻", "“", "”"} <= set(bad_forms)
+    texts = _derived_traditional_texts()
+    assert len([where for where in texts if where.startswith("tip ")]) >= 76
+    found = [(where, bad, text) for where, text in texts.items() for bad in bad_forms if bad in text]
+    assert found == []
+
+
+def test_signing_is_written_簽_and_the_words_for_lots_keep_籤() -> None:
+    derived = derived_traditional(
+        {
+            "sign": "每签一单，少签一单，网签备案，签约，签单，签字，签了，签合同",
+            "lots": "标签、抽签、书签、牙签、中签",
+            "words": "我个人觉得采光一般，您觉得家具会怎么摆，再联系，发信息，看视频，下定决心",
+        }
+    )
+    assert derived["sign"] == "每簽一單，少簽一單，網簽備案，簽約，簽單，簽字，簽了，簽合約"
+    assert derived["lots"] == "標籤、抽籤、書籤、牙籤、中籤"
+    assert derived["words"] == "我個人覺得採光一般，您覺得傢俱會怎麼擺，再聯絡，發訊息，看影片，下定決心"

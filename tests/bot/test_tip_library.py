@@ -4,6 +4,7 @@ check exists for is caught (schema, ids, languages, lengths, topics, sources, co
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,33 @@ def test_both_texts_of_the_summaries_line_up_block_for_block() -> None:
     assert first is not None and first.zh.startswith("3、耐心") and first.en.startswith("3. Patience")
     assert passage(1, paragraph=4) is not None and passage(1, paragraph=4).en.startswith("At my previous job")  # type: ignore[union-attr]
     assert passage(2, point="8") is None and passage(9, paragraph=1) is None
+
+
+def test_a_shown_passage_has_no_placeholder_or_translators_note() -> None:
+    leftovers = re.compile(r"(?<![A-Za-z])(?:20)?xx(?![A-Za-z])|_|\[TN|\[(?!…\])|\*\*", re.IGNORECASE)
+    traditional = library().traditional
+    for found in passages():
+        for shown in (found.shown_zh, found.shown_en, traditional[f"passage.{found.address}"]):
+            assert not leftovers.search(shown), (found.address, shown)
+    anonymised = passage(3, paragraph=1)
+    assert anonymised is not None and anonymised.shown_zh.startswith("[…]年的春节已过")
+    assert "month […] my phone" in anonymised.shown_en
+    ambition = passage(2, point="1")
+    assert ambition is not None and "企图心,当[…]产生的时候" in ambition.shown_zh
+    assert "when […] arises" in ambition.shown_en
+    supplied = passage(5, point="7")
+    assert supplied is not None and "helps prevent clients" in supplied.shown_en
+
+
+def test_the_self_confidence_point_is_shown_without_the_copy_of_point_3_its_writer_left_in_it() -> None:
+    """Summary 4, II.4 really does repeat II.3 (the source, not the split): its shown text is its own clause."""
+    patience, confidence = passage(4, point="II.3"), passage(4, point="II.4")
+    assert patience is not None and confidence is not None
+    repeated = confidence.zh.split("这一点很重要,", 1)[1]
+    assert len(repeated) > 60 and repeated in patience.zh  # the copy is in the source, word for word
+    assert confidence.shown_zh == "4、自信心——这一点很重要,[…]"
+    assert confidence.shown_en == "4. Self-confidence. This is very important; […]"
+    assert "自信" in library().traditional["passage.4.II.4"] and "抓住" not in library().traditional["passage.4.II.4"]
 
 
 def broken(change: str) -> list[str]:
@@ -158,3 +186,28 @@ def test_every_tip_has_its_traditional_version() -> None:
         words = lib.words(tip, "zh-Hant")
         assert words.text and words.title and words.try_today
     assert any(lib.words(tip, "zh-Hant").text != tip.zh_hans.text for tip in lib.tips)
+
+
+# "👉 Try today" (or, after the evening reflection, "Try tomorrow"): the label names the day, so the action names
+# none, waits for no later event, and needs nothing a new hire lacks (buyers of their own, past clients).
+NOT_DOABLE_TODAY = {
+    "zh-Hans": re.compile(r"今天|明天|今晚|下次|下一位|下一次|下周|老客户|老业主|成交客户|成交的客户|你成交的|买过"),
+    "en": re.compile(
+        r"(?<!/)\btoday\b|\btomorrow\b|\btonight\b|\bnext time\b|\b(?:the|your) next\b|\bpast (?:client|buyer)s?\b"
+        r"|\bbought from you\b|\byour (?:most )?recent buyer\b",
+        re.IGNORECASE,
+    ),
+}
+
+
+def test_every_try_line_can_be_done_on_the_day_it_is_shown() -> None:
+    lib = library()
+    found = [
+        (tip.id, language, match.group(0))
+        for tip in lib.tips
+        for language, pattern in NOT_DOABLE_TODAY.items()
+        if (match := pattern.search(lib.words(tip, language).try_today))
+    ]
+    assert found == []
+    assert NOT_DOABLE_TODAY["en"].search("Check /today, then call a past client tomorrow")
+    assert not NOT_DOABLE_TODAY["en"].search("Open /today and give each task a next step")

@@ -643,8 +643,8 @@ def test_missing_or_malformed_template_files(tmp_path: Path, monkeypatch: pytest
     folder.mkdir()
     (folder / "zh-Hans.yaml").write_text(yaml.safe_dump(raw("zh-Hans"), allow_unicode=True), encoding="utf-8")
     monkeypatch.setattr(weekly_summary, "content_path", lambda *parts: tmp_path.joinpath(*parts))
-    # No zh-Hant overrides: every word is derived, 计划 becoming OpenCC's 計劃.
-    assert template("zh-Hant").headings.plan == "下週計劃"
+    # No zh-Hant overrides: every word is derived, 计划 becoming OpenCC's 計劃 and then the glossary's Taiwan 計畫.
+    assert template("zh-Hant").headings.plan == "下週計畫"
     assert template("zh-Hant").headings.did == "本週工作"
     with pytest.raises(FileNotFoundError, match=r"^content/summary/en\.yaml is missing$"):
         template("en")

@@ -208,12 +208,32 @@ async def test_the_source_passage_in_the_agents_language(harness: Harness, langu
     [label] = [label for label in message.labels if label.startswith("📖")]
     [source] = (await chat.press(label, on=message)).texts
     if language_code == "en":
-        assert source.endswith(found.en) and source.startswith(f"📖 From summary {tip.source.summary}")
+        assert source.endswith(found.shown_en) and source.startswith(f"📖 From summary {tip.source.summary}")
     elif language_code == "zh-hans":
-        assert source.endswith(found.zh)
+        assert source.endswith(found.shown_zh)
     else:
-        assert source.endswith(library().traditional[f"passage.{found.address}"]) and not source.endswith(found.zh)
+        shown = library().traditional[f"passage.{found.address}"]
+        assert source.endswith(shown) and not source.endswith(found.shown_zh)
     harness.assert_all_text_from_catalogs()
+
+
+@pytest.mark.parametrize("language_code", ["zh-hans", "en", "zh-hant"])
+async def test_the_self_confidence_tip_shows_the_self_confidence_point_without_its_copy_of_point_3(
+    harness: Harness, language_code: str
+) -> None:
+    chat = harness.chat(language_code=language_code)
+    await chat.send("/tip")
+    opened = (await chat.press_data("tip:open:mindset-build-confidence:-")).last
+    [label] = [label for label in opened.labels if label.startswith("📖")]
+    [source] = (await chat.press(label, on=opened)).texts
+    own = {
+        "zh-hans": "4、自信心——这一点很重要",
+        "en": "4. Self-confidence. This is very important",
+        "zh-hant": "4、自信心——這一點很重要",
+    }
+    assert own[language_code] in source and source.endswith("[…]")
+    # Point 3's words (the writer repeated them under point 4) are not shown again, nor the translator's note.
+    assert not any(repeat in source for repeat in ("抓住不放", "hold on to them", "[TN"))
 
 
 @pytest.mark.parametrize(
