@@ -12,8 +12,8 @@ watched; a stage may be switched off.
 The warning (`warned_on`) lists the clients whose crossing day is tomorrow; it is sent once a day, so each
 crossing is in exactly one morning's warning. /stale lists those crossing today or tomorrow and those past it.
 
-Everything the opener says comes from the agent's own words on that client (the last contact's note, a follow-up's
-note or outcome, the needs, the notes, the budget), or, with none, a neutral line that states no fact.
+Everything the opener says comes from the agent's own words on that client (the last contact's note or a follow-up's
+outcome, the needs, the notes, the budget, a follow-up's note), or, with none, a neutral line that states no fact.
 """
 
 from __future__ import annotations
@@ -217,41 +217,59 @@ async def clients_by_id(session: AsyncSession, agent_id: int, client_ids: Collec
 class Opener:
     """A drafted first line, as a catalog key `stale.opener.<source>` and the agent's own words it quotes."""
 
-    source: str  # talked (a contact's or a follow-up's note), needs, notes, budget, or neutral_<stage>
+    source: str  # talked, needs, notes, budget, planned, or neutral_<open | deposit | closed>
     words: str | None = None
 
 
-async def latest_notes(session: AsyncSession, client_ids: Collection[int]) -> dict[int, str]:
-    """Each client's newest words from the agent: their last contact's note or their newest follow-up's (its
-    outcome if done, else what it was about), whichever was written last. Two statements for all the clients."""
+@dataclass(frozen=True)
+class Said:
+    """The agent's newest words about a client's exchanges: what was said (a contact's note, a done follow-up's
+    outcome) or only what was planned (a follow-up's own note: "回电", "带看新房")."""
+
+    talked: str | None = None
+    planned: str | None = None
+
+
+async def latest_notes(session: AsyncSession, client_ids: Collection[int]) -> dict[int, Said]:
+    """For each client: the newest of their last contact's note and their follow-ups' outcomes, and the newest
+    follow-up's own note. Two statements for all the clients."""
     if not client_ids:
         return {}
-    newest: dict[int, tuple[datetime, str]] = {
+    talked: dict[int, tuple[datetime, str]] = {
         client_id: (contact.at, contact.note)
         for client_id, contact in (await last_contacts(session, client_ids)).items()
         if contact.note
     }
+    planned: dict[int, tuple[datetime, str]] = {}
     follow_ups = await session.execute(
         select(FollowUp).where(
             FollowUp.client_id.in_(sorted(set(client_ids))), FollowUp.status != FollowUpStatus.CANCELLED
         )
     )
     for follow_up in follow_ups.scalars():
-        said = follow_up.outcome or follow_up.note
-        written = follow_up.done_at or follow_up.created_at
-        if said and (follow_up.client_id not in newest or newest[follow_up.client_id][0] < written):
-            newest[follow_up.client_id] = (written, said)
-    return {client_id: said for client_id, (_, said) in newest.items()}
+        for found, words, written in (
+            (talked, follow_up.outcome, follow_up.done_at or follow_up.updated_at),
+            (planned, follow_up.note, follow_up.created_at),
+        ):
+            if words and (follow_up.client_id not in found or found[follow_up.client_id][0] < written):
+                found[follow_up.client_id] = (written, words)
+    return {
+        client_id: Said(talked.get(client_id, (None, None))[1], planned.get(client_id, (None, None))[1])
+        for client_id in {*talked, *planned}
+    }
 
 
-def opener(client: Client, note: str | None) -> Opener:
-    """What the opener builds on, the most recent first: what was said last time, the client's needs, the
-    agent's notes, the budget; else a neutral line for the stage that states nothing about the client."""
+def opener(client: Client, said: Said | None) -> Opener:
+    """What the opener builds on, in this order: what was said last time, the client's needs, the agent's notes,
+    the budget, what a follow-up was to be about; else a neutral line for the stage that states nothing about
+    the client."""
+    said = said or Said()
     for source, words in (
-        ("talked", note),
+        ("talked", said.talked),
         ("needs", client.needs),
         ("notes", client.notes),
         ("budget", client.budget),
+        ("planned", said.planned),
     ):
         if words and words.strip():
             return Opener(source, " ".join(words.split()))

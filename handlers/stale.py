@@ -128,9 +128,9 @@ def due(lang: str, standing: stale.Standing, today: date) -> str:
     return t(lang, "stale.due.past", count=(today - standing.crosses).days)
 
 
-def opener_text(lang: str, client: Client, note: str | None) -> str:
+def opener_text(lang: str, client: Client, said: stale.Said | None) -> str:
     """The drafted opener, quoting only the agent's own words on this client (bot.stale.opener)."""
-    drafted = stale.opener(client, note)
+    drafted = stale.opener(client, said)
     words = clip(drafted.words, QUOTED) if drafted.words else ""
     return t(lang, f"stale.opener.{drafted.source}", name=client.name, words=words)
 

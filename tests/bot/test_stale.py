@@ -152,8 +152,10 @@ def test_the_rule_its_steps_and_its_one_line_form() -> None:
 
 def test_the_opener_builds_on_the_newest_words_and_else_says_nothing_of_the_client() -> None:
     client = Client(name="王先生", stage="viewing", needs="三居 学区", budget="300万", notes=None)
-    assert stale.opener(client, "聊了学区，约周六再看") == stale.Opener("talked", "聊了学区，约周六再看")
-    assert stale.opener(client, None) == stale.Opener("needs", "三居 学区")
+    said = stale.Said(talked="聊了学区，约周六再看", planned="回电")
+    assert stale.opener(client, said) == stale.Opener("talked", "聊了学区，约周六再看")
+    assert stale.opener(client, stale.Said(planned="回电")) == stale.Opener("needs", "三居 学区")
+    assert stale.opener(Client(name="李", stage="new"), stale.Said(planned="回电")) == stale.Opener("planned", "回电")
     assert stale.opener(Client(name="李", stage="new", budget="300万"), None) == stale.Opener("budget", "300万")
     assert stale.opener(Client(name="李", stage="new", needs="  "), None) == stale.Opener("neutral_open")
     assert stale.opener(Client(name="李", stage="closed"), None) == stale.Opener("neutral_closed")

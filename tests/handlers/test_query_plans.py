@@ -401,6 +401,10 @@ async def test_no_statement_scans_a_large_table(harness: Harness, engine: AsyncE
         await chat.send("/today")
         await chat.send("/overdue")
 
+    with recorder.recording("going cold"):
+        await chat.send("/stale")
+        await chat.send("/settings stale 意向 10")
+
     with recorder.recording("tips"):
         tip = (await chat.send("/tip")).last
         await chat.press("👍 有用", on=tip)
