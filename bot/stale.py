@@ -197,11 +197,6 @@ def at_risk(found: Sequence[Standing], today: date) -> list[Standing]:
     return [standing for standing in found if standing.crosses <= today + timedelta(days=1)]
 
 
-async def standing_of(session: AsyncSession, agent: Agent, client_id: int, now: datetime) -> Standing | None:
-    """One client's standing (None: not watched)."""
-    return next((s for s in await standings(session, agent, now) if s.client_id == client_id), None)
-
-
 async def clients_by_id(session: AsyncSession, agent_id: int, client_ids: Collection[int]) -> dict[int, Client]:
     """The agent's clients with these ids, in one statement."""
     if not client_ids:
