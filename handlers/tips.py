@@ -20,7 +20,7 @@ from bot.i18n import EN, ZH_HANT, Html, t
 from bot.models import Agent, Delivery, TipState
 from bot.preferences import format_time
 from bot.scheduler import Outgoing
-from bot.sources import Passage, passage
+from bot.sources import Passage
 from bot.text import clip
 from bot.tip_library import Library, Tip, library
 from handlers.context import Turn, turn
@@ -57,6 +57,8 @@ ON_TIP = layout(PREFIX, ("topics", "topic", "more", "up", "down", "save", "src",
 def source_line(language: str, lib: Library, tip: Tip) -> str:
     topics = " · ".join(lib.topic_name(topic, language) for topic in map(lib.topic, tip.topics) if topic)
     where = tip.source
+    if where.team:
+        return t(language, "tips.source_team", topics=topics)
     if where.point:
         return t(language, "tips.source_point", summary=where.summary, point=where.point, topics=topics)
     return t(language, "tips.source_paragraph", summary=where.summary, paragraph=where.paragraph, topics=topics)
@@ -249,7 +251,9 @@ def _has_daily_row(message: object) -> bool:
 
 
 def source_text(language: str, tip: Tip) -> str:
-    found = passage(tip.source.summary, point=tip.source.point, paragraph=tip.source.paragraph)
+    if tip.source.team:  # no passage to show: say where the advice comes from instead
+        return t(language, "tips.source_team_note")
+    found = tip.source.passage()
     if found is None:
         return t(language, "tips.source_missing")
     return t(
