@@ -177,14 +177,6 @@ def test_topics_are_found_by_name_in_every_language(query: str, topic: str) -> N
     assert found is not None and found.id == topic
 
 
-def test_every_tip_has_its_traditional_version() -> None:
-    lib = library()
-    for tip in lib.tips:
-        words = lib.words(tip, "zh-Hant")
-        assert words.text and words.title and words.try_today
-    assert any(lib.words(tip, "zh-Hant").text != tip.zh_hans.text for tip in lib.tips)
-
-
 # Ids other parts of the bot name (the showing review's reaction tips, bot/showings.py): they must stay.
 NAMED_ELSEWHERE = (
     "objection-offer-several-options",
@@ -217,3 +209,11 @@ def test_a_teams_own_tip_passes_the_check_without_a_passage_to_copy_from() -> No
     assert check(topics, tips) == []
     first["en"]["try"] = "好" * 3
     assert check(topics, tips) == [f"tip {first['id']}: en text contains Chinese characters"]
+
+
+def test_every_tip_has_its_traditional_version() -> None:
+    lib = library()
+    for tip in lib.tips:
+        words = lib.words(tip, "zh-Hant")
+        assert words.text and words.title and words.try_today
+    assert any(lib.words(tip, "zh-Hant").text != tip.zh_hans.text for tip in lib.tips)
