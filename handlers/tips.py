@@ -1,7 +1,8 @@
 """Coaching tips: /tip (the next one, or one on a topic), /topics, /saved, and the daily tip.
 
 A tip message carries its buttons: 👍 / 👎 (what comes round again), ⭐ save, ➡️ another (same topic if it came
-from one), 📚 topics, 📖 the source passage; the daily tip adds 🔕 to turn it off right there.
+from one), 📚 topics, 📖 the source passage (for the team's own advice: that it has none); the daily tip adds 🔕 to
+turn it off right there.
 Callback data: tip:<action>:<tip id>[:<topic>] — tip ids are short slugs, so it stays within 64 bytes.
 """
 
