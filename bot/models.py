@@ -329,7 +329,7 @@ class Reflection(Base):
     # Voice notes by question: {"went_well": "<Telegram file_id>"}; kept as references, not downloaded.
     voice: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The tip sent after it, matched to what was written.
-    tip_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    tip_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None] = mapped_column(nullable=True)

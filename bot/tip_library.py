@@ -34,11 +34,10 @@ WRITTEN = (ZH_HANS, EN)
 # The address of a tip that is the team's own advice, not a lesson of the summaries.
 TEAM = "team"
 
-# Ids travel in callback data (64 bytes in all: "tip:more:<tip id>:<topic id>") and are stored (40 characters), so
-# they stay short: a tip's id at most 36 characters, a topic's 32 (tests/handlers/test_tips.py packs every pair).
+# Ids travel in callback data (64 bytes in all: "tip:more:<tip id>:<topic id>") and are stored (a reflection's
+# tip_id holds 32 characters), so they stay short (tests/handlers/test_tips.py packs every pair).
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=32)]
-TipId = Annotated[str, StringConstraints(pattern=SLUG, max_length=36)]
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")  # "follow-up" is two words, "couldn't" one
 # A keyword found in a text: its topic, the keyword, where it starts and ends.
@@ -93,7 +92,7 @@ class Source(_Strict):
 
 
 class Tip(_Strict):
-    id: TipId
+    id: Slug
     topics: list[Slug] = Field(min_length=1)
     source: Source
     zh_hans: Words = Field(alias="zh-Hans")

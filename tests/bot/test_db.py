@@ -21,17 +21,7 @@ from bot.agents import NewAgent, get_or_register
 from bot.config import Settings
 from bot.conversations import Waiting, stop_waiting, wait_for, waiting_for
 from bot.db import HEAD_REVISION, current_revision, engine_from_settings, session_factory, upgrade
-from bot.models import (
-    BROADCAST_ONCE_INDEX,
-    NUDGE_INDEX,
-    NUDGE_KINDS,
-    ONE_WAITING_INDEX,
-    URGENT_INDEX,
-    Agent,
-    Base,
-    Reflection,
-)
-from bot.tip_library import library
+from bot.models import BROADCAST_ONCE_INDEX, NUDGE_INDEX, NUDGE_KINDS, ONE_WAITING_INDEX, URGENT_INDEX, Agent, Base
 
 
 def schema_differences(connection: Connection) -> list[object]:
@@ -128,30 +118,6 @@ async def test_a_broadcast_reaches_an_agent_once_by_the_migrated_index(engine: A
 async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         assert await connection.run_sync(schema_differences) == []
-
-
-async def test_a_reflection_keeps_the_longest_tip_id(engine: AsyncEngine) -> None:
-    """Migration 0015: the tip matched to a check-in fits on the reflection whatever its id (PostgreSQL would refuse
-    a 33-character id in the old VARCHAR(32))."""
-    longest = max((tip.id for tip in library().tips), key=len)
-    assert len(longest) > 32
-    sessions = session_factory(engine)
-    now = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
-    async with sessions() as session, session.begin():
-        agent = await get_or_register(session, NewAgent(1, 1, "A", "en", "Asia/Shanghai"), now)
-        session.add(
-            Reflection(
-                agent_id=agent.id,
-                day=now.date(),
-                status="done",
-                voice={},
-                tip_id=longest,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    async with sessions() as session:
-        assert (await session.execute(select(Reflection.tip_id))).scalar_one() == longest
 
 
 async def test_upgrade_is_idempotent(engine: AsyncEngine) -> None:

@@ -208,10 +208,10 @@ def test_topics_are_found_by_name_in_every_language(query: str, topic: str) -> N
 # Ids other parts of the bot name (the showing review's reaction tips, bot/showings.py): they must stay.
 NAMED_ELSEWHERE = (
     "objection-offer-several-options",
-    "objection-invite-the-decision-maker",
+    "objection-invite-the-decider",
     "showing-book-the-next-step",
-    "showing-a-miss-sharpens-the-needs",
-    "compliance-no-promises-on-schools",
+    "showing-a-miss-sharpens-needs",
+    "compliance-no-school-promises",
     "showing-same-day-debrief",
     "registration-grade-abc",
     "followup-rhythm-by-grade",

@@ -99,7 +99,7 @@ COVERAGE: dict[str, list[str]] = {
     ],
     "4.I.2": ["market-know-your-rivals", "market-track-prices-and-trends", "market-adjust-to-change"],
     "4.I.3": ["relations-clients-share-offers", "market-answer-a-rival-quote", "objection-another-agency-cheaper"],
-    "4.II.1": ["trust-honesty-first", "compliance-no-promises-on-schools"],
+    "4.II.1": ["trust-honesty-first", "compliance-no-school-promises"],
     "4.II.2": ["mindset-passion-long-haul"],
     "4.II.3": [
         "follow-up-patience-long-cycle",
@@ -135,7 +135,7 @@ COVERAGE: dict[str, list[str]] = {
     "5.5": [
         "needs-see-it-from-their-side",
         "needs-clear-their-doubts",
-        "showing-a-miss-sharpens-the-needs",
+        "showing-a-miss-sharpens-needs",
         "objection-find-the-real-worry",
     ],
     "5.6": ["communication-buying-desire", "communication-ask-for-deposit", "deposit-no-false-urgency"],
@@ -160,7 +160,7 @@ TEAM_OWN: frozenset[str] = frozenset(
     {
         "showing-order-the-viewings",
         "objection-no-solo-discounts",
-        "objection-invite-the-decision-maker",
+        "objection-invite-the-decider",
         "deposit-binding-or-refundable",
         "followup-when-a-client-no-shows",
         "ownership-register-first",

@@ -201,7 +201,7 @@ async def test_a_teams_own_tip_says_so_instead_of_a_passage(
 
 
 def test_every_tip_fits_its_buttons_from_each_of_its_topics() -> None:
-    """Tip ids (up to 36 characters) and topic ids travel together in callback data, which holds 64 bytes."""
+    """Tip ids and topic ids travel together in callback data, which holds 64 bytes."""
     for tip in library().tips:
         for topic in [*tip.topics, None]:
             rows = tip_buttons(EN, tip, None, topic, daily=True)  # packing raises past 64 bytes
