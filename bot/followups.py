@@ -216,8 +216,8 @@ async def add_follow_up(
     }
     follow_up: FollowUp = (await session.scalars(_ADD, values)).one()
     await schedule(session, agent_id=agent.id, kind=KIND, subject_id=follow_up.id, due_at=due_at, now=now)
-    if review_showing:
-        await keep_in_step(session, follow_up, now, booking=True)
+    if review_showing and is_showing(note):
+        await book_review(session, agent.id, client.id, follow_up.id, showing_end(due_at, note), note, now)
     return follow_up
 
 

@@ -2,10 +2,10 @@
 
 A follow-up whose note names a showing (`SHOWING_WORDS`: 带看, 看房, viewing …) gets a `ShowingReview` row as soon
 as it is booked, and one delivery of kind "showing_review" at the showing's end: its time plus its length (a length
-written in the note, "带看2小时", "1.5h", else `DEFAULT_LENGTH`). bot.followups calls `keep_in_step` whenever a
-follow-up is added, moved or cancelled, so a moved showing is asked about at its new end, a cancelled one never,
-and a showing already asked about is never asked again. This module knows follow-ups only as plain values, so that
-bot.followups and bot.clients can call it without a cycle.
+written in the note, "带看2小时", "1.5h", else `DEFAULT_LENGTH`). bot.followups books it with a new follow-up
+(`book_review`) and calls `keep_in_step` when one is moved or cancelled, so a moved showing is asked about at its new
+end, a cancelled one never, and a showing already asked about is never asked again. It imports no other domain
+module, so that bot.followups and bot.clients can call it without a cycle.
 """
 
 from __future__ import annotations
@@ -105,24 +105,18 @@ async def book_review(
     return review
 
 
-async def keep_in_step(session: AsyncSession, follow_up: FollowUp, now: datetime, *, booking: bool = False) -> None:
-    """The follow-up was added (`booking`), moved or cancelled: its showing's review follows, unless it was already
-    asked. Only a new follow-up books a review: one moved without one (a 回访, booked without its review) stays so."""
+async def keep_in_step(session: AsyncSession, follow_up: FollowUp, now: datetime) -> None:
+    """The follow-up was moved or cancelled: its showing's review follows, unless it was already asked. (A new
+    follow-up books its review in bot.followups.add_follow_up; one without a review, such as a 回访, stays so.)"""
     review = await review_of(session, follow_up.agent_id, follow_up.id)
-    if review is None and not booking:
-        return
-    wanted = follow_up.status != FollowUpStatus.CANCELLED and is_showing(follow_up.note)
-    if review is not None and not not_asked_yet(review, now):
-        return  # asked, saved or set aside: the same showing is never asked twice
-    if not wanted:
-        if review is not None:
-            await cancel(session, KIND, review.id)
-            await session.delete(review)
+    if review is None or not not_asked_yet(review, now):
+        return  # none, or asked, saved or set aside: the same showing is never asked twice
+    if follow_up.status == FollowUpStatus.CANCELLED or not is_showing(follow_up.note):
+        await cancel(session, KIND, review.id)
+        await session.delete(review)
         return
     ends_at = showing_end(follow_up.due_at, follow_up.note)
-    if review is None:
-        await book_review(session, follow_up.agent_id, follow_up.client_id, follow_up.id, ends_at, follow_up.note, now)
-    elif review.ends_at != ends_at or review.listing != follow_up.note:
+    if review.ends_at != ends_at or review.listing != follow_up.note:
         await cancel(session, KIND, review.id)
         review.ends_at, review.listing = ends_at, follow_up.note
         await schedule(session, agent_id=review.agent_id, kind=KIND, subject_id=review.id, due_at=ends_at, now=now)

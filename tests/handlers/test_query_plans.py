@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.bulk import insert_rows, insert_rows_with_ids
 from bot.followups import KIND as FOLLOWUP
 from bot.followups import PlannedFollowUp, add_follow_ups
-from bot.models import Agent, Client, ContactLog, ConversationState, Delivery, Reflection, TipState
+from bot.models import NUDGE_KINDS, Agent, Client, ContactLog, ConversationState, Delivery, Reflection, TipState
 from bot.recurring import DAILY_TIP, REFLECTION
 from bot.tip_library import library
 from runtime.delivery import engine_of
@@ -69,7 +69,7 @@ CLAIM_URGENT = (
 # The nudges' claim (the first tier, and the one a sweep makes every second while a share is sent): their own
 # partial index (0013), so a nudge due at 09:01 is found without reading through the prompts due at 09:00.
 CLAIM_NUDGE = (
-    "WHERE deliveries.status = 'pending' AND deliveries.kind IN ('followup', 'reflect_later') "
+    f"WHERE deliveries.status = 'pending' AND deliveries.kind IN ({', '.join(repr(str(k)) for k in NUDGE_KINDS)}) "
     "AND deliveries.due_at <= ?"
 )
 # Cancelling a follow-up's nudge (✅ Done, snooze, reschedule, archive): the statement 0005 gave an index.
@@ -469,7 +469,7 @@ async def test_no_statement_scans_a_large_table(harness: Harness, engine: AsyncE
         message, label = labelled(chat, "⏰ 1小时后")
         await chat.press(label, on=message)
         harness.clock.advance(timedelta(hours=1))
-        assert await sweep_all(harness) == 1
+        assert await sweep_all(harness) == 2  # the snoozed nudge, and the review of the 15:00 showing (at 16:30)
 
     with recorder.recording("reschedule"):
         nudge = newest(chat, "⏰ 跟进提醒")
