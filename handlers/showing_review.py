@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardButton, Update
+from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import showings, tips
@@ -29,7 +29,7 @@ from bot.tip_library import library
 from handlers import tips as tip_messages
 from handlers.context import Turn, turn
 from handlers.followups import PREFIX as FOLLOW_UP_PREFIX
-from handlers.keyboards import Choice, Number, Trailing, button, layout, mark, pack
+from handlers.keyboards import Choice, Number, Trailing, button, inline, layout, mark, pack
 
 PREFIX = "sr"
 FLOW = Flow.SHOWING
@@ -37,7 +37,6 @@ NOTE_STEP = "note"
 NONE = "-"
 # How much of a listing and a note the messages show (the whole of them is stored).
 SHOWN = 300
-DAY_LINE_NOTE = 60
 
 ID = Number(1, MAX_ID - 1)
 PRESS = layout(PREFIX, ("tog", "save", "no", "note"), ID, Trailing(Choice(NONE, *REACTIONS), NONE))
@@ -81,10 +80,6 @@ def review_buttons(language: str, review: ShowingReview) -> list[list[tuple[str,
     ]
 
 
-def as_buttons(rows: list[list[tuple[str, str]]]) -> list[list[InlineKeyboardButton]]:
-    return [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
-
-
 async def render_review(session: AsyncSession, delivery: Delivery, agent: Agent, now: datetime) -> Outgoing | None:
     """The engine's renderer for kind "showing_review": nothing once the review was answered (or the client is
     gone or archived)."""
@@ -103,7 +98,7 @@ REVIEW = Kind(render=render_review)
 async def ask_after_viewing(tn: Turn, client: Client, listing: str | None) -> None:
     """A viewing was just logged: its review as the reply (the showing booked today, if any, is not asked again)."""
     review = await showings.review_after_viewing(tn.session, tn.agent, client, listing, tn.now)
-    tn.send(review_text(tn.lang, review, client), as_buttons(review_buttons(tn.lang, review)))
+    tn.send(review_text(tn.lang, review, client), inline(review_buttons(tn.lang, review)))
 
 
 # ---------------------------------------------------------------------------------------------- buttons
@@ -127,7 +122,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tn.toast(tn.t(f"showings.already_{review.status}"))
         elif action == "tog" and reaction != NONE:
             showings.toggle(review, Reaction(reaction))
-            tn.edit_buttons(as_buttons(review_buttons(tn.lang, review)))
+            tn.edit_buttons(inline(review_buttons(tn.lang, review)))
         elif action == "save":
             await save(tn, review, client)
         elif action == "no":
@@ -224,7 +219,7 @@ async def noted(tn: Turn, review: ShowingReview, client: Client, said: str) -> N
         tn.send(tn.t("showings.note_added", said=said, name=client.name))
         return
     tn.send(said)
-    tn.send(review_text(tn.lang, review, client), as_buttons(review_buttons(tn.lang, review)))
+    tn.send(review_text(tn.lang, review, client), inline(review_buttons(tn.lang, review)))
 
 
 # ---------------------------------------------------------------------------------------------- elsewhere
@@ -265,6 +260,7 @@ async def with_day_lines(session: AsyncSession, agent: Agent, day: date, text: s
 
 
 def seconds_of(length: object) -> int:
+    """A voice message's duration in whole seconds (PTB gives a timedelta, older versions an int)."""
     return (
         int(length.total_seconds()) if isinstance(length, timedelta) else int(length) if isinstance(length, int) else 0
     )
