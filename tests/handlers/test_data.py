@@ -284,7 +284,7 @@ async def test_a_wrong_word_cancels_and_changes_nothing(harness: Harness) -> Non
         "📅 2 个跟进",
         "✍️ 1 篇复盘",
         "💡 2 条贴士记录（看过、评价、收藏）",
-        "⏰ 4 条待发送的提醒",
+        "⏰ 5 条待发送的提醒",  # the 带看 follow-up's review is one of them
         "🏷 你在团队「阳光团队」的组长身份",
     ]
     assert question.text.endswith("确认删除请输入 删除。输入其他任何内容或发 /cancel 都会取消。")
