@@ -75,10 +75,10 @@ NO_REACTION = Revisit(1, False, "plain")
 # the agent's next tip of `FALLBACK_TOPIC`.
 TIPS: dict[str, str] = {
     Reaction.PRICE: "objection-offer-several-options",
-    Reaction.FAMILY: "objection-invite-the-decision-maker",
+    Reaction.FAMILY: "objection-invite-the-decider",
     Reaction.INTERESTED: "showing-book-the-next-step",
-    Reaction.NOT_A_FIT: "showing-a-miss-sharpens-the-needs",
-    Reaction.SCHOOL: "compliance-no-promises-on-schools",
+    Reaction.NOT_A_FIT: "showing-a-miss-sharpens-needs",
+    Reaction.SCHOOL: "compliance-no-school-promises",
     Reaction.LAYOUT: "showing-same-day-debrief",
     Reaction.CONDITION: "showing-same-day-debrief",
     Reaction.LOCATION: "showing-same-day-debrief",
