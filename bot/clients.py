@@ -17,12 +17,14 @@ from typing import Final, Literal
 import phonenumbers
 from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, func, literal, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Subquery
 
 from bot.crypto import encrypting, phone_hash
 from bot.history import record_stage_move
-from bot.models import Client, ContactLog, FollowUp
+from bot.models import Client, ContactLog, FollowUp, ShowingReview
 from bot.scheduler import cancel
-from bot.statuses import CONTACT_KINDS, STAGES, ContactKind, DeliveryKind, FollowUpStatus, Stage
+from bot.showing_times import keep_in_step
+from bot.statuses import CONTACT_KINDS, STAGES, ContactKind, DeliveryKind, FollowUpStatus, ShowingReviewStatus, Stage
 from bot.text import clean
 
 # Where a number without a country code is tried, in order.
@@ -548,21 +550,55 @@ class ClientPage:
     pages: int
 
 
-def _listed(agent_id: int, stage: str | None, archived: bool = False) -> list[ColumnElement[bool]]:
+def latest_saved_reviews(agent_id: int) -> Subquery:
+    """The agent's saved showing reviews numbered per client, newest first (`n` 1 is each client's latest)."""
+    return (
+        select(
+            ShowingReview.client_id,
+            ShowingReview.reactions,
+            func.row_number()
+            .over(
+                partition_by=ShowingReview.client_id,
+                order_by=(ShowingReview.saved_at.desc(), ShowingReview.id.desc()),
+            )
+            .label("n"),
+        )
+        .where(ShowingReview.agent_id == agent_id, ShowingReview.status == ShowingReviewStatus.SAVED)
+        .subquery()
+    )
+
+
+def _listed(
+    agent_id: int, stage: str | None, archived: bool = False, reaction: str | None = None
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [Client.agent_id == agent_id, Client.archived.is_(archived)]
     if stage is not None:
         conditions.append(Client.stage == stage)
+    if reaction is not None:
+        latest = latest_saved_reviews(agent_id)
+        # reactions is a comma list ("price,family"): framed in commas, one reaction is found whole.
+        framed = literal(",") + latest.c.reactions + literal(",")
+        has = select(latest.c.client_id).where(latest.c.n == 1, framed.like(f"%,{reaction},%"))
+        conditions.append(Client.id.in_(has))
     return conditions
 
 
 async def clients_page(
-    session: AsyncSession, agent_id: int, stage: str | None, page: int, size: int, *, archived: bool = False
+    session: AsyncSession,
+    agent_id: int,
+    stage: str | None,
+    page: int,
+    size: int,
+    *,
+    archived: bool = False,
+    reaction: str | None = None,
 ) -> ClientPage:
-    """One page of the agent's clients (of one stage, or all; or the archived ones), most recently active first.
+    """One page of the agent's clients (of one stage, or all; or the archived ones; or those whose latest saved
+    showing review has `reaction`), most recently active first.
 
     A page past the end shows the last one, so a button from before a client was archived still lands somewhere.
     """
-    conditions = _listed(agent_id, stage, archived)
+    conditions = _listed(agent_id, stage, archived, reaction)
     total = int((await session.execute(select(func.count(Client.id)).where(*conditions))).scalar_one())
     pages = max(1, -(-total // size))
     page = min(max(page, 0), pages - 1)
@@ -696,6 +732,7 @@ async def archive_client(session: AsyncSession, client: Client, now: datetime) -
     for follow_up in follow_ups:
         await cancel(session, DeliveryKind.FOLLOWUP, follow_up.id)
         follow_up.status, follow_up.updated_at = FollowUpStatus.CANCELLED, now
+        await keep_in_step(session, follow_up, now)
     await session.flush()
     return len(follow_ups)
 

@@ -17,6 +17,7 @@ The conversation graph in one place: each flow that waits for typed input, and t
 - free_text (handlers/free_text.py): `FreeTextStep.OFFER` — a plain message was read and its actions offered as
   buttons; the message (and what was read from it) waits here for the press. Typing again reads the new message.
 - team (handlers/team.py): `TeamStep.NAME` — an admin pressed ➕ New team and types the team's name.
+- showing (handlers/showing_review.py): `note` — 📝 on a showing's review waits for one typed or spoken note.
 - delete_me (handlers/data.py): `DeleteStep.CONFIRM` — /delete_me listed what would be erased and waits for the
   typed word; anything else typed cancels.
 """
@@ -47,6 +48,7 @@ class Flow(StrEnum):
     FREE_TEXT = "free_text"
     TEAM = "team"
     DELETE_ME = "delete_me"
+    SHOWING = "showing"
 
 
 class ClientStep(StrEnum):

@@ -1,8 +1,9 @@
 """Everything of one agent as two files they can keep: a JSON document and a CSV of their clients.
 
 The JSON document (`schema` "agentcoach.export", `version` 1, docs/export.md field by field) holds the profile and
-settings, every client with its contact log and follow-ups, the reflections (texts and voice file ids), what
-the agent did with tips, the deliveries still waiting, and the team they are in (its name and their role only).
+settings, every client with its contact log, follow-ups and showing reviews, the reflections (texts and voice file
+ids), what the agent did with tips, the deliveries still waiting, and the team they are in (its name and their role
+only).
 Instants are ISO 8601 in UTC ("…Z"); times of day and days are the agent's own, in the zone the document names.
 
 The CSV is the client list as Excel and WPS open it by double-click with Chinese intact: UTF-8 with a BOM, CRLF
@@ -42,6 +43,7 @@ from bot.models import (
     Delivery,
     FollowUp,
     Reflection,
+    ShowingReview,
     Team,
     TeamMember,
     TipState,
@@ -113,7 +115,7 @@ async def gather(session: AsyncSession, agent: Agent, now: datetime) -> dict[str
     theirs = select(Client.id).where(Client.agent_id == agent.id)
     clients = await _read(session, Client, CLIENT_FIELDS, Client.agent_id == agent.id, order_by=(Client.id,))
     by_client: dict[int, dict[str, Any]] = {
-        client["id"]: client | {"contacts": [], "follow_ups": []} for client in clients
+        client["id"]: client | {"contacts": [], "follow_ups": [], "showing_reviews": []} for client in clients
     }
     contacts = await _read(
         session, ContactLog, CONTACT_FIELDS, ContactLog.client_id.in_(theirs), order_by=(ContactLog.at, ContactLog.id)
@@ -127,6 +129,17 @@ async def gather(session: AsyncSession, agent: Agent, now: datetime) -> dict[str
         client = by_client.get(follow_up.pop(OWNER))
         if client is not None:  # always so: a follow-up is about one of the agent's clients
             client["follow_ups"].append(follow_up)
+    reviews = await _read(
+        session,
+        ShowingReview,
+        SHOWING_REVIEW_FIELDS,
+        ShowingReview.agent_id == agent.id,
+        order_by=(ShowingReview.ends_at, ShowingReview.id),
+    )
+    for review in reviews:
+        client = by_client.get(review.pop(OWNER))
+        if client is not None:
+            client["showing_reviews"].append(review)
     waiting = (Delivery.agent_id == agent.id, Delivery.status.in_(WAITING_STATUSES))
     return {
         "schema": SCHEMA,
@@ -216,6 +229,10 @@ CLIENT_FIELDS: Final = (
 )  # fmt: skip
 CONTACT_FIELDS: Final = ("id", "kind", "note", "at")
 FOLLOW_UP_FIELDS: Final = ("id", "due_at", "note", "status", "outcome", "done_at", "created_at", "updated_at")
+SHOWING_REVIEW_FIELDS: Final = (
+    "id", "follow_up_id", "listing", "reactions", "note", "voice_file_id", "status", "ends_at", "created_at",
+    "saved_at",
+)  # fmt: skip
 REFLECTION_FIELDS: Final = (
     "day", "status", "step", "clients", "mood", "went_well", "to_improve", "lesson", "tomorrow", "voice", "tip_id",
     "created_at", "updated_at", "completed_at",

@@ -18,6 +18,7 @@ from bot.bulk import insert_rows_with_ids
 from bot.clients import MAX_ID, last_contacts, owns
 from bot.models import Agent, Client, ContactLog, FollowUp
 from bot.scheduler import Planned, cancel, schedule, schedule_many
+from bot.showing_times import book_review, is_showing, keep_in_step, showing_end
 from bot.statuses import DeliveryKind, FollowUpStatus
 from bot.timezones import local_datetime, to_utc
 
@@ -80,11 +81,21 @@ def suggest(agent: Agent, stage: str, now: datetime, booked: Collection[datetime
     agent's follow-up hour, then on by `SLOT` steps while a booked follow-up is less than `SLOT` away."""
     day = local_datetime(now, agent.timezone).date() + timedelta(days=CADENCE_DAYS.get(stage, 1))
     work_day = next_work_day(agent, day)
-    at = to_utc(work_day, agent.followup_time, agent.timezone)
-    first = at
+    first = to_utc(work_day, agent.followup_time, agent.timezone)
+    at = clear_of(first, booked)
+    return Suggestion(at, work_day != day, at != first)
+
+
+def clear_of(at: datetime, booked: Collection[datetime]) -> datetime:
+    """`at`, or on by `SLOT` steps to the first time at least `SLOT` away from every booked one."""
     while any(abs(taken - at) < SLOT for taken in booked):
         at += SLOT
-    return Suggestion(at, work_day != day, at != first)
+    return at
+
+
+async def booked_times(session: AsyncSession, agent_id: int) -> list[datetime]:
+    """When every open follow-up of the agent is due (any client)."""
+    return [follow_up.due_at for follow_up, _ in await open_between(session, agent_id, None, FAR_FUTURE)]
 
 
 def suggested_time(agent: Agent, stage: str, now: datetime) -> datetime:
@@ -181,8 +192,17 @@ _ADD = select(FollowUp).from_statement(
 
 
 async def add_follow_up(
-    session: AsyncSession, agent: Agent, client: Client, due_at: datetime, note: str | None, now: datetime
+    session: AsyncSession,
+    agent: Agent,
+    client: Client,
+    due_at: datetime,
+    note: str | None,
+    now: datetime,
+    *,
+    review_showing: bool = True,
 ) -> FollowUp:
+    """A follow-up and its nudge; a showing's (bot.showing_times) also its review, unless `review_showing` is off
+    (a 回访 booked by a review is about a showing, not one)."""
     values = {
         "agent_id": agent.id,
         "client_id": client.id,
@@ -196,6 +216,8 @@ async def add_follow_up(
     }
     follow_up: FollowUp = (await session.scalars(_ADD, values)).one()
     await schedule(session, agent_id=agent.id, kind=KIND, subject_id=follow_up.id, due_at=due_at, now=now)
+    if review_showing and is_showing(note):
+        await book_review(session, agent.id, client.id, follow_up.id, showing_end(due_at, note), note, now)
     return follow_up
 
 
@@ -220,6 +242,11 @@ async def add_follow_ups(session: AsyncSession, planned: Sequence[PlannedFollowU
         [Planned(p.agent_id, KIND, p.due_at, follow_up_id) for p, follow_up_id in zip(planned, ids, strict=True)],
         now,
     )
+    for p, follow_up_id in zip(planned, ids, strict=True):
+        if is_showing(p.note):  # a showing's review, as `add_follow_up` books it
+            await book_review(
+                session, p.agent_id, p.client_id, follow_up_id, showing_end(p.due_at, p.note), p.note, now
+            )
     return ids
 
 
@@ -236,6 +263,7 @@ async def move(session: AsyncSession, follow_up: FollowUp, due_at: datetime, now
     await cancel(session, KIND, follow_up.id)
     follow_up.due_at, follow_up.status, follow_up.updated_at = due_at, OPEN, now
     await schedule(session, agent_id=follow_up.agent_id, kind=KIND, subject_id=follow_up.id, due_at=due_at, now=now)
+    await keep_in_step(session, follow_up, now)
 
 
 async def replace(
@@ -250,6 +278,7 @@ async def replace(
     """The new follow-up instead of `old`: the old one is cancelled with its nudge, in the same transaction."""
     await cancel(session, KIND, old.id)
     old.status, old.updated_at = CANCELLED, now
+    await keep_in_step(session, old, now)
     return await add_follow_up(session, agent, client, due_at, note, now)
 
 
@@ -296,8 +325,7 @@ async def client_with_open(
 
 async def suggestion_for(session: AsyncSession, agent: Agent, stage: str, now: datetime) -> Suggestion:
     """`suggest`, keeping clear of every open follow-up the agent has booked (any client)."""
-    booked = [follow_up.due_at for follow_up, _ in await open_between(session, agent.id, None, FAR_FUTURE)]
-    return suggest(agent, stage, now, booked)
+    return suggest(agent, stage, now, await booked_times(session, agent.id))
 
 
 async def keep_local_times(

@@ -1,10 +1,10 @@
 """The tip library: coaching tips distilled from the five seed summaries, kept as data in `content/tips/`.
 
 `topics.yaml` names the topics (in every language, with the words that point to them); `library.yaml` holds
-the tips, each with a stable id, its topics, the passage it comes from (`bot.sources`), and its words in
-zh-Hans and en (zh-Hant is derived with OpenCC, like the catalogs, unless written by hand). The schema is the
-pydantic models below; `check` is what `agentcoach content check` and the tests run, so a broken library
-never reaches an agent.
+the tips, each with a stable id, its topics, the passage it comes from (`bot.sources`) or the mark of the team's
+own advice where no passage holds the lesson (`source: {team: true}`), and its words in zh-Hans and en (zh-Hant
+is derived with OpenCC, like the catalogs, unless written by hand). The schema is the pydantic models below;
+`check` is what `agentcoach content check` and the tests run, so a broken library never reaches an agent.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from bot.i18n import EN, LANGUAGES, ZH_HANS, ZH_HANT, derived_traditional
-from bot.sources import SUMMARIES, passage, passages
+from bot.sources import SUMMARIES, Passage, passage, passages
 from content import content_path
 
 # Phone-sized: what one tip message may hold per language.
@@ -31,9 +31,13 @@ MAX_TITLE = 40
 # Our own words, not the source's: a shared run longer than this is a copied sentence, not a short quote.
 MAX_QUOTE = {ZH_HANS: 16, EN: 80}
 WRITTEN = (ZH_HANS, EN)
+# The address of a tip that is the team's own advice, not a lesson of the summaries.
+TEAM = "team"
 
-# Ids travel in callback data (64 bytes in all), so they stay short.
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=32)]
+# Ids travel in callback data (64 bytes in all: "tip:more:<tip id>:<topic id>") and are stored (a reflection's
+# tip_id holds 32 characters), so they stay short (tests/handlers/test_tips.py packs every pair).
+SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=32)]
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")  # "follow-up" is two words, "couldn't" one
 # A keyword found in a text: its topic, the keyword, where it starts and ends.
@@ -53,21 +57,38 @@ class Words(_Strict):
 
 
 class Source(_Strict):
-    """Where the lesson comes from: a numbered point ("3", "II.3") or a paragraph of a summary."""
+    """Where the lesson comes from: a numbered point ("3", "II.3") or a paragraph of a summary, or `team: true`
+    for the team's own advice, which no passage of the summaries holds (the 📖 button then says so)."""
 
-    summary: int
+    summary: int | None = None
     point: str | None = None
     paragraph: int | None = None
+    team: bool = False
 
     @model_validator(mode="after")
-    def _one_address(self) -> Source:
-        if (self.point is None) == (self.paragraph is None):
+    def _one_origin(self) -> Source:
+        cites = (self.summary, self.point, self.paragraph) != (None, None, None)
+        if self.team and cites:
+            raise ValueError("a source is a passage of the summaries or the team's own (team: true), not both")
+        if not self.team and self.summary is None:
+            raise ValueError(
+                "a source names a passage ({summary, point or paragraph}) or is the team's own (team: true)"
+            )
+        if not self.team and (self.point is None) == (self.paragraph is None):
             raise ValueError("a source names either a point or a paragraph")
         return self
 
     @property
     def address(self) -> str:
+        if self.team:
+            return TEAM
         return f"{self.summary}.{self.point}" if self.point else f"{self.summary}.¶{self.paragraph}"
+
+    def passage(self) -> Passage | None:
+        """The passage cited, or None (the team's own, or an address no summary has)."""
+        if self.summary is None:
+            return None
+        return passage(self.summary, point=self.point, paragraph=self.paragraph)
 
 
 class Tip(_Strict):
@@ -339,13 +360,13 @@ def _tip_problems(tip: Tip, topic_ids: set[str]) -> list[str]:
     problems = [f"unknown topic {topic!r}" for topic in tip.topics if topic not in topic_ids]
     if len(set(tip.topics)) != len(tip.topics):
         problems.append("a topic is listed twice")
-    found = None
-    if tip.source.summary not in SUMMARIES:
+    found = tip.source.passage()
+    if tip.source.team:
+        pass  # the team's own: no passage to find or to copy from
+    elif tip.source.summary not in SUMMARIES:
         problems.append(f"source: there is no summary {tip.source.summary}")
-    else:
-        found = passage(tip.source.summary, point=tip.source.point, paragraph=tip.source.paragraph)
-        if found is None:
-            problems.append(f"source: summary {tip.source.summary} has no passage {tip.source.address}")
+    elif found is None:
+        problems.append(f"source: summary {tip.source.summary} has no passage {tip.source.address}")
     if found is not None:
         for language, ours, theirs in ((ZH_HANS, tip.zh_hans.text, found.zh), (EN, tip.en.text, found.en)):
             copied = longest_shared_run(ours, theirs)

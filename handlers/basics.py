@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.conversations import Waiting, stop_waiting, waiting_for
-from handlers import clients, data, day_parts, followups, free_text, reflections, settings, start, team
+from handlers import clients, data, day_parts, followups, free_text, reflections, settings, showing_review, start, team
 from handlers.context import Turn, turn
 
 TextAnswer = Callable[[Turn, Update, ContextTypes.DEFAULT_TYPE, Waiting], Awaitable[None]]
@@ -23,6 +23,7 @@ FLOWS: dict[str, TextAnswer] = {
     free_text.FLOW: free_text.answer_text,
     team.FLOW: team.answer_text,
     data.FLOW: data.answer_text,
+    showing_review.FLOW: showing_review.answer_text,
 }
 
 

@@ -8,6 +8,7 @@ Callback data: rf:<action>:<YYYY-MM-DD>:<value>.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from bot.preferences import format_day, format_moment
 from bot.scheduler import Outgoing
 from bot.timezones import local_today
 from bot.tip_library import library
+from handlers import showing_review
 from handlers import tips as tip_messages
 from handlers.context import Turn, turn
 from handlers.keyboards import Choice, Day, Number, Token, button, grid, layout, pack, paging_row
@@ -68,7 +70,8 @@ async def _prompt_if_open(session: AsyncSession, agent: Agent, day: date, *, lat
     found = await reflections.reflection_on(session, agent.id, day)
     if found is not None and found.status in (reflections.DONE, reflections.SKIPPED):
         return None
-    return prompt(agent.language, agent, day, later=later)
+    asked = prompt(agent.language, agent, day, later=later)
+    return replace(asked, text=await showing_review.with_day_lines(session, agent, day, asked.text))
 
 
 # ---------------------------------------------------------------------------------------------- questions
@@ -216,6 +219,11 @@ def entry_text(tn: Turn, entry: Reflection) -> str:
     )
 
 
+async def entry_message(tn: Turn, entry: Reflection) -> str:
+    """The entry with the showings reviewed that day under it."""
+    return await showing_review.with_day_lines(tn.session, tn.agent, entry.day, entry_text(tn, entry))
+
+
 def entry_rows(tn: Turn, entry: Reflection) -> list[list[InlineKeyboardButton]]:
     """Today's entry can be changed answer by answer; older ones only read."""
     day = entry.day.isoformat()
@@ -304,7 +312,7 @@ async def press_open(tn: Turn, day: date, _: str) -> bool:
     entry = await reflections.reflection_on(tn.session, tn.agent.id, day)
     if entry is None or entry.status == reflections.SKIPPED:
         return False
-    tn.send(entry_text(tn, entry), entry_rows(tn, entry))
+    tn.send(await entry_message(tn, entry), entry_rows(tn, entry))
     return True
 
 
@@ -393,16 +401,20 @@ async def answer_text(tn: Turn, update: Update, context: ContextTypes.DEFAULT_TY
         return
     await stop_waiting(tn.session, tn.agent.chat_id)
     tn.send(tn.t("reflect.edited"))
-    tn.send(entry_text(tn, reflection), entry_rows(tn, reflection))
+    tn.send(await entry_message(tn, reflection), entry_rows(tn, reflection))
 
 
 async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A voice note answers a written question: kept as a file reference and acknowledged."""
+    """A voice note answers a written question (or is the note of a showing's review): kept as a file reference
+    and acknowledged."""
     async with turn(update, context) as tn:
         message = update.effective_message
         waiting = await waiting_for(tn.session, tn.agent.chat_id)
         question = waiting.step.removeprefix(EDIT) if waiting and waiting.flow == FLOW else None
         voice = message.voice if message else None
+        if voice is not None and waiting is not None and waiting.flow == showing_review.FLOW:
+            await showing_review.answer_voice(tn, voice.file_id, showing_review.seconds_of(voice.duration), waiting)
+            return
         day = _day(str(waiting.data.get("day", ""))) if waiting else None
         reflection = await reflections.reflection_on(tn.session, tn.agent.id, day) if day else None
         if voice is None or reflection is None or question not in reflections.TEXT_QUESTIONS or waiting is None:
@@ -414,6 +426,6 @@ async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         tn.send(tn.t("reflect.voice_saved", seconds=seconds))
         if waiting.step.startswith(EDIT):
             await stop_waiting(tn.session, tn.agent.chat_id)
-            tn.send(entry_text(tn, reflection), entry_rows(tn, reflection))
+            tn.send(await entry_message(tn, reflection), entry_rows(tn, reflection))
             return
         await go_on(tn, reflection, question)

@@ -1,7 +1,8 @@
 """Coaching tips: /tip (the next one, or one on a topic), /topics, /saved, and the daily tip.
 
 A tip message carries its buttons: 👍 / 👎 (what comes round again), ⭐ save, ➡️ another (same topic if it came
-from one), 📚 topics, 📖 the source passage; the daily tip adds 🔕 to turn it off right there.
+from one), 📚 topics, 📖 the source passage (for the team's own advice: that it has none); the daily tip adds 🔕 to
+turn it off right there.
 Callback data: tip:<action>:<tip id>[:<topic>] — tip ids are short slugs, so it stays within 64 bytes.
 """
 
@@ -20,7 +21,7 @@ from bot.i18n import EN, ZH_HANT, Html, t
 from bot.models import Agent, Delivery, TipState
 from bot.preferences import format_time
 from bot.scheduler import Outgoing
-from bot.sources import Passage, passage
+from bot.sources import Passage
 from bot.text import clip
 from bot.tip_library import Library, Tip, library
 from handlers.context import Turn, turn
@@ -57,6 +58,8 @@ ON_TIP = layout(PREFIX, ("topics", "topic", "more", "up", "down", "save", "src",
 def source_line(language: str, lib: Library, tip: Tip) -> str:
     topics = " · ".join(lib.topic_name(topic, language) for topic in map(lib.topic, tip.topics) if topic)
     where = tip.source
+    if where.team:
+        return t(language, "tips.source_team", topics=topics)
     if where.point:
         return t(language, "tips.source_point", summary=where.summary, point=where.point, topics=topics)
     return t(language, "tips.source_paragraph", summary=where.summary, paragraph=where.paragraph, topics=topics)
@@ -249,7 +252,9 @@ def _has_daily_row(message: object) -> bool:
 
 
 def source_text(language: str, tip: Tip) -> str:
-    found = passage(tip.source.summary, point=tip.source.point, paragraph=tip.source.paragraph)
+    if tip.source.team:  # no passage to show: say where the advice comes from instead
+        return t(language, "tips.source_team_note")
+    found = tip.source.passage()
     if found is None:
         return t(language, "tips.source_missing")
     return t(

@@ -24,6 +24,7 @@ from bot import recurring
 from bot.reflections import LATER as REFLECTION_LATER
 from bot.scheduler import Engine, Kind
 from bot.send_budget import SendBudget, budget_prefix, shared_store
+from bot.showing_times import KIND as SHOWING_REVIEW
 from bot.timeparse import warm_up
 from bot.timezones import city_index
 from bot.tip_library import library
@@ -39,6 +40,7 @@ from handlers import (
     privacy,
     reflections,
     settings,
+    showing_review,
     stale,
     stale_rule,
     start,
@@ -145,6 +147,7 @@ def build_engine(services: Services, app: AgentApplication, budget: SendBudget |
             repair=recurring.after_sent,
         ),
         BROADCAST: Kind(render=render_broadcast),
+        SHOWING_REVIEW: showing_review.REVIEW,
         recurring.TEAM_DIGEST: Kind(
             render=team_view.render_team_digest,
             after_sent=recurring.after_sent,
@@ -190,6 +193,7 @@ def register_handlers(app: AgentApplication) -> None:
     app.add_handler(CallbackQueryHandler(stale_rule.on_button, pattern=rf"^{stale_rule.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(tips.on_button, pattern=rf"^{tips.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(reflections.on_button, pattern=rf"^{reflections.PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(showing_review.on_button, pattern=rf"^{showing_review.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(free_text.on_button, pattern=rf"^{free_text.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(digest.on_button, pattern=rf"^{digest.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(team.on_button, pattern=rf"^{team.PREFIX}:"))

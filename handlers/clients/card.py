@@ -7,11 +7,13 @@ from bot.history import history, history_size
 from bot.i18n import Html
 from bot.models import Client, FollowUp
 from bot.preferences import format_moment
+from bot.showings import latest_saved
 from bot.text import clip
 from handlers.clients.history import entry_line
 from handlers.clients.navigation import HOME, NO_VALUE, PREFIX, Origin, Rows, list_button, stage_name
 from handlers.context import Turn
 from handlers.keyboards import button
+from handlers.showing_review import review_line
 
 # The newest history entries on the card; 📜 History pages through the rest.
 RECENT_ENTRIES = 5
@@ -38,11 +40,18 @@ async def card(tn: Turn, client: Client, origin: Origin = HOME) -> tuple[str, Ro
         "clients.card",
         name=client.name,
         stage=stage_name(tn, client.stage),
-        details=Html(detail_lines(tn, client)),
+        details=Html(await details_with_review(tn, client)),
         contacts=Html(await latest_history(tn, client, size)),
         follow_up=Html(planned_lines(tn, await open_follow_ups(tn.session, client.id))),
     )
     return text, card_rows(tn, client, origin, with_history=size > RECENT_ENTRIES)
+
+
+async def details_with_review(tn: Turn, client: Client) -> str:
+    """The details, then the latest saved showing review, if there is one."""
+    review = await latest_saved(tn.session, client.id)
+    details = detail_lines(tn, client)
+    return f"{details}\n{review_line(tn, review)}" if review is not None else details
 
 
 def detail_lines(tn: Turn, client: Client) -> str:

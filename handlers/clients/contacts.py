@@ -5,10 +5,11 @@ from __future__ import annotations
 from bot.clients import log_contact
 from bot.conversations import ClientStep, Waiting, stop_waiting, wait_for, waiting_for
 from bot.models import Client
-from bot.statuses import CONTACT_KINDS
+from bot.statuses import CONTACT_KINDS, ContactKind
 from handlers.clients.navigation import FLOW, PREFIX, Origin, back_row, is_waiting, stage_name
 from handlers.context import Turn
 from handlers.keyboards import button, grid
+from handlers.showing_review import ask_after_viewing
 
 
 async def on_log(tn: Turn, client: Client, _: str, origin: Origin) -> bool:
@@ -39,7 +40,7 @@ async def on_no_note(tn: Turn, client: Client, kind: str, _: Origin) -> bool:
 
 
 async def contact_logged(tn: Turn, client: Client, kind: str, note: str | None, *, in_place: bool) -> None:
-    """Save the contact, say so, and let the follow-ups module suggest the next one."""
+    """Save the contact, say so, and let the follow-ups module suggest the next one (after a viewing: its review)."""
     from handlers.followups import offer_follow_up  # imported here: that module opens client cards from here
 
     stage_before = client.stage
@@ -51,4 +52,7 @@ async def contact_logged(tn: Turn, client: Client, kind: str, note: str | None, 
     else:
         text = tn.t("clients.contact_logged", name=client.name, kind=label)
     (tn.edit if in_place else tn.send)(text)
+    if kind == ContactKind.VIEWING:
+        await ask_after_viewing(tn, client, note)  # its ✅ books the 回访 the client's reaction calls for
+        return
     await offer_follow_up(tn, client)

@@ -9,10 +9,11 @@ from telegram.ext import ContextTypes
 from bot.clients import NAME_LIMIT, clients_page, counts_by_stage, parse_stage, search_clients
 from bot.i18n import Html
 from bot.models import Client
+from bot.showings import reaction_counts
 from bot.statuses import STAGES
 from bot.text import clip
 from handlers.clients.archive import archive_button
-from handlers.clients.navigation import ALL, HOME, PREFIX, Origin, Rows, stage_name
+from handlers.clients.navigation import ALL, HOME, PREFIX, REACTION_FILTERS, Origin, Rows, stage_name
 from handlers.clients.registering import ECHO_LIMIT
 from handlers.context import Turn, turn
 from handlers.keyboards import button, grid, mark
@@ -24,12 +25,18 @@ async def show_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/clients: counts and the first page; /clients <stage> one stage; /clients <text> a search."""
     async with turn(update, context) as tn:
         query = " ".join(tn.args).strip()
-        stage = parse_stage(query) if query else None
+        stage = (parse_stage(query) or reaction_filter(tn, query)) if query else None
         if query and stage is None:
             await show_search(tn, query)
             return
         text, rows = await list_view(tn, stage, 0)
         tn.send(text, rows)
+
+
+def reaction_filter(tn: Turn, query: str) -> str | None:
+    """`/clients 有意向`: a reaction as its button names it (in the agent's language), as a list filter."""
+    wanted = query.strip().casefold()
+    return next((v for v, r in REACTION_FILTERS.items() if tn.t(f"showings.reaction.{r}").casefold() == wanted), None)
 
 
 async def show_search(tn: Turn, query: str) -> None:
@@ -48,9 +55,14 @@ async def list_view(tn: Turn, stage: str | None, page_number: int) -> tuple[str,
     archived = await archive_button(tn)
     if total == 0:
         return tn.t("clients.list_empty", usage=Html(tn.t("clients.usage"))), archived
-    page = await clients_page(tn.session, tn.agent.id, stage, page_number, PAGE_SIZE)
+    reaction = REACTION_FILTERS.get(stage or "")
+    listed_stage = None if reaction else stage
+    page = await clients_page(tn.session, tn.agent.id, listed_stage, page_number, PAGE_SIZE, reaction=reaction)
     counts_line = " · ".join(tn.t("clients.list_count", stage=stage_name(tn, s), count=n) for s, n in counts.items())
-    showing = stage_name(tn, stage) if stage else tn.t("clients.list_all")
+    if reaction:
+        showing = tn.t("showings.filter_showing", reaction=tn.t(f"showings.reaction.{reaction}"))
+    else:
+        showing = stage_name(tn, stage) if stage else tn.t("clients.list_all")
     hint = tn.t("clients.list_hint") if page.clients else tn.t("clients.list_empty_stage", stage=showing)
     text = tn.t(
         "clients.list",
@@ -82,7 +94,27 @@ async def list_view(tn: Turn, stage: str | None, page_number: int) -> tuple[str,
     for value in STAGES:
         label = tn.t("clients.filter", stage=stage_name(tn, value), count=counts[value])
         filters.append(button(mark(label, value == stage), PREFIX, "list", value, 0))
-    return text, [*rows, *grid(filters, 4), *archived]
+    return text, [*rows, *grid(filters, 4), *await reaction_filter_rows(tn, stage), *archived]
+
+
+async def reaction_filter_rows(tn: Turn, chosen: str | None) -> Rows:
+    """A filter per reaction some client's latest showing review has (none before the first review is saved)."""
+    counts = await reaction_counts(tn.session, tn.agent.id)
+    buttons = [
+        button(
+            mark(
+                tn.t("showings.filter", reaction=tn.t(f"showings.reaction.{reaction}"), count=counts[reaction]),
+                value == chosen,
+            ),
+            PREFIX,
+            "list",
+            value,
+            0,
+        )
+        for value, reaction in REACTION_FILTERS.items()
+        if counts[reaction] or value == chosen
+    ]
+    return grid(buttons, 4)
 
 
 def client_rows(tn: Turn, clients: list[Client], show: str, origin: Origin) -> Rows:

@@ -11,7 +11,7 @@ from bot.clients import MAX_ID
 from bot.conversations import ClientStep, Flow, Waiting
 from bot.i18n import Html
 from bot.models import Client
-from bot.statuses import STAGES
+from bot.statuses import REACTIONS, STAGES
 from handlers.context import Turn
 from handlers.keyboards import Choice, Number, button
 
@@ -36,7 +36,8 @@ Rows = list[list[InlineKeyboardButton]]
 
 @dataclass(frozen=True)
 class Origin:
-    """The list page (stage filter, page) a card was opened from, so that 📋 on the card returns there."""
+    """The list page (its filter: a stage or a `REACTION_FILTERS` value; page) a card was opened from, so that 📋 on
+    the card returns there."""
 
     stage: str | None = None
     page: int = 0
@@ -64,7 +65,10 @@ HOME = Origin()
 CLIENT_ID = Number(1, MAX_ID - 1)
 
 
-LIST_STAGE = Choice(ALL, *STAGES)
+# The list's filter: a stage, or a reaction in the clients' latest showing review ("r_price": bot.showings).
+REACTION_FILTER = "r_"
+REACTION_FILTERS = {f"{REACTION_FILTER}{reaction}": reaction for reaction in REACTIONS}
+LIST_STAGE = Choice(ALL, *STAGES, *REACTION_FILTERS)
 
 
 PAGE = Number(0, 10**PAGE_DIGITS - 1)

@@ -24,6 +24,7 @@ from bot.tips import choose
 MINDSET, TRUST, NEEDS, MARKET = "mindset", "trust", "needs", "market"
 FOLLOW_UP, RELATIONSHIPS, PROSPECTING = "follow-up", "relationships", "prospecting"
 TEAMWORK, COMMUNICATION, SELF = "teamwork", "communication", "self-management"
+SHOWINGS, OBJECTIONS, DEPOSITS, COMPLIANCE = "showings", "objections", "deposits", "compliance"
 
 SIMPLIFIED: list[tuple[str, set[str]]] = [
     ("今天客户嫌贵，吵了一架，心情很差", {MINDSET, COMMUNICATION}),
@@ -54,12 +55,12 @@ SIMPLIFIED: list[tuple[str, set[str]]] = [
     ("带看路线没提前走一遍，绕了半天", {SELF}),
     ("一家人意见不一样，老婆想要大三居，老公嫌贵", {NEEDS}),
     ("没弄清楚客户能出多少钱就带去看了贵的房子", {NEEDS}),
-    ("催客户交定金太急了，把人吓跑了", {COMMUNICATION}),
+    ("催客户交定金太急了，把人吓跑了", {COMMUNICATION, DEPOSITS}),
     ("状态不好，一直想着昨天丢的那一单", {MINDSET}),
     ("客户问限购政策，我说错了", {MARKET}),
     ("不好意思问师傅，自己瞎琢磨了一下午", {TEAMWORK}),
     ("案场冷冷清清，一天就来了两组", {PROSPECTING}),
-    ("客户砍价砍得太狠，我不知道怎么接", {COMMUNICATION}),
+    ("客户砍价砍得太狠，我不知道怎么接", {COMMUNICATION, OBJECTIONS}),
     ("答应客户发的户型图忘发了", {FOLLOW_UP}),
     ("今天太累了，什么都不想干", {MINDSET}),
     ("客户说我太像推销的，感觉不真诚", {TRUST}),
@@ -103,6 +104,17 @@ SIMPLIFIED: list[tuple[str, set[str]]] = [
     ("一天打了五十个陌生电话，只有两个愿意听", {PROSPECTING}),
     ("师傅教我的逼定话术我没用上", {COMMUNICATION, TEAMWORK}),
     ("客户说我们小区物业太差，我没法反驳", {MARKET}),
+    # Written with the topics of the middle of the job (issue 17), for the words that had no tip before.
+    ("两个同事撞单了，都说客户是自己的", {COMPLIANCE, TEAMWORK}),
+    ("约好的客户又爽约了，白等一下午", {FOLLOW_UP, SHOWINGS}),
+    ("客户说要回去和家人商量，我连决策人是谁都不知道", {OBJECTIONS, NEEDS}),
+    ("客户已读不回三天了", {FOLLOW_UP}),
+    ("客户砍价，我差点自己答应给他打折", {OBJECTIONS}),
+    ("客户问定金和订金有什么区别，我讲不清", {DEPOSITS}),
+    ("客户问孩子能不能上对口学校，我差点打了包票", {MARKET, COMPLIANCE}),
+    ("带看前没确认时间，客户跑空了", {SHOWINGS}),
+    ("客户说别的中介服务费更便宜", {OBJECTIONS}),
+    ("客户一直观望，说等降价再买", {OBJECTIONS, FOLLOW_UP}),
 ]
 
 TRADITIONAL: list[tuple[str, set[str]]] = [
@@ -134,6 +146,13 @@ TRADITIONAL: list[tuple[str, set[str]]] = [
     ("客戶說我講話太快，聽不懂", {COMMUNICATION}),
     ("店長說我太被動，要多跟前輩學", {TEAMWORK}),
     ("沒問清楚客戶要自住還是投資就開始介紹", {NEEDS}),
+    # Issue 17's words, likewise.
+    ("又跟同事撞單了，好煩", {COMPLIANCE, MINDSET}),
+    ("客戶說要回去跟家人商量", {OBJECTIONS}),
+    ("客戶問訂金可不可以退", {DEPOSITS}),
+    ("客戶已讀不回，不知道還要不要再傳", {FOLLOW_UP}),
+    ("客戶一直殺價，我不知道怎麼回", {OBJECTIONS}),
+    ("客戶放我鴿子，白等一個小時", {FOLLOW_UP}),
 ]
 
 ENGLISH: list[tuple[str, set[str]]] = [
@@ -153,7 +172,7 @@ ENGLISH: list[tuple[str, set[str]]] = [
     ("Late for the morning meeting again", {SELF}),
     ("Got hung up on five times today, feeling pretty low", {MINDSET}),
     ("Walk-ins were dead all day", {PROSPECTING}),
-    ("Pushed too hard for the deposit and the client walked out", {COMMUNICATION}),
+    ("Pushed too hard for the deposit and the client walked out", {COMMUNICATION, DEPOSITS}),
     ("Lost track of who I promised to send floor plans to", {FOLLOW_UP, SELF}),
     ("Too shy to ask the senior agents for help", {TEAMWORK}),
     ("A past client sent me her sister, I should thank her properly", {RELATIONSHIPS}),
@@ -186,11 +205,20 @@ ENGLISH: list[tuple[str, set[str]]] = [
     ("Sent the wrong floor plan to a client", {SELF}),
     ("I talked the whole time and never asked what they were looking for", {COMMUNICATION, NEEDS}),
     ("Senior agent took over my client without telling me", {TEAMWORK}),
-    ("Froze when the client asked for a discount", {COMMUNICATION}),
+    ("Froze when the client asked for a discount", {COMMUNICATION, OBJECTIONS}),
     ("Two months in and still no sale, honestly thinking of quitting", {MINDSET}),
     ("Told them the view was unobstructed, but a building is going up next year", {TRUST}),
     ("Forgot my former client's birthday even though it was in my notes", {RELATIONSHIPS}),
     ("Spent the afternoon on small tasks and never called anyone", {FOLLOW_UP, SELF}),
+    # Issue 17's words, likewise.
+    ("A colleague and I both say it's our client, same client twice", {COMPLIANCE, TEAMWORK}),
+    ("She has to talk it over with her husband first", {OBJECTIONS}),
+    ("Client haggled hard and I almost offered a discount myself", {OBJECTIONS}),
+    ("They asked if the deposit is refundable", {DEPOSITS}),
+    ("Client read my message and never replied", {FOLLOW_UP}),
+    ("Second no-show this week", {FOLLOW_UP, SHOWINGS}),
+    ("Another agency offered them a lower fee", {OBJECTIONS, MARKET}),
+    ("Told the buyer prices will go up for sure", {COMPLIANCE, TRUST}),
 ]
 
 # Unseen batch 3: written after the last keyword was added and never used to add one, so this is the rate to expect
@@ -209,7 +237,7 @@ UNSEEN: list[tuple[str, set[str]]] = [
     ("客户问房子有没有漏水，我说没有，其实我也不确定", {TRUST}),
     ("老客户推荐的朋友今天来看房了，还没谢谢老客户", {RELATIONSHIPS}),
     ("今天的事情太多，顾了这头忘了那头", {SELF}),
-    ("客户拿竞品的优惠来压价，我接不住", {MARKET, COMMUNICATION}),
+    ("客户拿竞品的优惠来压价，我接不住", {MARKET, OBJECTIONS}),
     ("在小区门口发了一上午单页，没人理", {PROSPECTING}),
     ("客戶一直挑毛病，我忍不住回了幾句", {MINDSET}),
     ("看過房的客戶，這禮拜都還沒追蹤", {FOLLOW_UP}),
@@ -391,3 +419,37 @@ def test_any_text_gets_a_known_topic_or_none(
     lib = library()
     topic = match_topic(lib, Written(went_well, hard, lesson, went_well, mood))
     assert topic is None or lib.topic(topic) is not None
+
+
+# The words of the middle of the job that used to reach topics with no tip on them (issue 17), as agents write them
+# in each language: each now reaches a topic holding the tip written for it.
+@pytest.mark.parametrize(
+    ("text", "topic", "tip_id"),
+    [
+        ("客户又砍价了", OBJECTIONS, "objection-no-solo-discounts"),
+        ("客戶一直殺價", OBJECTIONS, "objection-no-solo-discounts"),
+        ("The buyer tried to haggle", OBJECTIONS, "objection-no-solo-discounts"),
+        ("跟同事撞单了", COMPLIANCE, "ownership-settle-it-privately"),
+        ("跟同事撞單了", COMPLIANCE, "ownership-settle-it-privately"),
+        ("Same client as my colleague", COMPLIANCE, "ownership-settle-it-privately"),
+        ("客户爽约了", FOLLOW_UP, "followup-when-a-client-no-shows"),
+        ("客戶爽約了", FOLLOW_UP, "followup-when-a-client-no-shows"),
+        ("Another no-show", FOLLOW_UP, "followup-when-a-client-no-shows"),
+        ("客户已读不回", FOLLOW_UP, "followup-read-and-no-reply"),
+        ("客戶已讀不回", FOLLOW_UP, "followup-read-and-no-reply"),
+        ("Left on read again", FOLLOW_UP, "followup-read-and-no-reply"),
+        ("不知道谁是决策人", OBJECTIONS, "objection-invite-the-decider"),
+        ("不知道誰是決策人", OBJECTIONS, "objection-invite-the-decider"),
+        ("Never met the decision maker", OBJECTIONS, "objection-invite-the-decider"),
+        ("客户问定金能不能退", DEPOSITS, "deposit-binding-or-refundable"),
+        ("客戶問訂金能不能退", DEPOSITS, "deposit-binding-or-refundable"),
+        ("Asked whether the deposit is refundable", DEPOSITS, "deposit-binding-or-refundable"),
+        ("带看前忘了确认时间", SHOWINGS, "showing-confirm-the-day-before"),
+        ("帶看前忘了確認時間", SHOWINGS, "showing-confirm-the-day-before"),
+        ("Forgot to debrief after the viewing", SHOWINGS, "showing-same-day-debrief"),
+    ],
+)
+def test_the_words_of_the_middle_of_the_job_reach_a_topic_with_their_tip(text: str, topic: str, tip_id: str) -> None:
+    lib = library()
+    assert match_topic(lib, hard_day(text)) == topic
+    assert tip_id in {tip.id for tip in lib.tips_in(topic)}

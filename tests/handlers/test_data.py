@@ -284,7 +284,7 @@ async def test_a_wrong_word_cancels_and_changes_nothing(harness: Harness) -> Non
         "📅 2 个跟进",
         "✍️ 1 篇复盘",
         "💡 2 条贴士记录（看过、评价、收藏）",
-        "⏰ 5 条待发送的提醒",  # the daily tip, prompt, digest and going-cold warning, and a nudge
+        "⏰ 6 条待发送的提醒",  # the tip, prompt, digest, going-cold warning, a nudge, the 带看 follow-up's review
         "🏷 你在团队「阳光团队」的组长身份",
     ]
     assert question.text.endswith("确认删除请输入 删除。输入其他任何内容或发 /cancel 都会取消。")

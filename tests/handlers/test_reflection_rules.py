@@ -243,6 +243,8 @@ ANGRY = "客户嫌贵，跟我吵了一架，我没控制好脾气，很生气"
         ({"to_improve": ANGRY}, "😐 3", "mindset"),
         ({"lesson": ANGRY}, "😐 3", "mindset"),
         ({"tomorrow": "明天给王姐回电话"}, "😐 3", "follow-up"),
+        ({"to_improve": "客户砍价砍得太狠，我不知道怎么接"}, "😐 3", "objections"),  # issue 17: 砍价 has its tips now
+        ({"lesson": "跟同事撞单了，下次要先报备"}, "😐 3", "compliance"),
         ({}, "😞 1", "mindset"),  # nothing written, a bad day: still a tip for the mood
     ],
 )

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.i18n import EN
 from bot.models import Delivery, TipState
 from bot.recurring import DAILY_TIP, ensure_scheduled
-from bot.sources import passage
 from bot.tip_library import Tip, library
+from handlers.tips import tip_buttons
 from runtime.delivery import engine_of
 from runtime.local_api import LocalChat, Shown
 from tests.handlers.test_onboarding import onboard
@@ -162,6 +163,51 @@ async def test_a_topic_by_name_in_any_language(harness: Harness, language_code: 
     harness.assert_all_text_from_catalogs()
 
 
+TEAMS_OWN = "objection-no-solo-discounts"  # source: {team: true}; topics: objections, teamwork
+
+
+@pytest.mark.parametrize(
+    ("language_code", "line", "note"),
+    [
+        (
+            "zh-hans",
+            "📖 教练团队的经验 · 异议与议价 · 团队",
+            "📖 这条贴士是我们教练团队自己的经验，不出自那五篇销售总结，所以没有原文可看。",
+        ),
+        (
+            "en",
+            "📖 From our coaching team · objections · teamwork",
+            "📖 This tip is our coaching team's own advice, not taken from the five sales summaries, so there is no"
+            " source passage to show.",
+        ),
+        (
+            "zh-hant",
+            "📖 教練團隊的經驗 · 異議與議價 · 團隊",
+            "📖 這條貼士是我們教練團隊自己的經驗，不出自那五篇銷售總結，所以沒有原文可看。",
+        ),
+    ],
+)
+async def test_a_teams_own_tip_says_so_instead_of_a_passage(
+    harness: Harness, language_code: str, line: str, note: str
+) -> None:
+    """Opened as /saved and the weekly digest open a tip; its 📖 answers honestly that there is no passage."""
+    chat = harness.chat(language_code=language_code)
+    await chat.send("/tip")
+    message = (await chat.press_data(f"tip:open:{TEAMS_OWN}:-")).last
+    assert shown_tip(message).id == TEAMS_OWN and message.text.endswith(line)
+    [label] = [label for label in message.labels if label.startswith("📖")]
+    assert (await chat.press(label, on=message)).texts == [note]
+    harness.assert_all_text_from_catalogs()
+
+
+def test_every_tip_fits_its_buttons_from_each_of_its_topics() -> None:
+    """Tip ids and topic ids travel together in callback data, which holds 64 bytes."""
+    for tip in library().tips:
+        for topic in [*tip.topics, None]:
+            rows = tip_buttons(EN, tip, None, topic, daily=True)  # packing raises past 64 bytes
+            assert all(len(data.encode()) <= 64 for row in rows for _, data in row)
+
+
 async def test_an_unknown_topic_gets_the_topic_list(harness: Harness) -> None:
     chat = harness.chat()
     reply = await chat.send("/tip 天气预报")
@@ -203,7 +249,7 @@ async def test_the_source_passage_in_the_agents_language(harness: Harness, langu
     message = (await chat.send("/tip")).last
     tip = library().tip(message.buttons[0][0][1].split(":")[2])
     assert tip is not None
-    found = passage(tip.source.summary, point=tip.source.point, paragraph=tip.source.paragraph)
+    found = tip.source.passage()
     assert found is not None
     [label] = [label for label in message.labels if label.startswith("📖")]
     [source] = (await chat.press(label, on=message)).texts

@@ -1,0 +1,96 @@
+"""The showing review's rules without a chat: which follow-ups are showings and how long they last, which 回访 a
+reaction books (across a DST change), which tip it brings, and that its secret columns are covered by key rotation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from bot.data_keys import encrypted_tables
+from bot.models import Agent
+from bot.showing_times import DEFAULT_LENGTH, is_showing, showing_length
+from bot.showings import TIPS, revisit_for, revisit_time, tip_for, tip_id_for
+from bot.statuses import Reaction
+from bot.tip_library import library
+
+
+@pytest.mark.parametrize(
+    ("note", "showing"),
+    [
+        ("带看新房", True),
+        ("帶看 信義區", True),
+        ("约看 万科城", True),
+        ("复看一次", True),
+        ("看盘", True),
+        ("Viewing at Oak St", True),
+        ("two showings", True),
+        ("电话回访", False),
+        ("回访：问问家里商量得怎么样", False),
+        ("overviewing the budget", False),
+        (None, False),
+    ],
+)
+def test_a_showing_is_named_by_its_note(note: str | None, showing: bool) -> None:
+    assert is_showing(note) is showing
+
+
+@pytest.mark.parametrize(
+    ("note", "length"),
+    [
+        ("带看新房", DEFAULT_LENGTH),
+        ("带看2小时", timedelta(hours=2)),
+        ("带看两个半小时", timedelta(hours=2, minutes=30)),
+        ("带看半小时", timedelta(minutes=30)),
+        ("带看 45分钟", timedelta(minutes=45)),
+        ("viewing 1.5h", timedelta(minutes=90)),
+        ("showing, 3 hours", timedelta(hours=3)),
+        ("带看20小时", DEFAULT_LENGTH),  # a slip: outside 15 min – 6 h
+        ("带看 5分钟", DEFAULT_LENGTH),
+    ],
+)
+def test_a_length_in_the_note_is_the_showings_length(note: str, length: timedelta) -> None:
+    assert showing_length(note) == length
+
+
+def vancouver_agent() -> Agent:
+    return Agent(
+        timezone="America/Vancouver",
+        followup_time=time(10, 0),
+        work_days="12345",
+        day_part_hours={"morning": "09:30"},
+    )
+
+
+def test_the_follow_up_falls_on_a_work_day_at_the_local_hour_across_the_dst_change() -> None:
+    agent = vancouver_agent()
+    # Friday 12 March 2027, 18:00 PST. Clocks go forward on Sunday the 14th.
+    friday_evening = datetime(2027, 3, 13, 2, 0, tzinfo=UTC)
+    interested = revisit_for([Reaction.INTERESTED, Reaction.LOCATION])
+    # Tomorrow is Saturday: Monday 15th, 09:30 PDT (UTC−7).
+    assert revisit_time(agent, interested, friday_evening, []) == datetime(2027, 3, 15, 16, 30, tzinfo=UTC)
+    family = revisit_for([Reaction.PRICE, Reaction.INTERESTED, Reaction.FAMILY])
+    assert family.why == "family"  # family decides over price and interest
+    # In 2 days is Sunday: Monday 15th at 10:00 PDT — moved on by half an hour past a follow-up booked then.
+    booked = [datetime(2027, 3, 15, 17, 0, tzinfo=UTC)]
+    assert revisit_time(agent, family, friday_evening, booked) == datetime(2027, 3, 15, 17, 30, tzinfo=UTC)
+    assert revisit_for([]).why == "plain"
+    assert revisit_for([Reaction.NOT_A_FIT, Reaction.SCHOOL]).days == 3
+
+
+def test_the_tip_is_the_reactions_or_one_on_following_up() -> None:
+    lib = library()
+    assert tip_id_for([Reaction.SCHOOL, Reaction.PRICE]) == TIPS[Reaction.PRICE]
+    for reaction in Reaction:
+        tip = tip_for(lib, 7, {}, [reaction])
+        assert tip is not None
+        assert tip.id == TIPS[reaction]  # every mapped tip is in the library: the fallback hides no typo
+    without = replace(lib, tips=tuple(t for t in lib.tips if t.id not in TIPS.values()))
+    fallback = tip_for(without, 7, {}, [Reaction.FAMILY])
+    assert fallback is not None and "follow-up" in fallback.topics
+
+
+def test_the_reviews_texts_are_encrypted_and_rotated_with_the_others() -> None:
+    columns = {table.name: {column.name for column in found} for table, found in encrypted_tables()}
+    assert columns["showing_reviews"] == {"listing", "note"}
