@@ -39,6 +39,7 @@ from bot.clients import (
     NAME_LIMIT,
     SOURCE_LIMIT,
     TEXT_LIMIT,
+    crossings_changed,
     format_phone,
     normalise_phone,
     parse_contact_kind,
@@ -779,6 +780,8 @@ async def apply_plan(session: AsyncSession, plan: Plan, now: datetime) -> Outcom
         client.updated_at = now
     await session.flush()
     await insert_rows(session, ContactLog.__table__, _LOG_COLUMNS, logs)  # type: ignore[arg-type]
+    if plan.new or any(target.changed() for target in plan.existing.values()):
+        await crossings_changed(session, plan.agent_id, now)  # new clients, other stages, new contacts
     contacts = sum(len(target.contacts) for target in [*plan.new, *plan.existing.values()])
     return Outcome(len(plan.new), plan.merged, plan.unchanged, len(plan.skipped), contacts)
 

@@ -346,7 +346,16 @@ async def add_client(session: AsyncSession, agent_id: int, draft: ClientDraft, n
     )
     session.add(client)
     await session.flush()
+    await crossings_changed(session, agent_id, now)
     return client
+
+
+async def crossings_changed(session: AsyncSession, agent_id: int, now: datetime, *, sooner: bool = True) -> None:
+    """When a client goes cold may have changed: the going-cold warning waits for the right morning
+    (bot.recurring.watch; `sooner=False` for a contact or a follow-up done, which only ever push a crossing later)."""
+    from bot.recurring import watch  # imported here: bot.recurring reads the clients through bot.stale
+
+    await watch(session, agent_id, now, sooner=sooner)
 
 
 async def archived_client(session: AsyncSession, agent_id: int, client_id: int) -> Client | None:
@@ -369,6 +378,7 @@ async def restore_client(session: AsyncSession, client: Client, now: datetime) -
             return owner
     client.archived, client.updated_at = False, now
     await session.flush()
+    await crossings_changed(session, client.agent_id, now)
     return None
 
 
@@ -705,6 +715,8 @@ async def log_contact(session: AsyncSession, client: Client, kind: str, note: st
     await session.flush()
     if kind == ContactKind.VIEWING and client.stage in (Stage.NEW, Stage.INTERESTED):
         await change_stage(session, client, Stage.VIEWING, now)
+    else:
+        await crossings_changed(session, client.agent_id, now, sooner=False)
     return entry
 
 
@@ -716,6 +728,7 @@ async def change_stage(session: AsyncSession, client: Client, stage: str, now: d
         return False
     await record_stage_move(session, client, client.stage, stage, now)
     client.stage, client.updated_at = stage, now
+    await crossings_changed(session, client.agent_id, now)  # another stage, another number of days
     return True
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Table, and_, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.bulk import insert_rows_with_ids
-from bot.clients import MAX_ID, last_contacts, owns
+from bot.clients import MAX_ID, crossings_changed, last_contacts, owns
 from bot.models import Agent, Client, ContactLog, FollowUp
 from bot.scheduler import Planned, cancel, schedule, schedule_many
 from bot.showing_times import book_review, is_showing, keep_in_step, showing_end
@@ -348,6 +348,7 @@ async def mark_done(session: AsyncSession, follow_up: FollowUp, now: datetime) -
     """Done: its pending nudge is cancelled; the outcome, if any, comes later (`set_outcome`)."""
     await cancel(session, KIND, follow_up.id)
     follow_up.status, follow_up.done_at, follow_up.updated_at = DONE, now, now
+    await crossings_changed(session, follow_up.agent_id, now, sooner=False)  # a follow-up done is a real contact
 
 
 async def set_outcome(follow_up: FollowUp, outcome: str, now: datetime) -> None:

@@ -19,13 +19,13 @@ import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, select, true
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.models import WAITING_STATUSES, Agent, Delivery, TeamMember
+from bot.models import WAITING_STATUSES, Agent, Client, Delivery, TeamMember
 from bot.scheduler import Planned, cancel_waiting, resume_held, schedule_once, schedule_once_many
-from bot.stale import rule as stale_rule
-from bot.statuses import DeliveryKind, TeamRole
+from bot.stale import next_warning
+from bot.statuses import DeliveryKind, Stage, TeamRole
 from bot.team_view import lead_membership, team_digest_due
 from bot.timezones import next_occurrence
 
@@ -58,30 +58,18 @@ def next_digest(agent: Agent, after: datetime) -> datetime | None:
     return next_occurrence(after, agent.digest_time, agent.timezone, str(agent.digest_weekday))
 
 
-def next_stale_warning(agent: Agent, after: datetime) -> datetime | None:
-    """The agent's follow-up time ("a follow-up given only a day", their morning hour) on the next day, every
-    day: a client's crossing does not wait for a work day (the renderer sends nothing when nobody is at risk);
-    None while every stage of the agent's rule is off."""
-    if not any(stale_rule(agent).values()):
-        return None
-    return next_occurrence(after, agent.followup_time, agent.timezone)
-
-
-RULES: dict[str, NextDue] = {
-    DAILY_TIP: next_daily_tip,
-    REFLECTION: next_reflection_prompt,
-    DIGEST: next_digest,
-    STALE_WARNING: next_stale_warning,
-}
+RULES: dict[str, NextDue] = {DAILY_TIP: next_daily_tip, REFLECTION: next_reflection_prompt, DIGEST: next_digest}
 # Who can have one at all, in SQL: the start-up check then never loads the agents who turned a kind off.
 ELIGIBLE: dict[str, ColumnElement[bool]] = {
     DAILY_TIP: Agent.tip_time.is_not(None) & (Agent.work_days != ""),
     REFLECTION: Agent.work_days != "",
     DIGEST: Agent.digest_weekday.between(1, 7),
-    STALE_WARNING: true(),
 }
-# Every recurring kind: the agent's own (RULES) and the team lead's digest.
-KINDS: tuple[str, ...] = (*RULES, TEAM_DIGEST)
+# Every recurring kind: the agent's own (RULES), the team lead's digest, and the going-cold warning, which is
+# waiting only for a morning that has someone to warn (its time is read from the agent's clients: bot.stale).
+KINDS: tuple[str, ...] = (*RULES, TEAM_DIGEST, STALE_WARNING)
+# Who may need a going-cold warning, in SQL: an agent with a client who is neither archived nor lost.
+WATCHING = exists().where(Client.agent_id == Agent.id, Client.archived.is_(False), Client.stage != Stage.LOST)
 
 
 async def next_due(session: AsyncSession, kind: str, agent: Agent, after: datetime) -> datetime | None:
@@ -89,7 +77,33 @@ async def next_due(session: AsyncSession, kind: str, agent: Agent, after: dateti
     if kind == TEAM_DIGEST:
         lead = await lead_membership(session, agent.id)
         return None if lead is None else team_digest_due(agent, lead, after)
+    if kind == STALE_WARNING:
+        return await next_warning(session, agent, after)
     return RULES[kind](agent, after)
+
+
+async def watch(session: AsyncSession, agent_id: int, now: datetime, *, sooner: bool = True) -> None:
+    """When one of the agent's clients crosses the rule may have changed (a client registered, restored, moved to
+    another stage or imported; a contact; a follow-up done): the warning waits for the first morning that has
+    someone to warn. A contact or a follow-up done only moves a crossing later (`sooner=False`): then a warning
+    already waiting stays as it is (at its time it lists whoever still crosses, or is skipped and moved on)."""
+    agent = await session.get(Agent, agent_id)
+    if agent is None or agent.setup_step is not None or not agent.active:
+        return  # onboarding's end, or the agent's return, schedules it
+    waiting = (
+        await session.execute(
+            select(Delivery.due_at).where(
+                Delivery.agent_id == agent_id, Delivery.kind == STALE_WARNING, Delivery.status.in_(WAITING_STATUSES)
+            )
+        )
+    ).scalar_one_or_none()
+    if waiting is not None and not sooner:
+        return
+    due = await next_warning(session, agent, now)
+    if due is None or (waiting is not None and waiting <= due):
+        return
+    await cancel_waiting(session, agent_id, STALE_WARNING)
+    await schedule_once(session, agent_id=agent_id, kind=STALE_WARNING, due_at=due, now=now)
 
 
 async def reschedule(session: AsyncSession, agent: Agent, now: datetime, kinds: Iterable[str] | None = None) -> None:
@@ -146,7 +160,7 @@ async def ensure_scheduled(sessions: async_sessionmaker[AsyncSession], now: date
                 break
             after = agents[-1].id
             await asyncio.sleep(0)
-    return added + await _ensure_team_digests(sessions, now, batch)
+    return added + await _ensure_team_digests(sessions, now, batch) + await _ensure_stale_warnings(sessions, now, batch)
 
 
 async def _ensure_team_digests(sessions: async_sessionmaker[AsyncSession], now: datetime, batch: int) -> int:
@@ -177,4 +191,36 @@ async def _ensure_team_digests(sessions: async_sessionmaker[AsyncSession], now: 
         if len(leads) < batch:
             return added
         after = leads[-1][0].id
+        await asyncio.sleep(0)
+
+
+async def _ensure_stale_warnings(sessions: async_sessionmaker[AsyncSession], now: datetime, batch: int) -> int:
+    """`ensure_scheduled` for the going-cold warning: every agent with a client to watch and none waiting gets the
+    first morning that has someone to warn (one query per such agent; one whose clients are all past their
+    crossing, or whose rule is all off, gets none)."""
+    waiting = exists().where(
+        Delivery.agent_id == Agent.id, Delivery.kind == STALE_WARNING, Delivery.status.in_(WAITING_STATUSES)
+    )
+    added, after = 0, 0
+    while True:
+        async with sessions() as session, session.begin():
+            agents = list(
+                (
+                    await session.execute(
+                        select(Agent)
+                        .where(Agent.id > after, Agent.setup_step.is_(None), Agent.active, WATCHING, ~waiting)
+                        .order_by(Agent.id)
+                        .limit(batch)
+                    )
+                ).scalars()
+            )
+            planned = [
+                Planned(agent.id, STALE_WARNING, due)
+                for agent in agents
+                if (due := await next_warning(session, agent, now)) is not None
+            ]
+            added += await schedule_once_many(session, planned, now)
+        if len(agents) < batch:
+            return added
+        after = agents[-1].id
         await asyncio.sleep(0)

@@ -30,7 +30,7 @@ from bot.clients import last_contacts, parse_stage
 from bot.models import Agent, Client, ContactLog, FollowUp
 from bot.preferences import is_off
 from bot.statuses import CONTACT_KINDS, FollowUpStatus, Stage
-from bot.timezones import local_today
+from bot.timezones import local_today, to_utc
 from bot.tip_library import Library, Tip
 
 # Days without a real contact per stage before a client crosses the rule; closed clients get a check-in.
@@ -185,6 +185,16 @@ async def standings(session: AsyncSession, agent: Agent, now: datetime) -> list[
         )
     found.sort(key=lambda standing: (standing.last_at, standing.client_id))
     return found
+
+
+async def next_warning(session: AsyncSession, agent: Agent, after: datetime) -> datetime | None:
+    """The first morning after `after` that has someone to warn: the agent's follow-up time on the day before the
+    earliest crossing still ahead; None when no watched client has one (nothing waits that has nothing to say)."""
+    for day in sorted({standing.crosses - timedelta(days=1) for standing in await standings(session, agent, after)}):
+        at = to_utc(day, agent.followup_time, agent.timezone)
+        if at > after:
+            return at
+    return None
 
 
 def warned_on(found: Sequence[Standing], today: date) -> list[Standing]:

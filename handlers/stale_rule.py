@@ -20,8 +20,8 @@ from bot.preferences import format_time
 from handlers.context import Turn, turn
 from handlers.keyboards import Choice, button, layout
 
-PREFIX = "sr"
-# sr:open:panel, sr:reset:all, sr:minus|plus|info:<stage>
+PREFIX = "cr"
+# cr:open:panel, cr:reset:all, cr:minus|plus|info:<stage> (cr: the cold rule)
 PRESS = layout(PREFIX, ("open", "reset", "minus", "plus", "info"), Choice("panel", "all", *stale.WATCHED))
 
 

@@ -173,9 +173,8 @@ async def test_two_processes_starting_together_add_one_of_each_recurring_kind_pe
         )
     finally:
         await other_process.dispose()
-    # What each reports is what it really added (tip, prompt, digest, going-cold warning).
-    assert sum(added) == 4 * len(agents)
-    for kind in (recurring.DAILY_TIP, recurring.REFLECTION, recurring.DIGEST, recurring.STALE_WARNING):
+    assert sum(added) == 3 * len(agents)  # what each reports is what it really added (tip, prompt, digest)
+    for kind in (recurring.DAILY_TIP, recurring.REFLECTION, recurring.DIGEST):
         assert await waiting(on_postgresql, kind) == dict.fromkeys(agents, 1)
 
 
@@ -879,7 +878,6 @@ async def test_the_start_up_check_skips_agents_still_in_onboarding_and_agents_wh
     async with sessions() as session, session.begin():
         (await session.get(Agent, onboarding)).setup_step = "timezone"  # type: ignore[union-attr]
         (await session.get(Agent, blocked)).active = False  # type: ignore[union-attr]
-    # The tip, the prompt, the weekly digest and the going-cold warning.
-    assert await recurring.ensure_scheduled(sessions, START) == 4
-    for kind in (recurring.DAILY_TIP, recurring.REFLECTION, recurring.DIGEST, recurring.STALE_WARNING):
+    assert await recurring.ensure_scheduled(sessions, START) == 3  # the tip, the prompt and the weekly digest
+    for kind in (recurring.DAILY_TIP, recurring.REFLECTION, recurring.DIGEST):
         assert await waiting(sessions, kind) == {ready: 1}

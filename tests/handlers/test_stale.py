@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.models import Agent, Client, ContactLog, Delivery, FollowUp
+from bot.recurring import watch
 from bot.statuses import ContactKind, DeliveryKind
 from runtime.delivery import engine_of
 from runtime.local_api import LocalChat, Shown
@@ -44,6 +45,7 @@ async def add_client(
         )  # fmt: skip
         session.add(client)
         await session.flush()
+        await watch(session, agent.id, harness.clock.now())  # what registering a client does
         return client.id
 
 
@@ -68,6 +70,12 @@ async def run_engine_until(harness: Harness, until: datetime) -> None:
         harness.clock.set(max(due, harness.clock.now()))
         while (await engine.sweep()).claimed:
             pass
+
+
+async def waiting_warnings(harness: Harness) -> list[Delivery]:
+    async with harness.services.sessions() as session:
+        query = select(Delivery).where(Delivery.kind == WARNING, Delivery.status == "pending")
+        return list((await session.execute(query)).scalars())
 
 
 def warnings(chat: LocalChat) -> list[Shown]:
@@ -116,7 +124,8 @@ async def test_the_warning_comes_once_the_day_before_and_a_call_starts_a_new_cad
     async with harness.services.sessions() as session:
         rows = (await session.execute(select(Delivery.kind, Delivery.status))).all()
     assert rows.count((DeliveryKind.FOLLOWUP, "sent")) == 1  # the nudge was sent on Thursday
-    assert rows.count((WARNING, "sent")) == 2 and rows.count((WARNING, "pending")) == 1
+    # A warning waits only for a morning with someone to warn: two sent, none rendered for nothing, none left.
+    assert [status for kind, status in rows if kind == WARNING] == ["sent", "sent"]
 
 
 async def test_two_zones_each_warned_on_their_own_day_before(harness: Harness) -> None:
@@ -305,7 +314,9 @@ async def test_the_rule_takes_effect_for_the_next_warning(harness: Harness) -> N
     """Interested (7 days), registered Sat 21 Nov: crosses Sat 28, so Thursday's warning would not list her; with
     6 days she crosses Fri 27, and Thursday's does. With every stage off, no warning waits at all."""
     chat = await agent_chat(harness, language_code="en")
+    assert await waiting_warnings(harness) == []  # no client, nothing to warn about
     await add_client(harness, 1001, "Ms Li", "interested", START - timedelta(days=4))
+    assert [w.due_at for w in await waiting_warnings(harness)] == [datetime(2026, 11, 27, 2, 0, tzinfo=UTC)]
     await run_engine_until(harness, START + timedelta(hours=2))
     assert warnings(chat) == []
     reply = await chat.send("/settings stale interested 6")
@@ -313,8 +324,22 @@ async def test_the_rule_takes_effect_for_the_next_warning(harness: Harness) -> N
     await run_engine_until(harness, START + timedelta(days=1, hours=2))
     [message] = warnings(chat)
     assert "Ms Li · Interested · registered 5 days ago, no contact yet" in message.text
+    await add_client(harness, 1001, "Mr Ho", "deposit", harness.clock.now())
     for stage in ("new", "interested", "viewing", "deposit", "closed"):
         await chat.send(f"/settings stale {stage} off")
-    async with harness.services.sessions() as session:
-        waiting = await session.execute(select(Delivery).where(Delivery.kind == WARNING, Delivery.status == "pending"))
-    assert waiting.scalars().all() == []
+    assert await waiting_warnings(harness) == []
+
+
+async def test_every_button_prefix_belongs_to_one_module(harness: Harness) -> None:
+    """The warning's (`sw`) and the rule's (`cr`) buttons reach their own handlers: no two share a prefix."""
+    import re
+
+    from telegram.ext import CallbackQueryHandler
+
+    patterns = [
+        handler.pattern.pattern
+        for group in harness.app.handlers.values()
+        for handler in group
+        if isinstance(handler, CallbackQueryHandler) and isinstance(handler.pattern, re.Pattern)
+    ]
+    assert len(patterns) == len(set(patterns)) and {"^sw:", "^cr:"} <= set(patterns)

@@ -403,9 +403,8 @@ async def test_a_restart_finds_a_missing_daily_tip(harness: Harness) -> None:
     async with harness.services.sessions() as session, session.begin():
         [waiting] = (await session.execute(select(Delivery).where(Delivery.kind == DAILY_TIP))).scalars()
         waiting.status = "failed"  # e.g. Telegram kept failing until the engine gave up
-    # The tip, and the reflection prompt, weekly digest and going-cold warning `onboarded` held back: all missing,
-    # all come back.
-    assert await ensure_scheduled(harness.services.sessions, harness.clock.now()) == 4
+    # The tip, and the reflection prompt and weekly digest `onboarded` held back: all missing, all come back.
+    assert await ensure_scheduled(harness.services.sessions, harness.clock.now()) == 3
     assert await ensure_scheduled(harness.services.sessions, harness.clock.now()) == 0
     [again] = await tip_deliveries(harness, "pending")
     assert again.due_at == datetime(2026, 11, 26, 0, 30, tzinfo=UTC)

@@ -31,7 +31,7 @@ async def test_earlier_messages_buttons_can_be_pressed_by_their_message_number(h
     assert isinstance(older, Reply) and isinstance(newer, Reply)
     panel = older.sent[-1]
     assert f"   #{panel.message_id}: [1] 🌐 语言   [2] 🕒 时区" in render(older, "zh-Hans")
-    reply = await act(chat, f"#{panel.message_id}.8")  # ✖️ 关闭 on the older panel
+    reply = await act(chat, f"#{panel.message_id}.9")  # ✖️ 关闭 on the older panel
     assert isinstance(reply, Reply) and [m.message_id for m in reply.edited] == [panel.message_id]
     assert reply.edited[0].text.startswith("⚙️ 设置") and not reply.edited[0].buttons
     assert newer.sent[-1].buttons  # the newer panel is untouched
