@@ -100,9 +100,10 @@ def tip_buttons(
         [
             key("tips.button.another", "more"),
             (t(language, "tips.button.topics"), pack(PREFIX, "topics", NO_TOPIC, NO_TOPIC)),
-            key("tips.button.source", "src", value=NO_TOPIC),
         ],
     ]
+    if not tip.source.team:  # the team's own advice has no passage: its 📖 would only say so
+        rows[1].append(key("tips.button.source", "src", value=NO_TOPIC))
     if daily:
         rows.append([key("tips.button.daily_off", "off", value=NO_TOPIC)])
     return rows

@@ -23,7 +23,7 @@ TIP_BUTTONS = ["👍 有用", "👎 没用", "⭐ 收藏", "➡️ 再来一条"
 
 def shown_tip(message: Shown) -> Tip:
     """Which library tip a message shows (by its callback data, as the bot itself reads it)."""
-    tip_id = message.data_for("📖 原文" if "📖 原文" in message.labels else "📖 Source").split(":")[2]
+    [tip_id] = {data.split(":")[2] for row in message.buttons for _, data in row if data.startswith("tip:up:")}
     tip = library().tip(tip_id)
     assert tip is not None
     return tip
@@ -190,13 +190,14 @@ TEAMS_OWN = "objection-no-solo-discounts"  # source: {team: true}; topics: objec
 async def test_a_teams_own_tip_says_so_instead_of_a_passage(
     harness: Harness, language_code: str, line: str, note: str
 ) -> None:
-    """Opened as /saved and the weekly digest open a tip; its 📖 answers honestly that there is no passage."""
+    """Opened as /saved and the weekly digest open a tip, it names the team as its source and has no 📖 button (a
+    passage it does not have); a 📖 pressed on an older message of it answers honestly that there is none."""
     chat = harness.chat(language_code=language_code)
     await chat.send("/tip")
     message = (await chat.press_data(f"tip:open:{TEAMS_OWN}:-")).last
     assert shown_tip(message).id == TEAMS_OWN and message.text.endswith(line)
-    [label] = [label for label in message.labels if label.startswith("📖")]
-    assert (await chat.press(label, on=message)).texts == [note]
+    assert not [label for label in message.labels if label.startswith("📖")]
+    assert (await chat.press_data(f"tip:src:{TEAMS_OWN}:-")).texts == [note]
     harness.assert_all_text_from_catalogs()
 
 
