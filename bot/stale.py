@@ -143,6 +143,7 @@ class Standing:
     days: int
     since: int  # whole local days since the last real contact, today
     crosses: date
+    contacted: bool = True  # False: no real contact yet, counted from registration
 
 
 def crossing_day(last: datetime, days: int, zone_name: str) -> date:
@@ -180,9 +181,8 @@ async def standings(session: AsyncSession, agent: Agent, now: datetime) -> list[
     for client_id, stage, registered, contact_at, done_at in rows.all():
         last = max(moment for moment in (registered, contact_at, done_at) if moment is not None)
         since = (today - local_today(last, agent.timezone)).days
-        found.append(
-            Standing(client_id, stage, last, days[stage], since, crossing_day(last, days[stage], agent.timezone))
-        )
+        crosses = crossing_day(last, days[stage], agent.timezone)
+        found.append(Standing(client_id, stage, last, days[stage], since, crosses, (contact_at or done_at) is not None))
     found.sort(key=lambda standing: (standing.last_at, standing.client_id))
     return found
 

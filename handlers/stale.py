@@ -115,7 +115,7 @@ async def list_view(session: AsyncSession, agent: Agent, now: datetime) -> tuple
 def client_line(lang: str, number: int, client: Client, standing: stale.Standing) -> str:
     """'1. 王先生 · 意向 · 6 天没联系' (or 'registered 3 days ago, no contact yet')."""
     stage = t(lang, f"stage.{client.stage}")
-    key = "stale.client.since" if standing.last_at != client.created_at else "stale.client.never"
+    key = "stale.client.since" if standing.contacted else "stale.client.never"
     return t(lang, key, number=number, name=client.name, stage=stage, count=standing.since)
 
 

@@ -181,7 +181,7 @@ async def test_the_opener_quotes_only_this_clients_own_notes(harness: Harness) -
     openers = {name: block_of(message, name) for name in own}
     assert "上次您提到“三居 学区”" not in openers["王先生"] and "想找“三居 学区”" in openers["王先生"]
     assert "“喜欢江景”" in openers["李小姐"]
-    assert "上次我们聊到“嫌贵 想再看看”" in openers["赵总"]
+    assert "上次我们聊到“嫌贵 想再看看”" in openers["赵总"] and "· 2 天没联系" in openers["赵总"]
     assert "孙阿姨您好！最近找房的事考虑得怎么样了？" in openers["孙阿姨"]
     everyone = ["三居", "学区", "300万", "江景", "500万", "写字楼", "嫌贵", "villa", "garden", "noise", "Zhang"]
     for name, block in openers.items():
