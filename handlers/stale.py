@@ -32,7 +32,7 @@ from bot.text import clip
 from bot.timezones import local_today, to_utc
 from bot.tip_library import library
 from handlers.context import Turn, turn
-from handlers.keyboards import Choice, Day, Either, Number, inline, layout, pack
+from handlers.keyboards import Choice, Day, Either, Number, Trailing, inline, layout, pack
 from handlers.stale_rule import stages_text
 
 PREFIX = "sw"
@@ -47,7 +47,10 @@ QUOTED = 40
 DOUBLE_TAP = timedelta(minutes=2)
 
 CLIENT = Number(1, MAX_ID - 1)
-CALL = layout(PREFIX, "call", CLIENT, Either(Choice(ALL), Day()))
+PAGE = Number(0, 999)
+# sw:call:<client>:<all | the warning's crossing day>[:<the /stale page>], sw:later:<client>, sw:page:<page>
+CALL = layout(PREFIX, "call", CLIENT, Either(Choice(ALL), Day()), Trailing(PAGE, 0))
+TURN_PAGE = layout(PREFIX, "page", PAGE)
 LATER = layout(PREFIX, "later", CLIENT)
 
 Rows = list[list[tuple[str, str]]]
@@ -86,16 +89,19 @@ async def warning_view(session: AsyncSession, agent: Agent, now: datetime, day: 
     return text, client_rows(lang, [clients[s.client_id] for s in shown], day.isoformat())
 
 
-async def list_view(session: AsyncSession, agent: Agent, now: datetime) -> tuple[str, Rows]:
-    """/stale: the clients crossing today or tomorrow and those past the rule, oldest last contact first."""
+async def list_view(session: AsyncSession, agent: Agent, now: datetime, page: int = 0) -> tuple[str, Rows]:
+    """/stale: the clients crossing today or tomorrow and those past the rule, oldest last contact first, a page of
+    ten at a time (a page past the last, after calls emptied it, shows the last)."""
     lang, today = agent.language, local_today(now, agent.timezone)
     found = stale.at_risk(await stale.standings(session, agent, now), today)
     if not found:
         return t(lang, "stale.empty", rule=Html(rule_line(agent))), []
-    shown = found[:LIST_SHOWN]
+    pages = -(-len(found) // LIST_SHOWN)
+    page = min(page, pages - 1)
+    shown = found[page * LIST_SHOWN : (page + 1) * LIST_SHOWN]
     clients = await stale.clients_by_id(session, agent.id, [s.client_id for s in shown])
     lines = [t(lang, "stale.list.title", count=len(found))]
-    for number, standing in enumerate(shown, start=1):
+    for number, standing in enumerate(shown, start=page * LIST_SHOWN + 1):
         client = clients[standing.client_id]
         lines.append(
             t(
@@ -105,11 +111,15 @@ async def list_view(session: AsyncSession, agent: Agent, now: datetime) -> tuple
                 due=due(lang, standing, today),
             )
         )
-    if len(found) > len(shown):
-        lines.append(t(lang, "stale.list.more", count=len(found) - len(shown)))
+    if pages > 1:
+        lines.append(t(lang, "stale.list.page", page=page + 1, pages=pages))
     lines.append(t(lang, "stale.buttons_help"))
     text = t(lang, "stale.message", parts=Html("\n".join(lines)))
-    return text, client_rows(lang, [clients[s.client_id] for s in shown], ALL)
+    rows = client_rows(lang, [clients[s.client_id] for s in shown], ALL, page)
+    turns = [(t(lang, "stale.button.previous"), pack(PREFIX, "page", page - 1))] if page > 0 else []
+    if page < pages - 1:
+        turns.append((t(lang, "stale.button.next"), pack(PREFIX, "page", page + 1)))
+    return text, [*rows, turns] if turns else rows
 
 
 def client_line(lang: str, number: int, client: Client, standing: stale.Standing) -> str:
@@ -135,13 +145,13 @@ def opener_text(lang: str, client: Client, said: stale.Said | None) -> str:
     return t(lang, f"stale.opener.{drafted.source}", name=client.name, words=words)
 
 
-def client_rows(lang: str, clients: Sequence[Client], view: str) -> Rows:
+def client_rows(lang: str, clients: Sequence[Client], view: str, page: int = 0) -> Rows:
     # Button labels are not HTML: the name goes in as it is (Html marks it as not to be escaped).
     return [
         [
             (
                 t(lang, "stale.button.called", name=Html(clip(client.name, BUTTON_NAME))),
-                pack(PREFIX, "call", client.id, view),
+                pack(PREFIX, "call", client.id, view, *([page] if page else [])),
             ),
             (t(lang, "stale.button.tomorrow"), pack(PREFIX, "later", client.id)),
             (t(lang, "stale.button.card"), pack("cl", "card", client.id)),
@@ -180,12 +190,16 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (later := tn.matches(LATER)) is not None:
             await remind_tomorrow(tn, later[1])
             return
+        if (turned := tn.matches(TURN_PAGE)) is not None:
+            text, rows = await list_view(tn.session, tn.agent, tn.now, turned[1])
+            tn.edit(text, inline(rows))
+            return
         fields = tn.pressed(CALL)
         if fields is not None:
-            await called(tn, fields[1], fields[2])
+            await called(tn, fields[1], fields[2], fields[3])
 
 
-async def called(tn: Turn, client_id: int, view: str | date) -> None:
+async def called(tn: Turn, client_id: int, view: str | date, page: int = 0) -> None:
     """📞: the call is logged now; the message shows again without the client (it starts a new cadence)."""
     client = await owned_client(tn.session, tn.agent.id, client_id)
     if client is None:
@@ -201,7 +215,7 @@ async def called(tn: Turn, client_id: int, view: str | date) -> None:
     if isinstance(view, date) and view >= today and shown is None:
         tn.edit(tn.t("stale.after_change", change=change, view=Html(tn.t("stale.warning.cleared"))))
         return
-    text, rows = shown if shown is not None else await list_view(tn.session, tn.agent, tn.now)
+    text, rows = shown if shown is not None else await list_view(tn.session, tn.agent, tn.now, page)
     tn.edit(tn.t("stale.after_change", change=change, view=Html(text)), inline(rows))
 
 

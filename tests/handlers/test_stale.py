@@ -281,6 +281,22 @@ async def test_stale_lists_oldest_first_with_their_days(harness: Harness) -> Non
     assert "2. 明天 · 下定" in after.edited[0].text and "今天 · 带看" not in after.edited[0].text
 
 
+async def test_stale_pages_ten_at_a_time_and_a_call_keeps_the_page(harness: Harness) -> None:
+    chat = await agent_chat(harness)
+    for n in range(12):  # all past the rule, 客户0 the longest without contact
+        await add_client(harness, 1001, f"客户{n}", "new", START - timedelta(days=20 - n))
+    first = (await chat.send("/stale")).last
+    assert "第 1/2 页" in first.text and "10. 客户9 ·" in first.text and "客户10" not in first.text
+    assert first.labels[-1] == "下一页 ▶️" and len(first.buttons) == 11
+    second = (await chat.press("下一页 ▶️", on=first)).edited[0]
+    assert second.text.split("\n")[1].startswith("11. 客户10 ·") and "第 2/2 页" in second.text
+    assert second.labels[-1] == "◀️ 上一页"
+    after = (await chat.press("📞 已打给客户10", on=second)).edited[0]
+    assert "11. 客户11 ·" in after.text and "第 2/2 页" in after.text  # still on page 2
+    after = (await chat.press("📞 已打给客户11", on=after)).edited[0]
+    assert "1. 客户0 ·" in after.text and "/2 页" not in after.text and after.labels[-1] == "👤 名片"  # one page
+
+
 # ---------------------------------------------------------------------------------------------- /settings
 
 
