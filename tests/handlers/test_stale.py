@@ -243,7 +243,14 @@ async def test_the_buttons_log_a_call_remind_tomorrow_and_open_the_card(harness:
     # Forged, stale or another agent's: the polite notice, nothing logged.
     await agent_chat(harness, 1002)
     stranger = await add_client(harness, 1002, "外人", "new", day_ago)
-    for data in (f"sw:call:{stranger}:all", "sw:call:99999:all", "sw:call:1:2026-13-01", "sw:later:abc", "sw:x:1"):
+    for data in (
+        f"sw:call:{stranger}:all",
+        "sw:call:99999:all",
+        "sw:call:1:2026-13-01",
+        "sw:later:abc",
+        "sw:x:1",
+        "sw:page:x",
+    ):
         forged = await chat.press_data(data, on=edited)
         assert forged.toast == "这个按钮已经过期了，请用最新的消息操作。", data
     assert await contacts(harness, stranger) == []
