@@ -4,6 +4,7 @@ math as a property (an oracle that walks the clock hour by hour)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import stale
 from bot.agents import NewAgent, get_or_register
 from bot.models import Agent, Client, ContactLog, Delivery, FollowUp
-from bot.statuses import ClientEvent, ContactKind, DeliveryKind, FollowUpStatus
+from bot.statuses import ClientEvent, ContactKind, DeliveryKind, FollowUpStatus, Stage
 from bot.tip_library import library
 
 UTC_START = datetime(2026, 10, 20, 0, 0, tzinfo=UTC)
@@ -162,13 +163,14 @@ def test_the_opener_builds_on_the_newest_words_and_else_says_nothing_of_the_clie
     assert stale.opener(Client(name="李", stage="closed"), None) == stale.Opener("neutral_closed")
 
 
-def test_every_watched_stage_has_a_tip_before_and_after_the_new_tips() -> None:
+def test_every_watched_stage_has_its_own_tip_and_a_library_without_it_falls_back() -> None:
     lib = library()
     for stage in stale.WATCHED:
         tip = stale.tip_for(lib, stage)
-        assert tip is not None
-        preferred = [tip_id for tip_id in stale.STAGE_TIPS[stage] if lib.tip(tip_id) is not None]
-        assert tip.id == (preferred[0] if preferred else lib.tips_in(stale.FALLBACK_TOPIC)[0].id)
+        assert tip is not None and tip.id == stale.STAGE_TIPS[stage]  # no id is a typo the fallback would hide
+    without = replace(lib, tips=tuple(tip for tip in lib.tips if tip.id not in stale.STAGE_TIPS.values()))
+    fallback = stale.tip_for(without, Stage.NEW)
+    assert fallback is not None and stale.FALLBACK_TOPIC in fallback.topics
 
 
 ZONES = ("Asia/Shanghai", "America/Vancouver", "Australia/Sydney", "Asia/Kathmandu", "Pacific/Chatham", "UTC")
