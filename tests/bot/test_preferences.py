@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 
 import pytest
@@ -64,12 +65,21 @@ def test_formatted_times_parse_back(moment: time) -> None:
 near_times = st.text(alphabet="0123456789０１２３:.：  ampAMP点點时半分早上中下午晚", max_size=12)
 
 
-@given(st.one_of(st.text(max_size=30), near_times))
+# A number written as a word, Chinese or English, or a word that is one hour ("noon" is 12:00).
+NUMBER_WORD = re.compile(
+    r"[零〇一二两兩三四五六七八九十]|noon|midday|midnight"
+    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+    r"|seventeen|eighteen|nineteen|twenty)\b",
+    re.IGNORECASE,
+)
+
+
+@given(st.one_of(st.text(max_size=30), near_times, st.sampled_from(["NOON", "midnight", "nine pm", "九点"])))
 def test_time_parser_never_raises_and_reads_a_time_only_from_a_number(text: str) -> None:
     result = parse_time_of_day(text)
     if result is not None:
         assert (result.second, result.microsecond, result.tzinfo) == (0, 0, None)  # a wall-clock minute
-        assert any(character.isdigit() for character in text)
+        assert any(character.isdigit() for character in text) or NUMBER_WORD.search(text)
         assert not text.strip().isdigit()  # a bare number could be a count or a price, never a time
 
 
