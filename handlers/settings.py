@@ -92,9 +92,13 @@ def saved_text(tn: Turn, setting: str, place: str | None = None) -> str:
     return tn.t("settings.saved", setting=tn.t(f"setting.{setting}"), value=value)
 
 
+def every_setting(tn: Turn) -> Html:
+    """Every setting, one per line, the 掉盘 rule's last (the panel and the closed panel show the same)."""
+    return Html(summary(tn.agent, tn.now) + "\n" + stale_rule.panel_line(tn.agent))
+
+
 def panel_text(tn: Turn, note: str | None = None) -> str:
-    lines = summary(tn.agent, tn.now) + "\n" + stale_rule.panel_line(tn.agent)
-    text = tn.t("settings.panel", summary=Html(lines))
+    text = tn.t("settings.panel", summary=every_setting(tn))
     return tn.t("settings.panel_after_change", change=Html(note), panel=Html(text)) if note else text
 
 
@@ -129,7 +133,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             if step == "back":
                 tn.edit(panel_text(tn), panel_rows(tn))
             else:
-                tn.edit(tn.t("settings.closed", summary=Html(summary(tn.agent, tn.now))))
+                tn.edit(tn.t("settings.closed", summary=every_setting(tn)))
         elif step == "workdays" and value != "done":
             tn.refuse()
         elif step == "workdays":

@@ -97,7 +97,10 @@ async def test_back_and_close(harness: Harness) -> None:
     reply = await chat.press("⬅️ 返回")
     assert reply.edited[0].text.startswith("⚙️ 设置") and await harness.waiting() is None
     reply = await chat.press("✖️ 关闭")
-    assert reply.edited[0].buttons == [] and "🌐 语言：简体中文" in reply.edited[0].text
+    closed = reply.edited[0]
+    assert closed.buttons == [] and "🌐 语言：简体中文" in closed.text
+    # every setting, as on the panel
+    assert "⏳ 断联提醒（天）：新客户 3 · 意向 7 · 带看 3 · 下定 2 · 成交 30" in closed.text
 
 
 async def test_switching_language_from_the_panel(harness: Harness) -> None:
