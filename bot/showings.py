@@ -20,7 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import tips
 from bot.clients import MAX_ID, TEXT_LIMIT, latest_saved_reviews, log_contact
 from bot.day_parts import DayPart
-from bot.followups import add_follow_up, booked_times, clear_of, mark_done, next_work_day, owned_follow_up
+from bot.followups import (
+    add_follow_up,
+    booked_times,
+    clear_of,
+    mark_done,
+    next_work_day,
+    open_for_client,
+    owned_follow_up,
+)
 from bot.models import Agent, Client, ContactLog, FollowUp, ShowingReview, TipState
 from bot.preferences import day_part_hours
 from bot.scheduler import cancel
@@ -185,15 +193,20 @@ def dismiss(review: ShowingReview) -> None:
 
 @dataclass(frozen=True)
 class Saved:
+    """What saving set going: the 回访 (booked now, or one already booked that comes first) and its rule."""
+
     follow_up: FollowUp
     revisit: Revisit
+    booked: bool = True
 
 
 async def save(
     session: AsyncSession, agent: Agent, review: ShowingReview, client: Client, revisit_note: str, now: datetime
 ) -> Saved:
     """Saved: the viewing on the client's record (logged once a local day; it moves a new or interested client to
-    带看), the showing's own follow-up closed, and one 回访 booked by the deciding reaction."""
+    带看), the showing's own follow-up closed, and one 回访 booked by the deciding reaction, unless the client
+    already has a follow-up booked no later than that: it serves as the 回访 (never two calls where one was
+    planned)."""
     review.status, review.saved_at = SAVED, now
     if not await _viewing_logged_today(session, agent, client.id, now):
         await log_contact(session, client, ContactKind.VIEWING, review.listing, now)
@@ -203,8 +216,11 @@ async def save(
             await mark_done(session, showing, now)
     revisit = revisit_for(reactions_of(review))
     at = revisit_time(agent, revisit, now, await booked_times(session, agent.id))
-    follow_up = await add_follow_up(session, agent, client, at, revisit_note, now, review_showing=False)
     client.updated_at = now
+    for planned in await open_for_client(session, agent.id, client.id):  # earliest first
+        if now < planned.due_at <= at:
+            return Saved(planned, revisit, booked=False)
+    follow_up = await add_follow_up(session, agent, client, at, revisit_note, now, review_showing=False)
     return Saved(follow_up, revisit)
 
 

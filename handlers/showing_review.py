@@ -149,7 +149,7 @@ async def save(tn: Turn, review: ShowingReview, client: Client) -> None:
     lines += note_lines(tn.lang, review)
     if client.stage != stage_before:
         lines.append(tn.t("showings.stage_moved", stage=tn.t(f"stage.{client.stage}")))
-    lines.append(tn.t("showings.revisit", when=when, why=why))
+    lines.append(tn.t("showings.revisit" if saved.booked else "showings.revisit_kept", when=when, why=why))
     rows = [
         [
             button(tn.t("showings.button.move"), FOLLOW_UP_PREFIX, "move", saved.follow_up.id),

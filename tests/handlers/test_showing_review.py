@@ -266,3 +266,26 @@ async def test_other_agents_forged_stale_and_dismissed_buttons_change_nothing(ha
     reply = await chat_a.press_data(f"sr:tog:{second_id}:price")
     assert reply.toast == STALE and all(r.reactions == "" for r in await reviews(harness))
     harness.assert_all_text_from_catalogs()
+
+
+async def test_a_follow_up_already_booked_before_the_rules_time_serves_as_the_follow_up(harness: Harness) -> None:
+    """The client's next call is already booked for tomorrow; "discussing with family" would book one in two days:
+    the one booked comes first, so it is kept and shown, and no second follow-up is added."""
+    chat, client_id = await agent_with_client(harness, user_id=1003, name="Ms Ho", language_code="en")
+    await set_agent(harness, 1003, "Asia/Hong_Kong")
+    # Wednesday 25 November, 09:00 UTC = 17:00 in Hong Kong: a call is booked for tomorrow 11:00.
+    harness.clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    await chat.send("/followup Ms Ho tomorrow 11am call about the mortgage")
+    await chat.press("✅ Confirm")
+    await chat.send("/clients")
+    await chat.press("Ms Ho · New")
+    await chat.press("📞 Log contact")
+    await chat.press("🏠 Viewing")
+    reply = await chat.send("Kennedy Town 2-bed")
+    await chat.press("Asking the family", on=reply.last)
+    saved = await chat.press("✅ Save", on=reply.last)
+    async with harness.services.sessions() as session:
+        planned = (await session.scalars(select(FollowUp).where(FollowUp.status == "open"))).all()
+    assert [(f.client_id, f.due_at) for f in planned] == [(client_id, datetime(2026, 11, 26, 3, 0, tzinfo=UTC))]
+    assert "\n📅 Already booked, so no second one: Thu 26 Nov, 11:00\n" in saved.edited[0].text
+    harness.assert_all_text_from_catalogs()
