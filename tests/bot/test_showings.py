@@ -48,6 +48,8 @@ def test_a_showing_is_named_by_its_note(note: str | None, showing: bool) -> None
         ("showing, 3 hours", timedelta(hours=3)),
         ("带看20小时", DEFAULT_LENGTH),  # a slip: outside 15 min – 6 h
         ("带看 5分钟", DEFAULT_LENGTH),
+        ("带看15分钟", timedelta(minutes=15)),  # the bounds themselves are lengths
+        ("带看6小时", timedelta(hours=6)),
     ],
 )
 def test_a_length_in_the_note_is_the_showings_length(note: str, length: timedelta) -> None:
