@@ -20,7 +20,7 @@ from bot.models import Agent, Client, ContactLog, FollowUp
 from bot.scheduler import Planned, cancel, schedule, schedule_many
 from bot.showing_times import book_review, is_showing, keep_in_step, showing_end
 from bot.statuses import DeliveryKind, FollowUpStatus
-from bot.timezones import local_datetime, to_utc
+from bot.timezones import local_datetime, local_day_bounds, to_utc
 
 KIND = DeliveryKind.FOLLOWUP
 OPEN, DONE, CANCELLED = FollowUpStatus.OPEN, FollowUpStatus.DONE, FollowUpStatus.CANCELLED
@@ -400,9 +400,7 @@ async def open_between(
 async def due_today(session: AsyncSession, agent: Agent, now: datetime) -> list[tuple[FollowUp, Client]]:
     """Open follow-ups due during the agent's local today (past ones included)."""
     today = local_datetime(now, agent.timezone).date()
-    start = to_utc(today, time(0, 0), agent.timezone)
-    end = to_utc(today + timedelta(days=1), time(0, 0), agent.timezone)
-    return await open_between(session, agent.id, start, end)
+    return await open_between(session, agent.id, *local_day_bounds(today, agent.timezone))
 
 
 async def overdue(session: AsyncSession, agent: Agent, now: datetime) -> list[tuple[FollowUp, Client]]:

@@ -34,7 +34,7 @@ from bot.preferences import day_part_hours
 from bot.scheduler import cancel
 from bot.showing_times import KIND, book_review
 from bot.statuses import REACTIONS, ContactKind, FollowUpStatus, Reaction, ShowingReviewStatus
-from bot.timezones import local_today, to_utc
+from bot.timezones import local_day_bounds, local_today, to_utc
 from bot.tip_library import Library, Tip
 
 OPEN, SAVED, DISMISSED = ShowingReviewStatus.OPEN, ShowingReviewStatus.SAVED, ShowingReviewStatus.DISMISSED
@@ -154,9 +154,7 @@ async def review_after_viewing(
 ) -> ShowingReview:
     """The review asked right after a viewing was logged: the client's showing booked for today if there is one
     still open (its own ask is cancelled, so it is not asked twice), else a new one."""
-    today = local_today(now, agent.timezone)
-    start = to_utc(today, time(0), agent.timezone)
-    end = to_utc(today + timedelta(days=1), time(0), agent.timezone)
+    start, end = local_day_bounds(local_today(now, agent.timezone), agent.timezone)
     found = await session.scalars(
         select(ShowingReview)
         .where(
@@ -225,13 +223,13 @@ async def save(
 
 
 async def _viewing_logged_today(session: AsyncSession, agent: Agent, client_id: int, now: datetime) -> bool:
-    today = local_today(now, agent.timezone)
+    start, _ = local_day_bounds(local_today(now, agent.timezone), agent.timezone)
     found = await session.scalars(
         select(ContactLog.id)
         .where(
             ContactLog.client_id == client_id,
             ContactLog.kind == ContactKind.VIEWING,
-            ContactLog.at >= to_utc(today, time(0), agent.timezone),
+            ContactLog.at >= start,
             ContactLog.at <= now,
         )
         .limit(1)
@@ -255,14 +253,15 @@ async def latest_saved(session: AsyncSession, client_id: int) -> ShowingReview |
 
 async def saved_on(session: AsyncSession, agent: Agent, day: date) -> list[tuple[ShowingReview, Client]]:
     """The reviews saved during the agent's local `day`, in order, with their clients (the day's reflection)."""
+    start, end = local_day_bounds(day, agent.timezone)
     rows = await session.execute(
         select(ShowingReview, Client)
         .join(Client, Client.id == ShowingReview.client_id)
         .where(
             ShowingReview.agent_id == agent.id,
             ShowingReview.status == SAVED,
-            ShowingReview.saved_at >= to_utc(day, time(0), agent.timezone),
-            ShowingReview.saved_at < to_utc(day + timedelta(days=1), time(0), agent.timezone),
+            ShowingReview.saved_at >= start,
+            ShowingReview.saved_at < end,
         )
         .order_by(ShowingReview.saved_at, ShowingReview.id)
     )

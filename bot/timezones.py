@@ -121,6 +121,12 @@ def to_utc(day: date, at: time, zone_name: str) -> datetime:
     return datetime.combine(day, at, tzinfo=zone(zone_name)).astimezone(UTC)
 
 
+def local_day_bounds(day: date, zone_name: str) -> tuple[datetime, datetime]:
+    """The UTC instants of the local midnights that start and end `day` (start included, end not): a local day
+    is 23 or 25 hours long on a DST change, so it is never `start + 24 h`."""
+    return to_utc(day, time(0), zone_name), to_utc(day + timedelta(days=1), time(0), zone_name)
+
+
 # Offered as buttons: where our agents (and their clients) mostly are.
 COMMON_ZONES: tuple[str, ...] = (
     "Asia/Shanghai",

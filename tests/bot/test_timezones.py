@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.timezones import local_datetime, local_today, next_occurrence, resolve_timezone, to_utc, utc_offset_label
+from bot.timezones import (
+    local_datetime,
+    local_day_bounds,
+    local_today,
+    next_occurrence,
+    resolve_timezone,
+    to_utc,
+    utc_offset_label,
+)
 
 
 @pytest.mark.parametrize(
@@ -184,3 +192,20 @@ def test_a_failed_city_index_build_is_an_error(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(sys, "executable", "false")  # the child exits with 1 and writes nothing
     with pytest.raises(subprocess.CalledProcessError):
         city_index()
+
+
+@pytest.mark.parametrize(
+    ("day", "zone", "hours"),
+    [
+        (date(2026, 11, 30), "Asia/Shanghai", 24),  # a month's last day, no DST
+        (date(2026, 3, 8), "America/New_York", 23),  # spring forward
+        (date(2026, 11, 1), "America/New_York", 25),  # fall back
+        (date(2026, 10, 4), "Australia/Sydney", 23),  # spring forward south of the equator
+    ],
+)
+def test_a_local_day_runs_from_its_midnight_to_the_next(day: date, zone: str, hours: int) -> None:
+    start, end = local_day_bounds(day, zone)
+    assert end - start == timedelta(hours=hours)
+    assert local_datetime(start, zone).replace(tzinfo=None) == datetime.combine(day, time(0))
+    assert local_datetime(end, zone).replace(tzinfo=None) == datetime.combine(day + timedelta(days=1), time(0))
+    assert local_today(start, zone) == day and local_today(end - timedelta(microseconds=1), zone) == day
