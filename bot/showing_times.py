@@ -107,10 +107,16 @@ async def book_review(
 
 async def keep_in_step(session: AsyncSession, follow_up: FollowUp, now: datetime) -> None:
     """The follow-up was moved or cancelled: its showing's review follows, unless it was already asked. (A new
-    follow-up books its review in bot.followups.add_follow_up; one without a review, such as a 回访, stays so.)"""
+    follow-up books its review in bot.followups.add_follow_up; one without a review, such as a 回访, stays so.)
+    A showing that did not happen (🚫) and is booked again for later is a new showing: a new review is booked."""
     review = await review_of(session, follow_up.agent_id, follow_up.id)
-    if review is None or not not_asked_yet(review, now):
-        return  # none, or asked, saved or set aside: the same showing is never asked twice
+    if review is None:
+        return
+    if review.status == ShowingReviewStatus.DISMISSED:
+        await _booked_again(session, follow_up, review, now)
+        return
+    if not not_asked_yet(review, now):
+        return  # asked or saved: the same showing is never asked twice
     if follow_up.status == FollowUpStatus.CANCELLED or not is_showing(follow_up.note):
         await cancel(session, KIND, review.id)
         await session.delete(review)
@@ -120,3 +126,11 @@ async def keep_in_step(session: AsyncSession, follow_up: FollowUp, now: datetime
         await cancel(session, KIND, review.id)
         review.ends_at, review.listing = ends_at, follow_up.note
         await schedule(session, agent_id=review.agent_id, kind=KIND, subject_id=review.id, due_at=ends_at, now=now)
+
+
+async def _booked_again(session: AsyncSession, follow_up: FollowUp, missed: ShowingReview, now: datetime) -> None:
+    if follow_up.status != FollowUpStatus.OPEN or not is_showing(follow_up.note):
+        return
+    ends_at = showing_end(follow_up.due_at, follow_up.note)
+    if ends_at > now and ends_at > missed.ends_at:
+        await book_review(session, follow_up.agent_id, follow_up.client_id, follow_up.id, ends_at, follow_up.note, now)

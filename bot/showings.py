@@ -32,7 +32,7 @@ from bot.followups import (
 from bot.models import Agent, Client, ContactLog, FollowUp, ShowingReview, TipState
 from bot.preferences import day_part_hours
 from bot.scheduler import cancel
-from bot.showing_times import KIND, book_review
+from bot.showing_times import KIND, book_review, review_of
 from bot.statuses import REACTIONS, ContactKind, FollowUpStatus, Reaction, ShowingReviewStatus
 from bot.timezones import local_day_bounds, local_today, to_utc
 from bot.tip_library import Library, Tip
@@ -187,6 +187,19 @@ def keep_voice(review: ShowingReview, file_id: str) -> None:
 
 def dismiss(review: ShowingReview) -> None:
     review.status = DISMISSED
+
+
+async def undo_dismissal(session: AsyncSession, review: ShowingReview) -> bool:
+    """↩️ after 🚫: the review can be answered again, unless its showing was booked again since (the new time
+    has its own review)."""
+    if review.status != DISMISSED:
+        return False
+    if review.follow_up_id is not None:
+        newest = await review_of(session, review.agent_id, review.follow_up_id)
+        if newest is not None and newest.id != review.id:
+            return False
+    review.status = OPEN
+    return True
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ One message: the client, the listing, a toggle button per reaction (a chosen one
 🚫 It did not happen. 📝 waits for one typed or spoken note (/cancel leaves it; nothing typed otherwise is taken
 as a note). ✅ saves the reactions on the client, books the 回访 the deciding reaction calls for (bot.showings) and
 answers with what was saved, the 回访's time (📅 to change it, through the follow-ups' own reschedule), ➕ a note
-afterwards, and one tip matched to the reaction. The day's saved reviews are lines of the evening check-in.
+afterwards, and one tip matched to the reaction. 🚫 answers with ↩️ Undo and 📅 Rebook (the showing's follow-up
+moved; its new time gets a new review). The day's saved reviews are lines of the evening check-in.
 Callback data: sr:<action>:<review id>[:<reaction>].
 """
 
@@ -19,11 +20,12 @@ from telegram.ext import ContextTypes
 from bot import showings, tips
 from bot.clients import MAX_ID, owned_client
 from bot.conversations import Flow, Waiting, stop_waiting, wait_for
+from bot.followups import owned_follow_up
 from bot.i18n import Html, t
 from bot.models import Agent, Client, Delivery, ShowingReview
 from bot.preferences import format_moment
 from bot.scheduler import Kind, Outgoing
-from bot.statuses import REACTIONS, Reaction
+from bot.statuses import REACTIONS, FollowUpStatus, Reaction
 from bot.text import clip, is_blank
 from bot.tip_library import library
 from handlers import tips as tip_messages
@@ -39,7 +41,7 @@ NONE = "-"
 SHOWN = 300
 
 ID = Number(1, MAX_ID - 1)
-PRESS = layout(PREFIX, ("tog", "save", "no", "note"), ID, Trailing(Choice(NONE, *REACTIONS), NONE))
+PRESS = layout(PREFIX, ("tog", "save", "no", "undo", "note"), ID, Trailing(Choice(NONE, *REACTIONS), NONE))
 
 
 # ---------------------------------------------------------------------------------------------- the message
@@ -118,6 +120,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
         if action == "note":
             await ask_note(tn, review, client)
+        elif action == "undo":
+            await undo(tn, review, client)
         elif review.status != showings.OPEN:
             tn.toast(tn.t(f"showings.already_{review.status}"))
         elif action == "tog" and reaction != NONE:
@@ -127,9 +131,32 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await save(tn, review, client)
         elif action == "no":
             showings.dismiss(review)
-            tn.edit(tn.t("showings.dismissed", name=client.name))
+            await show_dismissed(tn, review, client)
         else:
             tn.refuse()
+
+
+async def show_dismissed(tn: Turn, review: ShowingReview, client: Client) -> None:
+    """🚫: nothing to review. ↩️ takes it back; 📅 books the showing again (the follow-ups' own reschedule), and the
+    new time gets its own review."""
+    showing = await owned_follow_up(tn.session, tn.agent.id, review.follow_up_id) if review.follow_up_id else None
+    if showing is not None and showing.status != FollowUpStatus.OPEN:
+        showing = None
+    rows = [[button(tn.t("showings.button.undo"), PREFIX, "undo", review.id)]]
+    if showing is not None:
+        rows[0].insert(0, button(tn.t("showings.button.rebook"), FOLLOW_UP_PREFIX, "move", showing.id))
+    hint = tn.t("showings.dismissed_followup" if showing is None else "showings.dismissed_rebook")
+    tn.edit(tn.t("showings.dismissed", name=client.name, hint=hint), rows)
+
+
+async def undo(tn: Turn, review: ShowingReview, client: Client) -> None:
+    """↩️: the review is back as it was (a second tap only says so)."""
+    if review.status != showings.DISMISSED:
+        tn.toast(tn.t(f"showings.already_{review.status}"))
+    elif not await showings.undo_dismissal(tn.session, review):
+        tn.toast(tn.t("showings.booked_again"), alert=True)
+    else:
+        tn.edit(review_text(tn.lang, review, client), inline(review_buttons(tn.lang, review)))
 
 
 async def save(tn: Turn, review: ShowingReview, client: Client) -> None:

@@ -289,3 +289,83 @@ async def test_a_follow_up_already_booked_before_the_rules_time_serves_as_the_fo
     assert [(f.client_id, f.due_at) for f in planned] == [(client_id, datetime(2026, 11, 26, 3, 0, tzinfo=UTC))]
     assert "\n📅 Already booked, so no second one: Thu 26 Nov, 11:00\n" in saved.edited[0].text
     harness.assert_all_text_from_catalogs()
+
+
+async def test_a_showing_that_did_not_happen_can_be_undone_or_booked_again_and_is_asked_at_its_new_end(
+    harness: Harness,
+) -> None:
+    chat, client_id = await agent_with_client(harness)
+    await set_agent(harness, 1001, "Asia/Shanghai")
+    await chat.send("/followup 王先生 明天下午3点 带看 万科城3房")
+    await chat.press("✅ 确认")
+    [asked] = await waiting_reviews(harness)
+    engine = engine_of(harness.app)
+    harness.clock.set(datetime(2026, 11, 26, 7, 0, tzinfo=UTC))
+    await engine.sweep()  # the 15:00 nudge
+    harness.clock.set(asked.due_at)  # Thursday 26th, 16:30 Shanghai
+    await engine.sweep()
+    review_message = chat.messages()[-1]
+    await chat.press("价格", on=review_message)
+
+    reply = await chat.press("🚫 这次没看成", on=review_message)
+    dismissed = reply.edited[0]
+    assert dismissed.text == "好的，王先生 这次没看成，不记复盘。点 📅 重新约带看，新时间过后我再来问复盘。"
+    assert dismissed.labels == ["📅 重新约带看", "↩️ 撤销"]
+    assert [r.status for r in await reviews(harness)] == ["dismissed"]
+
+    # ↩️: the review is back, with what was chosen before, and can be answered.
+    undo = dismissed.data_for("↩️ 撤销")
+    reply = await chat.press("↩️ 撤销", on=dismissed)
+    assert reply.edited[0].text.split("\n")[0] == "🏠 带看复盘 · 王先生" and "✓ 价格" in reply.edited[0].labels
+    assert [(r.status, r.reactions) for r in await reviews(harness)] == [("open", "price")]
+    reply = await chat.press_data(undo)  # a second tap (an old copy of the message) only shows it again
+    assert reply.toast == "复盘已经恢复了，直接在上面选客户反应就行。" and reply.edited == []
+    assert [r.status for r in await reviews(harness)] == ["open"]
+
+    # 🚫 again, then 📅: the showing is moved to Saturday 16:00, and that new time gets its own review at 17:30.
+    await chat.press("🚫 这次没看成", on=review_message)
+    await chat.press("📅 重新约带看", on=dismissed)
+    await chat.send("后天下午4点")
+    async with harness.services.sessions() as session:
+        showing = (await session.scalars(select(FollowUp).where(FollowUp.client_id == client_id))).one()
+    assert (showing.status, showing.due_at) == ("open", datetime(2026, 11, 28, 8, 0, tzinfo=UTC))
+    old, new = await reviews(harness)
+    assert (old.status, new.status, new.follow_up_id, new.reactions) == ("dismissed", "open", showing.id, "")
+    [waiting] = await waiting_reviews(harness)
+    assert (waiting.subject_id, waiting.due_at) == (new.id, datetime(2026, 11, 28, 9, 30, tzinfo=UTC))
+
+    # The old message's ↩️ now would bring back the missed showing beside the new one: refused, nothing changes.
+    reply = await chat.press("↩️ 撤销", on=dismissed)
+    assert reply.alert and reply.toast == "这次带看已经重新约了时间，新时间过后我再来问复盘。"
+    assert [r.status for r in await reviews(harness)] == ["dismissed", "open"]
+
+    harness.clock.set(datetime(2026, 11, 28, 8, 0, tzinfo=UTC))
+    await engine.sweep()  # the showing's nudge at 16:00
+    before = len(chat.messages())
+    harness.clock.set(datetime(2026, 11, 28, 9, 30, tzinfo=UTC))
+    assert (await engine.sweep()).sent == 1
+    [asked_again] = [m for m in chat.messages()[before:] if m.text.startswith("🏠")]
+    assert asked_again.text.split("\n")[:2] == ["🏠 带看复盘 · 王先生", "📍 带看 万科城3房"]
+    harness.assert_all_text_from_catalogs()
+
+
+async def test_a_logged_viewing_that_did_not_happen_offers_undo_and_a_new_follow_up_in_english(
+    harness: Harness,
+) -> None:
+    chat, _ = await agent_with_client(harness, user_id=1004, name="Mr Chan", language_code="en")
+    await set_agent(harness, 1004, "Europe/London")
+    await chat.send("/clients")
+    await chat.press("Mr Chan · New")
+    await chat.press("📞 Log contact")
+    await chat.press("🏠 Viewing")
+    reply = await chat.send("Canary Wharf 2-bed")
+    reply = await chat.press("🚫 Didn't happen", on=reply.last)
+    assert reply.edited[0].text == (
+        "OK — the showing with Mr Chan didn't happen, so there's nothing to review. "
+        "Book a new time with /followup when you have one."
+    )
+    assert reply.edited[0].labels == ["↩️ Undo"]  # no showing booked, so nothing to rebook
+    reply = await chat.press("↩️ Undo", on=reply.edited[0])
+    assert reply.edited[0].text.startswith("🏠 Showing review · Mr Chan")
+    assert [r.status for r in await reviews(harness)] == ["open"]
+    harness.assert_all_text_from_catalogs()
