@@ -31,8 +31,13 @@ _SHOWING = re.compile("|".join(re.escape(word) for word in SHOWING_WORDS[:-2]) +
 
 _CHINESE_DIGITS = {"一": 1, "两": 2, "兩": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6}
 _NUMBER = r"(\d+(?:\.\d+)?|[一两兩二三四五六])"
-# "2小时", "两个半小时", "1.5h", "2 hours", "半小时", "45分钟", "45 min"
-_HOURS = re.compile(_NUMBER + r"\s*(?:个|個)?\s*(半)?\s*(?:小时|小時|钟头|鐘頭|h\b|hrs?\b|hours?\b)", re.I)
+# "2小时", "两个半小时", "1.5h", "2 hours", "1小时30分钟", "1h 30min", "1小时20分"; "半小时", "45分钟", "45 min"
+_HOURS = re.compile(
+    _NUMBER
+    + r"\s*(?:个|個)?\s*(半)?\s*(?:小时|小時|钟头|鐘頭|h(?![a-z])|hrs?\b|hours?\b)"
+    + r"(?:\s*(?:零\s*)?(\d{1,2})\s*(?:分钟|分鐘|分|m\b|mins?\b|minutes?\b))?",
+    re.I,
+)
 _HALF_HOUR = re.compile(r"半\s*(?:个|個)?\s*(?:小时|小時|钟头|鐘頭)")
 _MINUTES = re.compile(r"(\d+)\s*(?:分钟|分鐘|min\b|mins\b|minutes?\b)", re.I)
 
@@ -51,7 +56,8 @@ def showing_length(note: str | None) -> timedelta:
     text = note or ""
     length: timedelta | None = None
     if found := _HOURS.search(text):
-        length = timedelta(hours=_number(found.group(1)) + (0.5 if found.group(2) else 0))
+        minutes = int(found.group(3) or 0) + (30 if found.group(2) else 0)
+        length = timedelta(hours=_number(found.group(1)), minutes=minutes)
     elif _HALF_HOUR.search(text):
         length = timedelta(minutes=30)
     elif found := _MINUTES.search(text):

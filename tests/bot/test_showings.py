@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.data_keys import encrypted_tables
 from bot.models import Agent
@@ -96,3 +98,32 @@ def test_the_tip_is_the_reactions_or_one_on_following_up() -> None:
 def test_the_reviews_texts_are_encrypted_and_rotated_with_the_others() -> None:
     columns = {table.name: {column.name for column in found} for table, found in encrypted_tables()}
     assert columns["showing_reviews"] == {"listing", "note"}
+
+
+@pytest.mark.parametrize(
+    ("note", "length"),
+    [
+        ("带看1小时30分钟", timedelta(minutes=90)),
+        ("带看 2小时15分", timedelta(minutes=135)),
+        ("带看一小时零5分钟", timedelta(minutes=65)),
+        ("viewing 1h30min", timedelta(minutes=90)),
+        ("viewing 1h 45m", timedelta(minutes=105)),
+        ("showing 2 hours 10 minutes", timedelta(minutes=130)),
+        ("带看6小时1分钟", DEFAULT_LENGTH),  # past 6 h once the minutes count
+        ("viewing 3 homes", DEFAULT_LENGTH),  # an h that starts a word is no hour
+        ("viewing 2 houses, 1h", timedelta(hours=1)),
+    ],
+)
+def test_hours_and_minutes_together_are_one_length(note: str, length: timedelta) -> None:
+    assert showing_length(note) == length
+
+
+@given(
+    hours=st.integers(1, 7),
+    minutes=st.integers(0, 59),
+    form=st.sampled_from(["带看{h}小时{m}分钟", "帶看{h}小時{m}分鐘", "看房{h}个小时{m}分", "viewing {h}h {m}min"]),
+)
+def test_any_hours_and_minutes_within_the_bounds_are_the_length(hours: int, minutes: int, form: str) -> None:
+    written = timedelta(hours=hours, minutes=minutes)
+    expected = written if timedelta(minutes=15) <= written <= timedelta(hours=6) else DEFAULT_LENGTH
+    assert showing_length(form.format(h=hours, m=minutes)) == expected
