@@ -32,6 +32,7 @@ from bot.models import (
     FollowUp,
     Invite,
     Reflection,
+    ShowingReview,
     Team,
     TeamMember,
     TipState,
@@ -47,6 +48,7 @@ class Holdings:
     clients: int
     contacts: int
     follow_ups: int
+    showing_reviews: int
     reflections: int
     tips: int
     scheduled: int
@@ -73,6 +75,7 @@ async def holdings(session: AsyncSession, agent: Agent) -> Holdings:
         clients=await count(Client.agent_id == agent.id, of=Client),
         contacts=await count(ContactLog.client_id.in_(clients), of=ContactLog),
         follow_ups=await count(FollowUp.agent_id == agent.id, of=FollowUp),
+        showing_reviews=await count(ShowingReview.agent_id == agent.id, of=ShowingReview),
         reflections=await count(Reflection.agent_id == agent.id, of=Reflection),
         tips=await count(TipState.agent_id == agent.id, of=TipState),
         scheduled=await count(Delivery.agent_id == agent.id, Delivery.status.in_(WAITING_STATUSES), of=Delivery),

@@ -83,6 +83,7 @@ def listing(tn: Turn, found: Holdings) -> str:
         ("data.count.clients", found.clients),
         ("data.count.contacts", found.contacts),
         ("data.count.follow_ups", found.follow_ups),
+        ("data.count.showing_reviews", found.showing_reviews),
         ("data.count.reflections", found.reflections),
         ("data.count.tips", found.tips),
         ("data.count.scheduled", found.scheduled),

@@ -122,8 +122,10 @@ def test_each_catalog_declares_its_languages_plural_rule(folder: str) -> None:
 def test_english_plurals_agree_with_their_count(key: str, count: int) -> None:
     values = {name: "x" for name in placeholders(catalog().forms(EN, key)[0])} | {"count": count}
     shown = t(EN, key, **values)
-    nouns = "day|tip|follow-up|client|character|call|message|visit|viewing|contact|team|member|lead|use|invite|row"
-    counted = re.findall(rf"\b{count} (?:work |overdue |new |WeChat |open )?({nouns})(s?)\b", shown)
+    nouns = (
+        "day|tip|follow-up|client|character|call|message|visit|viewing|contact|team|member|lead|use|invite|row|review"
+    )
+    counted = re.findall(rf"\b{count} (?:work |overdue |new |WeChat |open |showing )?({nouns})(s?)\b", shown)
     assert counted, shown  # the count is shown with its noun
     assert all((ending == "s") == (count != 1) for _, ending in counted), shown
     assert "(s)" not in shown

@@ -96,7 +96,7 @@ async def seed_b(harness: Harness) -> Seeded:
             session, agent.id, ClientDraft("钱女士", phone="+8613900139000", notes="B独有的备注"), now
         )
         await log_contact(session, qian, ContactKind.VIEWING, "B的联络记录", now)
-        await add_follow_up(session, agent, qian, now + timedelta(days=2), "B的跟进", now)
+        await add_follow_up(session, agent, qian, now + timedelta(days=2), "B的跟进 带看", now)
         session.add(reflection(agent.id, now, lesson="B的秘密心得", voice={"lesson": "voiceOfB"}))
         await rate(session, agent.id, "fu-001", -1)
         team = Team(name="B团队", created_at=now)
@@ -277,11 +277,12 @@ async def test_a_wrong_word_cancels_and_changes_nothing(harness: Harness) -> Non
     await seed_b(harness)  # the list counts A's alone
     before = await table_rows(harness, a.agent_id, A, a.client_ids)
     (question,) = (await a.chat.send("/delete_me")).sent
-    assert question.text.split("\n")[3:11] == [
+    assert question.text.split("\n")[3:12] == [
         "⚙️ 你的资料和设置",
         "👥 2 位客户",
         "📞 3 条联系记录",
         "📅 2 个跟进",
+        "🏠 1 条带看复盘",  # the one booked with the 带看 follow-up (B has one too: not counted)
         "✍️ 1 篇复盘",
         "💡 2 条贴士记录（看过、评价、收藏）",
         "⏰ 6 条待发送的提醒",  # the tip, prompt, digest, going-cold warning, a nudge, the 带看 follow-up's review
