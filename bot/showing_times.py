@@ -69,11 +69,11 @@ def showing_end(due_at: datetime, note: str | None) -> datetime:
     return due_at + showing_length(note)
 
 
-async def review_of(session: AsyncSession, agent_id: int, follow_up_id: int) -> ShowingReview | None:
-    """The review booked for a follow-up (the newest, if a bug ever made two)."""
+async def review_of(session: AsyncSession, follow_up_id: int) -> ShowingReview | None:
+    """The follow-up's current review: the newest (a showing that did not happen and was booked again has two)."""
     found = await session.scalars(
         select(ShowingReview)
-        .where(ShowingReview.agent_id == agent_id, ShowingReview.follow_up_id == follow_up_id)
+        .where(ShowingReview.follow_up_id == follow_up_id)
         .order_by(ShowingReview.id.desc())
         .limit(1)
     )
@@ -94,14 +94,12 @@ async def book_review(
     listing: str | None,
     now: datetime,
 ) -> ShowingReview:
-    """A review and its delivery at `ends_at`."""
+    """A review (open, nothing chosen: the model's defaults) and its delivery at `ends_at`."""
     review = ShowingReview(
         agent_id=agent_id,
         client_id=client_id,
         follow_up_id=follow_up_id,
         listing=listing or None,
-        reactions="",
-        status=ShowingReviewStatus.OPEN,
         ends_at=ends_at,
         created_at=now,
     )
@@ -115,7 +113,7 @@ async def keep_in_step(session: AsyncSession, follow_up: FollowUp, now: datetime
     """The follow-up was moved or cancelled: its showing's review follows, unless it was already asked. (A new
     follow-up books its review in bot.followups.add_follow_up; one without a review, such as a 回访, stays so.)
     A showing that did not happen (🚫) and is booked again for later is a new showing: a new review is booked."""
-    review = await review_of(session, follow_up.agent_id, follow_up.id)
+    review = await review_of(session, follow_up.id)
     if review is None:
         return
     if review.status == ShowingReviewStatus.DISMISSED:

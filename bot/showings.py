@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import tips
-from bot.clients import MAX_ID, TEXT_LIMIT, latest_saved_reviews, log_contact
+from bot.clients import TEXT_LIMIT, latest_saved_reviews, log_contact
 from bot.day_parts import DayPart
 from bot.followups import (
     add_follow_up,
@@ -100,7 +100,7 @@ FALLBACK_TOPIC = "follow-up"
 
 def reactions_of(review: ShowingReview) -> list[Reaction]:
     """The chosen reactions in the buttons' order (anything stored that is not one is ignored)."""
-    chosen = set(review.reactions.split(",")) if review.reactions else set()
+    chosen = set(review.reactions.split(","))
     return [reaction for reaction in REACTIONS if reaction in chosen]
 
 
@@ -142,9 +142,8 @@ def tip_for(library: Library, agent_id: int, seen: dict[str, TipState], reaction
 
 
 async def owned_review(session: AsyncSession, agent_id: int, review_id: int) -> ShowingReview | None:
-    """The review if it is this agent's (forged and stale buttons get None)."""
-    if not 0 < review_id < MAX_ID:
-        return None
+    """The review if it is this agent's (another agent's and a removed one's get None; button data is bounded to
+    a valid id by its layout)."""
     review = await session.get(ShowingReview, review_id)
     return review if review is not None and review.agent_id == agent_id else None
 
@@ -195,7 +194,7 @@ async def undo_dismissal(session: AsyncSession, review: ShowingReview) -> bool:
     if review.status != DISMISSED:
         return False
     if review.follow_up_id is not None:
-        newest = await review_of(session, review.agent_id, review.follow_up_id)
+        newest = await review_of(session, review.follow_up_id)
         if newest is not None and newest.id != review.id:
             return False
     review.status = OPEN
@@ -204,10 +203,9 @@ async def undo_dismissal(session: AsyncSession, review: ShowingReview) -> bool:
 
 @dataclass(frozen=True)
 class Saved:
-    """What saving set going: the 回访 (booked now, or one already booked that comes first) and its rule."""
+    """What saving set going: the 回访, booked now or (`booked` False) one already booked that comes first."""
 
     follow_up: FollowUp
-    revisit: Revisit
     booked: bool = True
 
 
@@ -230,9 +228,9 @@ async def save(
     client.updated_at = now
     for planned in await open_for_client(session, agent.id, client.id):  # earliest first
         if now < planned.due_at <= at:
-            return Saved(planned, revisit, booked=False)
+            return Saved(planned, booked=False)
     follow_up = await add_follow_up(session, agent, client, at, revisit_note, now, review_showing=False)
-    return Saved(follow_up, revisit)
+    return Saved(follow_up)
 
 
 async def _viewing_logged_today(session: AsyncSession, agent: Agent, client_id: int, now: datetime) -> bool:
