@@ -157,8 +157,7 @@ async def review_after_viewing(
     found = await session.scalars(
         select(ShowingReview)
         .where(
-            ShowingReview.agent_id == agent.id,
-            ShowingReview.client_id == client.id,
+            ShowingReview.client_id == client.id,  # the agent's own: bot.clients.owned_client found it
             ShowingReview.status == OPEN,
             ShowingReview.ends_at >= start,
             ShowingReview.ends_at < end,
@@ -169,7 +168,7 @@ async def review_after_viewing(
     review = found.first()
     if review is None:
         review = await book_review(session, agent.id, client.id, None, now, listing, now)
-    if review.listing is None and listing:
+    elif review.listing is None and listing:
         review.listing = listing
     await cancel(session, KIND, review.id)  # asked now, as the reply
     review.ends_at = min(review.ends_at, now)
@@ -241,7 +240,6 @@ async def _viewing_logged_today(session: AsyncSession, agent: Agent, client_id: 
             ContactLog.client_id == client_id,
             ContactLog.kind == ContactKind.VIEWING,
             ContactLog.at >= start,
-            ContactLog.at <= now,
         )
         .limit(1)
     )
@@ -270,8 +268,7 @@ async def saved_on(session: AsyncSession, agent: Agent, day: date) -> list[tuple
         .join(Client, Client.id == ShowingReview.client_id)
         .where(
             ShowingReview.agent_id == agent.id,
-            ShowingReview.status == SAVED,
-            ShowingReview.saved_at >= start,
+            ShowingReview.saved_at >= start,  # only saving sets saved_at
             ShowingReview.saved_at < end,
         )
         .order_by(ShowingReview.saved_at, ShowingReview.id)

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.data_keys import encrypted_tables
-from bot.models import Agent
+from bot.models import Agent, TipState
 from bot.showing_times import DEFAULT_LENGTH, is_showing, showing_length
-from bot.showings import TIPS, revisit_for, revisit_time, tip_for, tip_id_for
+from bot.showings import NO_REACTION_TIP, TIPS, revisit_for, revisit_time, tip_for, tip_id_for
 from bot.statuses import Reaction
 from bot.tip_library import library
 
@@ -93,6 +93,24 @@ def test_the_tip_is_the_reactions_or_one_on_following_up() -> None:
     without = replace(lib, tips=tuple(t for t in lib.tips if t.id not in TIPS.values()))
     fallback = tip_for(without, 7, {}, [Reaction.FAMILY])
     assert fallback is not None and "follow-up" in fallback.topics
+
+
+def test_without_a_reaction_the_tip_is_the_same_day_debriefs() -> None:
+    assert tip_id_for([]) == NO_REACTION_TIP == "showing-same-day-debrief"
+    tip = tip_for(library(), 7, {}, [])
+    assert tip is not None and tip.id == NO_REACTION_TIP
+
+
+def test_a_tip_missing_from_the_library_falls_back_to_each_agents_next_follow_up_tip() -> None:
+    without = replace(library(), tips=tuple(t for t in library().tips if t.id not in TIPS.values()))
+    fallbacks = {agent: tip_for(without, agent, {}, [Reaction.FAMILY]) for agent in range(1, 31)}
+    assert all(tip is not None and "follow-up" in tip.topics for tip in fallbacks.values())
+    assert len({tip.id for tip in fallbacks.values() if tip}) > 1  # each agent's own rotation, not one for all
+    first = fallbacks[1]
+    assert first is not None
+    seen = {first.id: TipState(agent_id=1, tip_id=first.id, shown=1, rating=0)}
+    again = tip_for(without, 1, seen, [Reaction.FAMILY])
+    assert again is not None and again.id != first.id and "follow-up" in again.topics  # the rotation moves on
 
 
 def test_the_reviews_texts_are_encrypted_and_rotated_with_the_others() -> None:

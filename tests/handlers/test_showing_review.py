@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from bot import showings
 from bot.export import gather
+from bot.followups import add_follow_up
 from bot.models import Agent, Client, ContactLog, Delivery, FollowUp, ShowingReview, TipState
 from bot.statuses import Reaction
 from bot.tip_library import library
@@ -339,10 +340,37 @@ async def test_a_showing_that_did_not_happen_can_be_undone_or_booked_again_and_i
     assert reply.alert and reply.toast == "这次带看已经重新约了时间，新时间过后我再来问复盘。"
     assert [r.status for r in await reviews(harness)] == ["dismissed", "open"]
 
-    harness.clock.set(datetime(2026, 11, 28, 8, 0, tzinfo=UTC))
-    await engine.sweep()  # the showing's nudge at 16:00
+    # Moved once more (the same 📅 on the old message): the new review follows; no third one is booked, and
+    # another client's showing booked meanwhile keeps its own review where it was.
+    agent = await harness.agent()
+    async with harness.services.sessions() as session, session.begin():
+        li = Client(
+            agent_id=agent.id,
+            name="李小姐",
+            stage="new",
+            created_at=harness.clock.now(),
+            updated_at=harness.clock.now(),
+        )
+        session.add(li)
+        await session.flush()
+        fresh = await session.get(Agent, agent.id)
+        assert fresh is not None
+        await add_follow_up(
+            session, fresh, li, datetime(2026, 11, 30, 2, 0, tzinfo=UTC), "带看 李小姐", harness.clock.now()
+        )
+    await chat.press("📅 重新约带看", on=dismissed)
+    await chat.send("11月29日下午2点")
+    old, new, other = await reviews(harness)
+    assert (old.status, new.status, new.ends_at) == ("dismissed", "open", datetime(2026, 11, 29, 7, 30, tzinfo=UTC))
+    assert {(d.subject_id, d.due_at) for d in await waiting_reviews(harness)} == {
+        (new.id, datetime(2026, 11, 29, 7, 30, tzinfo=UTC)),
+        (other.id, datetime(2026, 11, 30, 3, 30, tzinfo=UTC)),  # Monday 10:00 + 90 min, untouched
+    }
+
+    harness.clock.set(datetime(2026, 11, 29, 6, 0, tzinfo=UTC))
+    await engine.sweep()  # the showing's nudge at 14:00
     before = len(chat.messages())
-    harness.clock.set(datetime(2026, 11, 28, 9, 30, tzinfo=UTC))
+    harness.clock.set(datetime(2026, 11, 29, 7, 30, tzinfo=UTC))
     assert (await engine.sweep()).sent == 1
     [asked_again] = [m for m in chat.messages()[before:] if m.text.startswith("🏠")]
     assert asked_again.text.split("\n")[:2] == ["🏠 带看复盘 · 王先生", "📍 带看 万科城3房"]

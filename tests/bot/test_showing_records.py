@@ -1,0 +1,277 @@
+"""The showing reviews as stored rows: which review a logged viewing reuses, what saving writes, and what the card, the
+/clients filters and the day's check-in read back.
+
+Every row is written by hand with the instant it carries, so each expected answer can be read off the seed. Agent A
+works in Shanghai (follow-ups at 10:00, mornings at 09:30, Monday–Friday); agent B's rows sit beside A's and must
+never show. "Now" is Wednesday 2026-11-25 12:00 in Shanghai unless a test says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot import showings
+from bot.db import session_factory
+from bot.i18n import ZH_HANS
+from bot.models import Agent, Client, ContactLog, FollowUp, ShowingReview
+from bot.showing_times import book_review
+from bot.statuses import ContactKind, FollowUpStatus, ShowingReviewStatus
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NEW_YORK = ZoneInfo("America/New_York")
+CREATED = datetime(2026, 11, 1, tzinfo=UTC)
+OPEN, SAVED, DISMISSED = ShowingReviewStatus.OPEN, ShowingReviewStatus.SAVED, ShowingReviewStatus.DISMISSED
+
+
+def sh(day: int, hour: int, minute: int = 0) -> datetime:
+    """A wall-clock time in Shanghai in November 2026, as the UTC instant stored."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+NOW = sh(25, 12)
+
+
+@dataclass
+class Office:
+    session: AsyncSession
+    a: Agent
+    b: Agent
+    clients: dict[str, Client]
+
+    async def review(
+        self,
+        client: str,
+        status: str = OPEN,
+        ends_at: datetime = NOW,
+        saved_at: datetime | None = None,
+        reactions: str = "",
+        listing: str | None = "带看 万科城",
+    ) -> ShowingReview:
+        owner = self.clients[client]
+        row = ShowingReview(
+            agent_id=owner.agent_id,
+            client_id=owner.id,
+            listing=listing,
+            reactions=reactions,
+            status=status,
+            ends_at=ends_at,
+            saved_at=saved_at,
+            created_at=CREATED,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def contact(self, client: str, kind: str, at: datetime) -> None:
+        self.session.add(ContactLog(client_id=self.clients[client].id, kind=kind, note=None, at=at))
+        await self.session.flush()
+
+    async def follow_up(self, client: str, due_at: datetime, note: str = "回电") -> FollowUp:
+        owner = self.clients[client]
+        row = FollowUp(
+            agent_id=owner.agent_id,
+            client_id=owner.id,
+            due_at=due_at,
+            note=note,
+            status=FollowUpStatus.OPEN,
+            created_at=CREATED,
+            updated_at=CREATED,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def viewings(self, client: str) -> list[ContactLog]:
+        found = await self.session.scalars(
+            select(ContactLog).where(
+                ContactLog.client_id == self.clients[client].id, ContactLog.kind == ContactKind.VIEWING
+            )
+        )
+        return list(found)
+
+
+def new_agent(user_id: int, zone: str) -> Agent:
+    return Agent(
+        telegram_user_id=user_id,
+        chat_id=user_id,
+        display_name=f"A{user_id}",
+        language=ZH_HANS,
+        timezone=zone,
+        reflection_time=time(21, 0),
+        followup_time=time(10, 0),
+        day_part_hours={"morning": "09:30"},
+        work_days="12345",
+        digest_weekday=7,
+        digest_time=time(20, 0),
+        created_at=CREATED,
+        updated_at=CREATED,
+    )
+
+
+@pytest.fixture
+async def office(engine: AsyncEngine) -> AsyncIterator[Office]:
+    """Agent A (Shanghai) with clients 王 (W), 李 (L) and 周 (Z); agent B (Shanghai) with client 钱 (Q)."""
+    async with session_factory(engine)() as session:
+        a, b = new_agent(1, "Asia/Shanghai"), new_agent(2, "Asia/Shanghai")
+        session.add_all([a, b])
+        await session.flush()
+        clients = {}
+        for key, owner, name in (("W", a, "王先生"), ("L", a, "李女士"), ("Z", a, "周先生"), ("Q", b, "钱女士")):
+            clients[key] = Client(agent_id=owner.id, name=name, stage="new", created_at=CREATED, updated_at=CREATED)
+            session.add(clients[key])
+        await session.flush()
+        yield Office(session, a, b, clients)
+        await session.rollback()
+
+
+# ---------------------------------------------------------------------------------------------- reading them
+
+
+async def test_the_card_shows_the_clients_latest_saved_review(office: Office) -> None:
+    newer = await office.review("W", SAVED, sh(24, 10), saved_at=sh(24, 11), reactions="layout")
+    await office.review("W", SAVED, sh(23, 10), saved_at=sh(23, 11), reactions="price")  # older, higher id
+    await office.review("W", OPEN, sh(25, 16))  # asked, not answered
+    await office.review("W", DISMISSED, sh(25, 9))
+    await office.review("L", SAVED, sh(25, 10), saved_at=sh(25, 11), reactions="school")  # another client's, later
+    assert await showings.latest_saved(office.session, office.clients["W"].id) == newer
+    # Saved in the same instant, the one written last is the latest.
+    await office.review("Z", SAVED, sh(24, 10), saved_at=sh(24, 11), reactions="price")
+    last = await office.review("Z", SAVED, sh(24, 10), saved_at=sh(24, 11), reactions="family")
+    assert await showings.latest_saved(office.session, office.clients["Z"].id) == last
+    assert await showings.latest_saved(office.session, office.clients["Q"].id) is None
+
+
+async def test_the_days_lines_are_the_reviews_saved_in_the_agents_local_day_in_order(office: Office) -> None:
+    """New York, Sunday 1 November 2026: clocks fall back, so the local day runs 25 hours, 04:00 to 05:00 UTC."""
+    office.a.timezone = "America/New_York"
+    at = [datetime(2026, 11, 1, 4, 0, tzinfo=UTC) + timedelta(minutes=m) for m in (-1, 0, 24 * 60 + 30, 25 * 60)]
+    before, first, last, after = at
+    await office.review("W", SAVED, before, saved_at=before)  # Saturday 23:59 EDT
+    late = await office.review("W", SAVED, last, saved_at=last)  # Sunday 23:30 EST: the 25th hour
+    midnight = await office.review("L", SAVED, first, saved_at=first)  # Sunday 00:00 EDT
+    await office.review("Z", SAVED, after, saved_at=after)  # Monday 00:00 EST
+    await office.review("Z", DISMISSED, first)
+    await office.review("Q", SAVED, first, saved_at=first)  # agent B's
+    day = datetime(2026, 11, 1, 12, tzinfo=NEW_YORK).date()
+    lines = await showings.saved_on(office.session, office.a, day)
+    assert [(review, client.name) for review, client in lines] == [(midnight, "李女士"), (late, "王先生")]
+
+
+async def test_the_clients_filters_count_each_clients_latest_saved_review(office: Office) -> None:
+    await office.review("W", SAVED, sh(23, 10), saved_at=sh(23, 11), reactions="price")
+    await office.review("W", SAVED, sh(24, 10), saved_at=sh(24, 11), reactions="layout")  # W's latest
+    await office.review("L", SAVED, sh(24, 10), saved_at=sh(24, 11), reactions="price,family")
+    await office.review("Z", SAVED, sh(24, 10), saved_at=sh(24, 11), reactions="price")
+    await office.review("Q", SAVED, sh(24, 10), saved_at=sh(24, 11), reactions="price")  # agent B's
+    office.clients["Z"].archived = True
+    counts = await showings.reaction_counts(office.session, office.a.id)
+    assert counts == Counter({"layout": 1, "price": 1, "family": 1})
+
+
+async def test_a_review_is_the_agents_own(office: Office) -> None:
+    review = await office.review("W")
+    assert await showings.owned_review(office.session, office.a.id, review.id) == review
+    assert await showings.owned_review(office.session, office.b.id, review.id) is None
+    assert await showings.owned_review(office.session, office.a.id, review.id + 1) is None
+
+
+# ---------------------------------------------------------------------------------------------- a logged viewing
+
+Row = tuple[str, str, datetime]  # client, status, end
+
+
+@pytest.mark.parametrize(
+    ("rows", "reused"),
+    [
+        pytest.param([("W", OPEN, sh(25, 15)), ("W", OPEN, sh(25, 10))], 0, id="the day's latest open one"),
+        pytest.param([("W", OPEN, sh(25, 0))], 0, id="one ending at the day's first instant is today's"),
+        pytest.param([("W", OPEN, sh(24, 23, 59))], None, id="yesterday's is not today's"),
+        pytest.param([("W", OPEN, sh(26, 0)), ("W", OPEN, sh(25, 9))], 1, id="tomorrow's first instant is not today"),
+        pytest.param([("W", SAVED, sh(25, 11))], None, id="an answered one is not asked again"),
+        pytest.param([("L", OPEN, sh(25, 11))], None, id="another client's"),
+    ],
+)
+async def test_a_logged_viewing_reuses_the_clients_open_review_of_the_day(
+    office: Office, rows: list[Row], reused: int | None
+) -> None:
+    written = [await office.review(client, status, ends_at) for client, status, ends_at in rows]
+    review = await showings.review_after_viewing(office.session, office.a, office.clients["W"], "Oak St", NOW)
+    if reused is None:
+        assert review not in written and (review.client_id, review.listing) == (office.clients["W"].id, "Oak St")
+        assert review.ends_at == NOW
+    else:
+        assert review == written[reused] and review.listing == "带看 万科城"  # the booked listing stays
+        assert review.ends_at == min(rows[reused][2], NOW)  # asked now: it no longer waits for its end
+
+
+async def test_a_logged_viewing_fills_in_a_listing_the_review_did_not_have(office: Office) -> None:
+    first = await showings.review_after_viewing(office.session, office.a, office.clients["W"], None, NOW)
+    assert first.listing is None
+    again = await showings.review_after_viewing(office.session, office.a, office.clients["W"], "Oak St", NOW)
+    assert again == first and first.listing == "Oak St"
+
+
+# ---------------------------------------------------------------------------------------------- saving
+
+
+async def save(office: Office, review: ShowingReview, now: datetime = NOW) -> showings.Saved:
+    return await showings.save(office.session, office.a, review, office.clients["W"], "回访", now)
+
+
+@pytest.mark.parametrize(
+    ("before", "logged"),
+    [
+        pytest.param([], 1, id="nothing before"),
+        pytest.param([("W", ContactKind.VIEWING, sh(25, 0))], 1, id="a viewing at the day's first instant"),
+        pytest.param([("W", ContactKind.VIEWING, sh(24, 23, 59))], 2, id="yesterday's viewing"),
+        pytest.param([("W", ContactKind.CALL, sh(25, 11))], 1, id="a call today"),
+        pytest.param([("L", ContactKind.VIEWING, sh(25, 11))], 1, id="another client's viewing today"),
+    ],
+)
+async def test_saving_logs_the_viewing_once_a_local_day(
+    office: Office, before: list[tuple[str, str, datetime]], logged: int
+) -> None:
+    for client, kind, at in before:
+        await office.contact(client, kind, at)
+    review = await office.review("W", listing="带看 万科城3房")
+    await save(office, review)
+    viewings = await office.viewings("W")
+    assert len(viewings) == logged
+    if not any(client == "W" and kind == ContactKind.VIEWING and at >= sh(25, 0) for client, kind, at in before):
+        assert viewings[-1].at == NOW and viewings[-1].note == "带看 万科城3房"  # the listing is the contact's note
+
+
+async def test_saving_closes_the_showing_once_and_only_when_it_has_started(office: Office) -> None:
+    due_now = await office.follow_up("W", NOW, "带看")
+    review = await book_review(office.session, office.a.id, office.clients["W"].id, due_now.id, NOW, "带看", NOW)
+    await save(office, review)
+    assert (due_now.status, due_now.done_at) == (FollowUpStatus.DONE, NOW)  # it starts this very minute
+
+    earlier = await office.follow_up("L", sh(25, 9), "带看")
+    earlier.status, earlier.done_at = FollowUpStatus.DONE, sh(25, 10)  # ✅ pressed on its nudge
+    review = await book_review(office.session, office.a.id, office.clients["L"].id, earlier.id, NOW, "带看", NOW)
+    await showings.save(office.session, office.a, review, office.clients["L"], "回访", NOW)
+    assert earlier.done_at == sh(25, 10)  # done already: not done again
+
+
+async def test_the_follow_up_keeps_clear_of_the_agents_other_bookings(office: Office) -> None:
+    taken = await office.follow_up("L", sh(26, 9, 30))  # another client's call, tomorrow 09:30
+    review = await office.review("W", reactions="interested")  # interested: tomorrow at the morning hour, 09:30
+    saved = await save(office, review)
+    assert saved.booked and saved.follow_up.due_at != taken.due_at
+    assert sh(26, 9, 30) < saved.follow_up.due_at < sh(26, 12)
+
+
+async def test_a_follow_up_due_this_very_minute_does_not_serve_as_the_next_one(office: Office) -> None:
+    await office.follow_up("W", NOW)
+    review = await office.review("W", reactions="interested")
+    saved = await save(office, review)
+    assert saved.booked and saved.follow_up.due_at == sh(26, 9, 30)
