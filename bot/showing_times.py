@@ -80,11 +80,6 @@ async def review_of(session: AsyncSession, follow_up_id: int) -> ShowingReview |
     return found.first()
 
 
-def not_asked_yet(review: ShowingReview, now: datetime) -> bool:
-    """Still waiting for its showing to end: nothing of it was shown to the agent."""
-    return review.status == ShowingReviewStatus.OPEN and review.ends_at > now
-
-
 async def book_review(
     session: AsyncSession,
     agent_id: int,
@@ -119,16 +114,16 @@ async def keep_in_step(session: AsyncSession, follow_up: FollowUp, now: datetime
     if review.status == ShowingReviewStatus.DISMISSED:
         await _booked_again(session, follow_up, review, now)
         return
-    if not not_asked_yet(review, now):
-        return  # asked or saved: the same showing is never asked twice
+    if review.ends_at <= now:
+        return  # asked (at its end, or at once after a logged viewing) or saved: a showing is never asked twice
     if follow_up.status == FollowUpStatus.CANCELLED or not is_showing(follow_up.note):
         await cancel(session, KIND, review.id)
         await session.delete(review)
         return
     ends_at = showing_end(follow_up.due_at, follow_up.note)
-    if review.ends_at != ends_at or review.listing != follow_up.note:
+    if review.ends_at != ends_at:  # a follow-up's note never changes: only its time can move
         await cancel(session, KIND, review.id)
-        review.ends_at, review.listing = ends_at, follow_up.note
+        review.ends_at = ends_at
         await schedule(session, agent_id=review.agent_id, kind=KIND, subject_id=review.id, due_at=ends_at, now=now)
 
 

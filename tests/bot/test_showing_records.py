@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot import showings
 from bot.db import session_factory
+from bot.followups import add_follow_up, move
 from bot.i18n import ZH_HANS
 from bot.models import Agent, Client, ContactLog, FollowUp, ShowingReview
-from bot.showing_times import book_review
+from bot.showing_times import book_review, review_of
 from bot.statuses import ContactKind, FollowUpStatus, ShowingReviewStatus
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -275,3 +276,22 @@ async def test_a_follow_up_due_this_very_minute_does_not_serve_as_the_next_one(o
     review = await office.review("W", reactions="interested")
     saved = await save(office, review)
     assert saved.booked and saved.follow_up.due_at == sh(26, 9, 30)
+
+
+# ---------------------------------------------------------------------------------------------- kept in step
+
+
+async def test_a_showing_moved_before_its_end_is_asked_at_the_new_end_but_not_once_it_is_due(office: Office) -> None:
+    """A review is due at its showing's end: from that instant it is asked (the sweep sends it), so moving the
+    showing then changes nothing; a minute earlier the review still follows the showing."""
+    session, booked_at = office.session, sh(25, 9)
+    first = await add_follow_up(session, office.a, office.clients["W"], sh(25, 10), "带看", booked_at)
+    second = await add_follow_up(session, office.a, office.clients["L"], sh(25, 10), "看房", booked_at)
+    first_review, second_review = await review_of(session, first.id), await review_of(session, second.id)
+    assert first_review is not None and second_review is not None
+    assert first_review.ends_at == second_review.ends_at == sh(25, 11, 30)
+
+    await move(session, first, sh(25, 15), sh(25, 11, 29))
+    await move(session, second, sh(25, 15), sh(25, 11, 30))
+    assert (first_review.ends_at, second_review.ends_at) == (sh(25, 16, 30), sh(25, 11, 30))
+    assert await review_of(session, first.id) == first_review and await review_of(session, second.id) == second_review
