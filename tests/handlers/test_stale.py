@@ -268,6 +268,7 @@ async def test_stale_lists_oldest_first_with_their_days(harness: Harness) -> Non
     await add_client(harness, 1001, "过期", "interested", now - timedelta(days=10))  # crossed Sun 22: 3 days past
     await add_client(harness, 1001, "今天", "viewing", now - timedelta(days=3))  # crosses today
     await add_client(harness, 1001, "明天", "deposit", now - timedelta(days=1))  # crosses tomorrow
+    await add_client(harness, 1001, "后天", "viewing", now - timedelta(days=1))  # crosses Fri 27: not yet
     await add_client(harness, 1001, "还早", "closed", now - timedelta(days=20))  # crosses 15 Dec
     fine = await add_client(harness, 1001, "刚联系", "new", now - timedelta(days=9))
     await log(harness, fine, ContactKind.VIEWING, now - timedelta(hours=1))
@@ -331,6 +332,11 @@ async def test_the_rule_is_changed_by_buttons_and_by_one_line(harness: Harness) 
         reply = await chat.send(bad)
         assert reply.texts[0].startswith("没看懂这个设置，什么都没改。"), bad
     assert (await harness.agent()).stale_days == {"interested": 10, "closed": None}
+    await chat.send("/settings stale viewing 12days")
+    assert (await harness.agent()).stale_days == {"interested": 10, "viewing": 12, "closed": None}
+    reply = await chat.send("/settings stale Default")
+    assert reply.texts[0].startswith("✅ 已更新断联提醒：新客户 3 · 意向 7 · 带看 3 · 下定 2 · 成交 30")
+    assert (await harness.agent()).stale_days is None
 
 
 async def test_the_rule_takes_effect_for_the_next_warning(harness: Harness) -> None:
