@@ -320,8 +320,20 @@ async def test_the_rule_is_changed_by_buttons_and_by_one_line(harness: Harness) 
     view = chat.messages()[-1]
     assert "意向：8 天" in view.text and "下定：不提醒" in view.text
     assert (await harness.agent()).stale_days == {"interested": 8, "deposit": None}
-    reply = await chat.press("↺ 恢复默认")
+    # At a limit (➖ on a stage that is off, ➕ at 99 days, ↺ on the defaults) a press changes nothing, quietly.
+    rows = {row[1][0]: row for row in view.buttons if len(row) == 3}
+    reply = await chat.press_data(rows["下定：不提醒"][0][1], on=view)
+    assert (reply.sent, reply.edited, reply.toast) == ([], [], None)
+    assert (await harness.agent()).stale_days == {"interested": 8, "deposit": None}
+    await chat.send("/settings stale closed 99")
+    view = (await chat.press("⏳ 断联提醒", on=(await chat.send("/settings")).last)).edited[0]
+    rows = {row[1][0]: row for row in view.buttons if len(row) == 3}
+    reply = await chat.press_data(rows["成交：99 天"][2][1], on=view)
+    assert (reply.sent, reply.edited) == ([], []) and "成交：99 天" in chat.messages()[-1].text
+    reply = await chat.press("↺ 恢复默认", on=view)
     assert reply.edited[0].text.startswith("✅ 已恢复默认。") and (await harness.agent()).stale_days is None
+    again = await chat.press("↺ 恢复默认", on=reply.edited[0])
+    assert (again.sent, again.edited) == ([], []) and (await harness.agent()).stale_days is None
     reply = await chat.send("/settings stale 意向 10")
     assert reply.texts == [
         "✅ 已更新断联提醒：新客户 3 · 意向 10 · 带看 3 · 下定 2 · 成交 30\n下一次提醒就按新规则算。"
