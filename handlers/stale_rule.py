@@ -2,9 +2,11 @@
 
 The view lists the five watched stages with their days and a ➖ / ➕ pair each (a day at a time up to 10, then
 five; ➖ at 2 days switches the stage off, ➕ switches it back on), ↺ puts the defaults back, ⬅️ returns to the
-settings panel. Typed at once: `/settings stale interested 10`, `/settings stale 意向 10`, `/settings stale 成交 off`,
-`/settings stale default`; anything else gets the accepted forms back and changes nothing. A change applies from
-the next warning on (the waiting one is rescheduled, and none waits while every stage is off).
+settings panel; a press that would change nothing (➖ on a stage that is off, ➕ at 99 days, ↺ on the defaults)
+leaves the view as it is. Typed at once: `/settings stale interested 10`, `/settings stale 意向 10`,
+`/settings stale 成交 off`, `/settings stale default`; anything else gets the accepted forms back and changes
+nothing. A change applies from the next warning on (the waiting one is rescheduled, and none waits while every
+stage is off).
 """
 
 from __future__ import annotations
@@ -84,12 +86,17 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if action == "open" and value == "panel":
             tn.edit(*view(tn))
         elif action == "reset" and value == "all":
+            if tn.agent.stale_days is None:
+                return  # the defaults already: nothing to change (Telegram refuses an edit that changes nothing)
             await save(tn, None)
             text, rows = view(tn)
             tn.edit(tn.t("stale.rule.after_reset", view=Html(text)), rows)
         elif action in ("minus", "plus") and value in stale.WATCHED:
-            days = stale.stepped(stale.rule(tn.agent)[value], up=action == "plus")
-            await save(tn, stale.with_stage_days(tn.agent, value, days))
+            days = stale.rule(tn.agent)[value]
+            stepped = stale.stepped(days, up=action == "plus")
+            if stepped == days:
+                return  # ➖ on a stage that is off, ➕ at the most days: nothing to change, as above
+            await save(tn, stale.with_stage_days(tn.agent, value, stepped))
             tn.edit(*view(tn))
         elif action == "info" and value in stale.WATCHED:
             tn.toast(tn.t("stale.rule.use_buttons"))

@@ -11,10 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import stale
 from bot.agents import NewAgent, get_or_register
+from bot.clients import archive_client, log_contact, restore_client
+from bot.followups import add_follow_up, mark_done, set_outcome
 from bot.models import Agent, Client, ContactLog, Delivery, FollowUp
 from bot.statuses import ClientEvent, ContactKind, DeliveryKind, FollowUpStatus, Stage
 from bot.tip_library import library
@@ -152,6 +155,122 @@ def test_the_rule_its_steps_and_its_one_line_form() -> None:
         assert stale.parse_rule_change(bad) is None, bad
 
 
+def test_the_rule_runs_from_two_to_ninety_nine_days_in_any_case_with_or_without_days() -> None:
+    """2 and 99 days are in bounds (typed or stored), 1 and 100 are not; "default" and "days" in any case."""
+    defaults = Agent(stale_days=None)
+    assert stale.with_stage_days(defaults, "deposit", 3) == {"deposit": 3}
+    assert stale.with_stage_days(defaults, "new", 2) == {"new": 2}
+    assert stale.with_stage_days(defaults, "closed", 99) == {"closed": 99}
+    for days in (1, 100):
+        with pytest.raises(ValueError, match=f"{days} days"):  # the refusal names what was refused
+            stale.with_stage_days(defaults, "new", days)
+    with pytest.raises(ValueError, match="'lost'"):
+        stale.with_stage_days(defaults, "lost", 5)
+    typed = {
+        ("新客户", "2"): stale.RuleChange("new", 2),
+        ("closed", "99"): stale.RuleChange("closed", 99),
+        ("interested", "10days"): stale.RuleChange("interested", 10),
+        ("viewing", "4DAYS"): stale.RuleChange("viewing", 4),
+        ("deposit", "5Days"): stale.RuleChange("deposit", 5),
+        ("Default",): stale.RuleChange(None, None),
+        ("RESET",): stale.RuleChange(None, None),
+    }
+    for words, change in typed.items():
+        assert stale.parse_rule_change(list(words)) == change, words
+    for bad in (["closed", "100"], ["new", "days10"], ["new", "1days"]):
+        assert stale.parse_rule_change(bad) is None, bad
+
+
+def test_minus_and_plus_walk_a_day_at_a_time_up_to_ten_and_five_beyond() -> None:
+    """➕ from off: on at 2 days, then 3 … 10, then 15, 20 … up to 99 at most. ➖ from 20: 15, 10, then 9 … 2, then
+    off, and ➖ on a stage that is off leaves it off."""
+    up: list[int | None] = []
+    days: int | None = None
+    while days != stale.MOST_DAYS:
+        days = stale.stepped(days, up=True)
+        up.append(days)
+    assert up == [*range(2, 11), *range(15, 96, 5), 99]
+    down: list[int | None] = []
+    days = 20
+    for _ in range(12):
+        days = stale.stepped(days, up=False)
+        down.append(days)
+    assert down == [15, 10, 9, 8, 7, 6, 5, 4, 3, 2, None, None]
+
+
+async def test_the_words_read_are_the_asked_clients_own_newest_and_never_a_cancelled_plan(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two agents (Shanghai, Vancouver). 王先生: a WeChat with a note, a follow-up done (its outcome typed a day
+    later), then a call with a note: the call is what was said last time, the outcome dated by the follow-up done;
+    a newer follow-up with only a note is the plan. 李小姐: her one follow-up cancelled when she was archived, then
+    restored: no words at all. 陈太: only a done follow-up's outcome (and a call without a note). 赵总: only a plan.
+    Nothing of the other agent's client is read, even asked for by id."""
+    shanghai = await an_agent(sessions, 1, "Asia/Shanghai")
+    vancouver = await an_agent(sessions, 2, "America/Vancouver")
+    wang = await a_client(sessions, shanghai, "interested", UTC_START)
+    li = await a_client(sessions, shanghai, "new", UTC_START)
+    chen = await a_client(sessions, shanghai, "deposit", UTC_START)
+    zhao = await a_client(sessions, shanghai, "viewing", UTC_START)
+    zhang = await a_client(sessions, vancouver, "viewing", UTC_START)
+    t0 = UTC_START + timedelta(days=1)
+
+    async def step(hours: int, client_id: int, do: str, words: str | None = None) -> None:
+        now = t0 + timedelta(hours=hours)
+        async with sessions() as session, session.begin():
+            client = await session.get(Client, client_id)
+            assert client is not None
+            agent = await session.get(Agent, client.agent_id)
+            assert agent is not None
+            if do == "plan":
+                await add_follow_up(session, agent, client, now + timedelta(days=1), words, now)
+            elif do in ("done", "outcome"):
+                [follow_up] = (
+                    await session.execute(
+                        select(FollowUp).where(FollowUp.client_id == client_id).order_by(FollowUp.id).limit(1)
+                    )
+                ).scalars()
+                if do == "done":
+                    await mark_done(session, follow_up, now)
+                else:
+                    await set_outcome(follow_up, words or "", now)
+            elif do == "archive":
+                await archive_client(session, client, now)
+            elif do == "restore":
+                assert await restore_client(session, client, now) is None
+            else:
+                await log_contact(session, client, do, words, now)
+
+    await step(0, wang, "plan", "回电")
+    await step(1, wang, ContactKind.WECHAT, "看了江景房")
+    await step(2, wang, "done")
+    await step(26, wang, ContactKind.CALL, "约了周六再看")
+    await step(27, wang, "plan", "带看新房")
+    await step(30, wang, "outcome", "嫌贵 想再等等")  # about the follow-up done at hour 2: before the call
+    await step(0, li, "plan", "带看学区房")
+    await step(1, li, "archive")
+    await step(2, li, "restore")
+    await step(0, chen, "plan")
+    await step(3, chen, "done")
+    await step(3, chen, "outcome", "签约定在周五")
+    await step(4, chen, ContactKind.CALL)
+    await step(5, zhao, "plan", "回电")
+    await step(0, zhang, "plan", "villa viewing")
+    await step(1, zhang, ContactKind.VISIT, "hates noise")
+    async with sessions() as session:
+        notes = await stale.latest_notes(session, [wang, li, chen, zhao])
+        assert notes == {
+            wang: stale.Said(talked="约了周六再看", planned="带看新房"),
+            chen: stale.Said(talked="签约定在周五"),
+            zhao: stale.Said(planned="回电"),
+        }
+        assert await stale.latest_notes(session, []) == {}
+        mine = await stale.clients_by_id(session, shanghai.id, [wang, zhang])
+        theirs = await stale.clients_by_id(session, vancouver.id, [wang, li, zhang])
+    assert {client_id: client.name for client_id, client in mine.items()} == {wang: "Cinterested"}
+    assert {client_id: client.name for client_id, client in theirs.items()} == {zhang: "Cviewing"}
+
+
 def test_the_opener_builds_on_the_newest_words_and_else_says_nothing_of_the_client() -> None:
     client = Client(name="王先生", stage="viewing", needs="三居 学区", budget="300万", notes=None)
     said = stale.Said(talked="聊了学区，约周六再看", planned="回电")
@@ -159,6 +278,8 @@ def test_the_opener_builds_on_the_newest_words_and_else_says_nothing_of_the_clie
     assert stale.opener(client, stale.Said(planned="回电")) == stale.Opener("needs", "三居 学区")
     assert stale.opener(Client(name="李", stage="new"), stale.Said(planned="回电")) == stale.Opener("planned", "回电")
     assert stale.opener(Client(name="李", stage="new", budget="300万"), None) == stale.Opener("budget", "300万")
+    noted = Client(name="李", stage="new", notes="喜欢 江景", budget="500万")
+    assert stale.opener(noted, stale.Said(planned="回电")) == stale.Opener("notes", "喜欢 江景")
     assert stale.opener(Client(name="李", stage="new", needs="  "), None) == stale.Opener("neutral_open")
     assert stale.opener(Client(name="李", stage="closed"), None) == stale.Opener("neutral_closed")
 
@@ -170,7 +291,10 @@ def test_every_watched_stage_has_its_own_tip_and_a_library_without_it_falls_back
         assert tip is not None and tip.id == stale.STAGE_TIPS[stage]  # no id is a typo the fallback would hide
     without = replace(lib, tips=tuple(tip for tip in lib.tips if tip.id not in stale.STAGE_TIPS.values()))
     fallback = stale.tip_for(without, Stage.NEW)
-    assert fallback is not None and stale.FALLBACK_TOPIC in fallback.topics
+    first = next(tip for tip in without.tips if stale.FALLBACK_TOPIC in tip.topics)
+    assert fallback == first and len([tip for tip in without.tips if stale.FALLBACK_TOPIC in tip.topics]) > 1
+    bare = replace(without, tips=tuple(tip for tip in without.tips if stale.FALLBACK_TOPIC not in tip.topics))
+    assert stale.tip_for(bare, Stage.NEW) is None  # a library without a follow-up tip: no tip, no error
 
 
 ZONES = ("Asia/Shanghai", "America/Vancouver", "Australia/Sydney", "Asia/Kathmandu", "Pacific/Chatham", "UTC")

@@ -268,6 +268,7 @@ async def test_stale_lists_oldest_first_with_their_days(harness: Harness) -> Non
     await add_client(harness, 1001, "过期", "interested", now - timedelta(days=10))  # crossed Sun 22: 3 days past
     await add_client(harness, 1001, "今天", "viewing", now - timedelta(days=3))  # crosses today
     await add_client(harness, 1001, "明天", "deposit", now - timedelta(days=1))  # crosses tomorrow
+    await add_client(harness, 1001, "后天", "viewing", now - timedelta(days=1))  # crosses Fri 27: not yet
     await add_client(harness, 1001, "还早", "closed", now - timedelta(days=20))  # crosses 15 Dec
     fine = await add_client(harness, 1001, "刚联系", "new", now - timedelta(days=9))
     await log(harness, fine, ContactKind.VIEWING, now - timedelta(hours=1))
@@ -319,8 +320,20 @@ async def test_the_rule_is_changed_by_buttons_and_by_one_line(harness: Harness) 
     view = chat.messages()[-1]
     assert "意向：8 天" in view.text and "下定：不提醒" in view.text
     assert (await harness.agent()).stale_days == {"interested": 8, "deposit": None}
-    reply = await chat.press("↺ 恢复默认")
+    # At a limit (➖ on a stage that is off, ➕ at 99 days, ↺ on the defaults) a press changes nothing, quietly.
+    rows = {row[1][0]: row for row in view.buttons if len(row) == 3}
+    reply = await chat.press_data(rows["下定：不提醒"][0][1], on=view)
+    assert (reply.sent, reply.edited, reply.toast) == ([], [], None)
+    assert (await harness.agent()).stale_days == {"interested": 8, "deposit": None}
+    await chat.send("/settings stale closed 99")
+    view = (await chat.press("⏳ 断联提醒", on=(await chat.send("/settings")).last)).edited[0]
+    rows = {row[1][0]: row for row in view.buttons if len(row) == 3}
+    reply = await chat.press_data(rows["成交：99 天"][2][1], on=view)
+    assert (reply.sent, reply.edited) == ([], []) and "成交：99 天" in chat.messages()[-1].text
+    reply = await chat.press("↺ 恢复默认", on=view)
     assert reply.edited[0].text.startswith("✅ 已恢复默认。") and (await harness.agent()).stale_days is None
+    again = await chat.press("↺ 恢复默认", on=reply.edited[0])
+    assert (again.sent, again.edited) == ([], []) and (await harness.agent()).stale_days is None
     reply = await chat.send("/settings stale 意向 10")
     assert reply.texts == [
         "✅ 已更新断联提醒：新客户 3 · 意向 10 · 带看 3 · 下定 2 · 成交 30\n下一次提醒就按新规则算。"
@@ -331,6 +344,11 @@ async def test_the_rule_is_changed_by_buttons_and_by_one_line(harness: Harness) 
         reply = await chat.send(bad)
         assert reply.texts[0].startswith("没看懂这个设置，什么都没改。"), bad
     assert (await harness.agent()).stale_days == {"interested": 10, "closed": None}
+    await chat.send("/settings stale viewing 12days")
+    assert (await harness.agent()).stale_days == {"interested": 10, "viewing": 12, "closed": None}
+    reply = await chat.send("/settings stale Default")
+    assert reply.texts[0].startswith("✅ 已更新断联提醒：新客户 3 · 意向 7 · 带看 3 · 下定 2 · 成交 30")
+    assert (await harness.agent()).stale_days is None
 
 
 async def test_the_rule_takes_effect_for_the_next_warning(harness: Harness) -> None:
