@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
+from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.access import admit
@@ -186,10 +187,20 @@ class Turn:
             text, alert = self._toast
             await self.query.answer(text, show_alert=alert)
         for reply in self._replies:
-            await reply()
+            try:
+                await reply()
+            except BadRequest as error:
+                if not unchanged(error):
+                    raise
+                # The message already shows this (a second tap, or a view already at its limit): nothing to do.
 
 
 Buttons = list[list[InlineKeyboardButton]] | InlineKeyboardMarkup
+
+
+def unchanged(error: BadRequest) -> bool:
+    """Telegram refuses an edit that would leave the message exactly as it is ("message is not modified")."""
+    return "message is not modified" in error.message.lower()
 
 
 def _in_chat(query: CallbackQuery) -> Message | None:

@@ -107,3 +107,17 @@ async def test_a_part_of_day_without_an_hour_takes_the_agents_hour_and_says_so(h
 
     reply = await other.send("/followup 李姐 周六下午4点")  # an hour given: no part-of-day line
     assert "16:00" in reply.last.text and "🌗" not in reply.last.text
+
+
+async def test_a_second_tap_that_would_show_the_same_view_changes_nothing_and_apologises_for_nothing(
+    harness: Harness,
+) -> None:
+    """Telegram refuses an edit that leaves a message as it is ("message is not modified"): a double tap on ↺
+    meets it. The message already shows the answer, so nothing more is said, and nothing goes wrong."""
+    chat = await open_day_parts(harness)
+    first = await chat.press("↺ 恢复默认")
+    reset = first.edited[0]
+    assert reset.text.startswith("✅ 已恢复默认时间。")
+    again = await chat.press_data(reset.data_for("↺ 恢复默认"), reset)
+    assert again.sent == [] and again.edited == [] and again.toast is None
+    assert chat.messages()[-1].text == reset.text and (await harness.agent()).day_part_hours is None
