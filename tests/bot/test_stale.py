@@ -155,6 +155,13 @@ def test_the_rule_its_steps_and_its_one_line_form() -> None:
         assert stale.parse_rule_change(bad) is None, bad
 
 
+def test_a_stored_rule_keeps_its_bounds_and_passes_over_what_it_does_not_know() -> None:
+    """Read back from the database: 2 and 99 days stand, 1 and 100 (or a bool) give the default, and a stage that
+    is not watched is passed over without hiding the ones after it."""
+    stored = Agent(stale_days={"lost": 4, "new": 2, "closed": 99, "deposit": 100, "viewing": 1, "interested": True})
+    assert stale.rule(stored) == {"new": 2, "interested": 7, "viewing": 3, "deposit": 2, "closed": 99}
+
+
 def test_the_rule_runs_from_two_to_ninety_nine_days_in_any_case_with_or_without_days() -> None:
     """2 and 99 days are in bounds (typed or stored), 1 and 100 are not; "default" and "days" in any case."""
     defaults = Agent(stale_days=None)
