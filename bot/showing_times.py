@@ -44,7 +44,7 @@ _MINUTES = re.compile(r"(\d+)\s*(?:分钟|分鐘|min\b|mins\b|minutes?\b)", re.I
 
 def is_showing(note: str | None) -> bool:
     """Whether a follow-up's note names a showing."""
-    return bool(note) and _SHOWING.search(note or "") is not None
+    return note is not None and _SHOWING.search(note) is not None
 
 
 def _number(text: str) -> float:
@@ -112,7 +112,7 @@ async def keep_in_step(session: AsyncSession, follow_up: FollowUp, now: datetime
     if review is None:
         return
     if review.status == ShowingReviewStatus.DISMISSED:
-        await _booked_again(session, follow_up, review, now)
+        await _booked_again(session, follow_up, now)
         return
     if review.ends_at <= now:
         return  # asked (at its end, or at once after a logged viewing) or saved: a showing is never asked twice
@@ -127,9 +127,9 @@ async def keep_in_step(session: AsyncSession, follow_up: FollowUp, now: datetime
         await schedule(session, agent_id=review.agent_id, kind=KIND, subject_id=review.id, due_at=ends_at, now=now)
 
 
-async def _booked_again(session: AsyncSession, follow_up: FollowUp, missed: ShowingReview, now: datetime) -> None:
+async def _booked_again(session: AsyncSession, follow_up: FollowUp, now: datetime) -> None:
     if follow_up.status != FollowUpStatus.OPEN or not is_showing(follow_up.note):
         return
     ends_at = showing_end(follow_up.due_at, follow_up.note)
-    if ends_at > now and ends_at > missed.ends_at:
+    if ends_at > now:  # the missed one ended before it was set aside, so this is later too
         await book_review(session, follow_up.agent_id, follow_up.client_id, follow_up.id, ends_at, follow_up.note, now)

@@ -295,3 +295,32 @@ async def test_a_showing_moved_before_its_end_is_asked_at_the_new_end_but_not_on
     await move(session, second, sh(25, 15), sh(25, 11, 30))
     assert (first_review.ends_at, second_review.ends_at) == (sh(25, 16, 30), sh(25, 11, 30))
     assert await review_of(session, first.id) == first_review and await review_of(session, second.id) == second_review
+
+
+async def test_a_showing_that_did_not_happen_is_asked_again_only_when_booked_again_for_later(office: Office) -> None:
+    """🚫 at its end (16:00 + 2 h written in the note = 18:00); moved to a time already past, nothing; moved to
+    tomorrow, a new review at tomorrow's end, with the note's own length."""
+    session = office.session
+    showing = await add_follow_up(session, office.a, office.clients["W"], sh(25, 16), "带看2小时", sh(25, 9))
+    missed = await review_of(session, showing.id)
+    assert missed is not None and missed.ends_at == sh(25, 18)
+    showings.dismiss(missed)
+    await move(session, showing, sh(25, 17), sh(25, 18, 30))  # to 17:00 today: its end (19:00) is still ahead
+    again = await review_of(session, showing.id)
+    assert again is not None and again != missed and again.ends_at == sh(25, 19)
+    showings.dismiss(again)
+    await move(session, showing, sh(25, 16), sh(25, 19, 30))  # back to 16:00: over already
+    assert await review_of(session, showing.id) == again
+    await move(session, showing, sh(26, 10), sh(25, 19, 30))
+    tomorrow = await review_of(session, showing.id)
+    assert tomorrow is not None and tomorrow not in (missed, again) and tomorrow.ends_at == sh(26, 12)
+    assert not await showings.undo_dismissal(session, missed)  # booked again since: the old one stays set aside
+
+
+async def test_only_a_review_set_aside_can_be_taken_back(office: Office) -> None:
+    saved = await office.review("W", SAVED, sh(25, 10), saved_at=sh(25, 11), reactions="price")
+    asked = await office.review("L")
+    assert not await showings.undo_dismissal(office.session, saved) and saved.status == SAVED
+    assert not await showings.undo_dismissal(office.session, asked) and asked.status == OPEN
+    showings.dismiss(asked)
+    assert await showings.undo_dismissal(office.session, asked) and asked.status == OPEN
