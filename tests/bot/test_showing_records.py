@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot import showings
 from bot.db import session_factory
 from bot.followups import add_follow_up, move
-from bot.i18n import ZH_HANS
 from bot.models import Agent, Client, ContactLog, FollowUp, ShowingReview
 from bot.showing_times import book_review, review_of
 from bot.statuses import ContactKind, FollowUpStatus, ShowingReviewStatus
+from tests.bot.test_week import new_agent as week_agent
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -100,21 +100,10 @@ class Office:
 
 
 def new_agent(user_id: int, zone: str) -> Agent:
-    return Agent(
-        telegram_user_id=user_id,
-        chat_id=user_id,
-        display_name=f"A{user_id}",
-        language=ZH_HANS,
-        timezone=zone,
-        reflection_time=time(21, 0),
-        followup_time=time(10, 0),
-        day_part_hours={"morning": "09:30"},
-        work_days="12345",
-        digest_weekday=7,
-        digest_time=time(20, 0),
-        created_at=CREATED,
-        updated_at=CREATED,
-    )
+    """bot.week's test agent, with the follow-up hour, morning and work days every expected time here uses."""
+    agent = week_agent(user_id, zone)
+    agent.followup_time, agent.day_part_hours, agent.work_days = time(10, 0), {"morning": "09:30"}, "12345"
+    return agent
 
 
 @pytest.fixture
