@@ -33,13 +33,15 @@ KEYED_TESTS = tests/handlers/test_clients.py tests/handlers/test_reflections.py 
 	tests/handlers/test_data.py
 
 # One pytest worker per core (pytest-xdist): each worker has its own PostgreSQL database and SQLite folders
-# (tests/conftest.py), and the end-to-end tests pick free ports, so they run side by side. On CI's 2 cores this takes
-# the suite from about 16 minutes to about 10.5 (docs/testing.md). WORKERS=0 runs it in one process.
+# (tests/conftest.py), and the end-to-end tests pick free ports, so they run side by side. The tests marked `serial`
+# measure wall-clock throughput and run alone afterwards. On CI's 2 cores this takes the suite from about 16
+# minutes to about 11 (docs/testing.md). WORKERS=0 runs the first part in one process too.
 WORKERS ?= auto
 ## test: the whole test suite (SQLite and PostgreSQL; the end-to-end tests need node), then the client and
 ## reflection conversations again with encryption at rest
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
 	TEST_DATA_KEY=1 $(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal $(KEYED_TESTS)
 
 ## lint: ruff and mypy

@@ -41,7 +41,9 @@ from bench.send_budget import WIRE_SLACK_S, Run, measure, send_together
 from bot.db import create_engine
 from tests.conftest import IN_CI, _create_postgres_database, _drop_postgres_database
 
-pytestmark = pytest.mark.e2e
+# `serial`: two of these assert the deployment kept 90 % of 30 messages a second, which a second test worker
+# competing for the two cores can pull under (0.886 in a CI run with two workers); `make test` runs them alone.
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 SEND_RATE = 30
 PROCESSES = 3
