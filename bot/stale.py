@@ -247,16 +247,16 @@ async def latest_notes(session: AsyncSession, client_ids: Collection[int]) -> di
     }
     planned: dict[int, tuple[datetime, str]] = {}
     follow_ups = await session.execute(
-        select(FollowUp).where(
-            FollowUp.client_id.in_(sorted(set(client_ids))), FollowUp.status != FollowUpStatus.CANCELLED
-        )
+        select(FollowUp)
+        .where(FollowUp.client_id.in_(sorted(set(client_ids))), FollowUp.status != FollowUpStatus.CANCELLED)
+        .order_by(FollowUp.id)  # written in the same instant (an import), the one written last is the newest
     )
     for follow_up in follow_ups.scalars():
         for found, words, written in (
             (talked, follow_up.outcome, follow_up.done_at or follow_up.updated_at),
             (planned, follow_up.note, follow_up.created_at),
         ):
-            if words and (follow_up.client_id not in found or found[follow_up.client_id][0] < written):
+            if words and (follow_up.client_id not in found or found[follow_up.client_id][0] <= written):
                 found[follow_up.client_id] = (written, words)
     return {
         client_id: Said(talked.get(client_id, (None, None))[1], planned.get(client_id, (None, None))[1])

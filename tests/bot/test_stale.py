@@ -211,7 +211,8 @@ async def test_the_words_read_are_the_asked_clients_own_newest_and_never_a_cance
     """Two agents (Shanghai, Vancouver). 王先生: a WeChat with a note, a follow-up done (its outcome typed a day
     later), then a call with a note: the call is what was said last time, the outcome dated by the follow-up done;
     a newer follow-up with only a note is the plan. 李小姐: her one follow-up cancelled when she was archived, then
-    restored: no words at all. 陈太: only a done follow-up's outcome (and a call without a note). 赵总: only a plan.
+    restored: no words at all. 陈太: only a done follow-up's outcome (and a call without a note). 赵总: only plans, two
+    written in the same instant.
     Nothing of the other agent's client is read, even asked for by id."""
     shanghai = await an_agent(sessions, 1, "Asia/Shanghai")
     vancouver = await an_agent(sessions, 2, "America/Vancouver")
@@ -262,6 +263,7 @@ async def test_the_words_read_are_the_asked_clients_own_newest_and_never_a_cance
     await step(3, chen, "outcome", "签约定在周五")
     await step(4, chen, ContactKind.CALL)
     await step(5, zhao, "plan", "回电")
+    await step(5, zhao, "plan", "带看江景房")  # the same instant (as an import writes them): the later one is the plan
     await step(0, zhang, "plan", "villa viewing")
     await step(1, zhang, ContactKind.VISIT, "hates noise")
     async with sessions() as session:
@@ -269,7 +271,7 @@ async def test_the_words_read_are_the_asked_clients_own_newest_and_never_a_cance
         assert notes == {
             wang: stale.Said(talked="约了周六再看", planned="带看新房"),
             chen: stale.Said(talked="签约定在周五"),
-            zhao: stale.Said(planned="回电"),
+            zhao: stale.Said(planned="带看江景房"),
         }
         assert await stale.latest_notes(session, []) == {}
         mine = await stale.clients_by_id(session, shanghai.id, [wang, zhang])
