@@ -190,7 +190,7 @@ class Turn:
             try:
                 await reply()
             except BadRequest as error:
-                if not unchanged(error):
+                if not _unchanged(error):
                     raise
                 # The message already shows this (a second tap, or a view already at its limit): nothing to do.
 
@@ -198,7 +198,7 @@ class Turn:
 Buttons = list[list[InlineKeyboardButton]] | InlineKeyboardMarkup
 
 
-def unchanged(error: BadRequest) -> bool:
+def _unchanged(error: BadRequest) -> bool:
     """Telegram refuses an edit that would leave the message exactly as it is ("message is not modified")."""
     return "message is not modified" in error.message.lower()
 

@@ -87,7 +87,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             tn.edit(*view(tn))
         elif action == "reset" and value == "all":
             if tn.agent.stale_days is None:
-                return  # the defaults already: nothing to change (Telegram refuses an edit that changes nothing)
+                return  # the defaults already: nothing to store, and no "reset" to announce
             await save(tn, None)
             text, rows = view(tn)
             tn.edit(tn.t("stale.rule.after_reset", view=Html(text)), rows)
@@ -95,7 +95,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             days = stale.rule(tn.agent)[value]
             stepped = stale.stepped(days, up=action == "plus")
             if stepped == days:
-                return  # ➖ on a stage that is off, ➕ at the most days: nothing to change, as above
+                return  # ➖ on a stage that is off, ➕ at the most days: nothing to store or redraw
             await save(tn, stale.with_stage_days(tn.agent, value, stepped))
             tn.edit(*view(tn))
         elif action == "info" and value in stale.WATCHED:
