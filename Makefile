@@ -37,12 +37,13 @@ KEYED_TESTS = tests/handlers/test_clients.py tests/handlers/test_reflections.py 
 # measure wall-clock throughput and run alone afterwards. On CI's 2 cores this takes the suite from about 16
 # minutes to about 11 (docs/testing.md). WORKERS=0 runs the first part in one process too.
 WORKERS ?= auto
+PARALLEL = -n $(WORKERS) --dist worksteal
 ## test: the whole test suite (SQLite and PostgreSQL; the end-to-end tests need node), then the client and
 ## reflection conversations again with encryption at rest
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal -m "not serial"
+	$(BIN)/python -m pytest $(PARALLEL) -m "not serial"
 	$(BIN)/python -m pytest -q -m serial
-	TEST_DATA_KEY=1 $(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal $(KEYED_TESTS)
+	TEST_DATA_KEY=1 $(BIN)/python -m pytest -q $(PARALLEL) $(KEYED_TESTS)
 
 ## lint: ruff and mypy
 lint: $(STAMP)
