@@ -28,6 +28,11 @@ from bot.budget_stores import BudgetStore, FallbackStore, MemoryStore, PostgresS
 from bot.db import create_engine, session_factory
 from bot.models import SendBudgetProcess
 
+# `serial`: these time real seconds shared by two stores (a pause of 1 s must still have over 0.8 s left for the
+# other process); a second test worker holding the core cost one CI run its 200 ms of slack, so `make test` runs
+# them alone.
+pytestmark = pytest.mark.serial
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 RATE_INTERVAL = 1 / 20  # 20 messages/s: fast enough for a short test, slow enough to see the spacing
