@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.bulk import insert_rows_with_ids
 from bot.clients import MAX_ID, crossings_changed, last_contacts, owns
 from bot.models import Agent, Client, ContactLog, FollowUp
-from bot.scheduler import Planned, cancel, schedule, schedule_many
+from bot.scheduler import Planned, cancel, schedule, schedule_few, schedule_many
 from bot.showing_times import book_review, is_showing, keep_in_step, showing_end
 from bot.statuses import DeliveryKind, FollowUpStatus
 from bot.timezones import local_datetime, local_day_bounds, to_utc
@@ -215,9 +215,11 @@ async def add_follow_up(
         "updated_at": now,
     }
     follow_up: FollowUp = (await session.scalars(_ADD, values)).one()
-    await schedule(session, agent_id=agent.id, kind=KIND, subject_id=follow_up.id, due_at=due_at, now=now)
+    deliveries = [Planned(agent.id, KIND, due_at, follow_up.id)]
     if review_showing and is_showing(note):
-        await book_review(session, agent.id, client.id, follow_up.id, showing_end(due_at, note), note, now)
+        ends_at = showing_end(due_at, note)
+        await book_review(session, agent.id, client.id, follow_up.id, ends_at, note, now, along=deliveries)
+    await schedule_few(session, deliveries, now)  # the nudge and the review's delivery: one statement
     return follow_up
 
 

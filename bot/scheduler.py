@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, literal_column, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.bulk import insert_rows
@@ -733,13 +733,19 @@ _CONFIRM = (
 )
 
 
+_NEW_COLUMNS = ("agent_id", "kind", "subject_id", "due_at", "created_at")
+# One waiting delivery, the rest of its columns the model's defaults (pending, no attempts, not late).
+_NEW = insert(_DELIVERIES).values({name: bindparam(name, type_=_DELIVERIES.c[name].type) for name in _NEW_COLUMNS})
+# The same row as adding a Delivery and flushing, loaded as one, without the unit of work's CPU.
+_ADD = select(Delivery).from_statement(_NEW.returning(*_DELIVERIES.c))
+
+
 async def schedule(
     session: AsyncSession, *, agent_id: int, kind: str, due_at: datetime, now: datetime, subject_id: int | None = None
 ) -> Delivery:
     """Add a delivery; it is sent by the first sweep at or after `due_at`."""
-    delivery = Delivery(agent_id=agent_id, kind=kind, subject_id=subject_id, due_at=due_at, created_at=now)
-    session.add(delivery)
-    await session.flush()
+    values = {"agent_id": agent_id, "kind": kind, "subject_id": subject_id, "due_at": due_at, "created_at": now}
+    delivery: Delivery = (await session.scalars(_ADD, values)).one()
     return delivery
 
 
@@ -750,6 +756,16 @@ class Planned:
     due_at: datetime
     subject_id: int | None = None
     subject_key: str | None = None
+
+
+async def schedule_few(session: AsyncSession, planned: Sequence[Planned], now: datetime) -> None:
+    """`schedule` for the one or two deliveries one answer adds (a follow-up's nudge and its showing's review) in
+    one statement, nothing read back. (Thousands at once go through `schedule_many`'s bulk write.)"""
+    rows = [
+        {"agent_id": p.agent_id, "kind": p.kind, "subject_id": p.subject_id, "due_at": p.due_at, "created_at": now}
+        for p in planned
+    ]
+    await session.execute(_NEW, rows)
 
 
 async def schedule_many(session: AsyncSession, planned: Sequence[Planned], now: datetime) -> None:

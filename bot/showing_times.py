@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import FollowUp, ShowingReview
-from bot.scheduler import cancel, schedule
+from bot.scheduler import Planned, cancel, schedule, schedule_few
 from bot.statuses import DeliveryKind, FollowUpStatus, ShowingReviewStatus
 
 KIND = DeliveryKind.SHOWING_REVIEW
@@ -80,6 +80,17 @@ async def review_of(session: AsyncSession, follow_up_id: int) -> ShowingReview |
     return found.first()
 
 
+_REVIEWS: Table = ShowingReview.__table__  # type: ignore[assignment]
+_NEW_COLUMNS = ("agent_id", "client_id", "follow_up_id", "listing", "ends_at", "created_at")
+# A plain INSERT … RETURNING loaded as the new review (open, nothing chosen: the model's defaults), the row adding
+# one and flushing would write, without the unit of work's CPU (a /followup's ✅ runs it).
+_ADD = select(ShowingReview).from_statement(
+    insert(_REVIEWS)
+    .values({name: bindparam(name, type_=_REVIEWS.c[name].type) for name in _NEW_COLUMNS})
+    .returning(*_REVIEWS.c)
+)
+
+
 async def book_review(
     session: AsyncSession,
     agent_id: int,
@@ -88,19 +99,25 @@ async def book_review(
     ends_at: datetime,
     listing: str | None,
     now: datetime,
+    *,
+    along: list[Planned] | None = None,
 ) -> ShowingReview:
-    """A review (open, nothing chosen: the model's defaults) and its delivery at `ends_at`."""
-    review = ShowingReview(
-        agent_id=agent_id,
-        client_id=client_id,
-        follow_up_id=follow_up_id,
-        listing=listing or None,
-        ends_at=ends_at,
-        created_at=now,
-    )
-    session.add(review)
-    await session.flush()
-    await schedule(session, agent_id=agent_id, kind=KIND, subject_id=review.id, due_at=ends_at, now=now)
+    """A review and its delivery at `ends_at`; given `along`, the delivery is added to it instead, for the caller to
+    write with its own deliveries in one statement."""
+    values = {
+        "agent_id": agent_id,
+        "client_id": client_id,
+        "follow_up_id": follow_up_id,
+        "listing": listing or None,
+        "ends_at": ends_at,
+        "created_at": now,
+    }
+    review: ShowingReview = (await session.scalars(_ADD, values)).one()
+    delivery = Planned(agent_id, KIND, ends_at, review.id)
+    if along is None:
+        await schedule_few(session, [delivery], now)
+    else:
+        along.append(delivery)
     return review
 
 

@@ -35,7 +35,7 @@ NEW_KEY = "oUWEtPI85gVn412ZQhSIRvYUyBW1lNnx4P_DgBZbiaQ="
 
 NAME, PHONE_TYPED, PHONE = "欧阳先生", "13800138000", "+8613800138000"
 NEEDS, NOTES = "三居室靠近地铁", "周末才有空看房"
-CONTACT_NOTE, FOLLOW_UP_NOTE = "聊了学区的事情", "带他看滨江花园"
+CONTACT_NOTE, FOLLOW_UP_NOTE = "聊了学区的事情", "带看滨江花园"  # a showing: its review keeps the note too
 REFLECTION = ("带看了两组客户其中一组很满意", "客户嫌贵没控制好脾气", "客户发火时先听完再说", "给王姐回电话约周六带看")
 SECRETS = [NAME, PHONE_TYPED, NEEDS, NOTES, CONTACT_NOTE, FOLLOW_UP_NOTE, *REFLECTION, "300万", "朋友介绍"]
 TEXT_COLUMNS = {
@@ -43,6 +43,7 @@ TEXT_COLUMNS = {
     "contact_logs": ("note",),
     "follow_ups": ("note", "outcome"),
     "reflections": ("went_well", "to_improve", "lesson", "tomorrow"),
+    "showing_reviews": ("listing", "note"),
 }
 
 
@@ -86,7 +87,7 @@ async def test_with_a_key_the_database_holds_nothing_the_agent_typed_in_clear(
 ) -> None:
     await agent_writes_everything(harness)
     stored = await raw_text(engine)
-    assert stored.count("\n") + 1 == 6 + 1 + 1 + 4  # every value is there, and none of it readable
+    assert stored.count("\n") + 1 == 6 + 1 + 1 + 4 + 1  # every value is there (the review's listing), none readable
     for secret in SECRETS:
         assert secret not in stored
     if engine.dialect.name == "sqlite":
@@ -157,8 +158,8 @@ async def test_rotation_puts_everything_under_the_new_key_which_then_works_alone
 ) -> None:
     await agent_writes_everything(harness)
     before = await status(with_new_key)
-    assert before.total_behind == 4  # a client, a contact, a follow-up, a reflection
-    assert await rotate(with_new_key, batch_size=2) == 4
+    assert before.total_behind == 5  # a client, a contact, a follow-up, its showing's review, a reflection
+    assert await rotate(with_new_key, batch_size=2) == 5
     assert (await status(with_new_key)).total_behind == 0
     alone = await reopened(database_url, NEW_KEY)
     try:
@@ -168,7 +169,7 @@ async def test_rotation_puts_everything_under_the_new_key_which_then_works_alone
             assert client is not None and (client.name, client.notes) == (NAME, NOTES)
         assert await rotate(alone) == 0  # nothing left to do, and cheap to find out
         stored = await raw_text(alone)
-        assert stored.count(Keyring.from_setting(NEW_KEY).prefix()) == 12
+        assert stored.count(Keyring.from_setting(NEW_KEY).prefix()) == 13
     finally:
         await alone.dispose()
     with pytest.raises(DataKeyError, match="DATA_KEY does not open this database"):
