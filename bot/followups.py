@@ -357,14 +357,9 @@ async def set_outcome(follow_up: FollowUp, outcome: str, now: datetime) -> None:
     follow_up.outcome, follow_up.updated_at = outcome, now
 
 
-async def nudge_for(session: AsyncSession, follow_up_id: int) -> Nudge | None:
-    """The follow-up with its client and the client's last contact; None if either is gone."""
-    return (await nudges_for(session, [follow_up_id])).get(follow_up_id)
-
-
 async def nudges_for(session: AsyncSession, follow_up_ids: Collection[int]) -> dict[int, Nudge]:
-    """`nudge_for` for many follow-ups in two statements, whatever their number (the engine renders a group of
-    nudges at once), by follow-up id."""
+    """Each follow-up with its client and the client's last contact, by follow-up id (one that is gone, or whose
+    client is, is left out), in two statements whatever their number: the engine renders a group of nudges at once."""
     rows = (
         await session.execute(
             select(FollowUp, Client).where(FollowUp.id.in_(sorted(set(follow_up_ids))), Client.id == FollowUp.client_id)

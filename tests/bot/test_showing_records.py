@@ -20,10 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot import showings
 from bot.db import session_factory
-from bot.followups import add_follow_up, move
-from bot.models import Agent, Client, ContactLog, FollowUp, ShowingReview
+from bot.followups import (
+    PlannedFollowUp,
+    add_follow_up,
+    add_follow_ups,
+    client_with_open,
+    move,
+    nudges_for,
+    replace,
+)
+from bot.models import Agent, Client, ContactLog, Delivery, FollowUp, ShowingReview
 from bot.showing_times import book_review, review_of
-from bot.statuses import ContactKind, FollowUpStatus, ShowingReviewStatus
+from bot.statuses import ContactKind, DeliveryKind, FollowUpStatus, ShowingReviewStatus
 from tests.bot.test_week import new_agent as week_agent
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -313,3 +321,76 @@ async def test_only_a_review_set_aside_can_be_taken_back(office: Office) -> None
     assert not await showings.undo_dismissal(office.session, asked) and asked.status == OPEN
     showings.dismiss(asked)
     assert await showings.undo_dismissal(office.session, asked) and asked.status == OPEN
+
+
+# ---------------------------------------------------------------------------------------------- booked in bulk
+
+
+async def test_follow_ups_added_in_bulk_book_a_review_for_each_showing_and_only_for_them(office: Office) -> None:
+    """An import or a hand-over adds many follow-ups at once: each showing among them gets its review at its own end
+    (the note's length, else 90 minutes), for its own agent and client, with the delivery that asks it; a call
+    back gets none. (The same rows `add_follow_up` writes for one.)"""
+    session = office.session
+    wang, li, zhou, qian = (office.clients[key] for key in "WLZQ")
+    planned = [
+        PlannedFollowUp(office.a.id, wang.id, sh(26, 10), "带看 万科城"),
+        PlannedFollowUp(office.a.id, li.id, sh(26, 11), "回电"),
+        PlannedFollowUp(office.a.id, zhou.id, sh(27, 15), "viewing 2h at Oak St"),
+        PlannedFollowUp(office.b.id, qian.id, sh(26, 9, 30), "看房30分钟"),
+    ]
+    ids = await add_follow_ups(session, planned, NOW)
+    reviews = {
+        r.follow_up_id: (r.agent_id, r.client_id, r.ends_at, r.listing, r.status, r.created_at)
+        for r in await session.scalars(select(ShowingReview))
+    }
+    assert reviews == {
+        ids[0]: (office.a.id, wang.id, sh(26, 11, 30), "带看 万科城", OPEN, NOW),
+        ids[2]: (office.a.id, zhou.id, sh(27, 17), "viewing 2h at Oak St", OPEN, NOW),
+        ids[3]: (office.b.id, qian.id, sh(26, 10), "看房30分钟", OPEN, NOW),
+    }
+    review_ids = {r.follow_up_id: r.id for r in await session.scalars(select(ShowingReview))}
+    asked = Counter(
+        (d.agent_id, d.subject_id, d.due_at)
+        for d in await session.scalars(select(Delivery).where(Delivery.kind == DeliveryKind.SHOWING_REVIEW))
+    )
+    assert asked == Counter(
+        {
+            (office.a.id, review_ids[ids[0]], sh(26, 11, 30)): 1,
+            (office.a.id, review_ids[ids[2]], sh(27, 17)): 1,
+            (office.b.id, review_ids[ids[3]], sh(26, 10)): 1,
+        }
+    )
+
+
+async def test_a_showing_set_aside_is_not_booked_again_once_replaced_or_when_it_ends_this_very_second(
+    office: Office,
+) -> None:
+    """🚫 then the follow-up replaced by a call back: the old showing is cancelled, so no new review for it. 🚫 then
+    moved to a time whose end (2 h later) is this instant: it is over already, so no new review either."""
+    session = office.session
+    replaced = await add_follow_up(session, office.a, office.clients["W"], sh(25, 16), "带看2小时", sh(25, 9))
+    set_aside = await review_of(session, replaced.id)
+    assert set_aside is not None
+    showings.dismiss(set_aside)
+    await replace(session, replaced, office.a, office.clients["W"], sh(26, 10), "回电", NOW)
+    assert await review_of(session, replaced.id) == set_aside
+    moved = await add_follow_up(session, office.a, office.clients["L"], sh(25, 16), "带看2小时", sh(25, 9))
+    missed = await review_of(session, moved.id)
+    assert missed is not None
+    showings.dismiss(missed)
+    await move(session, moved, NOW - timedelta(hours=2), NOW)
+    assert await review_of(session, moved.id) == missed
+
+
+async def test_a_nudge_is_read_for_the_follow_ups_asked_and_a_client_only_for_its_own_agent(office: Office) -> None:
+    session = office.session
+    other = await office.follow_up("L", sh(26, 11))  # first, so the asked one's id is not its client's
+    asked = await office.follow_up("W", sh(26, 10))
+    assert asked.id != office.clients["W"].id
+    found = await nudges_for(session, [asked.id])
+    assert list(found) == [asked.id] and found[asked.id].follow_up == asked
+    assert found[asked.id].client == office.clients["W"] and other.id not in found
+    assert await client_with_open(session, office.a.id, office.clients["Q"].id) is None  # agent B's client
+    assert await client_with_open(session, office.a.id, 999_999) is None  # no such client
+    mine = await client_with_open(session, office.a.id, office.clients["W"].id)
+    assert mine == (office.clients["W"], [asked])
