@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Bot
 
@@ -21,7 +21,8 @@ from bot.agents import NewAgent, get_or_register
 from bot.clock import ManualClock
 from bot.db import create_engine, session_factory
 from bot.models import Agent, Base, Delivery
-from bot.scheduler import Engine, EngineSettings, Kind, Outgoing, schedule
+from bot.scheduler import Engine, EngineSettings, Kind, Outgoing, schedule, schedule_once
+from bot.statuses import DeliveryKind, DeliveryStatus
 from runtime.app import LOCAL_TOKEN
 from runtime.delivery import TelegramSender
 from runtime.local_api import LocalBotAPI
@@ -406,4 +407,23 @@ async def test_bulk_rows_convert_shared_and_unhashable_values_like_the_orm(rig: 
         rows = (await session.execute(select(Reflection).order_by(Reflection.day))).scalars().all()
     assert [(r.day.day, r.voice, r.created_at, r.updated_at) for r in rows] == [
         (20 + i, voices[i], START, START) for i in range(3)
+    ]
+
+
+async def test_a_kind_waiting_once_is_added_once_as_a_fresh_row_and_says_so(rig: Rig) -> None:
+    """`schedule_once` adds the one waiting delivery of its kind (True), refuses a second (False), and the row it
+    adds is new: pending, not yet tried, not late, whatever `schedule` or the sweep write elsewhere."""
+    agent_id = await rig.add_agent(3001)
+    tip = DeliveryKind.TIP
+    async with rig.sessions() as session, session.begin():
+        await session.execute(delete(Delivery).where(Delivery.agent_id == agent_id, Delivery.kind == tip))
+        added = await schedule_once(session, agent_id=agent_id, kind=tip, due_at=START + timedelta(hours=1), now=START)
+        again = await schedule_once(session, agent_id=agent_id, kind=tip, due_at=START + timedelta(hours=2), now=START)
+    assert (added, again) == (True, False)
+    async with rig.sessions() as session:
+        rows = (
+            await session.scalars(select(Delivery).where(Delivery.agent_id == agent_id, Delivery.kind == tip))
+        ).all()
+    assert [(d.due_at, d.status, d.attempts, d.late, d.created_at) for d in rows] == [
+        (START + timedelta(hours=1), DeliveryStatus.PENDING, 0, False, START)
     ]

@@ -99,6 +99,7 @@ async def seed_b(harness: Harness) -> Seeded:
         await add_follow_up(session, agent, qian, now + timedelta(days=2), "B的跟进 带看", now)
         # B holds more than A of what /delete_me counts, so a count of the wrong agent's rows shows
         await add_follow_up(session, agent, qian, now + timedelta(days=3), "B的第二次带看", now)
+        await add_follow_up(session, agent, qian, now + timedelta(days=4), "B的回电", now)
         session.add(reflection(agent.id, now, lesson="B的秘密心得", voice={"lesson": "voiceOfB"}))
         session.add(reflection(agent.id, now - timedelta(days=1), lesson="B昨天的心得"))
         await rate(session, agent.id, "fu-001", -1)
