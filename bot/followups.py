@@ -11,10 +11,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Table, and_, bindparam, insert, select
+from sqlalchemy import Table, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.bulk import insert_rows_with_ids
+from bot.bulk import insert_rows_with_ids, loaded, new_row
 from bot.clients import MAX_ID, crossings_changed, last_contacts, owns
 from bot.models import Agent, Client, ContactLog, FollowUp
 from bot.scheduler import Planned, cancel, schedule, schedule_few, schedule_many
@@ -182,13 +182,7 @@ def same_wall_time(moment: datetime, old_zone: str, new_zone: str) -> datetime:
 
 _FOLLOW_UPS: Table = FollowUp.__table__  # type: ignore[assignment]
 _NEW_COLUMNS = ("agent_id", "client_id", "due_at", "note", "status", "outcome", "done_at", "created_at", "updated_at")
-# A plain INSERT … RETURNING whose row the ORM loads as the new FollowUp: the same object as adding one and flushing,
-# without the unit of work's CPU (a /followup's ✅ runs it).
-_ADD = select(FollowUp).from_statement(
-    insert(_FOLLOW_UPS)
-    .values({name: bindparam(name, type_=_FOLLOW_UPS.c[name].type) for name in _NEW_COLUMNS})
-    .returning(*_FOLLOW_UPS.c)
-)
+_ADD = loaded(FollowUp, new_row(_FOLLOW_UPS, _NEW_COLUMNS))
 
 
 async def add_follow_up(

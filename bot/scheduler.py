@@ -60,10 +60,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, literal_column, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.bulk import insert_rows
+from bot.bulk import insert_rows, loaded, new_row
 from bot.clock import Clock
 from bot.db import insert_or_skip
 from bot.grouped import Grouped
@@ -733,11 +733,9 @@ _CONFIRM = (
 )
 
 
-_NEW_COLUMNS = ("agent_id", "kind", "subject_id", "due_at", "created_at")
 # One waiting delivery, the rest of its columns the model's defaults (pending, no attempts, not late).
-_NEW = insert(_DELIVERIES).values({name: bindparam(name, type_=_DELIVERIES.c[name].type) for name in _NEW_COLUMNS})
-# The same row as adding a Delivery and flushing, loaded as one, without the unit of work's CPU.
-_ADD = select(Delivery).from_statement(_NEW.returning(*_DELIVERIES.c))
+_NEW = new_row(_DELIVERIES, ("agent_id", "kind", "subject_id", "due_at", "created_at"))
+_ADD = loaded(Delivery, _NEW)
 
 
 async def schedule(

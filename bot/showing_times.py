@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.bulk import loaded, new_row
 from bot.models import FollowUp, ShowingReview
 from bot.scheduler import Planned, cancel, schedule, schedule_few
 from bot.statuses import DeliveryKind, FollowUpStatus, ShowingReviewStatus
@@ -80,14 +81,10 @@ async def review_of(session: AsyncSession, follow_up_id: int) -> ShowingReview |
     return found.first()
 
 
+# A new review, open with nothing chosen (the model's defaults).
 _REVIEWS: Table = ShowingReview.__table__  # type: ignore[assignment]
-_NEW_COLUMNS = ("agent_id", "client_id", "follow_up_id", "listing", "ends_at", "created_at")
-# A plain INSERT … RETURNING loaded as the new review (open, nothing chosen: the model's defaults), the row adding
-# one and flushing would write, without the unit of work's CPU (a /followup's ✅ runs it).
-_ADD = select(ShowingReview).from_statement(
-    insert(_REVIEWS)
-    .values({name: bindparam(name, type_=_REVIEWS.c[name].type) for name in _NEW_COLUMNS})
-    .returning(*_REVIEWS.c)
+_ADD = loaded(
+    ShowingReview, new_row(_REVIEWS, ("agent_id", "client_id", "follow_up_id", "listing", "ends_at", "created_at"))
 )
 
 
