@@ -32,7 +32,7 @@ def new_row(table: Table, columns: Sequence[str]) -> Insert:
 
 def loaded(model: type[Any], statement: Insert) -> ExecutableReturnsRows:
     """`statement` returning its whole row, loaded as a `model` object in the session: what `session.add` and a
-    flush would write and hold, without the unit of work's CPU (a ✅ on a follow-up adds three such rows)."""
+    flush would write and hold, without the unit of work's CPU (a ✅ on a showing adds two such rows)."""
     table: Table = model.__table__
     return select(model).from_statement(statement.returning(*table.c))
 

@@ -226,23 +226,21 @@ class PlannedFollowUp:
 
 
 async def add_follow_ups(session: AsyncSession, planned: Sequence[PlannedFollowUp], now: datetime) -> list[int]:
-    """Many follow-ups and their nudges in two bulk writes (an import, a team lead's hand-over)."""
+    """Many follow-ups and their nudges in two bulk writes (an import, a team lead's hand-over); a showing's review is
+    one insert more, its delivery written with the nudges."""
     ids = await insert_rows_with_ids(
         session,
         FollowUp.__table__,  # type: ignore[arg-type]
         ["agent_id", "client_id", "due_at", "note", "status", "created_at", "updated_at"],
         [(p.agent_id, p.client_id, p.due_at, p.note or None, OPEN, now, now) for p in planned],
     )
-    await schedule_many(
-        session,
-        [Planned(p.agent_id, KIND, p.due_at, follow_up_id) for p, follow_up_id in zip(planned, ids, strict=True)],
-        now,
-    )
-    for p, follow_up_id in zip(planned, ids, strict=True):
+    added = list(zip(planned, ids, strict=True))
+    deliveries = [Planned(p.agent_id, KIND, p.due_at, follow_up_id) for p, follow_up_id in added]
+    for p, follow_up_id in added:
         if is_showing(p.note):  # a showing's review, as `add_follow_up` books it
-            await book_review(
-                session, p.agent_id, p.client_id, follow_up_id, showing_end(p.due_at, p.note), p.note, now
-            )
+            ends_at = showing_end(p.due_at, p.note)
+            await book_review(session, p.agent_id, p.client_id, follow_up_id, ends_at, p.note, now, along=deliveries)
+    await schedule_many(session, deliveries, now)
     return ids
 
 

@@ -742,8 +742,7 @@ async def schedule(
     session: AsyncSession, *, agent_id: int, kind: str, due_at: datetime, now: datetime, subject_id: int | None = None
 ) -> Delivery:
     """Add a delivery; it is sent by the first sweep at or after `due_at`."""
-    values = {"agent_id": agent_id, "kind": kind, "subject_id": subject_id, "due_at": due_at, "created_at": now}
-    delivery: Delivery = (await session.scalars(_ADD, values)).one()
+    delivery: Delivery = (await session.scalars(_ADD, _new(Planned(agent_id, kind, due_at, subject_id), now))).one()
     return delivery
 
 
@@ -759,11 +758,12 @@ class Planned:
 async def schedule_few(session: AsyncSession, planned: Sequence[Planned], now: datetime) -> None:
     """`schedule` for the one or two deliveries one answer adds (a follow-up's nudge and its showing's review) in
     one statement, nothing read back. (Thousands at once go through `schedule_many`'s bulk write.)"""
-    rows = [
-        {"agent_id": p.agent_id, "kind": p.kind, "subject_id": p.subject_id, "due_at": p.due_at, "created_at": now}
-        for p in planned
-    ]
-    await session.execute(_NEW, rows)
+    await session.execute(_NEW, [_new(p, now) for p in planned])
+
+
+def _new(p: Planned, now: datetime) -> dict[str, object]:
+    """`_NEW`'s parameters for one planned delivery."""
+    return {"agent_id": p.agent_id, "kind": p.kind, "subject_id": p.subject_id, "due_at": p.due_at, "created_at": now}
 
 
 async def schedule_many(session: AsyncSession, planned: Sequence[Planned], now: datetime) -> None:
