@@ -7,7 +7,10 @@ machine every hand-over waits for the scheduler, so they were most of an update'
 update). Here a cursor is a plain object made in the event loop, and `execute` runs the statement, fetches
 every row and closes the sqlite3 cursor in one call on the thread; fetching and closing then cost nothing.
 Commit and rollback cost one hand-over when a transaction is open, none otherwise. Everything else is
-aiosqlite's own `Connection`, unchanged.
+aiosqlite's own `Connection`, but for one wait:
+a database that cannot be opened (a missing folder, a file that is not a database) stops the connection's thread
+and waits for it to stop, as `close` does: aiosqlite 0.22.1 only asks it to stop, and when the event loop closes
+first (a failed start, a test's loop) the thread dies with "Event loop is closed" on its way out.
 
 Every row is fetched at once, as SQLAlchemy's adapter already does for every statement but server-side
 ("stream") cursors, which the bot does not use; a stream still works, from rows held in memory.
@@ -15,6 +18,7 @@ Every row is fetched at once, as SQLAlchemy's adapter already does for every sta
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -97,6 +101,20 @@ class OneHopCursor:
 
 class OneHopConnection(aiosqlite.Connection):
     """aiosqlite's connection, whose cursors cost no round trip of their own."""
+
+    async def _connect(self) -> OneHopConnection:
+        """aiosqlite's own, but a failed open waits for the thread to stop (see the module docstring)."""
+        if self._connection is None:
+            opened = asyncio.get_running_loop().create_future()
+            self._tx.put_nowait((opened, self._connector))
+            try:
+                self._connection = await opened
+            except BaseException:
+                stopped = self.stop()
+                if stopped is not None:
+                    await stopped
+                raise
+        return self
 
     def cursor(self) -> OneHopCursor:  # type: ignore[override]  # SQLAlchemy enters it; no thread call needed
         return OneHopCursor(self)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import aiosqlite
 import pytest
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, session_factory, upgrade
@@ -108,3 +110,32 @@ async def test_rows_are_fetched_in_parts_too(sqlite: AsyncEngine) -> None:
         result = await connection.stream(select(Agent.telegram_user_id).order_by(Agent.telegram_user_id))
         parts = [list(part) async for part in result.scalars().partitions(3)]
         assert parts == [[1, 2, 3], [4, 5, 6], [7]]
+
+
+def test_a_database_that_cannot_be_opened_leaves_no_thread_to_die_after_its_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed start (the database's folder is a file) ends its event loop at once. The connection's thread must be
+    gone by then: one that finishes afterwards dies with "Event loop is closed" (aiosqlite alone: about every
+    second time here)."""
+    not_a_folder = tmp_path / "agentcoach.db"
+    not_a_folder.write_text("a file where the database's folder should be", encoding="utf-8")
+    died: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda hook: died.append(hook.exc_value))
+    threads: list[threading.Thread] = []
+
+    async def start() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{not_a_folder}/agentcoach.db")
+        try:
+            with pytest.raises(OperationalError, match="unable to open database file"):
+                async with engine.connect():
+                    pass
+        finally:
+            await engine.dispose()
+        threads.extend(thread for thread in threading.enumerate() if thread.name.startswith("Thread-"))
+
+    for _ in range(40):
+        asyncio.run(start())  # a fresh loop, closed as soon as the start has failed
+    for thread in threads:
+        thread.join(timeout=10)
+    assert died == []
