@@ -368,7 +368,9 @@ async def _refuses_connections(port: int) -> bool:
     for _ in range(200):  # bounded: uvicorn looks at its exit flag every 0.1 s
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):
+            # Refused: nothing listens. Reset while connecting: the listening socket closed with this connection
+            # still in its backlog, never accepted (seen on a loaded machine).
             return True
         writer.close()
         await asyncio.sleep(0.05)
