@@ -57,7 +57,8 @@ check: lint test
 MUTATE_MODULES := bot/scheduler.py bot/grouped.py bot/ownership.py bot/followups.py bot/recurring.py bot/reflections.py bot/timezones.py \
 	bot/numerals.py bot/time_of_day.py bot/moods.py bot/week.py bot/weekly_summary.py bot/chart_ahead.py \
 	bot/crypto.py bot/data_keys.py bot/client_import.py bot/teams.py bot/access.py bot/erasure.py bot/team_view.py \
-	bot/send_budget.py bot/budget_stores.py bot/budget_report.py bot/stale.py bot/showings.py bot/showing_times.py
+	bot/send_budget.py bot/budget_stores.py bot/budget_report.py bot/stale.py bot/showings.py bot/showing_times.py \
+	bot/bulk.py
 MODULE ?= $(MUTATE_MODULES)
 # Parallel mutants: 1 leaves the other core to whoever shares the machine.
 JOBS ?= 1

@@ -25,9 +25,10 @@ Row = Sequence[Any]
 
 
 def new_row(table: Table, columns: Sequence[str]) -> Insert:
-    """An INSERT of `columns` as named parameters (each through its column's type); the table's other columns get
-    the model's defaults, as an object added without them would."""
-    return insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+    """An INSERT of `columns` as named parameters (each takes its column's type: SQLAlchemy gives an untyped
+    parameter in `values` the column's); the table's other columns get the model's defaults, as an object added
+    without them would."""
+    return insert(table).values({name: bindparam(name) for name in columns})
 
 
 def loaded(model: type[Any], statement: Insert) -> ExecutableReturnsRows:

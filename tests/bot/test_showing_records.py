@@ -15,7 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot import showings
@@ -360,6 +360,32 @@ async def test_follow_ups_added_in_bulk_book_a_review_for_each_showing_and_only_
             (office.b.id, review_ids[ids[3]], sh(26, 10)): 1,
         }
     )
+
+
+async def test_follow_ups_added_in_bulk_write_every_delivery_in_one_bulk_write(
+    office: Office, engine: AsyncEngine
+) -> None:
+    """The reviews' deliveries go in with the nudges (one executemany on SQLite, COPY at the driver on PostgreSQL),
+    not one statement per showing: an import of a thousand showings must not cost a thousand round trips more."""
+    wang, zhou, qian = (office.clients[key] for key in "WZQ")
+    planned = [
+        PlannedFollowUp(office.a.id, wang.id, sh(26, 10), "带看 万科城"),
+        PlannedFollowUp(office.a.id, zhou.id, sh(27, 15), "viewing 2h at Oak St"),
+        PlannedFollowUp(office.b.id, qian.id, sh(26, 9, 30), "看房30分钟"),
+    ]
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await add_follow_ups(office.session, planned, NOW)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert len([s for s in statements if s.startswith("INSERT INTO deliveries")]) <= 1, statements
+    kinds = Counter((await office.session.scalars(select(Delivery.kind))).all())
+    assert kinds == Counter({DeliveryKind.FOLLOWUP: 3, DeliveryKind.SHOWING_REVIEW: 3})
 
 
 async def test_a_showing_set_aside_is_not_booked_again_once_replaced_or_when_it_ends_this_very_second(
