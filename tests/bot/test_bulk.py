@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.bulk import insert_rows, insert_rows_with_ids, loaded, new_row
-from bot.models import Client, FollowUp
+from bot.models import Client, FollowUp, TipState
 from bot.statuses import FollowUpStatus
 from tests.bot.test_week import new_agent
 from tests.conftest import TEST_KEY
@@ -199,3 +199,28 @@ async def test_a_bulk_write_rolled_back_leaves_no_row(engine: AsyncEngine, sessi
     async with sessions() as session:
         assert (await session.scalars(select(Client.id))).all() == [client_id]
         assert (await session.scalars(select(FollowUp.id))).all() == []
+
+
+async def test_clients_without_a_phone_or_with_their_hash_given_and_rows_needing_no_conversion(
+    engine: AsyncEngine, sessions: Any
+) -> None:
+    """A client list without phones gets no hash column added; a hash the caller gives is kept, not added twice; a
+    table whose columns need no conversion (integers and text alone) is written as given."""
+    agent_id = await an_agent(sessions, 1)
+    without_phone = ("agent_id", "name", "stage", "archived", "created_at", "updated_at")
+    with_hash = ("agent_id", "name", "phone", "phone_hash", "stage", "archived", "created_at", "updated_at")
+    async with sessions() as session, session.begin():
+        phoneless = [(agent_id, "赵女士", "new", False, MORNING, MORNING)]
+        await insert_rows(session, Client.__table__, without_phone, phoneless)  # type: ignore[arg-type]
+        given = (agent_id, "钱先生", "+8613900139000", "f" * 64, "new", False, MORNING, MORNING)
+        await insert_rows(session, Client.__table__, with_hash, [given])  # type: ignore[arg-type]
+        plain = [(agent_id, "mindset-01", 2, 1), (agent_id, "patience-03", 1, -1)]
+        await insert_rows(session, TipState.__table__, ("agent_id", "tip_id", "shown", "rating"), plain)  # type: ignore[arg-type]
+    async with sessions() as session:
+        clients = (await session.scalars(select(Client).order_by(Client.id))).all()
+        tips = (await session.scalars(select(TipState).order_by(TipState.tip_id))).all()
+    assert [(c.name, c.phone, c.phone_hash) for c in clients] == [
+        ("赵女士", None, None),
+        ("钱先生", "+8613900139000", "f" * 64),
+    ]
+    assert [(t.agent_id, t.tip_id, t.shown, t.rating) for t in tips] == plain
