@@ -17,7 +17,9 @@ no earlier repeat touched, so every repeat sees the same state. The clock is fix
 
 Floors in the same run, on the same fake Bot API: a bare python-telegram-bot `CommandHandler` that replies
 (no database), and the same plus one ORM transaction reading one agent row (`SELECT … WHERE telegram_user_id`,
-commit). Per repeat the three run in turn, so machine load hits them alike; the figures are medians over repeats.
+commit); then the mix's own floors (bench/mix_floor.py): the mix's statements and replies with none of the bot's
+code, and the same with the update gate, the send budget and the time phrase the issues require. Per repeat all
+run in turn, so machine load hits them alike; the figures are medians over repeats.
 
 Counted per update: SQL statements (SQLAlchemy's `before_cursor_execute`), commits, and aiosqlite thread round
 trips (calls of `aiosqlite.Connection._execute`, through which every cursor, fetch, close and commit goes).
@@ -76,6 +78,8 @@ ZONE_OFFSET = timedelta(hours=8)
 KINDS = ("tip", "tip_up", "today", "reflection", "followup", "confirm")
 FOLLOWUP_LINE = "/followup 王先生 明天下午3点 带看新房"
 REFLECTION_ANSWER = "今天带看了两套房子，客户对第二套很满意"
+MIX_FLOOR = "floor: the mix's statements and replies"
+MIX_FLOOR_REQUIRED = "floor: the same + gate, send budget, time phrase"
 USER_BASE = 10_000_000  # bench.database's agents: telegram user and chat id = USER_BASE + agent number
 FIRST_CLIENT, SECOND_CLIENT = "王先生", "李女士"
 
@@ -479,21 +483,32 @@ async def measure(
         "floor: bare PTB handler": bare_application(floor_api),
         "floor: PTB + one ORM transaction": orm_application(floor_api, sessions),
     }
-    runs: dict[str, list[Run]] = {name: [] for name in [*floors, *apps]}
+    from bench.mix_floor import mix_floor_application  # here: bench/updates_ab.py runs this file on older trees
+
+    mix_floor_apis = {MIX_FLOOR: FastBotAPI(), MIX_FLOOR_REQUIRED: FastBotAPI()}
+    mix_floor = {
+        name: mix_floor_application(TOKEN, api, sessions, NOW, required=name == MIX_FLOOR_REQUIRED)
+        for name, api in mix_floor_apis.items()
+    }
+    runs: dict[str, list[Run]] = {name: [] for name in [*floors, *mix_floor, *apps]}
     for app, _ in apps.values():
         await app.initialize()
         await prepare(app)
-    for app in floors.values():
+    for app in [*floors.values(), *mix_floor.values()]:
         await app.initialize()
     try:
         for app, api in apps.values():  # warm-up: imports, caches, the first of each statement
             await feed(app, "warm-up", ours(take(options.warm_up), api))
         for app in floors.values():
             await feed(app, "warm-up", floor_updates(range(1, options.warm_up * 6 + 1)))
+        for name, app in mix_floor.items():
+            await feed(app, "warm-up", ours(take(options.warm_up), mix_floor_apis[name]))
         updates_per_run = options.cycles * len(KINDS)
         for repeat in range(options.repeats):
             for name, app in floors.items():
                 runs[name].append(await feed(app, name, floor_updates(range(1, updates_per_run + 1))))
+            for name, app in mix_floor.items():
+                runs[name].append(await feed(app, name, ours(take(options.cycles), mix_floor_apis[name])))
             for name, (app, api) in apps.items():
                 runs[name].append(await feed(app, name, ours(take(options.cycles), api)))
             print(
@@ -516,7 +531,7 @@ async def measure(
     finally:
         for app, _ in apps.values():
             await app.shutdown()
-        for app in floors.values():
+        for app in [*floors.values(), *mix_floor.values()]:
             await app.shutdown()
     return summarise(runs)
 

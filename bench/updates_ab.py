@@ -10,6 +10,9 @@ for a block of `cycles` agents' mix (`bench.updates.cycle`, the fast fake Bot AP
 and prints per tree the median CPU per update (the child's `time.process_time`, every thread) and the median over
 blocks of its ratio to the first tree's block just before or after it. The child uses only what `bench.updates`
 and `bench.database` have had since issue 14's first measurement, so older commits can be measured too.
+`--floors` adds two more children from the last tree, running the mix's floors of bench/mix_floor.py instead of
+the bot (the mix's statements and replies alone; the same with the update gate, the send budget and the time
+phrase), so the floors' CPU per update is paired with the base's in the same way.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from typing import IO, Any
 WARM_UP_CYCLES = 20
 
 
-async def child(backend: str, agents: int) -> None:
-    """Seed, build, warm up; then answer each line `N` on stdin with one block of N cycles, as a JSON line."""
+async def child(backend: str, agents: int, mode: str) -> None:
+    """Seed, build, warm up; then answer each line `N` on stdin with one block of N cycles, as a JSON line. `mode`
+    "bot" builds the bot; "floor" and "floor-required" the mix's floors of bench/mix_floor.py instead."""
     from bench import database
     from bench import updates as bench
     from bot.clock import ManualClock
@@ -47,9 +51,16 @@ async def child(backend: str, agents: int) -> None:
             settings = load_settings(database_url=db.url, telegram_bot_token=bench.TOKEN)
             api = bench.FastBotAPI()
             services = Services(settings, sessions, ManualClock(bench.NOW))
-            app = build_application(services, token=bench.TOKEN, request=api)
+            if mode == "bot":
+                app = build_application(services, token=bench.TOKEN, request=api)
+            else:
+                from bench.mix_floor import mix_floor_application
+
+                required = mode == "floor-required"
+                app = mix_floor_application(bench.TOKEN, api, sessions, bench.NOW, required=required)
             await app.initialize()
-            await prepare(app)
+            if mode == "bot":
+                await prepare(app)
             await bench.feed(app, "warm-up", bench.ours(range(1, WARM_UP_CYCLES + 1), api))
             first = WARM_UP_CYCLES + 1
             print("ready", flush=True)
@@ -67,9 +78,18 @@ async def child(backend: str, agents: int) -> None:
             await database.drop(db)
 
 
-def start(tree: Path, backend: str, agents: int, cpu: int) -> subprocess.Popen[str]:
+def start(tree: Path, backend: str, agents: int, cpu: int, mode: str = "bot") -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--child", "--backend", backend, "--agents", str(agents)],
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            "--backend",
+            backend,
+            "--agents",
+            str(agents),
+            *("--as", mode),
+        ],
         cwd=tree,
         env=dict(os.environ, PYTHONPATH=str(tree)),
         stdin=subprocess.PIPE,
@@ -94,7 +114,7 @@ def ask(process: subprocess.Popen[str], cycles: int) -> dict[str, Any]:
     return found
 
 
-def report(trees: list[Path], blocks: dict[Path, list[dict[str, Any]]], out: IO[str]) -> None:
+def report(trees: list[str], blocks: dict[str, list[dict[str, Any]]], out: IO[str]) -> None:
     first = [block["cpu_ms"] for block in blocks[trees[0]]]
     for tree in trees:
         cpu = [block["cpu_ms"] for block in blocks[tree]]
@@ -120,19 +140,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cycles", type=int, default=25, help="agents (6 updates each) per block")
     parser.add_argument("--agents", type=int, default=None, help="seeded per child (default: what the blocks use)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--as", dest="mode", default="bot", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--floors", action="store_true", help="also run the mix's two floors (bench/mix_floor.py) from the last tree"
+    )
     args = parser.parse_args(argv)
     agents = args.agents or WARM_UP_CYCLES + args.blocks * args.cycles + 10
     if args.child:
-        asyncio.run(child(args.backend, agents))
+        asyncio.run(child(args.backend, agents, args.mode))
         return 0
     if len(args.trees) < 2:
         parser.error("give two trees or more")
     cpu = max(os.sched_getaffinity(0))
-    children = [start(tree, args.backend, agents, cpu) for tree in args.trees]
-    blocks: dict[Path, list[dict[str, Any]]] = {tree: [] for tree in args.trees}
+    runs = [(str(tree), tree, "bot") for tree in args.trees]
+    if args.floors:
+        runs += [(f"{mode} ({args.trees[-1]})", args.trees[-1], mode) for mode in ("floor", "floor-required")]
+    children = [start(tree, args.backend, agents, cpu, mode) for _, tree, mode in runs]
+    labels = [label for label, _, _ in runs]
+    blocks: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
     try:
         for number in range(args.blocks):
-            order = list(zip(args.trees, children, strict=True))
+            order = list(zip(labels, children, strict=True))
             for tree, process in order if number % 2 == 0 else reversed(order):
                 blocks[tree].append(ask(process, args.cycles))
     finally:
@@ -141,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 process.stdin.write("\n")
                 process.stdin.flush()
             process.wait()
-    report(args.trees, blocks, sys.stdout)
+    report(labels, blocks, sys.stdout)
     return 0
 
 
