@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select
+from sqlalchemy import and_, bindparam, delete, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,6 +31,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from telegram.ext import filters as telegram_filters
 from telegram.request import BaseRequest
 
+from bot.bulk import loaded, new_row
 from bot.clock import ManualClock
 from bot.config import load_settings
 from bot.models import Agent, Client, ConversationState, Delivery, FollowUp, Reflection, ShowingReview, TipState
@@ -164,10 +165,6 @@ def mix_floor_application(
     return app
 
 
-def _new_row(model: Any, columns: tuple[str, ...]) -> Any:
-    return insert(model.__table__).values({name: bindparam(name) for name in columns})
-
-
 class Statements:
     """The mix's statements, built once with bound parameters (the upserts in the database's own dialect)."""
 
@@ -230,12 +227,11 @@ class Statements:
             .where(*named)
         )
         self.stop_waiting = delete(ConversationState).where(ConversationState.chat_id == bindparam("chat"))
-        follow_up = _new_row(
-            FollowUp, ("agent_id", "client_id", "due_at", "note", "status", "created_at", "updated_at")
-        )
-        self.add_follow_up = select(FollowUp).from_statement(follow_up.returning(*FollowUp.__table__.c))
+        # The bot's own statement builders (bot.bulk): an INSERT of named parameters, and that INSERT's row loaded as
+        # the ORM object, as a /followup's ✅ writes them.
+        follow_up_columns = ("agent_id", "client_id", "due_at", "note", "status", "created_at", "updated_at")
+        self.add_follow_up = loaded(FollowUp, new_row(FollowUp.__table__, follow_up_columns))
         review_columns = ("agent_id", "client_id", "follow_up_id", "listing", "reactions", "status", "ends_at")
-        review = _new_row(ShowingReview, (*review_columns, "created_at"))
-        self.add_review = select(ShowingReview).from_statement(review.returning(*ShowingReview.__table__.c))
+        self.add_review = loaded(ShowingReview, new_row(ShowingReview.__table__, (*review_columns, "created_at")))
         delivery_columns = ("agent_id", "kind", "subject_id", "due_at", "status", "attempts", "late", "created_at")
-        self.nudges = _new_row(Delivery, delivery_columns)
+        self.nudges = new_row(Delivery.__table__, delivery_columns)
