@@ -8,8 +8,8 @@ update). Here a cursor is a plain object made in the event loop, and `execute` r
 every row and closes the sqlite3 cursor in one call on the thread; fetching and closing then cost nothing.
 Commit and rollback cost one hand-over when a transaction is open, none otherwise. Everything else is
 aiosqlite's own `Connection`, but for one wait:
-a database that cannot be opened (a missing folder, a file that is not a database) stops the connection's thread
-and waits for it to stop, as `close` does: aiosqlite 0.22.1 only asks it to stop, and when the event loop closes
+a database that cannot be opened (a missing folder, a file that is not a database) waits for the connection's
+thread to stop, as `close` does: aiosqlite 0.22.1 only asks it to stop, and when the event loop closes
 first (a failed start, a test's loop) the thread dies with "Event loop is closed" on its way out.
 
 Every row is fetched at once, as SQLAlchemy's adapter already does for every statement but server-side
@@ -103,17 +103,12 @@ class OneHopConnection(aiosqlite.Connection):
     """aiosqlite's connection, whose cursors cost no round trip of their own."""
 
     async def _connect(self) -> OneHopConnection:
-        """aiosqlite's own, but a failed open waits for the thread to stop (see the module docstring)."""
-        if self._connection is None:
-            opened = asyncio.get_running_loop().create_future()
-            self._tx.put_nowait((opened, self._connector))
-            try:
-                self._connection = await opened
-            except BaseException:
-                stopped = self.stop()
-                if stopped is not None:
-                    await stopped
-                raise
+        """aiosqlite's own, but a failed open waits for the thread it asked to stop (see the module docstring)."""
+        try:
+            await super()._connect()
+        except BaseException:
+            await asyncio.to_thread(self._thread.join)
+            raise
         return self
 
     def cursor(self) -> OneHopCursor:  # type: ignore[override]  # SQLAlchemy enters it; no thread call needed
